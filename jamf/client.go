@@ -1,0 +1,229 @@
+// Package jamf is the Jamf Pro API client of the uploader: authentication
+// with a shared token cache, retried requests, the Classic and v1 package
+// endpoints, categories and the JCDS 2.0 endpoints.
+package jamf
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+	"github.com/rs/zerolog"
+)
+
+// Config says where Jamf Pro is and how to authenticate.
+type Config struct {
+	URL                    string // trailing "/" dropped
+	Username, Password     string // basic auth, exchanged for a bearer token
+	ClientID, ClientSecret string // OAuth client credentials; preferred when both pairs are given
+	BearerToken            string // a ready token, used as is
+	Insecure               bool   // skip TLS verification
+	MaxTries               int    // 1..10, anything else means 5
+	Sleep                  time.Duration
+	// Sleep is the base pause between tries; the backoff grows from it.
+	// 0 means a one second base.
+	CacheDir   string // token cache; "" = os.UserCacheDir()/jcds2-uploader/tokens; "off" disables
+	Logger     zerolog.Logger
+	HTTPClient *http.Client // optional; default NewHTTPClient(Insecure)
+}
+
+// Stats counts what the client sent; benchmarks check that a no-op run
+// stays within its request budget.
+type Stats struct {
+	Requests      int64 // every HTTP request sent to Jamf Pro, token requests included
+	TokenRequests int64 // requests for a new token
+}
+
+// Client talks to one Jamf Pro server. It is safe for concurrent use.
+type Client struct {
+	base     string // scheme://host[:port][/prefix], no trailing slash
+	hc       *http.Client
+	log      zerolog.Logger
+	maxTries int
+	sleepFor time.Duration
+	cred     *credentials
+	cache    *tokenCache // nil when caching is off
+
+	hooks hooks
+
+	authMu  sync.Mutex // one token request at a time in this process
+	mu      sync.Mutex // guards tok and version
+	tok     token
+	version *Version
+
+	requests      atomic.Int64
+	tokenRequests atomic.Int64
+}
+
+// hooks are the parts of the outside world tests replace: the clock, sleeping
+// between tries, the keychain command and the operating system name.
+type hooks struct {
+	now    func() time.Time
+	sleep  func(ctx context.Context, d time.Duration) error
+	runCmd func(ctx context.Context, name string, args ...string) ([]byte, error)
+	goos   string
+	// apiTimeout bounds one ordinary API request; uploads use idle timeouts.
+	apiTimeout time.Duration
+	// uploadIdle is how long an upload may go without progress.
+	uploadIdle time.Duration
+	// uploadReply bounds the wait for the answer after the last byte is sent.
+	uploadReply time.Duration
+}
+
+func defaultHooks() hooks {
+	return hooks{
+		now:         time.Now,
+		sleep:       sleepCtx,
+		runCmd:      runCommand,
+		goos:        runtime.GOOS,
+		apiTimeout:  60 * time.Second,
+		uploadIdle:  2 * time.Minute,
+		uploadReply: 15 * time.Minute,
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func runCommand(ctx context.Context, name string, args ...string) ([]byte, error) {
+	return exec.CommandContext(ctx, name, args...).Output()
+}
+
+// NewClient checks cfg and returns a client. It sends nothing; Authenticate
+// is the preflight.
+func NewClient(cfg Config) (*Client, error) {
+	return newClient(cfg, defaultHooks())
+}
+
+func newClient(cfg Config, h hooks) (*Client, error) {
+	base, err := normalizeURL(cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []string{cfg.Password, cfg.ClientSecret, cfg.BearerToken} {
+		secret.Register(s)
+	}
+	cred, err := pickCredentials(cfg, h.goos)
+	if err != nil {
+		return nil, fmt.Errorf("jamf %s: %w", base, err)
+	}
+	c := &Client{
+		base:     base,
+		log:      cfg.Logger,
+		maxTries: cfg.MaxTries,
+		sleepFor: cfg.Sleep,
+		cred:     cred,
+		hooks:    h,
+		hc:       cfg.HTTPClient,
+	}
+	if c.maxTries < 1 || c.maxTries > 10 {
+		c.maxTries = 5
+	}
+	if c.sleepFor <= 0 {
+		c.sleepFor = time.Second
+	}
+	if c.hc == nil {
+		if c.hc, err = NewHTTPClient(cfg.Insecure); err != nil {
+			return nil, err
+		}
+	}
+	if cred.kind != credBearer {
+		c.cache, err = openTokenCache(cfg.CacheDir)
+		if err != nil {
+			// A missing cache costs one token request per run, nothing more.
+			c.log.Warn().Err(err).Msg("token cache unavailable; a new token is requested for this run")
+			c.cache = nil
+		}
+	}
+	return c, nil
+}
+
+func normalizeURL(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", errors.New("jamf: no Jamf Pro URL given (JSS_URL)")
+	}
+	u, err := url.Parse(strings.TrimRight(raw, "/"))
+	if err != nil {
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q: %w", raw, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q must start with https://", raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q has no host name", raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("jamf: Jamf Pro URL must not carry credentials; use the username and password settings")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q must not have a query or fragment", raw)
+	}
+	return u.Scheme + "://" + u.Host + u.EscapedPath(), nil
+}
+
+// Stats returns the request counters.
+func (c *Client) Stats() Stats {
+	return Stats{Requests: c.requests.Load(), TokenRequests: c.tokenRequests.Load()}
+}
+
+// NewHTTPClient returns a client that trusts the system roots plus any PEM
+// certificates in SSL_CERT_FILE, uses HTTPS_PROXY/NO_PROXY, and has no overall
+// timeout: a multi-GB upload must not be cut off by a single deadline.
+func NewHTTPClient(insecure bool) (*http.Client, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read SSL_CERT_FILE: %w", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("SSL_CERT_FILE %s holds no PEM certificate", f)
+		}
+	}
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          20,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig: &tls.Config{
+			RootCAs:            pool,
+			MinVersion:         tls.VersionTLS12,
+			InsecureSkipVerify: insecure, //nolint:gosec // only when the user asks for insecure mode
+		},
+	}
+	return &http.Client{Transport: tr}, nil
+}
