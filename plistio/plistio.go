@@ -1,0 +1,216 @@
+// Package plistio speaks the property-list protocol AutoPkg uses for a
+// processor run as a separate program: the environment dictionary arrives on
+// standard input (XML or binary plist) or as key=value arguments, and the
+// whole environment goes back out as an XML plist on standard output.
+package plistio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"unicode/utf8"
+
+	"howett.net/plist"
+)
+
+// Env is an AutoPkg environment. Values keep the types the plist decoder
+// produced (string, uint64, int64, float64, bool, time.Time, []byte,
+// []any, map[string]any) so keys the processor does not own go back out
+// exactly as they came in.
+type Env map[string]any
+
+// maxInput bounds what we read: an AutoPkg environment is kilobytes, and a
+// runaway producer must not exhaust memory.
+const maxInput = 64 << 20
+
+// Decode parses an XML or binary property list whose root is a dictionary.
+// Other formats that the plist library understands (OpenStep, GNUstep) are
+// refused because AutoPkg never sends them, and accepting them would turn
+// arbitrary text into a "valid" environment.
+func Decode(data []byte) (Env, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("no input: expected the AutoPkg environment as a property list on standard input (or key=value arguments, or -input FILE)")
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
+	if !bytes.HasPrefix(trimmed, []byte("bplist")) && !bytes.HasPrefix(trimmed, []byte("<")) {
+		return nil, fmt.Errorf("input is not an XML or binary property list (it starts with %q)", head(trimmed))
+	}
+	var root any
+	format, err := plist.Unmarshal(data, &root)
+	if err != nil {
+		return nil, fmt.Errorf("input is not a valid property list: %v", trimPlistError(err))
+	}
+	if format != plist.XMLFormat && format != plist.BinaryFormat {
+		return nil, errors.New("input is not an XML or binary property list")
+	}
+	dict, ok := root.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("property list root is %s, expected a dictionary of environment keys", TypeName(root))
+	}
+	return Env(dict), nil
+}
+
+func head(b []byte) string {
+	if len(b) > 16 {
+		b = b[:16]
+	}
+	return string(b)
+}
+
+func trimPlistError(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "plist: ")
+	return msg
+}
+
+// Read decodes the environment from r.
+func Read(r io.Reader) (Env, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("read property list: %w", err)
+	}
+	if len(data) > maxInput {
+		return nil, fmt.Errorf("property list is larger than %d MiB; is this really an AutoPkg environment?", maxInput>>20)
+	}
+	return Decode(data)
+}
+
+// ReadFile decodes the environment from a file; "-" means standard input.
+func ReadFile(name string, stdin io.Reader) (Env, error) {
+	if name == "-" {
+		return Read(stdin)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open input plist: %w", err)
+	}
+	defer f.Close()
+	env, err := Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return env, nil
+}
+
+// FromArgs builds an environment from key=value arguments, as AutoPkg's
+// Processor.parse_arguments does: every value is a string, the first "="
+// separates key from value, and an argument without "=" is an error.
+func FromArgs(args []string) (Env, error) {
+	env := Env{}
+	for _, arg := range args {
+		key, value, ok := strings.Cut(arg, "=")
+		if !ok {
+			return nil, fmt.Errorf("illegal argument %q: arguments must be key=value", arg)
+		}
+		if key == "" {
+			return nil, fmt.Errorf("illegal argument %q: the key before \"=\" is empty", arg)
+		}
+		env[key] = value
+	}
+	return env, nil
+}
+
+// Encode renders the environment as an XML property list. Keys whose value
+// is nil are left out, as AutoPkg does for None. XML cannot carry some
+// characters (NUL and most control characters, invalid UTF-8) that a binary
+// plist from AutoPkg may hold; rather than mangle or drop such a value, the
+// whole environment is then written as a binary plist, which AutoPkg and the
+// shim read just as well.
+func Encode(env Env) ([]byte, error) {
+	out := make(map[string]any, len(env))
+	format := plist.XMLFormat
+	for k, v := range env {
+		if v == nil {
+			continue
+		}
+		out[k] = v
+		if !xmlSafe(k) || !xmlSafeValue(v) {
+			format = plist.BinaryFormat
+		}
+	}
+	if format == plist.BinaryFormat {
+		data, err := plist.Marshal(out, plist.BinaryFormat)
+		if err != nil {
+			return nil, fmt.Errorf("encode output plist: %w", err)
+		}
+		return data, nil
+	}
+	data, err := plist.MarshalIndent(out, plist.XMLFormat, "\t")
+	if err != nil {
+		return nil, fmt.Errorf("encode output plist: %w", err)
+	}
+	return append(data, '\n'), nil
+}
+
+// Write encodes env to w in one write, so a reader never sees half a plist.
+func Write(w io.Writer, env Env) error {
+	data, err := Encode(env)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("write output plist: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes env to a file atomically; "-" means w.
+func WriteFile(name string, w io.Writer, env Env) error {
+	if name == "-" || name == "" {
+		return Write(w, env)
+	}
+	data, err := Encode(env)
+	if err != nil {
+		return err
+	}
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("write output plist: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write output plist: %w", err)
+	}
+	return nil
+}
+
+func xmlSafeValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return xmlSafe(x)
+	case []any:
+		for _, item := range x {
+			if !xmlSafeValue(item) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, item := range x {
+			if !xmlSafe(k) || !xmlSafeValue(item) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// xmlSafe reports whether s can be written as XML 1.0 character data and
+// read back unchanged.
+func xmlSafe(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r == '\t' || r == '\n':
+		case r == '\r': // XML parsers normalise CR and CRLF to LF
+			return false
+		case r < 0x20, r == 0xFFFE, r == 0xFFFF:
+			return false
+		}
+	}
+	return true
+}
