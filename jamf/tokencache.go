@@ -30,22 +30,24 @@ func openTokenCache(dir string) (*tokenCache, error) {
 	if dir == "off" {
 		return nil, nil
 	}
-	if dir == "" {
+	ours := dir == ""
+	if ours {
 		base, err := os.UserCacheDir()
 		if err != nil {
 			return nil, fmt.Errorf("find the user cache folder: %w", err)
 		}
 		dir = filepath.Join(base, "jcds2-uploader", "tokens")
 	}
-	if err := privateDir(dir); err != nil {
+	if err := privateDir(dir, ours); err != nil {
 		return nil, err
 	}
 	return &tokenCache{dir: dir}, nil
 }
 
 // privateDir makes dir (0700) or checks that an existing one is private: a
-// token in a folder others can read is a token others can use.
-func privateDir(dir string) error {
+// token in a folder others can read is a token others can use. Our own
+// default folder is tightened; a folder the user named is only checked.
+func privateDir(dir string, ours bool) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("token cache: %w", err)
 	}
@@ -64,11 +66,17 @@ func privateDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("token cache %s is not a folder", dir)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("token cache folder %s is open to others (mode %04o); it must be 0700", dir, fi.Mode().Perm())
-	}
 	if !ownedByMe(fi) {
 		return fmt.Errorf("token cache folder %s belongs to another user", dir)
+	}
+	if fi.Mode().Perm()&0o077 != 0 && ours {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("token cache: %w", err)
+		}
+		return nil
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("token cache folder %s is open to others (mode %04o); it must be 0700", dir, fi.Mode().Perm())
 	}
 	return nil
 }
