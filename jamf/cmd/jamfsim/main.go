@@ -1,0 +1,113 @@
+// Command jamfsim serves a simulated Jamf Pro server with a JCDS 2.0
+// distribution point (package jamfsim) until SIGINT or SIGTERM.
+//
+// Its first line on stdout is JSS_URL=http://HOST:PORT, its second
+// AWS_ENDPOINT_URL_S3=http://HOST:PORT (the simulator's S3 proxy, in front
+// of the in-process S3 or of MinIO); logs go to stderr. State is served as
+// JSON at JSS_URL/_sim/state; faults can be added at start with -fault or
+// later with POST JSS_URL/_sim/fault (same text format).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+	"github.com/rs/zerolog"
+)
+
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "jamfsim:", secret.Scrub(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("jamfsim", flag.ContinueOnError)
+	var (
+		addr         = fs.String("addr", "127.0.0.1:0", "listen address for the Jamf Pro API")
+		user         = fs.String("user", "admin", "account name (all privileges)")
+		password     = fs.String("password", "password", "account password")
+		clientID     = fs.String("client-id", "client-id", "API client id (all privileges)")
+		clientSecret = fs.String("client-secret", "client-secret", "API client secret")
+		version      = fs.String("jamf-version", "11.25.0", "Jamf Pro version to simulate")
+		tokenTTL     = fs.Duration("token-ttl", 30*time.Minute, "bearer token lifetime")
+		credsTTL     = fs.Duration("credentials-ttl", time.Hour, "JCDS upload credentials lifetime")
+		s3Endpoint   = fs.String("s3-endpoint", "", "MinIO endpoint (default: in-process S3)")
+		s3Key        = fs.String("s3-access-key", "", "MinIO access key (root or STS-capable user)")
+		s3Secret     = fs.String("s3-secret-key", "", "MinIO secret key")
+		s3Bucket     = fs.String("s3-bucket", "jcds-sim", "bucket for the distribution point")
+		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without JCDS 2.0 (JCDS endpoints 404)")
+		cdpSince     = fs.String("cdp-refresh-since", "11.16.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
+		verbose      = fs.Bool("v", false, "log every request")
+		categories   listFlag
+		faults       listFlag
+	)
+	fs.Var(&categories, "category", "pre-create a category (repeatable)")
+	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [retry-after=S] [latency=D] [body=TEXT] [s3]' (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret.Register(*password, *clientSecret, *s3Secret)
+	level := zerolog.InfoLevel
+	if *verbose {
+		level = zerolog.DebugLevel
+	}
+	logger := zerolog.New(zerolog.ConsoleWriter{Out: secret.Writer(os.Stderr), TimeFormat: time.TimeOnly, NoColor: true}).
+		Level(level).With().Timestamp().Logger()
+
+	opts := jamfsim.Options{
+		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
+		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, CDPRefreshSince: *cdpSince, Logger: logger,
+	}
+	if *s3Endpoint != "" {
+		if *s3Key == "" || *s3Secret == "" {
+			return errors.New("-s3-endpoint needs -s3-access-key and -s3-secret-key")
+		}
+		opts.S3 = &jamfsim.S3Config{Endpoint: *s3Endpoint, AccessKey: *s3Key, SecretKey: *s3Secret, Bucket: *s3Bucket}
+	}
+	var parsed []jamfsim.Fault
+	for _, spec := range faults {
+		f, err := jamfsim.ParseFault(spec)
+		if err != nil {
+			return err
+		}
+		parsed = append(parsed, f)
+	}
+	sim, err := jamfsim.New(opts)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	for _, c := range categories {
+		sim.AddCategory(c)
+	}
+	for _, f := range parsed {
+		sim.InjectFault(f)
+	}
+	url, err := sim.Listen(*addr)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("JSS_URL=%s\nAWS_ENDPOINT_URL_S3=%s\n", url, sim.S3Endpoint())
+	logger.Info().Str("url", url).Str("s3", sim.S3Endpoint()).Str("version", *version).Str("bucket", sim.Bucket()).Msg("jamfsim serving")
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	got := <-sig
+	logger.Info().Str("signal", got.String()).Msg("shutting down")
+	return nil
+}

@@ -1,0 +1,204 @@
+package jamfsim
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault makes matching requests fail (or slow down). Jamf faults match the
+// request path of the Jamf API; S3 faults (S3 true) match the path at the
+// S3 proxy ("/BUCKET/KEY", e.g. "/jcds-sim/tmp/*").
+type Fault struct {
+	Method     string        `json:"method,omitempty"` // "" or "*": any method
+	Path       string        `json:"path"`             // exact, or a prefix when it ends in "*"
+	S3         bool          `json:"s3,omitempty"`
+	Status     int           `json:"status,omitempty"`     // answer with this; 0 with Latency: delay, then serve normally
+	Count      int           `json:"count,omitempty"`      // calls affected; 0 means 1; negative: every call until ClearFaults
+	RetryAfter int           `json:"retryAfter,omitempty"` // seconds, sent as Retry-After
+	Drop       bool          `json:"drop,omitempty"`       // close the connection without answering
+	Latency    time.Duration `json:"latency,omitempty"`    // delay before answering (or serving)
+	Body       string        `json:"body,omitempty"`       // default: the Jamf JSON error body (S3: XML error)
+}
+
+// InjectFault adds a fault; faults match in the order they were added.
+func (s *Server) InjectFault(f Fault) {
+	if f.Count == 0 {
+		f.Count = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// ClearFaults removes every pending fault, including FailS3Parts.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	s.failParts = 0
+}
+
+// FailS3Parts makes the next n S3 UploadPart requests fail with 500
+// InternalError (the body is read first, as S3 does).
+func (s *Server) FailS3Parts(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failParts = n
+}
+
+// ParseFault reads the -fault flag format:
+//
+//	METHOD PATH STATUS [COUNT] [retry-after=SECONDS] [latency=DURATION] [body=TEXT] [s3]
+//
+// METHOD may be "*"; PATH ends in "*" for a prefix; STATUS is an HTTP status,
+// "drop" (close the connection) or "delay" (with latency=, then serve
+// normally); COUNT defaults to 1, "*" or -1 means every call.
+// Example: "POST /api/v1/jcds/files 429 2 retry-after=1".
+func ParseFault(spec string) (Fault, error) {
+	fields := strings.Fields(spec)
+	if len(fields) < 3 {
+		return Fault{}, fmt.Errorf("fault %q: want METHOD PATH STATUS [COUNT] [options]", spec)
+	}
+	f := Fault{Method: strings.ToUpper(fields[0]), Path: fields[1], Count: 1}
+	if f.Method == "*" {
+		f.Method = ""
+	}
+	switch strings.ToLower(fields[2]) {
+	case "drop":
+		f.Drop = true
+	case "delay":
+	default:
+		st, err := strconv.Atoi(fields[2])
+		if err != nil || st < 100 || st > 599 {
+			return Fault{}, fmt.Errorf("fault %q: status %q is not an HTTP status, drop or delay", spec, fields[2])
+		}
+		f.Status = st
+	}
+	rest := fields[3:]
+	if len(rest) > 0 && !strings.Contains(rest[0], "=") && rest[0] != "s3" {
+		if rest[0] == "*" {
+			f.Count = -1
+		} else {
+			n, err := strconv.Atoi(rest[0])
+			if err != nil || n == 0 {
+				return Fault{}, fmt.Errorf("fault %q: count %q is not a number", spec, rest[0])
+			}
+			f.Count = n
+		}
+		rest = rest[1:]
+	}
+	for i, opt := range rest {
+		k, v, _ := strings.Cut(opt, "=")
+		switch strings.ToLower(k) {
+		case "s3":
+			f.S3 = true
+		case "retry-after":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return Fault{}, fmt.Errorf("fault %q: retry-after %q", spec, v)
+			}
+			f.RetryAfter = n
+		case "latency":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return Fault{}, fmt.Errorf("fault %q: latency %q: %w", spec, v, err)
+			}
+			f.Latency = d
+		case "body":
+			// body= takes the rest of the line, spaces included.
+			f.Body = strings.TrimPrefix(strings.Join(rest[i:], " "), opt[:len(k)+1])
+			return f, nil
+		default:
+			return Fault{}, fmt.Errorf("fault %q: unknown option %q", spec, opt)
+		}
+	}
+	if f.Status == 0 && !f.Drop && f.Latency == 0 {
+		return Fault{}, fmt.Errorf("fault %q: delay needs latency=", spec)
+	}
+	return f, nil
+}
+
+func (s *Server) takeFault(r *http.Request, s3 bool) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := r.URL.Path
+	esc := r.URL.EscapedPath()
+	for i, f := range s.faults {
+		if f.S3 != s3 || (f.Method != "" && f.Method != "*" && f.Method != r.Method) {
+			continue
+		}
+		if !pathMatch(f.Path, path) && !pathMatch(f.Path, esc) {
+			continue
+		}
+		hit := *f
+		if f.Count > 0 {
+			f.Count--
+			if f.Count == 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return &hit
+	}
+	return nil
+}
+
+// applyFault serves a matching fault; it reports whether the request was
+// answered (or dropped) and must not be served normally.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool) bool {
+	f := s.takeFault(r, s3)
+	if f == nil {
+		return false
+	}
+	if f.Latency > 0 {
+		select {
+		case <-time.After(f.Latency):
+		case <-r.Context().Done():
+			return true
+		}
+	}
+	if f.Drop {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			_ = conn.Close()
+			return true
+		}
+		// HTTP/2 cannot hijack; abort the handler so the stream is reset.
+		panic(http.ErrAbortHandler)
+	}
+	if f.Status == 0 {
+		return false
+	}
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))
+	}
+	switch {
+	case f.Body != "":
+		if s3 {
+			w.Header().Set("Content-Type", "application/xml")
+		} else if strings.HasPrefix(strings.TrimSpace(f.Body), "{") {
+			w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		} else {
+			w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+		}
+		w.WriteHeader(f.Status)
+		_, _ = w.Write([]byte(f.Body))
+	case s3:
+		code := "InternalError"
+		switch f.Status {
+		case http.StatusServiceUnavailable:
+			code = "SlowDown"
+		case http.StatusForbidden:
+			code = "AccessDenied"
+		}
+		writeS3Error(w, f.Status, code, "injected fault")
+	case strings.HasPrefix(r.URL.Path, "/JSSResource/"):
+		writeClassicError(w, f.Status, http.StatusText(f.Status))
+	default:
+		code := strings.ToUpper(strings.ReplaceAll(http.StatusText(f.Status), " ", "_"))
+		writeAPIError(w, f.Status, code, http.StatusText(f.Status), "")
+	}
+	return true
+}

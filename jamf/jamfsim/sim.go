@@ -1,0 +1,450 @@
+// Package jamfsim simulates a Jamf Pro server with a JCDS 2.0 distribution
+// point backed by a real S3 API (in-process gofakes3, or MinIO with STS
+// credentials). No Jamf Pro server can run in tests, so everything the
+// uploader claims about Jamf is only as true as this simulator: it follows
+// the endpoint shapes, status codes and version differences documented in
+// the team's jamf-api.md reference, and it lets tests inject the failures
+// real servers produce (rate limits, dropped connections, expired tokens and
+// credentials, failing S3 parts).
+package jamfsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/rs/zerolog"
+)
+
+// Options configures a simulated Jamf Pro server. The zero value is a
+// current Jamf Cloud instance (11.25.0) with JCDS 2.0 and an in-process S3.
+type Options struct {
+	JamfVersion string // default "11.25.0"
+
+	Username, Password     string // default admin/password: an account with every privilege
+	ClientID, ClientSecret string // default "client-id"/"client-secret": an API client with every privilege
+
+	TokenTTL       time.Duration // bearer token lifetime; default 30m
+	CredentialsTTL time.Duration // JCDS upload credentials lifetime; default 1h
+
+	S3 *S3Config // nil => in-process gofakes3 on its own 127.0.0.1 listener
+
+	// NoJCDS makes the instance one without JCDS 2.0: every JCDS endpoint
+	// answers 404 "JCDS Settings record not found".
+	NoJCDS bool
+
+	// CDPRefreshSince is the first version serving
+	// /api/v1/cloud-distribution-point/refresh-inventory (with ?file-name=).
+	// Default "11.16.0" (see README of the package: the exact release is
+	// not public; /api/v1/jcds/refresh-inventory exists from 11.10).
+	CDPRefreshSince string
+
+	// ProcessInterval is how often the background loop looks for uploads
+	// that landed in tmp/; default 500ms. List requests also look.
+	ProcessInterval time.Duration
+	// ListWait bounds how long a JCDS list request waits for uploads that
+	// are still being processed (hashing and moving multi-GB objects takes
+	// a while); default 10s. Files not yet processed are not listed.
+	ListWait time.Duration
+
+	Logger zerolog.Logger
+}
+
+// S3Config points the simulator at a real S3 server (MinIO on loopback).
+// Upload credentials are minted through MinIO's STS AssumeRole with a
+// session policy that only allows writing under tmp/<uuid>/.
+type S3Config struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	AccessKey string // root (or an IAM user allowed to AssumeRole)
+	SecretKey string
+	Bucket    string // default "jcds-sim"; created when missing
+}
+
+// Server is a running simulator.
+type Server struct {
+	opts    Options
+	log     zerolog.Logger
+	version version
+	cdpVer  version
+
+	handler http.Handler
+	httpSrv *httptest.Server
+	srv     *http.Server
+	url     string
+
+	mu          sync.Mutex
+	accounts    map[string]*account // by username
+	clients     map[string]*account // by client id
+	tokens      map[string]*token
+	packages    map[int]*Package
+	nextPkgID   int
+	categories  map[int]*Category
+	nextCatID   int
+	files       map[string]*File
+	rejected    []Rejected
+	sessions    map[string]*uploadSession // by uuid
+	lastSession map[*account]*uploadSession
+	creds       map[string]*issuedCreds // by access key id
+	calls       []Call
+	s3calls     []Call
+	faults      []*Fault
+	failParts   int
+	counts      Counts
+
+	// S3 side
+	bucket     string
+	s3         *s3.Client // direct to the backend, root credentials
+	sts        *sts.Client
+	rootKey    string
+	rootSecret string
+	inProcess  bool
+	backend    *httptest.Server // gofakes3 when in-process
+	backendURL string
+	proxy      *http.Server
+	proxyURL   string
+	procSem    chan struct{}
+	kick       chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closeOnce  sync.Once
+}
+
+// New builds a simulator and starts its S3 side (backend and proxy on their
+// own loopback listeners). Serve it with Handler, Serve or Start.
+func New(opts Options) (*Server, error) {
+	if opts.JamfVersion == "" {
+		opts.JamfVersion = "11.25.0"
+	}
+	v, err := parseVersion(opts.JamfVersion)
+	if err != nil {
+		return nil, fmt.Errorf("jamf version: %w", err)
+	}
+	if opts.CDPRefreshSince == "" {
+		opts.CDPRefreshSince = "11.16.0"
+	}
+	cdp, err := parseVersion(opts.CDPRefreshSince)
+	if err != nil {
+		return nil, fmt.Errorf("cloud-distribution-point refresh version: %w", err)
+	}
+	if opts.Username == "" {
+		opts.Username = "admin"
+	}
+	if opts.Password == "" {
+		opts.Password = "password"
+	}
+	if opts.ClientID == "" {
+		opts.ClientID = "client-id"
+	}
+	if opts.ClientSecret == "" {
+		opts.ClientSecret = "client-secret"
+	}
+	if opts.TokenTTL <= 0 {
+		opts.TokenTTL = 30 * time.Minute
+	}
+	if opts.CredentialsTTL <= 0 {
+		opts.CredentialsTTL = time.Hour
+	}
+	if opts.ProcessInterval <= 0 {
+		opts.ProcessInterval = 500 * time.Millisecond
+	}
+	if opts.ListWait <= 0 {
+		opts.ListWait = 10 * time.Second
+	}
+	s := &Server{
+		opts:        opts,
+		log:         opts.Logger,
+		version:     v,
+		cdpVer:      cdp,
+		accounts:    map[string]*account{},
+		clients:     map[string]*account{},
+		tokens:      map[string]*token{},
+		packages:    map[int]*Package{},
+		nextPkgID:   1,
+		categories:  map[int]*Category{},
+		nextCatID:   1,
+		files:       map[string]*File{},
+		sessions:    map[string]*uploadSession{},
+		lastSession: map[*account]*uploadSession{},
+		creds:       map[string]*issuedCreds{},
+		procSem:     make(chan struct{}, 1),
+		kick:        make(chan struct{}, 1),
+		stop:        make(chan struct{}),
+	}
+	all := AllPrivileges(opts.JamfVersion)
+	s.AddAccount(opts.Username, opts.Password, all...)
+	s.AddAPIClient(opts.ClientID, opts.ClientSecret, all...)
+	s.handler = s.routes()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := s.startS3(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.processLoop()
+	return s, nil
+}
+
+// Start serves a new simulator through httptest on 127.0.0.1 and closes it
+// when the test ends.
+func Start(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	s, err := New(opts)
+	if err != nil {
+		tb.Fatalf("start jamfsim: %v", err)
+	}
+	s.httpSrv = httptest.NewServer(s.handler)
+	s.url = s.httpSrv.URL
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Serve answers Jamf requests on l until Close; URL reports l's address.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}
+	srv := s.srv
+	s.url = "http://" + l.Addr().String()
+	s.mu.Unlock()
+	err := srv.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Listen opens addr and serves on it in the background; it returns the URL.
+func (s *Server) Listen(addr string) (string, error) {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	url := "http://" + l.Addr().String()
+	s.mu.Lock()
+	s.url = url
+	s.mu.Unlock()
+	go func() {
+		if err := s.Serve(l); err != nil {
+			s.log.Error().Err(err).Msg("serve")
+		}
+	}()
+	return url, nil
+}
+
+// Handler is the Jamf Pro HTTP API (and /_sim/ control endpoints).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// URL is the Jamf Pro URL once served by Start, Serve or Listen.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// S3Endpoint is the URL clients must use for S3 (AWS_ENDPOINT_URL_S3): the
+// simulator's proxy in front of the backend, so it sees every upload.
+func (s *Server) S3Endpoint() string { return s.proxyURL }
+
+// Bucket is the JCDS bucket name handed out with upload credentials.
+func (s *Server) Bucket() string { return s.bucket }
+
+// Close stops serving and releases the S3 side.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		if s.httpSrv != nil {
+			s.httpSrv.CloseClientConnections()
+			s.httpSrv.Close()
+		}
+		s.mu.Lock()
+		srv := s.srv
+		s.mu.Unlock()
+		if srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = srv.Shutdown(ctx)
+			cancel()
+			_ = srv.Close()
+		}
+		s.wg.Wait()
+		if s.proxy != nil {
+			_ = s.proxy.Close()
+		}
+		if s.backend != nil {
+			s.backend.CloseClientConnections()
+			s.backend.Close()
+		}
+	})
+}
+
+// Call is one request seen by the simulator.
+type Call struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`            // escaped path as sent
+	Query  string `json:"query,omitempty"` // raw query
+	Status int    `json:"status"`
+	Auth   string `json:"auth,omitempty"` // "basic", "bearer", "oauth", "" (S3: access key id prefix never recorded)
+}
+
+// Counts counts authentication traffic.
+type Counts struct {
+	TokenRequests      int `json:"tokenRequests"`      // POST /api/v1/auth/token (all outcomes)
+	OAuthTokenRequests int `json:"oauthTokenRequests"` // POST /api/oauth/token (all outcomes)
+	KeepAlives         int `json:"keepAlives"`
+	Invalidations      int `json:"invalidations"`
+	Initiates          int `json:"initiates"` // POST /api/v1/jcds/files
+	Renewals           int `json:"renewals"`  // POST /api/v1/jcds/renew-credentials
+	Refreshes          int `json:"refreshes"` // either refresh-inventory endpoint
+}
+
+// State is a snapshot for assertions (also served as JSON at /_sim/state).
+type State struct {
+	Version    string     `json:"version"`
+	Packages   []Package  `json:"packages"`
+	Categories []Category `json:"categories"`
+	Files      []File     `json:"files"`
+	Rejected   []Rejected `json:"rejected"` // uploads the service refused (e.g. unsupported extension)
+	Calls      []Call     `json:"calls"`
+	S3Calls    []Call     `json:"s3Calls"`
+	Counts     Counts     `json:"counts"`
+}
+
+// File is a file in the JCDS distribution point.
+type File struct {
+	Name   string `json:"fileName"`
+	Size   int64  `json:"length"`
+	MD5    string `json:"md5"`
+	SHA3   string `json:"sha3"` // SHA3-512, lowercase hex
+	Region string `json:"region"`
+}
+
+// Rejected is an upload the JCDS service refused to process.
+type Rejected struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+// State returns a copy of the simulator's state.
+func (s *Server) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := State{Version: s.opts.JamfVersion, Counts: s.counts}
+	for _, p := range s.packages {
+		st.Packages = append(st.Packages, *p)
+	}
+	sort.Slice(st.Packages, func(i, j int) bool { return atoi(st.Packages[i].ID) < atoi(st.Packages[j].ID) })
+	for _, c := range s.categories {
+		st.Categories = append(st.Categories, *c)
+	}
+	sort.Slice(st.Categories, func(i, j int) bool { return atoi(st.Categories[i].ID) < atoi(st.Categories[j].ID) })
+	st.Files = s.fileListLocked()
+	st.Rejected = append([]Rejected(nil), s.rejected...)
+	st.Calls = append([]Call(nil), s.calls...)
+	st.S3Calls = append([]Call(nil), s.s3calls...)
+	return st
+}
+
+// File returns the JCDS file with that name.
+func (s *Server) File(name string) (File, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.files[name]
+	if !ok {
+		return File{}, false
+	}
+	return *f, true
+}
+
+// CallCount counts recorded Jamf calls with that method and path ("" method
+// matches any; a path ending in "*" is a prefix).
+func (s *Server) CallCount(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		if (method == "" || c.Method == method) && pathMatch(path, c.Path) {
+			n++
+		}
+	}
+	return n
+}
+
+// ResetCalls forgets the call logs (not the counts).
+func (s *Server) ResetCalls() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = nil
+	s.s3calls = nil
+}
+
+func (s *Server) fileListLocked() []File {
+	out := make([]File, 0, len(s.files))
+	for _, f := range s.files {
+		out = append(out, *f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status = code
+		r.wrote = true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status = http.StatusOK
+		r.wrote = true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func pathMatch(pattern, path string) bool {
+	if strings.HasSuffix(pattern, "*") {
+		return strings.HasPrefix(path, strings.TrimSuffix(pattern, "*"))
+	}
+	return pattern == path
+}
+
+// drain reads the rest of a request body so the connection can be reused.
+func drain(r io.Reader) { _, _ = io.Copy(io.Discard, io.LimitReader(r, 1<<30)) }
