@@ -1,0 +1,583 @@
+package jamf
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+)
+
+var oddNames = []string{
+	"Firefox 1.0 (Beta)!.pkg",
+	"Tom & Jerry #1.pkg",
+	"100% Pure?.pkg",
+	`Say "Hi" \ Bye.pkg`,
+	"Überprüfung – 日本語.pkg",
+	"a+b=c;d,e.pkg",
+	"it's [x] {y} *z*.pkg",
+	"%20literal%2F.pkg",
+}
+
+// nameServer answers every name-taking endpoint and records the name each
+// one received, decoded the way a server decodes it.
+type nameServer struct {
+	mu   sync.Mutex
+	seen map[string]string // endpoint -> decoded name
+}
+
+func (s *nameServer) record(k, v string) {
+	s.mu.Lock()
+	s.seen[k] = v
+	s.mu.Unlock()
+}
+
+func (s *nameServer) handle(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/JSSResource/packages/name/"):
+		name := strings.TrimPrefix(p, "/JSSResource/packages/name/")
+		s.record("classic find", name)
+		jsonReply(w, 200, map[string]any{"package": map[string]any{"id": 12, "name": name, "filename": name,
+			"category": "Apps & Tools", "priority": 10, "hash_type": "SHA_512", "hash_value": "abc"}})
+	case p == "/JSSResource/packages/id/0" && r.Method == "POST":
+		var x struct {
+			Name     string `xml:"name"`
+			Filename string `xml:"filename"`
+			Category string `xml:"category"`
+		}
+		if err := xml.NewDecoder(r.Body).Decode(&x); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		s.record("classic create", x.Name)
+		s.record("classic create filename", x.Filename)
+		s.record("classic create category", x.Category)
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(201)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><package><id>13</id></package>`)
+	case p == "/api/v1/packages" || p == "/api/v1/categories":
+		field := "packageName"
+		if p == "/api/v1/categories" {
+			field = "name"
+		}
+		f := r.URL.Query().Get("filter")
+		val, ok := strings.CutPrefix(f, field+"==")
+		if !ok || len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+			http.Error(w, "bad filter "+f, 400)
+			return
+		}
+		val = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(val[1 : len(val)-1])
+		s.record(p, val)
+		// A wildcard-ish near miss first, then the exact match.
+		jsonReply(w, 200, map[string]any{"totalCount": 2, "results": []map[string]any{
+			{"id": "1", field: val + " copy", "fileName": "other.pkg", "categoryId": "-1"},
+			{"id": "2", field: val, "fileName": val, "categoryId": "-1", "size": "12345"},
+		}})
+	case strings.HasPrefix(p, "/api/v1/jcds/files/"):
+		name := strings.TrimPrefix(p, "/api/v1/jcds/files/")
+		s.record("jcds "+r.Method, name)
+		if r.Method == "GET" {
+			jsonReply(w, 200, map[string]string{"uri": "https://bucket.example/x?X-Amz-Signature=sig-123456"})
+			return
+		}
+		w.WriteHeader(204)
+	case p == "/api/v1/cloud-distribution-point/refresh-inventory":
+		s.record("refresh", r.URL.Query().Get("file-name"))
+		w.WriteHeader(204)
+	case strings.HasSuffix(p, "/upload"):
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		part, err := multipart.NewReader(r.Body, params["boundary"]).NextPart()
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		s.record("upload", part.FileName())
+		io.Copy(io.Discard, part)
+		jsonReply(w, 201, map[string]string{"id": "2"})
+	default:
+		http.Error(w, "unexpected "+r.Method+" "+r.URL.String(), 500)
+	}
+}
+
+func TestOddNames(t *testing.T) {
+	ns := &nameServer{}
+	f := newFake(t, ns.handle)
+	c, _ := f.client(t, nil)
+	ctx := context.Background()
+	file := filepath.Join(t.TempDir(), "f.pkg")
+	if err := os.WriteFile(file, []byte("payload"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := Version{Raw: "11.25.0", Major: 11, Minor: 25}
+	for _, name := range oddNames {
+		t.Run(name, func(t *testing.T) {
+			ns.seen = map[string]string{}
+			p, err := c.FindPackageClassic(ctx, name)
+			if err != nil || p == nil || p.Name != name || p.ID != "12" || p.Category != "Apps & Tools" {
+				t.Errorf("FindPackageClassic = %+v, %v", p, err)
+			}
+			if _, err := c.CreatePackageClassic(ctx, &Package{Name: name, FileName: name, Category: name}); err != nil {
+				t.Error(err)
+			}
+			p, err = c.FindPackage(ctx, name)
+			if err != nil || p == nil || p.Name != name || p.ID != "2" || p.Size != 12345 {
+				t.Errorf("FindPackage = %+v, %v", p, err)
+			}
+			cat, err := c.FindCategory(ctx, name)
+			if err != nil || cat == nil || cat.Name != name || cat.ID != "2" {
+				t.Errorf("FindCategory = %+v, %v", cat, err)
+			}
+			if _, err := c.GetJCDSFile(ctx, name); err != nil {
+				t.Error(err)
+			}
+			if err := c.DeleteJCDSFile(ctx, name); err != nil {
+				t.Error(err)
+			}
+			if err := c.RefreshInventory(ctx, name, v); err != nil {
+				t.Error(err)
+			}
+			if err := c.UploadPackageV1(ctx, "2", file, name, nil); err != nil {
+				t.Error(err)
+			}
+			for _, k := range []string{"classic find", "classic create", "classic create filename", "classic create category",
+				"/api/v1/packages", "/api/v1/categories", "jcds GET", "jcds DELETE", "refresh", "upload"} {
+				if got, ok := ns.seen[k]; !ok || got != name {
+					t.Errorf("%s received %q, want %q", k, got, name)
+				}
+			}
+		})
+	}
+}
+
+func TestFindAbsent(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/JSSResource/") {
+			w.WriteHeader(404)
+			io.WriteString(w, `<html><body><p>Error: The server has not found anything matching the request URI</p></body></html>`)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/api/v1/jcds/files/") {
+			writeJSONError(w, 404, "NOT_FOUND", "File not found")
+			return
+		}
+		// Only near misses (RSQL wildcards, case): not an exact match.
+		jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{"id": "1", "packageName": "APP", "name": "APP"}}})
+	})
+	c, _ := f.client(t, nil)
+	ctx := context.Background()
+	if p, err := c.FindPackageClassic(ctx, "App"); p != nil || err != nil {
+		t.Errorf("FindPackageClassic = %v, %v; want nil, nil", p, err)
+	}
+	if p, err := c.FindPackage(ctx, "App"); p != nil || err != nil {
+		t.Errorf("FindPackage = %v, %v; want nil, nil", p, err)
+	}
+	if cat, err := c.FindCategory(ctx, "App"); cat != nil || err != nil {
+		t.Errorf("FindCategory = %v, %v; want nil, nil", cat, err)
+	}
+	if _, err := c.GetJCDSFile(ctx, "App.pkg"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("GetJCDSFile err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestFindPackagePaging(t *testing.T) {
+	var pages atomic.Int64
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("page-size") != "100" || q.Get("sort") != "id" {
+			http.Error(w, "bad paging "+r.URL.RawQuery, 400)
+			return
+		}
+		page := q.Get("page")
+		pages.Add(1)
+		var results []map[string]any
+		for i := 0; i < 100; i++ {
+			results = append(results, map[string]any{"id": fmt.Sprint(i), "packageName": "A*" + page + fmt.Sprint(i)})
+		}
+		if page == "1" {
+			results = append(results[:50], map[string]any{"id": "999", "packageName": "A*"})
+		}
+		jsonReply(w, 200, map[string]any{"totalCount": 151, "results": results})
+	})
+	c, _ := f.client(t, nil)
+	p, err := c.FindPackage(context.Background(), "A*")
+	if err != nil || p == nil || p.ID != "999" {
+		t.Fatalf("FindPackage = %+v, %v", p, err)
+	}
+	if pages.Load() != 2 {
+		t.Errorf("pages read = %d, want 2", pages.Load())
+	}
+}
+
+func TestRSQLQuote(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain", `"plain"`},
+		{`a "b"`, `"a \"b\""`},
+		{`back\slash`, `"back\\slash"`},
+		{`\"`, `"\\\""`},
+	}
+	for _, tt := range tests {
+		if got := rsqlQuote(tt.in); got != tt.want {
+			t.Errorf("rsqlQuote(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestUpdatePackageV1(t *testing.T) {
+	var got map[string]any
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case "GET":
+			jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{
+				"id": "12", "packageName": "App", "fileName": "App.pkg", "categoryId": "3", "priority": 10,
+				"size": "12345", "manifest": "m", "osInstall": true, "suppressEula": true, "hashType": "MD5", "hashValue": "old",
+				"cloudTransferStatus": "READY",
+			}}})
+		case "PUT":
+			if r.URL.Path != "/api/v1/packages/12" {
+				http.Error(w, r.URL.Path, 404)
+				return
+			}
+			json.NewDecoder(r.Body).Decode(&got)
+			jsonReply(w, 200, got)
+		}
+	})
+	c, _ := f.client(t, nil)
+	ctx := context.Background()
+	p, err := c.FindPackage(ctx, "App")
+	if err != nil || p == nil {
+		t.Fatal(p, err)
+	}
+	p.HashType, p.HashValue, p.Notes, p.CategoryID = "SHA3_512", "new", "n", ""
+	if err := c.UpdatePackage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got["size"]; ok {
+		t.Errorf("PUT sent size: %v", got)
+	}
+	want := map[string]any{"id": "12", "hashType": "SHA3_512", "hashValue": "new", "notes": "n", "categoryId": "-1",
+		"manifest": "m", "osInstall": true, "suppressEula": true, "packageName": "App", "fileName": "App.pkg",
+		"cloudTransferStatus": "READY"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("PUT %s = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+func TestCreatePackageV1Body(t *testing.T) {
+	var got map[string]any
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != "application/json" {
+			http.Error(w, "content type", 415)
+			return
+		}
+		json.NewDecoder(r.Body).Decode(&got)
+		jsonReply(w, 201, map[string]string{"id": "13", "href": "x"})
+	})
+	c, _ := f.client(t, nil)
+	id, err := c.CreatePackage(context.Background(), &Package{Name: "App", FileName: "App.pkg", Priority: 10,
+		HashType: "SHA_512", HashValue: "abc", RebootRequired: true})
+	if err != nil || id != "13" {
+		t.Fatal(id, err)
+	}
+	for _, k := range []string{"fillUserTemplate", "uninstall", "osInstall", "suppressUpdates", "suppressFromDock", "suppressEula", "suppressRegistration"} {
+		if got[k] != false {
+			t.Errorf("%s = %v, want false", k, got[k])
+		}
+	}
+	if got["categoryId"] != "-1" || got["rebootRequired"] != true || got["priority"] != float64(10) || got["hashValue"] != "abc" {
+		t.Errorf("body %v", got)
+	}
+	if _, ok := got["size"]; ok {
+		t.Errorf("create sent size")
+	}
+}
+
+func TestClassicXMLEscaped(t *testing.T) {
+	var raw []byte
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		raw, _ = io.ReadAll(r.Body)
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
+			http.Error(w, ct, 415)
+			return
+		}
+		w.WriteHeader(201)
+		io.WriteString(w, `<package><id>5</id></package>`)
+	})
+	c, _ := f.client(t, nil)
+	p := &Package{ID: "5", Name: `<b>&"x"</b>`, FileName: "x.pkg", Notes: "]]> & <", Priority: 3, RequiredProcessor: "None"}
+	if err := c.UpdatePackageClassic(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Name     string `xml:"name"`
+		Notes    string `xml:"notes"`
+		Priority int    `xml:"priority"`
+		Proc     string `xml:"required_processor"`
+	}
+	if err := xml.Unmarshal(raw, &back); err != nil {
+		t.Fatalf("body is not XML: %v\n%s", err, raw)
+	}
+	if back.Name != p.Name || back.Notes != p.Notes || back.Priority != 3 || back.Proc != "None" {
+		t.Errorf("round trip = %+v from %s", back, raw)
+	}
+}
+
+func TestUploadPackageV1Streams(t *testing.T) {
+	data := make([]byte, 3<<20+17)
+	rand.Read(data)
+	file := filepath.Join(t.TempDir(), "App.pkg")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var tries atomic.Int64
+	var mu sync.Mutex
+	var received []byte
+	var contentLength int64
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/packages/7/upload" || r.Method != "POST" {
+			http.Error(w, r.URL.Path, 404)
+			return
+		}
+		n := tries.Add(1)
+		_, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		part, err := multipart.NewReader(r.Body, params["boundary"]).NextPart()
+		if err != nil || part.FormName() != "file" || part.FileName() != "App.pkg" {
+			http.Error(w, fmt.Sprintf("part %v %v", part, err), 400)
+			return
+		}
+		if n == 1 {
+			// Read part of the file, then fail: the retry must resend it all.
+			io.CopyN(io.Discard, part, 1<<20)
+			w.WriteHeader(503)
+			return
+		}
+		b, err := io.ReadAll(part)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		received, contentLength = b, r.ContentLength
+		mu.Unlock()
+		jsonReply(w, 201, map[string]string{"id": "7"})
+	})
+	c, _ := f.client(t, nil)
+	var wrapped atomic.Int64
+	wrap := func(r io.Reader) io.Reader {
+		wrapped.Add(1)
+		return r
+	}
+	if err := c.UploadPackageV1(context.Background(), "7", file, "App.pkg", wrap); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(received, data) {
+		t.Errorf("server received %d bytes, want the %d-byte file", len(received), len(data))
+	}
+	if contentLength <= int64(len(data)) {
+		t.Errorf("Content-Length = %d; want the exact multipart size", contentLength)
+	}
+	if tries.Load() != 2 || wrapped.Load() != 2 {
+		t.Errorf("tries %d, wrap calls %d; want 2 and 2", tries.Load(), wrapped.Load())
+	}
+}
+
+func TestUploadIdleTimeout(t *testing.T) {
+	var tries atomic.Int64
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		if tries.Add(1) == 1 {
+			// Accept the body, then never answer.
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
+		}
+		io.Copy(io.Discard, r.Body)
+		jsonReply(w, 201, map[string]string{"id": "7"})
+	})
+	file := filepath.Join(t.TempDir(), "a.pkg")
+	os.WriteFile(file, []byte("abc"), 0o600)
+	c, _ := f.client(t, func(cfg *Config, h *hooks) {
+		h.apiTimeout = time.Hour // must not apply to uploads
+		h.uploadIdle, h.uploadReply = 200*time.Millisecond, 200*time.Millisecond
+	})
+	if err := c.UploadPackageV1(context.Background(), "7", file, "a.pkg", nil); err != nil {
+		t.Fatal(err)
+	}
+	if tries.Load() != 2 {
+		t.Errorf("tries = %d, want 2", tries.Load())
+	}
+}
+
+func TestUploadStallErrorMessage(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	})
+	file := filepath.Join(t.TempDir(), "a.pkg")
+	os.WriteFile(file, []byte("abc"), 0o600)
+	c, _ := f.client(t, func(cfg *Config, h *hooks) {
+		cfg.MaxTries = 2
+		h.uploadIdle, h.uploadReply = 100*time.Millisecond, 100*time.Millisecond
+	})
+	err := c.UploadPackageV1(context.Background(), "7", file, "a.pkg", nil)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 100ms after the upload was sent") || !strings.Contains(err.Error(), "gave up after 2 tries") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUploadCredentials(t *testing.T) {
+	exp := time.Date(2026, 3, 9, 18, 25, 2, 0, time.UTC)
+	tests := []struct {
+		name, expiration string
+	}{
+		{"epoch seconds", fmt.Sprint(exp.Unix())},
+		{"epoch millis", fmt.Sprint(exp.UnixMilli())},
+		{"iso string", `"2026-03-09T18:25:02.000Z"`},
+		{"iso no fraction", `"2026-03-09T18:25:02Z"`},
+		{"epoch as string", fmt.Sprintf("%q", fmt.Sprint(exp.Unix()))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			secret.Reset()
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != "POST" || (r.URL.Path != "/api/v1/jcds/files" && r.URL.Path != "/api/v1/jcds/renew-credentials") {
+					http.Error(w, r.URL.Path, 404)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				fmt.Fprintf(w, `{"accessKeyID":"AKIATESTKEY1","secretAccessKey":"secret-access-key-1","sessionToken":"session-token-1",
+					"region":"eu-central-1","expiration":%s,"bucketName":"jcds-bucket","path":"tmp/fc04/","uuid":"fc04"}`, tt.expiration)
+			})
+			c, _ := f.client(t, nil)
+			for _, call := range []func(context.Context) (*UploadCredentials, error){c.InitiateUpload, c.RenewCredentials} {
+				cr, err := call(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !cr.Expiration.Equal(exp) || cr.BucketName != "jcds-bucket" || cr.Path != "tmp/fc04/" || cr.Region != "eu-central-1" || cr.SessionToken != "session-token-1" {
+					t.Errorf("credentials %+v (expiration %v)", *cr, cr.Expiration)
+				}
+				for _, s := range []string{cr.String(), fmt.Sprintf("%v", *cr), fmt.Sprintf("%+v", cr), fmt.Sprintf("%#v", cr)} {
+					if strings.Contains(s, "secret-access-key-1") || strings.Contains(s, "session-token-1") || strings.Contains(s, "AKIATESTKEY1") {
+						t.Errorf("formatted credentials show a secret: %s", s)
+					}
+				}
+				if got := secret.Scrub("x secret-access-key-1 session-token-1"); strings.Contains(got, "secret-access") || strings.Contains(got, "session-token") {
+					t.Errorf("credentials not registered as secrets: %s", got)
+				}
+			}
+		})
+	}
+}
+
+func TestRefreshInventory(t *testing.T) {
+	tests := []struct {
+		name      string
+		version   string
+		cdp       int // status of the cloud-distribution-point endpoint
+		fileName  string
+		wantPaths []string
+		wantErr   error
+	}{
+		{"new server, one file", "11.25.0", 204, "App.pkg", []string{"/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg"}, nil},
+		{"new server, all", "11.25.0", 204, "", []string{"/api/v1/cloud-distribution-point/refresh-inventory"}, nil},
+		{"fallback on 404", "11.10.1-t1726593152", 404, "App.pkg", []string{"/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg", "/api/v1/jcds/refresh-inventory"}, nil},
+		{"too old", "11.9.0", 204, "App.pkg", nil, ErrUnsupported},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var paths []string
+			f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+				paths = append(paths, r.URL.RequestURI())
+				if r.Method != "POST" {
+					http.Error(w, "method", 405)
+					return
+				}
+				switch r.URL.Path {
+				case "/api/v1/cloud-distribution-point/refresh-inventory":
+					if tt.cdp == 404 {
+						writeJSONError(w, 404, "NOT_FOUND", "Resource not found")
+						return
+					}
+					w.WriteHeader(tt.cdp)
+				case "/api/v1/jcds/refresh-inventory":
+					w.WriteHeader(204)
+				default:
+					http.NotFound(w, r)
+				}
+			})
+			c, _ := f.client(t, nil)
+			v, _ := ParseVersion(tt.version)
+			err := c.RefreshInventory(context.Background(), tt.fileName, v)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if strings.Join(paths, " ") != strings.Join(tt.wantPaths, " ") {
+				t.Errorf("paths %q, want %q", paths, tt.wantPaths)
+			}
+		})
+	}
+}
+
+func TestJCDSFiles(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `[{"fileName":"App.pkg","length":123456,"md5":"m","region":"us-east-1","sha3":"s"},{"fileName":"Old.pkg"}]`)
+	})
+	c, _ := f.client(t, nil)
+	files, err := c.JCDSFiles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []JCDSFile{{FileName: "App.pkg", Length: 123456, MD5: "m", SHA3: "s", Region: "us-east-1"}, {FileName: "Old.pkg"}}
+	if fmt.Sprint(files) != fmt.Sprint(want) {
+		t.Errorf("files = %+v, want %+v", files, want)
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	tests := []struct {
+		raw                 string
+		major, minor, patch int
+		ok                  bool
+		atLeast1110         bool
+	}{
+		{"11.10.1-t1726593152", 11, 10, 1, true, true},
+		{"10.49.0", 10, 49, 0, true, false},
+		{"11.5", 11, 5, 0, true, false},
+		{"12.0.0", 12, 0, 0, true, true},
+		{"garbage", 0, 0, 0, false, false},
+	}
+	for _, tt := range tests {
+		v, err := ParseVersion(tt.raw)
+		if (err == nil) != tt.ok || v.Major != tt.major || v.Minor != tt.minor || v.Patch != tt.patch {
+			t.Errorf("ParseVersion(%q) = %+v, %v", tt.raw, v, err)
+		}
+		if tt.ok && v.AtLeast(11, 10) != tt.atLeast1110 {
+			t.Errorf("%q AtLeast(11,10) = %v", tt.raw, !tt.atLeast1110)
+		}
+	}
+}
