@@ -405,7 +405,8 @@ type statusRecorder struct {
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
-	if !r.wrote {
+	// 1xx (100 Continue from the S3 backend) precede the real status.
+	if !r.wrote && code >= 200 {
 		r.status = code
 		r.wrote = true
 	}
