@@ -1,0 +1,351 @@
+package s3upload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+)
+
+// Part sizes of 5 MiB (S3's minimum) keep multipart tests small.
+const smallPart = 5 * mib
+
+func TestUploadFake(t *testing.T) {
+	env := startFake(t)
+	tests := []struct {
+		name      string
+		size      int
+		partSize  int64
+		hashes    HashSet
+		wantParts int
+	}{
+		{"empty file", 0, 0, SHA3_512 | SHA512 | MD5, 1},
+		{"small file, one PUT", 1000, 0, SHA3_512, 1},
+		{"exactly one part", int(smallPart), smallPart, MD5 | SHA512, 1},
+		{"multipart, ragged last part", int(2*smallPart) + 123, smallPart, SHA3_512 | SHA512 | MD5, 3},
+		{"multipart, no hashes", int(2 * smallPart), smallPart, 0, 2},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path, data := writeTestFile(t, tt.size, uint64(i+10))
+			key := fmt.Sprintf("Packages/fake-%d.pkg", i)
+			var out lockedBuffer
+			p := newProgress(&out, "upload", int64(tt.size), false, time.Hour, time.Now)
+			res, err := Upload(context.Background(), Input{
+				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
+				Endpoint: env.endpoint, FilePath: path, Hashes: tt.hashes, PartSize: tt.partSize, Concurrency: 2, Progress: p,
+			})
+			p.Done()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := directSums(data)
+			if tt.hashes&SHA3_512 == 0 {
+				want.SHA3_512 = ""
+			}
+			if tt.hashes&SHA512 == 0 {
+				want.SHA512 = ""
+			}
+			if tt.hashes&MD5 == 0 {
+				want.MD5 = ""
+			}
+			if res.Sums != want || res.Size != int64(tt.size) || res.Parts != tt.wantParts {
+				t.Errorf("result %+v, want sums %+v, size %d, parts %d", res, want, tt.size, tt.wantParts)
+			}
+			if got := env.object(t, key); !bytes.Equal(got, data) {
+				t.Errorf("stored object differs: %d bytes, want %d", len(got), len(data))
+			}
+			if p.n.Load() != int64(tt.size) {
+				t.Errorf("progress counted %d bytes, want %d", p.n.Load(), tt.size)
+			}
+		})
+	}
+}
+
+func TestUploadInputErrors(t *testing.T) {
+	path, _ := writeTestFile(t, 10, 3)
+	good := Input{Bucket: "b", Key: "k", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), FilePath: path, Endpoint: "http://127.0.0.1:1"}
+	tests := []struct {
+		name   string
+		change func(*Input)
+		want   string
+	}{
+		{"no bucket", func(in *Input) { in.Bucket = "" }, "no bucket"},
+		{"no key", func(in *Input) { in.Key = "" }, "no key"},
+		{"no region", func(in *Input) { in.Region = "" }, "no region"},
+		{"no credentials", func(in *Input) { in.Credentials = nil }, "no credentials"},
+		{"missing file", func(in *Input) { in.FilePath += ".missing" }, "no such file"},
+		{"directory", func(in *Input) { in.FilePath = os.TempDir() }, "not a regular file"},
+		{"part too small", func(in *Input) { in.PartSize = mib }, "outside S3's limits"},
+		{"no credentials available", func(in *Input) {
+			in.Credentials = aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+				return aws.Credentials{}, errors.New("jamf unreachable")
+			})
+		}, "get S3 credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := good
+			tt.change(&in)
+			_, err := Upload(context.Background(), in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveEndpoint(t *testing.T) {
+	tests := []struct {
+		name, explicit, s3env, global, want string
+	}{
+		{"AWS default", "", "", "", ""},
+		{"global variable", "", "", "http://127.0.0.1:9000", "http://127.0.0.1:9000"},
+		{"S3 variable wins over global", "", "http://127.0.0.1:9001", "http://127.0.0.1:9000", "http://127.0.0.1:9001"},
+		{"input wins over both", "http://127.0.0.1:9002", "http://127.0.0.1:9001", "http://127.0.0.1:9000", "http://127.0.0.1:9002"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("AWS_ENDPOINT_URL_S3", tt.s3env)
+			t.Setenv("AWS_ENDPOINT_URL", tt.global)
+			if got := resolveEndpoint(tt.explicit); got != tt.want {
+				t.Errorf("resolveEndpoint(%q) = %q, want %q", tt.explicit, got, tt.want)
+			}
+		})
+	}
+}
+
+// The endpoint from the environment is really used, with path-style
+// addressing (a bucket subdomain of 127.0.0.1 would not resolve).
+func TestUploadEndpointFromEnvironment(t *testing.T) {
+	env := startFake(t)
+	t.Setenv("AWS_ENDPOINT_URL_S3", "")
+	t.Setenv("AWS_ENDPOINT_URL", env.endpoint)
+	path, data := writeTestFile(t, 4096, 7)
+	if _, err := Upload(context.Background(), Input{Bucket: testBucket, Key: "env.pkg", Region: "us-east-1", Credentials: env.creds(), FilePath: path}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(env.object(t, "env.pkg"), data) {
+		t.Error("object differs")
+	}
+}
+
+func TestExplain(t *testing.T) {
+	tests := []struct {
+		code string
+		want string
+	}{
+		{"SignatureDoesNotMatch", "proxy"},
+		{"RequestTimeTooSkewed", "clock"},
+		{"AccessDenied", "X-Amz-Date"},
+		{"ExpiredToken", "expired"},
+		{"InvalidAccessKeyId", "access key"},
+		{"NoSuchBucket", ""},
+	}
+	for _, tt := range tests {
+		err := explain(fmt.Errorf("put: %w", &smithy.GenericAPIError{Code: tt.code, Message: "m"}))
+		var ae smithy.APIError
+		if !errors.As(err, &ae) || ae.ErrorCode() != tt.code {
+			t.Errorf("%s: chain lost: %v", tt.code, err)
+		}
+		hasHint := strings.Contains(err.Error(), "hint:")
+		if tt.want == "" && hasHint || tt.want != "" && (!hasHint || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%s: %q, want hint mentioning %q", tt.code, err, tt.want)
+		}
+	}
+}
+
+func TestSourceReaderDetectsChangedFile(t *testing.T) {
+	s := &sourceReader{ctx: context.Background(), r: strings.NewReader("12345")}
+	buf := make([]byte, 10)
+	n, _ := s.Read(buf)
+	if err := s.complete(5); err == nil {
+		t.Error("no EOF seen yet: must not count as complete")
+	}
+	_, _ = s.Read(buf[n:])
+	if err := s.complete(5); err != nil {
+		t.Errorf("whole file read: %v", err)
+	}
+	if err := s.complete(4); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("size mismatch: %v", err)
+	}
+}
+
+func TestUploadMinIO(t *testing.T) {
+	env := startMinIO(t)
+	path, data := writeTestFile(t, int(3*smallPart)+999, 21)
+	res, err := Upload(context.Background(), Input{
+		Bucket: testBucket, Key: "Packages/My App (1.0) & more!.pkg", Region: "us-east-1", Credentials: env.creds(),
+		Endpoint: env.endpoint, FilePath: path, Hashes: SHA3_512 | SHA512 | MD5, PartSize: smallPart,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := directSums(data); res.Sums != want || res.Parts != 4 || res.PartSize != smallPart {
+		t.Errorf("result %+v", res)
+	}
+	if !bytes.Equal(env.object(t, "Packages/My App (1.0) & more!.pkg"), data) {
+		t.Error("stored object differs")
+	}
+	if ids := env.pendingUploads(t); len(ids) != 0 {
+		t.Errorf("multipart uploads left: %v", ids)
+	}
+}
+
+func TestUploadFaults(t *testing.T) {
+	env := startMinIO(t)
+	tests := []struct {
+		name      string
+		failTimes int
+		wantErr   bool
+		minHits   int
+	}{
+		{"part fails once, retried alone", 1, false, 2},
+		{"part fails every time, upload aborted", -1, true, 3},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := newFaultProxy(t, env.endpoint)
+			proxy.failPart, proxy.failTimes = 2, tt.failTimes
+			path, data := writeTestFile(t, int(3*smallPart), uint64(30+i))
+			key := fmt.Sprintf("fault-%d.pkg", i)
+			res, err := Upload(context.Background(), Input{
+				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+				FilePath: path, Hashes: MD5, PartSize: smallPart, Concurrency: 2, MaxAttempts: 3,
+			})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if hits := proxy.partHits(2); hits < tt.minHits {
+				t.Errorf("part 2 sent %d times, want at least %d", hits, tt.minHits)
+			}
+			for _, n := range []int{1, 3} {
+				if hits := proxy.partHits(n); hits > 1 {
+					t.Errorf("part %d sent %d times: only the failing part may be retried", n, hits)
+				}
+			}
+			if ids := env.pendingUploads(t); len(ids) != 0 {
+				t.Errorf("multipart uploads left behind: %v", ids)
+			}
+			if tt.wantErr {
+				if env.objectExists(t, key) {
+					t.Error("object exists after a failed upload")
+				}
+				if !strings.Contains(err.Error(), "InternalError") {
+					t.Errorf("error should carry S3's reason: %v", err)
+				}
+				return
+			}
+			if res.Sums.MD5 != directSums(data).MD5 || !bytes.Equal(env.object(t, key), data) {
+				t.Error("object or digest differs after retry")
+			}
+		})
+	}
+}
+
+// Cancelling mid-upload (the user pressed ^C) still aborts the multipart
+// upload, although the context the uploader holds is dead by then.
+func TestUploadCancelledAborts(t *testing.T) {
+	env := startMinIO(t)
+	proxy := newFaultProxy(t, env.endpoint)
+	proxy.partDelay = 300 * time.Millisecond
+	path, _ := writeTestFile(t, int(4*smallPart), 40)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err := Upload(ctx, Input{
+		Bucket: testBucket, Key: "cancelled.pkg", Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+		FilePath: path, PartSize: smallPart, Concurrency: 1,
+	})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want deadline exceeded", err)
+	}
+	if ids := env.pendingUploads(t); len(ids) != 0 {
+		t.Errorf("multipart uploads left behind: %v", ids)
+	}
+}
+
+// Wrong keys give S3's code plus a hint, and never the keys themselves.
+func TestUploadSignatureErrorExplained(t *testing.T) {
+	env := startMinIO(t)
+	wrongSecret := "wrong-secret-" + env.secret
+	secret.Register(wrongSecret)
+	path, _ := writeTestFile(t, 100, 50)
+	_, err := Upload(context.Background(), Input{
+		Bucket: testBucket, Key: "sig.pkg", Region: "us-east-1", Endpoint: env.endpoint, FilePath: path,
+		Credentials: credentials.NewStaticCredentialsProvider(env.access, wrongSecret, ""),
+	})
+	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") || !strings.Contains(err.Error(), "hint:") {
+		t.Fatalf("err = %v, want SignatureDoesNotMatch with a hint", err)
+	}
+	if strings.Contains(err.Error(), wrongSecret) {
+		t.Errorf("secret leaked: %v", err)
+	}
+}
+
+// MinIO mints real temporary credentials (STS AssumeRole); their true
+// lifetime is at least 15 minutes, so the provider is told they expire in a
+// second. Parts are slowed so the upload outlives several "lifetimes": it
+// must renew mid-upload, sign later parts with the new set, and finish.
+func TestUploadRenewsCredentialsMinIO(t *testing.T) {
+	env := startMinIO(t)
+	stsClient := sts.New(sts.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(env.endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider(env.access, env.secret, ""),
+	})
+	var renewals atomic.Int32
+	var keys []string
+	mint := func(ctx context.Context) (aws.Credentials, error) {
+		out, err := stsClient.AssumeRole(ctx, &sts.AssumeRoleInput{
+			RoleArn: aws.String("arn:aws:iam::000000000000:role/jcds"), RoleSessionName: aws.String("jcds2"), DurationSeconds: aws.Int32(900),
+		})
+		if err != nil {
+			return aws.Credentials{}, err
+		}
+		c := out.Credentials
+		keys = append(keys, aws.ToString(c.AccessKeyId))
+		return aws.Credentials{
+			AccessKeyID: aws.ToString(c.AccessKeyId), SecretAccessKey: aws.ToString(c.SecretAccessKey), SessionToken: aws.ToString(c.SessionToken),
+			CanExpire: true, Expires: time.Now().Add(time.Second),
+		}, nil
+	}
+	initial, err := mint(context.Background())
+	if err != nil {
+		t.Fatalf("AssumeRole: %v", err)
+	}
+	provider := NewRenewingProvider(initial, func(ctx context.Context) (aws.Credentials, error) {
+		renewals.Add(1)
+		return mint(ctx)
+	})
+	proxy := newFaultProxy(t, env.endpoint)
+	proxy.partDelay = 400 * time.Millisecond
+	path, data := writeTestFile(t, int(6*smallPart), 60)
+	res, err := Upload(context.Background(), Input{
+		Bucket: testBucket, Key: "renew.pkg", Region: "us-east-1", Credentials: provider, Endpoint: proxy.URL,
+		FilePath: path, Hashes: SHA3_512, PartSize: smallPart, Concurrency: 2, Logger: zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if renewals.Load() < 1 {
+		t.Errorf("credentials were never renewed during a %d-part upload", res.Parts)
+	}
+	if res.Sums.SHA3_512 != directSums(data).SHA3_512 || !bytes.Equal(env.object(t, "renew.pkg"), data) {
+		t.Error("object or digest differs")
+	}
+	if len(keys) > 1 && keys[0] == keys[len(keys)-1] {
+		t.Error("renewal returned the same access key; the test would not show new credentials being used")
+	}
+}
