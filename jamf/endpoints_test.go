@@ -288,7 +288,7 @@ func TestCreatePackageV1Body(t *testing.T) {
 	var got map[string]any
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Content-Type") != "application/json" {
-			http.Error(w, "content type", 415)
+			http.Error(w, "content type", http.StatusUnsupportedMediaType)
 			return
 		}
 		json.NewDecoder(r.Body).Decode(&got)
@@ -318,7 +318,7 @@ func TestClassicXMLEscaped(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		raw, _ = io.ReadAll(r.Body)
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/xml") {
-			http.Error(w, ct, 415)
+			http.Error(w, ct, http.StatusUnsupportedMediaType)
 			return
 		}
 		w.WriteHeader(201)
@@ -514,7 +514,7 @@ func TestRefreshInventory(t *testing.T) {
 			f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 				paths = append(paths, r.URL.RequestURI())
 				if r.Method != "POST" {
-					http.Error(w, "method", 405)
+					http.Error(w, "method", http.StatusMethodNotAllowed)
 					return
 				}
 				switch r.URL.Path {

@@ -180,7 +180,7 @@ func (c *Client) RefreshInventory(ctx context.Context, fileName string, v Versio
 		return fmt.Errorf("refresh JCDS inventory: Jamf Pro %s is older than 11.10: %w", v.Raw, ErrUnsupported)
 	}
 	r := request{step: "refresh cloud distribution point inventory", method: http.MethodPost,
-		path: "/api/v1/cloud-distribution-point/refresh-inventory", jcdsAction: "Create"}
+		path: "/api/v1/cloud-distribution-point/refresh-inventory", privilege: "Read Cloud Distribution Point"}
 	if fileName != "" {
 		r.query = url.Values{"file-name": {fileName}}
 	}
@@ -190,6 +190,6 @@ func (c *Client) RefreshInventory(ctx context.Context, fileName string, v Versio
 	}
 	c.log.Debug().Msg("no cloud-distribution-point inventory refresh; using the JCDS one")
 	_, err = c.do(ctx, request{step: "refresh JCDS inventory", method: http.MethodPost,
-		path: "/api/v1/jcds/refresh-inventory", jcdsAction: "Create", statusHint: map[int]string{http.StatusNotFound: noJCDS}})
+		path: "/api/v1/jcds/refresh-inventory", jcdsAction: "Read", statusHint: map[int]string{http.StatusNotFound: noJCDS}})
 	return err
 }

@@ -35,6 +35,7 @@ type request struct {
 	// jcdsAction ("Create", "Read", "Delete") marks a JCDS call, so a 401/403
 	// names the privilege that is probably missing.
 	jcdsAction string
+	privilege  string         // a fixed privilege name for a 401/403 otherwise
 	statusHint map[int]string // what a status means for this call
 }
 
@@ -280,6 +281,8 @@ func (c *Client) apiError(r request, resp *response, renewed bool) *APIError {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if r.jcdsAction != "" {
 			e.Privilege = jcdsPrivilege(r.jcdsAction, c.knownVersion())
+		} else if r.privilege != "" {
+			e.Privilege = fmt.Sprintf("%q", r.privilege)
 		} else if !r.noAuth {
 			if renewed || resp.status == http.StatusForbidden {
 				e.Hint = "the account is authenticated but not allowed to do this; check its privileges"
