@@ -1,0 +1,66 @@
+# jcds2-uploader — see README.md.
+SHELL := /bin/bash
+GO ?= go
+PREFIX ?= /usr/local
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+export CGO_ENABLED := 0
+
+MINIO_VERSION := $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' jamf/miniotest/miniotest.go)
+TOOLS_DIR ?= $(or $(JCDS2_TOOLS_DIR),$(HOME)/.cache/jcds2-tools)
+MINIO_BIN := $(TOOLS_DIR)/minio-$(MINIO_VERSION)/minio
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 20s
+
+.PHONY: all build test test-long lint fuzz cross demo bench tools install clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/jcds2-uploader .
+	$(GO) build -trimpath -o $(BIN)/jamfsim ./jamf/cmd/jamfsim
+
+# The README's test command: unit, simulator, MinIO and end-to-end tests,
+# then a short fuzz of the plist decoder.
+test: build tools
+	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 30m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test ./plistio -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 200x
+
+# Multi-GB uploads and the long fault runs.
+test-long: build tools
+	JCDS2_LONG=1 MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 90m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# MinIO, pinned, built once into the tools cache.
+tools: $(MINIO_BIN)
+
+$(MINIO_BIN):
+	mkdir -p $(dir $@)
+	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+
+cross:
+	GOOS=darwin GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/darwin-arm64/jcds2-uploader .
+	GOOS=darwin GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/darwin-amd64/jcds2-uploader .
+	@echo "built dist/darwin-arm64 and dist/darwin-amd64"
+
+demo: build
+	./recipes/demo.sh
+
+bench: build tools
+	MINIO_BIN=$(MINIO_BIN) ./jamf/s3upload/bench/bench.sh
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/jcds2-uploader
+	install -m 0755 $(BIN)/jcds2-uploader $(DESTDIR)$(PREFIX)/bin/jcds2-uploader
+	install -m 0644 recipes/JCDS2PackageUploader.py $(DESTDIR)$(PREFIX)/share/jcds2-uploader/
+
+clean:
+	rm -rf $(BIN) dist

@@ -1,0 +1,406 @@
+package main
+
+import (
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+	"github.com/jcds2-uploader/jcds2-uploader/processor"
+)
+
+func TestNewPackageBothBackends(t *testing.T) {
+	for _, b := range []backend{inProcess, minio} {
+		t.Run(string(b), func(t *testing.T) {
+			r := newRig(t, b, jamfsim.Options{})
+			r.sim.AddCategory("Browsers")
+			path, sum := makePkg(t, "Firefox-146.0.pkg", 3<<20)
+			env := r.baseEnv(path)
+			env["pkg_category"] = "%CATEGORY%"
+			env["CATEGORY"] = "Browsers"
+
+			res := r.mustSucceed(env)
+			out := res.out
+			if !boolOut(t, out, "pkg_uploaded") || !boolOut(t, out, "pkg_metadata_updated") {
+				t.Errorf("pkg_uploaded/pkg_metadata_updated = %v/%v, want true/true", out["pkg_uploaded"], out["pkg_metadata_updated"])
+			}
+			if got := stringOut(t, out, "pkg_upload_status"); got != processor.StatusUploaded {
+				t.Errorf("pkg_upload_status = %q", got)
+			}
+			if got := stringOut(t, out, "pkg_sha3_512"); got != sum {
+				t.Errorf("pkg_sha3_512 = %q, want %q", got, sum)
+			}
+			if stringOut(t, out, "pkg_name") != "Firefox-146.0.pkg" || stringOut(t, out, "pkg_display_name") != "Firefox-146.0.pkg" || stringOut(t, out, "pkg_path") != path {
+				t.Errorf("names: %v %v %v", out["pkg_name"], out["pkg_display_name"], out["pkg_path"])
+			}
+			if !reflect.DeepEqual(out["untouched_key"], env["untouched_key"]) || out["CATEGORY"] != "Browsers" {
+				t.Errorf("keys the processor does not own changed: %#v", out["untouched_key"])
+			}
+			summary, ok := out[processor.SummaryKey].(map[string]any)
+			if !ok {
+				t.Fatalf("no summary result")
+			}
+			data := summary["data"].(map[string]any)
+			if data["category"] != "Browsers" || data["name"] != "Firefox" || data["version"] != "146.0" || data["pkg_name"] != "Firefox-146.0.pkg" {
+				t.Errorf("summary data = %v", data)
+			}
+
+			f, ok := r.sim.File("Firefox-146.0.pkg")
+			if !ok || f.SHA3 != sum || f.Size != 3<<20 {
+				t.Fatalf("JCDS file = %+v, %v; want sha3 %s", f, ok, sum)
+			}
+			st := r.sim.State()
+			if len(st.Packages) != 1 {
+				t.Fatalf("packages = %+v", st.Packages)
+			}
+			p := st.Packages[0]
+			if p.Name != "Firefox-146.0.pkg" || p.FileName != "Firefox-146.0.pkg" || p.HashType != "SHA3_512" || p.HashValue != sum || p.Priority != 10 {
+				t.Errorf("package object = %+v", p)
+			}
+			if p.CategoryID == "-1" || p.CategoryID == "" {
+				t.Errorf("category not set: %+v", p)
+			}
+			if stringOut(t, out, "pkg_id") != p.ID {
+				t.Errorf("pkg_id = %v, want %s", out["pkg_id"], p.ID)
+			}
+			for _, w := range p.Writes {
+				if strings.Contains(w, "size") {
+					t.Errorf("metadata write carried size: %v", p.Writes)
+				}
+			}
+			checkConsistent(t, r.sim)
+		})
+	}
+}
+
+func TestIdenticalRerunIsANoOp(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, _ := makePkg(t, "Zoom.pkg", 1<<20)
+	env := r.baseEnv(path)
+	r.mustSucceed(env)
+	r.sim.ResetCalls()
+
+	res := r.mustSucceed(env)
+	if boolOut(t, res.out, "pkg_uploaded") || boolOut(t, res.out, "pkg_metadata_updated") {
+		t.Errorf("rerun claims changes: uploaded=%v metadata=%v", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
+	}
+	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusSkippedExists {
+		t.Errorf("pkg_upload_status = %q, want %q", got, processor.StatusSkippedExists)
+	}
+	if _, ok := res.out[processor.SummaryKey]; ok {
+		t.Errorf("summary written although nothing changed")
+	}
+	if _, ok := res.out["pkg_sha3_512"]; ok {
+		t.Errorf("the nightly no-op hashed the file")
+	}
+	st := r.sim.State()
+	if len(st.Calls) > 4 {
+		t.Errorf("nightly no-op made %d requests, want at most 4: %+v", len(st.Calls), st.Calls)
+	}
+	if len(st.S3Calls) != 0 {
+		t.Errorf("no-op touched S3: %+v", st.S3Calls)
+	}
+	if st.Counts.TokenRequests != 1 {
+		t.Errorf("token requests over two runs = %d, want 1 (cached)", st.Counts.TokenRequests)
+	}
+}
+
+func TestStaleSummaryRemoved(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, _ := makePkg(t, "App.pkg", 4096)
+	env := r.baseEnv(path)
+	r.mustSucceed(env)
+	env[processor.SummaryKey] = map[string]any{"summary_text": "old", "data": map[string]any{"x": "y"}}
+	res := r.mustSucceed(env)
+	if _, ok := res.out[processor.SummaryKey]; ok {
+		t.Errorf("stale summary from an earlier run kept")
+	}
+}
+
+func TestReplaceChangedPackage(t *testing.T) {
+	for _, sameSize := range []bool{false, true} {
+		t.Run(map[bool]string{false: "different size", true: "same size"}[sameSize], func(t *testing.T) {
+			r := newRig(t, inProcess, jamfsim.Options{})
+			path, _ := makePkg(t, "Slack.pkg", 100000)
+			env := r.baseEnv(path)
+			r.mustSucceed(env)
+
+			size := 200000
+			if sameSize {
+				size = 100000
+			}
+			newPath, newSum := makePkg(t, "Slack.pkg", size)
+			env["pkg_path"] = newPath
+			env["replace_pkg"] = "True"
+			res := r.mustSucceed(env)
+			if !boolOut(t, res.out, "pkg_uploaded") || !boolOut(t, res.out, "pkg_metadata_updated") {
+				t.Errorf("uploaded/metadata = %v/%v", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
+			}
+			f, _ := r.sim.File("Slack.pkg")
+			if f.SHA3 != newSum {
+				t.Errorf("JCDS still holds the old file")
+			}
+			st := r.sim.State()
+			if len(st.Files) != 1 || len(st.Packages) != 1 || st.Packages[0].HashValue != newSum {
+				t.Errorf("files=%+v packages=%+v", st.Files, st.Packages)
+			}
+			checkConsistent(t, r.sim)
+		})
+	}
+}
+
+func TestReplaceIdenticalPackageSendsNothing(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, sum := makePkg(t, "Same.pkg", 50000)
+	env := r.baseEnv(path)
+	r.mustSucceed(env)
+	r.sim.ResetCalls()
+	env["replace_pkg"] = true
+	res := r.mustSucceed(env)
+	if boolOut(t, res.out, "pkg_uploaded") {
+		t.Errorf("pkg_uploaded true although the JCDS had identical bytes")
+	}
+	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusHashMatch {
+		t.Errorf("status = %q", got)
+	}
+	if stringOut(t, res.out, "pkg_sha3_512") != sum {
+		t.Errorf("sha3 output wrong")
+	}
+	if !boolOut(t, res.out, "pkg_metadata_updated") {
+		t.Errorf("replace_pkg should rewrite metadata as the reference does")
+	}
+	if n := r.sim.CallCount("POST", "/api/v1/jcds/files"); n != 0 {
+		t.Errorf("initiated %d uploads", n)
+	}
+}
+
+func TestReplaceMetadataOnly(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, sum := makePkg(t, "Meta.pkg", 5000)
+	env := r.baseEnv(path)
+	r.mustSucceed(env)
+	env["replace_pkg_metadata"] = "true"
+	env["pkg_info"] = "new info & <notes>"
+	env["pkg_priority"] = uint64(7)
+	res := r.mustSucceed(env)
+	if boolOut(t, res.out, "pkg_uploaded") || !boolOut(t, res.out, "pkg_metadata_updated") {
+		t.Errorf("uploaded/metadata = %v/%v, want false/true", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
+	}
+	p := r.sim.State().Packages[0]
+	if p.Info != "new info & <notes>" || p.Priority != 7 || p.HashValue != sum {
+		t.Errorf("package = %+v", p)
+	}
+	if _, ok := res.out[processor.SummaryKey]; !ok {
+		t.Errorf("no summary although metadata changed")
+	}
+}
+
+func TestSkipMetadataUpload(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, _ := makePkg(t, "NoMeta.pkg", 5000)
+	env := r.baseEnv(path)
+	env["skip_metadata_upload"] = true
+	res := r.mustSucceed(env)
+	if !boolOut(t, res.out, "pkg_uploaded") || boolOut(t, res.out, "pkg_metadata_updated") {
+		t.Errorf("uploaded/metadata = %v/%v, want true/false", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
+	}
+	st := r.sim.State()
+	if len(st.Packages) != 0 || len(st.Files) != 1 {
+		t.Errorf("packages=%d files=%d", len(st.Packages), len(st.Files))
+	}
+}
+
+func TestMissingCategoryUploadsNothing(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, _ := makePkg(t, "Cat.pkg", 5000)
+	env := r.baseEnv(path)
+	env["pkg_category"] = "No Such Category"
+	r.mustFail(env, `category does not exist: "No Such Category"`)
+	st := r.sim.State()
+	if len(st.Files) != 0 || len(st.Packages) != 0 || len(st.S3Calls) != 0 {
+		t.Errorf("something was uploaded before the category check: files=%v packages=%v s3=%d", st.Files, st.Packages, len(st.S3Calls))
+	}
+}
+
+func TestPkgNameRename(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, sum := makePkg(t, "build-output.pkg", 5000)
+	env := r.baseEnv(path)
+	env["pkg_name"] = "Google Chrome (Universal) 1.0.pkg"
+	env["pkg_display_name"] = "Google Chrome"
+	res := r.mustSucceed(env)
+	if stringOut(t, res.out, "pkg_name") != "Google Chrome (Universal) 1.0.pkg" || stringOut(t, res.out, "pkg_display_name") != "Google Chrome" {
+		t.Errorf("outputs %v %v", res.out["pkg_name"], res.out["pkg_display_name"])
+	}
+	f, ok := r.sim.File("Google Chrome (Universal) 1.0.pkg")
+	if !ok || f.SHA3 != sum {
+		t.Fatalf("renamed file missing: %+v", r.sim.State().Files)
+	}
+	p := r.sim.State().Packages[0]
+	if p.Name != "Google Chrome" || p.FileName != "Google Chrome (Universal) 1.0.pkg" {
+		t.Errorf("package = %+v", p)
+	}
+	// The rerun looks the object up by its display name and finds it.
+	res = r.mustSucceed(env)
+	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusSkippedExists {
+		t.Errorf("rerun status %v", res.out["pkg_upload_status"])
+	}
+}
+
+func TestBundlePackageIsZipped(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	dir := t.TempDir()
+	bundle := dir + "/Legacy.pkg"
+	if err := os.MkdirAll(bundle+"/Contents/Resources", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bundle+"/Contents/Info.plist", []byte("<plist/>"), 0o644)
+	os.WriteFile(bundle+"/Contents/Resources/payload", make([]byte, 10000), 0o644)
+	env := r.baseEnv(bundle)
+	cache := env["RECIPE_CACHE_DIR"].(string)
+	res := r.mustSucceed(env)
+	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
+		t.Errorf("pkg_name = %q, want Legacy.pkg.zip", got)
+	}
+	zipPath := stringOut(t, res.out, "pkg_path")
+	if zipPath != cache+"/Legacy.pkg.zip" {
+		t.Errorf("pkg_path = %q", zipPath)
+	}
+	if f, ok := r.sim.File("Legacy.pkg.zip"); !ok || f.SHA3 != sha3File(t, zipPath) {
+		t.Errorf("zip not in JCDS: %+v", r.sim.State().Files)
+	}
+	// pkg_name already ending in .zip is not doubled, and the zip is reused.
+	env["pkg_name"] = "Legacy.pkg.zip"
+	env["replace_pkg"] = true
+	res = r.mustSucceed(env)
+	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
+		t.Errorf("pkg_name = %q (.zip.zip?)", got)
+	}
+	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusHashMatch {
+		t.Errorf("zip was not reused: status %v", res.out["pkg_upload_status"])
+	}
+}
+
+func TestRecalculateOn1110(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+	path, sum := makePkg(t, "Recalc.pkg", 5000)
+	env := r.baseEnv(path)
+	env["recalculate"] = "yes"
+	res := r.mustSucceed(env)
+	data := res.out[processor.SummaryKey].(map[string]any)["data"].(map[string]any)
+	if data["packages_recalculated"] != "True" {
+		t.Errorf("packages_recalculated = %v", data["packages_recalculated"])
+	}
+	if r.sim.State().Counts.Refreshes < 1 {
+		t.Errorf("no inventory refresh")
+	}
+	if p := r.sim.State().Packages[0]; p.HashType != "SHA_512" || p.HashValue == sum {
+		t.Errorf("11.10 must get SHA_512 metadata: %s %s", p.HashType, p.HashValue)
+	}
+}
+
+func TestClassicAPIOn114(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
+	r.sim.AddCategory("Utilities")
+	path, _ := makePkg(t, "Classic & Co.pkg", 5000)
+	env := r.baseEnv(path)
+	env["pkg_category"] = "Utilities"
+	env["md5"] = true
+	r.mustSucceed(env)
+	p := r.sim.State().Packages[0]
+	if p.HashType != "MD5" || len(p.HashValue) != 32 {
+		t.Errorf("md5 metadata = %s %s", p.HashType, p.HashValue)
+	}
+	if len(p.Writes) == 0 || !strings.HasPrefix(p.Writes[0], "classic") {
+		t.Errorf("11.4 must use the Classic API: %v", p.Writes)
+	}
+	if n := r.sim.CallCount("", "/api/v1/packages*"); n != 0 {
+		t.Errorf("called v1 packages %d times on 11.4", n)
+	}
+	res := r.mustSucceed(env)
+	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusSkippedExists {
+		t.Errorf("Classic lookup did not find the object")
+	}
+}
+
+func TestV1UploadMode(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
+	path, _ := makePkg(t, "V1.pkg", 5000)
+	env := r.baseEnv(path)
+	delete(env, "jcds2_mode")
+	env["upload_mode"] = "v1"
+	res := r.mustSucceed(env)
+	if !boolOut(t, res.out, "pkg_uploaded") || !boolOut(t, res.out, "pkg_metadata_updated") {
+		t.Errorf("outputs %v %v", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
+	}
+	if n := r.sim.CallCount("POST", "/api/v1/packages/*"); n != 1 {
+		t.Errorf("v1 upload calls = %d", n)
+	}
+	if n := r.sim.State().Counts.Initiates; n != 0 {
+		t.Errorf("v1 mode initiated %d JCDS uploads", n)
+	}
+	if _, ok := r.sim.File("V1.pkg"); !ok {
+		t.Errorf("file not stored")
+	}
+	checkConsistent(t, r.sim)
+
+	old := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
+	env = old.baseEnv(path)
+	env["upload_mode"] = "v1"
+	delete(env, "jcds2_mode")
+	old.mustFail(env, "upload_mode v1 needs Jamf Pro 11.5")
+}
+
+func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{NoJCDS: true})
+	path, _ := makePkg(t, "Auto.pkg", 5000)
+	env := r.baseEnv(path)
+	delete(env, "jcds2_mode")
+	env["upload_mode"] = "auto"
+	r.mustSucceed(env)
+	if n := r.sim.CallCount("POST", "/api/v1/packages/*"); n != 1 {
+		t.Errorf("auto did not use v1: %d", n)
+	}
+	// jcds2 mode on an instance without JCDS says so clearly.
+	env["upload_mode"] = "jcds2"
+	env["replace_pkg"] = true
+	r.mustFail(env, "JCDS")
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	for _, how := range []string{"input", "flag"} {
+		t.Run(how, func(t *testing.T) {
+			r := newRig(t, inProcess, jamfsim.Options{})
+			path, _ := makePkg(t, "Dry.pkg", 5000)
+			env := r.baseEnv(path)
+			var args []string
+			if how == "input" {
+				env["dry_run"] = true
+			} else {
+				args = []string{"-dry-run"}
+			}
+			res := r.mustSucceed(env, args...)
+			if stringOut(t, res.out, "pkg_upload_status") != processor.StatusDryRun || boolOut(t, res.out, "pkg_uploaded") {
+				t.Errorf("outputs %v %v", res.out["pkg_upload_status"], res.out["pkg_uploaded"])
+			}
+			plan, _ := res.out["pkg_plan"].([]any)
+			joined := ""
+			for _, s := range plan {
+				joined += s.(string) + "\n"
+			}
+			if !strings.Contains(joined, "upload Dry.pkg") || !strings.Contains(joined, "create package object") {
+				t.Errorf("pkg_plan = %q", joined)
+			}
+			st := r.sim.State()
+			if len(st.Files) != 0 || len(st.Packages) != 0 || len(st.S3Calls) != 0 {
+				t.Errorf("dry run changed something")
+			}
+			for _, c := range st.Calls {
+				if c.Method != "GET" && !strings.Contains(c.Path, "/auth/token") {
+					t.Errorf("dry run sent %s %s", c.Method, c.Path)
+				}
+			}
+		})
+	}
+}

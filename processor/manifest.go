@@ -1,0 +1,136 @@
+package processor
+
+import (
+	"encoding/json"
+	"sort"
+)
+
+// Name is the processor's class name: the shim's class, the prefix of log
+// lines, and what recipes list.
+const Name = "JCDS2PackageUploader"
+
+// SummaryKey is the reference processor's summary result key, kept so
+// reporting processors that read it keep working.
+const SummaryKey = "jamfpackageuploader_summary_result"
+
+// Input describes one input variable, in AutoPkg's input_variables shape.
+type Input struct {
+	Name        string `json:"-"`
+	Required    bool   `json:"required"`
+	Default     string `json:"default,omitempty"`
+	Description string `json:"description"`
+}
+
+// Output describes one output variable.
+type Output struct {
+	Name        string `json:"-"`
+	Description string `json:"description"`
+}
+
+// Manifest is what -describe prints; the shim's input_variables and
+// output_variables and the README's tables are checked against it.
+type Manifest struct {
+	Description string
+	Inputs      []Input
+	Outputs     []Output
+}
+
+// MarshalJSON renders the manifest as AutoPkg's processor dictionaries.
+func (m Manifest) MarshalJSON() ([]byte, error) {
+	in := make(map[string]Input, len(m.Inputs))
+	for _, i := range m.Inputs {
+		in[i.Name] = i
+	}
+	out := make(map[string]Output, len(m.Outputs))
+	for _, o := range m.Outputs {
+		out[o.Name] = o
+	}
+	return json.Marshal(struct {
+		Name        string            `json:"name"`
+		Description string            `json:"description"`
+		Inputs      map[string]Input  `json:"input_variables"`
+		Outputs     map[string]Output `json:"output_variables"`
+	}{Name, m.Description, in, out})
+}
+
+// Input returns the named input's entry.
+func (m Manifest) Input(name string) (Input, bool) {
+	for _, i := range m.Inputs {
+		if i.Name == name {
+			return i, true
+		}
+	}
+	return Input{}, false
+}
+
+// SortedInputs returns the inputs in name order, for stable documentation.
+func (m Manifest) SortedInputs() []Input {
+	s := append([]Input(nil), m.Inputs...)
+	sort.Slice(s, func(i, j int) bool { return s[i].Name < s[j].Name })
+	return s
+}
+
+// Describe returns the processor's manifest. It lists every input and output
+// of the reference JamfPackageUploader, so a recipe switches by changing the
+// processor name only, plus this processor's own additions.
+func Describe() Manifest {
+	return Manifest{
+		Description: "Uploads a package to Jamf Pro's cloud distribution point (JCDS 2.0) " +
+			"and writes its package metadata. A drop-in replacement for JamfPackageUploader " +
+			"in jcds2 mode: same inputs, same outputs, truthful results, multipart uploads " +
+			"of any size, no Python modules to install.",
+		Inputs: []Input{
+			{Name: "JSS_URL", Required: true, Description: "URL of the Jamf Pro server, e.g. https://example.jamfcloud.com. A trailing / is ignored."},
+			{Name: "API_USERNAME", Description: "Jamf Pro account name, exchanged with API_PASSWORD for a bearer token."},
+			{Name: "API_PASSWORD", Description: "Password of API_USERNAME. On macOS it may instead come from the login keychain (an internet password for JSS_URL and the account)."},
+			{Name: "CLIENT_ID", Description: "API client ID (OAuth client credentials); preferred over API_USERNAME when both are given."},
+			{Name: "CLIENT_SECRET", Description: "Secret of CLIENT_ID. On macOS it may instead come from the login keychain."},
+			{Name: "BEARER_TOKEN", Description: "A ready Jamf Pro bearer token, used as is instead of any other credential."},
+			{Name: "pkg_path", Description: "Path to the package to upload. When empty, pathname is used if it ends in .pkg. A relative path is searched for beside the recipe (RECIPE_DIR, its siblings, RECIPE_OVERRIDE_DIRS, RECIPE_SEARCH_DIRS). A bundle package (a folder) is zipped first."},
+			{Name: "pkg_name", Description: "File name in the distribution point. Defaults to the base name of pkg_path; when it differs, the file is uploaded under this name."},
+			{Name: "pkg_display_name", Description: "Display name of the package object. Defaults to pkg_name."},
+			{Name: "version", Description: "Version string, only reported in the summary."},
+			{Name: "pkg_category", Description: "Category name for the package object; %KEY% placeholders are replaced from the environment. The category must already exist."},
+			{Name: "pkg_info", Description: "Package info field."},
+			{Name: "pkg_notes", Description: "Package notes field."},
+			{Name: "pkg_priority", Default: "10", Description: "Package priority."},
+			{Name: "reboot_required", Description: "Whether the package requires a reboot (boolean)."},
+			{Name: "os_requirements", Description: "OS requirements, e.g. 14.x, 15.x."},
+			{Name: "required_processor", Default: "None", Description: "Required processor: None, x86 or ppc."},
+			{Name: "send_notification", Description: "Whether to send a notification when installed (boolean)."},
+			{Name: "replace_pkg", Default: "False", Description: "Upload even if a package object of that name exists (boolean)."},
+			{Name: "replace_pkg_metadata", Default: "False", Description: "Rewrite the package metadata even when the file is not uploaded again (boolean)."},
+			{Name: "skip_metadata_upload", Default: "False", Description: "Never write package metadata (boolean)."},
+			{Name: "jcds2_mode", Default: "False", Description: "Accepted for compatibility with JamfPackageUploader; implies upload_mode jcds2, which is already the default."},
+			{Name: "upload_mode", Default: "jcds2", Description: "jcds2: upload through the JCDS 2.0 S3 flow; v1: upload through /api/v1/packages/{id}/upload (Jamf Pro 11.5+); auto: jcds2 when the JCDS endpoints answer, else v1."},
+			{Name: "recalculate", Default: "False", Description: "Ask Jamf Pro (11.10+) to refresh the cloud distribution point inventory after writing metadata (boolean). Reported as packages_recalculated."},
+			{Name: "md5", Default: "False", Description: "Write an MD5 hash in the package metadata instead of SHA-512 / SHA3-512 (boolean)."},
+			{Name: "max_tries", Default: "5", Description: "Tries per request, 1 to 10 (anything else: 5)."},
+			{Name: "sleep", Default: "0", Description: "Seconds to wait before the first retry of a request; later retries back off exponentially with jitter, and a server's Retry-After is honoured."},
+			{Name: "insecure_mode", Default: "False", Description: "Do not verify TLS certificates (boolean). Prefer SSL_CERT_FILE with your CA bundle."},
+			{Name: "dry_run", Default: "False", Description: "Look everything up and log the plan, but change nothing (boolean). Outputs say what would have happened."},
+			{Name: "verify_timeout", Default: "300", Description: "Seconds to wait for the uploaded file to appear in the JCDS with the right size and hash before failing."},
+			{Name: "jcds2_uploader_path", Description: "Path to the jcds2-uploader binary; used by the shim processor only."},
+			{Name: "CLOUD_DP", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "SMB_URL", Description: "Ignored: accepted for compatibility with JamfPackageUploader (as are SMB_USERNAME, SMB_PASSWORD, SMB_SHARES and SMBn_*)."},
+			{Name: "SMB_USERNAME", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "SMB_PASSWORD", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "SMB_SHARES", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "aws_cdp_mode", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "S3_BUCKET_NAME", Description: "Ignored: accepted for compatibility with JamfPackageUploader."},
+			{Name: "jcds_mode", Description: "Ignored: the JCDS 1 mode no longer exists; a warning is logged when set."},
+		},
+		Outputs: []Output{
+			{Name: "pkg_path", Description: "Path of the uploaded file: pkg_path, or the .zip made from a bundle package."},
+			{Name: "pkg_name", Description: "File name in the distribution point."},
+			{Name: "pkg_display_name", Description: "Display name of the package object."},
+			{Name: "pkg_uploaded", Description: "True only when package bytes were sent in this run."},
+			{Name: "pkg_metadata_updated", Description: "True when the package object was created or updated in this run."},
+			{Name: "pkg_id", Description: "ID of the package object in Jamf Pro (empty when none exists, e.g. on a dry run of a new package)."},
+			{Name: "pkg_upload_status", Description: "What happened to the file: uploaded, unchanged-hash-match, skipped-exists or dry-run."},
+			{Name: "pkg_sha3_512", Description: "SHA3-512 of the package file, when it was computed in this run."},
+			{Name: "pkg_plan", Description: "On a dry run only: the steps a real run would take, one sentence each."},
+			{Name: SummaryKey, Description: "Summary for AutoPkg's report, present only when something was uploaded or updated."},
+		},
+	}
+}

@@ -1,0 +1,57 @@
+package processor
+
+import (
+	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+)
+
+// writeOutputs sets the reference's outputs, told truthfully, and this
+// processor's additions.
+func writeOutputs(env plistio.Env, cfg *Config, res *Result) {
+	env["pkg_path"] = res.File.Path
+	env["pkg_name"] = res.File.Name
+	env["pkg_display_name"] = displayName(cfg, res.File)
+	env["pkg_uploaded"] = res.Uploaded
+	env["pkg_metadata_updated"] = res.MetaWritten
+	env["pkg_id"] = res.PackageID
+	env["pkg_upload_status"] = res.Status
+	if res.SHA3 != "" {
+		env["pkg_sha3_512"] = res.SHA3
+	} else {
+		delete(env, "pkg_sha3_512")
+	}
+	if res.Status == StatusDryRun {
+		plan := make([]any, len(res.Steps))
+		for i, s := range res.Steps {
+			plan[i] = s
+		}
+		env["pkg_plan"] = plan
+	} else {
+		delete(env, "pkg_plan")
+	}
+	if res.Uploaded || res.MetaWritten {
+		env[SummaryKey] = summary(cfg, res)
+	}
+}
+
+// summary is the reference's summary result, with the same keys, so
+// AutoPkg's report and reporting processors read it unchanged.
+func summary(cfg *Config, res *Result) map[string]any {
+	recalc := "False"
+	if res.Recalc {
+		recalc = "True"
+	}
+	fields := []any{"category", "name", "pkg_name", "pkg_display_name", "pkg_path", "version", "packages_recalculated"}
+	return map[string]any{
+		"summary_text":  "The following packages were uploaded to or updated in Jamf Pro:",
+		"report_fields": fields,
+		"data": map[string]any{
+			"category":              cfg.Category,
+			"name":                  cfg.Name,
+			"pkg_name":              res.File.Name,
+			"pkg_display_name":      displayName(cfg, res.File),
+			"pkg_path":              res.File.Path,
+			"version":               cfg.Version,
+			"packages_recalculated": recalc,
+		},
+	}
+}

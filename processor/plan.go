@@ -1,0 +1,186 @@
+package processor
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+)
+
+// Upload statuses reported in pkg_upload_status.
+const (
+	StatusUploaded      = "uploaded"
+	StatusHashMatch     = "unchanged-hash-match"
+	StatusSkippedExists = "skipped-exists"
+	StatusDryRun        = "dry-run"
+)
+
+// FileAction is what happens to the file in the distribution point.
+type FileAction int
+
+const (
+	// FileKeep sends nothing: the object exists and replace_pkg is off.
+	FileKeep FileAction = iota
+	// FileUnchanged sends nothing: the JCDS already holds identical bytes.
+	FileUnchanged
+	// FileUpload sends the file; the JCDS has none of that name.
+	FileUpload
+	// FileReplace deletes the stale same-name file, confirms it is gone,
+	// then sends the file, so the service never makes Name_1.pkg.
+	FileReplace
+)
+
+func (a FileAction) String() string {
+	return [...]string{"keep", "unchanged", "upload", "replace"}[a]
+}
+
+// MetaAction is what happens to the package object.
+type MetaAction int
+
+const (
+	MetaNone MetaAction = iota
+	MetaCreate
+	MetaUpdate
+)
+
+func (a MetaAction) String() string {
+	return [...]string{"none", "create", "update"}[a]
+}
+
+// Facts are what the lookups found; Decide turns them into a Plan. Keeping
+// the decision a pure function of the facts lets the tests cover every
+// combination of inputs without a server.
+type Facts struct {
+	Object     *jamf.Package  // the package object, nil when none exists
+	JCDSListed bool           // the JCDS list was read (not needed when the file is kept)
+	JCDSFile   *jamf.JCDSFile // the same-name JCDS file, nil when none
+	LocalSize  int64
+	LocalSHA3  string // computed only when a same-name, same-size file exists
+}
+
+// Plan is the sequence of changes a run will make.
+type Plan struct {
+	File   FileAction
+	Meta   MetaAction
+	Reason string // why the file action was chosen, for the log and dry run
+}
+
+// NeedsJCDSList reports whether the decision depends on the JCDS file list:
+// only when the file may have to be sent.
+func NeedsJCDSList(cfg *Config, obj *jamf.Package) bool {
+	return obj == nil || cfg.ReplacePkg
+}
+
+// NeedsLocalHash reports whether the file must be hashed before deciding:
+// only when a same-name file of the same size is in the JCDS, so that a
+// changed file of a different size is hashed while it uploads instead.
+func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
+	return f != nil && f.Length == localSize && f.Length > 0
+}
+
+// Decide chooses the file and metadata actions, following the reference
+// processor's rules, corrected where it lied or lost packages.
+func Decide(cfg *Config, facts Facts) Plan {
+	var p Plan
+	switch {
+	case facts.Object != nil && !cfg.ReplacePkg:
+		p.File = FileKeep
+		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
+	case facts.JCDSFile == nil:
+		p.File = FileUpload
+		p.Reason = "the JCDS has no file of this name"
+	case facts.JCDSFile.Length == 0:
+		p.File = FileReplace
+		p.Reason = "the JCDS file of this name is empty (a failed earlier upload)"
+	case facts.JCDSFile.Length != facts.LocalSize:
+		p.File = FileReplace
+		p.Reason = fmt.Sprintf("the JCDS file differs in size (%d bytes there, %d here)", facts.JCDSFile.Length, facts.LocalSize)
+	case facts.LocalSHA3 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.LocalSHA3):
+		p.File = FileUnchanged
+		p.Reason = "the JCDS file has the same SHA3-512"
+	default:
+		p.File = FileReplace
+		p.Reason = "the JCDS file differs (SHA3-512)"
+	}
+
+	if cfg.SkipMetadata {
+		p.Meta = MetaNone
+		return p
+	}
+	switch {
+	case facts.Object == nil && p.File != FileKeep:
+		// Also when the bytes were already there: a run that uploaded but
+		// failed before writing metadata must converge on the rerun.
+		p.Meta = MetaCreate
+	case facts.Object != nil && (p.File == FileUpload || p.File == FileReplace || cfg.ReplaceMetadata || cfg.ReplacePkg):
+		p.Meta = MetaUpdate
+	}
+	return p
+}
+
+// Steps describes the plan as a list of sentences, for the log and the
+// output of a dry run.
+func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
+	var s []string
+	switch p.File {
+	case FileKeep:
+		s = append(s, "keep the file: "+p.Reason)
+	case FileUnchanged:
+		s = append(s, fmt.Sprintf("do not upload %s: %s", f.Name, p.Reason))
+	case FileReplace:
+		s = append(s, fmt.Sprintf("delete the stale JCDS file %s (%s) and confirm it is gone", f.Name, p.Reason))
+		fallthrough
+	case FileUpload:
+		if f.Zipped {
+			s = append(s, fmt.Sprintf("zip the bundle package into %s", f.Path))
+		}
+		if mode == ModeV1 {
+			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload", f.Name, f.Size))
+		} else {
+			s = append(s, fmt.Sprintf("upload %s (%d bytes) to the JCDS, then verify its size and SHA3-512", f.Name, f.Size))
+		}
+	}
+	switch p.Meta {
+	case MetaCreate:
+		s = append(s, fmt.Sprintf("create package object %q", displayName(cfg, f)))
+	case MetaUpdate:
+		s = append(s, fmt.Sprintf("update the metadata of package object %q", displayName(cfg, f)))
+	default:
+		if cfg.SkipMetadata {
+			s = append(s, "do not write metadata: skip_metadata_upload is true")
+		} else {
+			s = append(s, "do not write metadata: nothing changed and replace_pkg_metadata is false")
+		}
+	}
+	if cfg.Recalculate && p.Meta != MetaNone {
+		s = append(s, "refresh the distribution point inventory (recalculate)")
+	}
+	return s
+}
+
+func displayName(cfg *Config, f *PkgFile) string {
+	if cfg.DisplayName != "" {
+		return cfg.DisplayName
+	}
+	return f.Name
+}
+
+// Duplicates returns the JCDS files that look like service-made copies of
+// name (Name_1.pkg, Name_2.pkg …), left by earlier uploads that did not
+// delete first.
+func Duplicates(files []jamf.JCDSFile, name string) []string {
+	ext := ""
+	base := name
+	if i := strings.LastIndex(name, "."); i > 0 {
+		base, ext = name[:i], name[i:]
+	}
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(base) + `_\d+` + regexp.QuoteMeta(ext) + "$")
+	var dups []string
+	for _, f := range files {
+		if re.MatchString(f.FileName) {
+			dups = append(dups, f.FileName)
+		}
+	}
+	return dups
+}
