@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestProgram runs the built program as scripts use it: two lines on
+// stdout, a working server, flags applied, a clean exit on SIGTERM.
+func TestProgram(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the program")
+	}
+	bin := filepath.Join(t.TempDir(), "jamfsim")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-jamf-version", "11.10.0", "-category", "Apps", "-category", "Tools",
+		"-password", "s3cret-pass", "-fault", "GET /api/v1/jcds/files 503 1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	sc := bufio.NewScanner(stdout)
+	var lines []string
+	for len(lines) < 2 && sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "JSS_URL=http://127.0.0.1:") || !strings.HasPrefix(lines[1], "AWS_ENDPOINT_URL_S3=http://127.0.0.1:") {
+		t.Fatalf("stdout lines %q; stderr %s", lines, stderr.String())
+	}
+	url := strings.TrimPrefix(lines[0], "JSS_URL=")
+
+	req, _ := http.NewRequest("POST", url+"/api/v1/auth/token", nil)
+	req.SetBasicAuth("admin", "s3cret-pass")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("token: %v %v", res, err)
+	}
+	var tok struct{ Token string }
+	_ = json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	call := func(method, path string) int {
+		req, _ := http.NewRequest(method, url+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if st := call("GET", "/api/v1/jcds/files"); st != 503 {
+		t.Errorf("-fault not applied: %d", st)
+	}
+	if st := call("GET", "/api/v1/jcds/files"); st != 200 {
+		t.Errorf("after the fault: %d", st)
+	}
+	if st := call("POST", "/api/v1/jcds/refresh-inventory"); st != 204 {
+		t.Errorf("11.10.0 must serve jcds/refresh-inventory: %d", st)
+	}
+	if st := call("POST", "/api/v1/cloud-distribution-point/refresh-inventory"); st != 404 {
+		t.Errorf("11.10.0 must not serve cloud-distribution-point/refresh-inventory: %d", st)
+	}
+	res, err = http.Get(url + "/_sim/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state struct {
+		Version    string
+		Categories []struct{ Name string }
+	}
+	_ = json.NewDecoder(res.Body).Decode(&state)
+	res.Body.Close()
+	if state.Version != "11.10.0" || len(state.Categories) != 2 || state.Categories[1].Name != "Tools" {
+		t.Errorf("state %+v", state)
+	}
+
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	if strings.Contains(stderr.String(), "s3cret-pass") {
+		t.Error("password in the log")
+	}
+}
