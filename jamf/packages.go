@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -133,6 +134,7 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 	if err != nil {
 		return "", fmt.Errorf("create package %q: %w", p.Name, err)
 	}
+	sent := 0
 	r := request{
 		step:        fmt.Sprintf("create package %q (Classic API)", p.Name),
 		method:      http.MethodPost,
@@ -140,9 +142,15 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 		body:        body,
 		contentType: "text/xml; charset=utf-8",
 		accept:      "application/xml",
+		sent:        &sent,
 	}
 	resp, err := c.do(ctx, r)
 	if err != nil {
+		if sent > 1 && isStatus(err, http.StatusConflict) {
+			if id, ok := c.createdByEarlierTry(ctx, p, err, c.FindPackageClassic); ok {
+				return id, nil
+			}
+		}
 		return "", err
 	}
 	id := classicID(resp.body)
@@ -150,6 +158,26 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 		return "", fmt.Errorf("%s: HTTP %d: reply has no package id", r.step, resp.status)
 	}
 	return id, nil
+}
+
+func isStatus(err error, status int) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == status
+}
+
+// createdByEarlierTry handles a create whose earlier try reached the server
+// but whose answer was lost (a dropped connection, a 5xx from a proxy): the
+// retry then meets the object that try made. It is ours if it has the name
+// and file name we sent; anything else stays a duplicate error.
+func (c *Client) createdByEarlierTry(ctx context.Context, p *Package, dupErr error,
+	find func(context.Context, string) (*Package, error)) (string, bool) {
+	got, err := find(ctx, p.Name)
+	if err != nil || got == nil || got.FileName != p.FileName || got.ID == "" {
+		return "", false
+	}
+	c.log.Info().Str("package", p.Name).Str("id", got.ID).Err(dupErr).
+		Msg("package was created by an earlier try whose answer was lost")
+	return got.ID, true
 }
 
 // UpdatePackageClassic rewrites a package object's metadata through the
@@ -297,8 +325,15 @@ func (c *Client) CreatePackage(ctx context.Context, p *Package) (string, error) 
 	var out struct {
 		ID json.Number `json:"id"`
 	}
+	sent := 0
 	if err := c.doJSON(ctx, request{step: step, method: http.MethodPost, path: "/api/v1/packages",
-		body: body, contentType: "application/json"}, &out); err != nil {
+		body: body, contentType: "application/json", sent: &sent}, &out); err != nil {
+		var ae *APIError
+		if sent > 1 && errors.As(err, &ae) && ae.Code == "DUPLICATE_FIELD" {
+			if id, ok := c.createdByEarlierTry(ctx, p, err, c.FindPackage); ok {
+				return id, nil
+			}
+		}
 		return "", err
 	}
 	if out.ID == "" {

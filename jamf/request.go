@@ -37,6 +37,7 @@ type request struct {
 	jcdsAction string
 	privilege  string         // a fixed privilege name for a 401/403 otherwise
 	statusHint map[int]string // what a status means for this call
+	sent       *int           // if set, counts the tries sent
 }
 
 type response struct {
@@ -83,12 +84,18 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 				return nil, scrub(fmt.Errorf("%s: %s %s: %w (last error: %v)", r.step, r.method, r.target(), err, lastErr))
 			}
 		}
+		if r.sent != nil {
+			*r.sent++
+		}
 		resp, tok, err := c.once(ctx, r)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, scrub(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), ctx.Err()))
 			}
 			if !retryable(err) {
+				if isCertError(err) {
+					err = fmt.Errorf("%w (the server's certificate is not trusted: put your CA certificates in a PEM file named by SSL_CERT_FILE, or use insecure mode)", err)
+				}
 				return nil, scrub(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), err))
 			}
 			lastErr = err
@@ -217,16 +224,9 @@ func retryable(err error) bool {
 	if errors.As(err, &p) {
 		return false
 	}
-	var (
-		unknownAuth x509.UnknownAuthorityError
-		hostErr     x509.HostnameError
-		invalid     x509.CertificateInvalidError
-		verify      *tls.CertificateVerificationError
-		apiErr      *APIError
-	)
+	var apiErr *APIError
 	switch {
-	case errors.As(err, &unknownAuth), errors.As(err, &hostErr),
-		errors.As(err, &invalid), errors.As(err, &verify):
+	case isCertError(err):
 		return false
 	case errors.As(err, &apiErr):
 		return false // token request failures are final once do gave up
@@ -236,6 +236,17 @@ func retryable(err error) bool {
 		return false
 	}
 	return true
+}
+
+func isCertError(err error) bool {
+	var (
+		unknownAuth x509.UnknownAuthorityError
+		hostErr     x509.HostnameError
+		invalid     x509.CertificateInvalidError
+		verify      *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknownAuth) || errors.As(err, &hostErr) ||
+		errors.As(err, &invalid) || errors.As(err, &verify)
 }
 
 // backoff returns the pause before try+1: the base doubled per try, capped,
