@@ -47,10 +47,11 @@ func TestAutoConcurrencyBoundsMemory(t *testing.T) {
 		want     int
 	}{
 		{5 * mib, 4},
-		{8 * mib, 4},
+		{6 * mib, 4},
+		{8 * mib, 3},
 		{11 * mib, 2},
-		{16 * mib, 2},
-		{17 * mib, 1},
+		{12 * mib, 2},
+		{13 * mib, 1},
 		{105 * mib, 1},
 	}
 	for _, tt := range tests {

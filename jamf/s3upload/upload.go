@@ -33,7 +33,7 @@ type Input struct {
 	FilePath    string
 	Hashes      HashSet // computed in the same read pass as the upload
 	PartSize    int64   // 0 => PartPlan
-	Concurrency int     // 0 => as many parts as fit in 32 MiB, at most 4
+	Concurrency int     // 0 => as many parts as fit in 24 MiB (3 x 8 MiB), at most 4
 	// MaxAttempts per request (each part retried on its own); 0 => 5.
 	MaxAttempts int
 	HTTPClient  *http.Client // nil => the SDK's default client
