@@ -183,7 +183,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 		"access_token": t.value,
 		"scope":        "api-role:1",
 		"token_type":   "Bearer",
-		"expires_in":   int(s.opts.TokenTTL / time.Second),
+		"expires_in":   int((s.opts.TokenTTL + time.Second - 1) / time.Second), // never 0 for sub-second test TTLs
 	})
 }
 

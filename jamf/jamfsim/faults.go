@@ -2,6 +2,7 @@ package jamfsim
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -21,6 +22,12 @@ type Fault struct {
 	Drop       bool          `json:"drop,omitempty"`       // close the connection without answering
 	Latency    time.Duration `json:"latency,omitempty"`    // delay before answering (or serving)
 	Body       string        `json:"body,omitempty"`       // default: the Jamf JSON error body (S3: XML error)
+
+	// ExpireTokens / ExpireCredentials expire every bearer token / every
+	// upload credential when the fault fires (then, without Status, the
+	// request is served normally: an S3 request then meets ExpiredToken).
+	ExpireTokens      bool `json:"expireTokens,omitempty"`
+	ExpireCredentials bool `json:"expireCredentials,omitempty"`
 }
 
 // InjectFault adds a fault; faults match in the order they were added.
@@ -54,8 +61,10 @@ func (s *Server) FailS3Parts(n int) {
 //	METHOD PATH STATUS [COUNT] [retry-after=SECONDS] [latency=DURATION] [body=TEXT] [s3]
 //
 // METHOD may be "*"; PATH ends in "*" for a prefix; STATUS is an HTTP status,
-// "drop" (close the connection) or "delay" (with latency=, then serve
-// normally); COUNT defaults to 1, "*" or -1 means every call.
+// "drop" (close the connection), "delay" (with latency=, then serve
+// normally), "expire-tokens" or "expire-credentials" (expire them when the
+// call arrives, then serve it); COUNT defaults to 1, "*" or -1 means every
+// call; "s3" makes it an S3 fault (PATH is then /BUCKET/KEY).
 // Example: "POST /api/v1/jcds/files 429 2 retry-after=1".
 func ParseFault(spec string) (Fault, error) {
 	fields := strings.Fields(spec)
@@ -69,6 +78,10 @@ func ParseFault(spec string) (Fault, error) {
 	switch strings.ToLower(fields[2]) {
 	case "drop":
 		f.Drop = true
+	case "expire-tokens":
+		f.ExpireTokens = true
+	case "expire-credentials":
+		f.ExpireCredentials = true
 	case "delay":
 	default:
 		st, err := strconv.Atoi(fields[2])
@@ -115,7 +128,7 @@ func ParseFault(spec string) (Fault, error) {
 			return Fault{}, fmt.Errorf("fault %q: unknown option %q", spec, opt)
 		}
 	}
-	if f.Status == 0 && !f.Drop && f.Latency == 0 {
+	if f.Status == 0 && !f.Drop && f.Latency == 0 && !f.ExpireTokens && !f.ExpireCredentials {
 		return Fault{}, fmt.Errorf("fault %q: delay needs latency=", spec)
 	}
 	return f, nil
@@ -159,6 +172,12 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool) boo
 			return true
 		}
 	}
+	if f.ExpireTokens {
+		s.ExpireTokens()
+	}
+	if f.ExpireCredentials {
+		s.ExpireCredentials()
+	}
 	if f.Drop {
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err == nil {
@@ -170,6 +189,9 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool) boo
 	}
 	if f.Status == 0 {
 		return false
+	}
+	if s3 {
+		drain(io.LimitReader(r.Body, 256<<20)) // answer rather than reset a client mid-body
 	}
 	if f.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(f.RetryAfter))

@@ -21,6 +21,8 @@ func TestParseFault(t *testing.T) {
 		{"GET /api/v1/jamf-pro-version delay 1 latency=250ms", Fault{Method: "GET", Path: "/api/v1/jamf-pro-version", Count: 1, Latency: 250 * time.Millisecond}, false},
 		{"PUT /jcds-sim/tmp/* 500 3 s3", Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", Status: 500, Count: 3, S3: true}, false},
 		{"POST /x 400 body=<p>Error: no way</p>", Fault{Method: "POST", Path: "/x", Status: 400, Count: 1, Body: "<p>Error: no way</p>"}, false},
+		{"PUT /jcds-sim/tmp/* expire-credentials s3", Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", Count: 1, S3: true, ExpireCredentials: true}, false},
+		{"POST /api/v1/packages expire-tokens", Fault{Method: "POST", Path: "/api/v1/packages", Count: 1, ExpireTokens: true}, false},
 		{"POST /x", Fault{}, true},
 		{"POST /x 99", Fault{}, true},
 		{"POST /x delay", Fault{}, true},
@@ -83,6 +85,12 @@ func TestFaults(t *testing.T) {
 	if res, err := get("/api/v1/jamf-pro-version"); err != nil || res.StatusCode != 200 || time.Since(start) < 300*time.Millisecond {
 		t.Errorf("latency fault: %v after %v", err, time.Since(start))
 	}
+
+	c.sim.InjectFault(Fault{Path: "/api/v1/jcds/properties", ExpireTokens: true})
+	if r := c.do("GET", "/api/v1/jcds/properties", nil, nil); r.status != 401 {
+		t.Errorf("expire-tokens fault: %d", r.status)
+	}
+	c.login()
 
 	c.sim.InjectFault(Fault{Path: "/JSSResource/packages/*", Status: 502})
 	if r := c.do("GET", "/JSSResource/packages/name/x", nil, nil); r.status != 502 || !contains(string(r.body), "<p>Error:") {

@@ -31,6 +31,12 @@ func (s *Server) jcdsList(w http.ResponseWriter, r *http.Request) {
 	s.syncUploads(r.Context(), s.opts.ListWait)
 	s.mu.Lock()
 	files := s.fileListLocked()
+	for i, f := range files {
+		if s.stale[f.Name] > 0 {
+			s.stale[f.Name]--
+			files[i].Size = s.deletedSize[f.Name]
+		}
+	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, files)
 }
@@ -161,7 +167,11 @@ func (s *Server) jcdsDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	if f := s.files[name]; f != nil {
+		s.deletedSize[name] = f.Size
+	}
 	delete(s.files, name)
+	delete(s.stale, name)
 	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
 }

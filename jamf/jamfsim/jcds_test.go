@@ -216,9 +216,17 @@ func TestJCDSFailS3Parts(t *testing.T) {
 	if failed != 1 {
 		t.Errorf("%d failed parts, want 1", failed)
 	}
+	// Credentials that expire mid-upload (at the first part) fail it.
+	cr2 := c.initiate()
+	c.sim.InjectFault(Fault{S3: true, Method: "PUT", Path: "/" + cr2.BucketName + "/" + cr2.Path + "*", ExpireCredentials: true})
+	err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr2), cr2.BucketName, cr2.Path+"e.pkg", data)
+	if s3Code(err) != "ExpiredToken" {
+		t.Errorf("upload with credentials expiring mid-way: %v", err)
+	}
 	// A persistent S3 fault makes the upload fail.
+	cr = c.initiate()
 	c.sim.InjectFault(Fault{S3: true, Method: "PUT", Path: "/" + cr.BucketName + "/" + cr.Path + "*", Status: 503, Count: -1})
-	err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"q.pkg", []byte("tiny"))
+	err = upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"q.pkg", []byte("tiny"))
 	if s3Code(err) != "SlowDown" {
 		t.Errorf("upload through a failing S3: %v", err)
 	}
@@ -255,5 +263,25 @@ func TestRefreshInventory(t *testing.T) {
 	}
 	if r := c.do("GET", "/api/v1/jcds/properties", nil, nil); r.status != 200 || !contains(string(r.body), "jcds2Enabled") {
 		t.Errorf("properties %d %s", r.status, r.body)
+	}
+}
+
+func TestStaleListings(t *testing.T) {
+	c := newTC(t, Options{StaleListings: 2})
+	c.sim.AddFile("S.pkg", []byte("old content"))
+	c.login()
+	if r := c.do("DELETE", "/api/v1/jcds/files/S.pkg", nil, nil); r.status != 204 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	cr := c.initiate()
+	if err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"S.pkg", []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	_, sha := sums([]byte("new"))
+	for i, want := range []int64{11, 11, 3} {
+		f := fileNamed(c.files(), "S.pkg")
+		if f == nil || f.SHA3 != sha || f.Size != want {
+			t.Errorf("listing %d: %+v, want new hash with length %d", i, f, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package jamfsim
 
 import (
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -50,6 +51,9 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			return
 		}
 		if status, code, msg := s.checkS3Auth(r); status != 0 {
+			// Read (a bounded amount of) the body first so the client gets
+			// the S3 error rather than a reset while still sending.
+			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
 			writeS3Error(rec, status, code, msg)
 			return
 		}

@@ -58,6 +58,11 @@ type Options struct {
 	// a while); default 10s. Files not yet processed are not listed.
 	ListWait time.Duration
 
+	// StaleListings models the service briefly listing a re-uploaded file
+	// (same name as one deleted before) with the new hashes but the old
+	// length: that many list responses after the move show the old length.
+	StaleListings int
+
 	Logger zerolog.Logger
 }
 
@@ -92,6 +97,8 @@ type Server struct {
 	categories  map[int]*Category
 	nextCatID   int
 	files       map[string]*File
+	deletedSize map[string]int64 // last length of deleted files, for StaleListings
+	stale       map[string]int   // list responses left showing the old length
 	rejected    []Rejected
 	sessions    map[string]*uploadSession // by uuid
 	lastSession map[*account]*uploadSession
@@ -174,6 +181,8 @@ func New(opts Options) (*Server, error) {
 		categories:  map[int]*Category{},
 		nextCatID:   1,
 		files:       map[string]*File{},
+		deletedSize: map[string]int64{},
+		stale:       map[string]int{},
 		sessions:    map[string]*uploadSession{},
 		lastSession: map[*account]*uploadSession{},
 		creds:       map[string]*issuedCreds{},

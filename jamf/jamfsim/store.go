@@ -297,6 +297,11 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 		return err
 	}
 	s.setFile(File{Name: target, Size: size, MD5: md5hex, SHA3: sha3hex, Region: Region})
+	s.mu.Lock()
+	if _, ok := s.deletedSize[target]; ok && s.opts.StaleListings > 0 {
+		s.stale[target] = s.opts.StaleListings
+	}
+	s.mu.Unlock()
 	s.log.Info().Str("key", key).Str("file", target).Int64("size", size).Msg("JCDS file processed")
 	return nil
 }
