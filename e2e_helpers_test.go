@@ -123,7 +123,7 @@ func (r *rig) runRaw(stdin []byte, args ...string) result {
 	default:
 		r.t.Fatalf("run jcds2-uploader: %v", err)
 	}
-	if res.code == 0 {
+	if res.code == 0 && len(res.stdout) > 0 {
 		out, err := plistio.Decode(res.stdout)
 		if err != nil {
 			r.t.Fatalf("standard output is not a plist (%v):\n%s\nstderr:\n%s", err, res.stdout, res.stderr)

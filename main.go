@@ -142,7 +142,13 @@ Flags:
 	level = max(level, int(verbose))
 	log := processor.NewLogger(stderr, level, format)
 
-	opts := processor.Options{DryRun: *dryRun, Logger: log, Progress: stderr, Version: buildVersion()}
+	// Progress is for people watching (autopkg run -v); a quiet nightly run
+	// at verbose 0 keeps its log to warnings and errors.
+	var progress io.Writer
+	if level > 0 {
+		progress = processor.ProgressWriter(stderr, log, format)
+	}
+	opts := processor.Options{DryRun: *dryRun, Logger: log, Progress: progress, Version: buildVersion()}
 	if err := processor.Run(ctx, env, opts); err != nil {
 		return fail(stderr, err)
 	}

@@ -69,3 +69,24 @@ func ParseLogFormat(s string) (string, error) {
 	}
 	return "", fmt.Errorf("unknown log format %q (want text or json)", s)
 }
+
+// ProgressWriter returns where progress reports go for a log format: plain
+// standard error for text logs, or Info events for JSON logs, so a JSON log
+// consumer never meets a line that is not JSON.
+func ProgressWriter(stderr io.Writer, log zerolog.Logger, format string) io.Writer {
+	if format == "json" {
+		return lineLogger{log}
+	}
+	return secret.Writer(stderr)
+}
+
+type lineLogger struct{ log zerolog.Logger }
+
+func (l lineLogger) Write(p []byte) (int, error) {
+	for _, line := range strings.Split(strings.TrimSpace(string(p)), "\n") {
+		if line = strings.TrimSpace(strings.Trim(line, "\r")); line != "" {
+			l.log.Info().Str("event", "progress").Msg(line)
+		}
+	}
+	return len(p), nil
+}
