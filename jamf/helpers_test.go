@@ -27,6 +27,7 @@ type fakeJamf struct {
 	calls      atomic.Int64 // API (non-token) requests
 	mu         sync.Mutex
 	valid      map[string]bool // issued tokens still accepted
+	tokenFail  atomic.Int64    // when set, token requests get this status
 	api        http.HandlerFunc
 }
 
@@ -55,6 +56,11 @@ func (f *fakeJamf) revokeAll() {
 }
 
 func (f *fakeJamf) serve(w http.ResponseWriter, r *http.Request) {
+	if st := f.tokenFail.Load(); st != 0 && (r.URL.Path == "/api/v1/auth/token" || r.URL.Path == "/api/oauth/token") {
+		f.tokens.Add(1)
+		w.WriteHeader(int(st))
+		return
+	}
 	switch r.URL.Path {
 	case "/api/v1/auth/token":
 		u, p, ok := r.BasicAuth()

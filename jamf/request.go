@@ -135,7 +135,9 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 func (c *Client) once(ctx context.Context, r request) (resp *response, tok string, err error) {
 	if !r.noAuth {
 		if tok, err = c.bearer(ctx); err != nil {
-			return nil, "", err
+			// The token request had its own tries; retrying here would
+			// multiply them.
+			return nil, "", errPermanent{err}
 		}
 	}
 	var (

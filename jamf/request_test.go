@@ -314,3 +314,19 @@ func TestParseErrorBody(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenFailureNotRetriedTwice(t *testing.T) {
+	f := newFake(t, versionAPI)
+	f.tokenFail.Store(503)
+	c, _ := f.client(t, nil)
+	_, err := c.Version(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "HTTP 503") || !strings.Contains(err.Error(), "authenticate") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := f.tokens.Load(); n != 4 {
+		t.Errorf("token endpoint called %d times, want MaxTries (4)", n)
+	}
+	if f.calls.Load() != 0 {
+		t.Errorf("API called without a token")
+	}
+}
