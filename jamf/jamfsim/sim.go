@@ -1,11 +1,3 @@
-// Package jamfsim simulates a Jamf Pro server with a JCDS 2.0 distribution
-// point backed by a real S3 API (in-process gofakes3, or MinIO with STS
-// credentials). No Jamf Pro server can run in tests, so everything the
-// uploader claims about Jamf is only as true as this simulator: it follows
-// the endpoint shapes, status codes and version differences documented in
-// the team's jamf-api.md reference, and it lets tests inject the failures
-// real servers produce (rate limits, dropped connections, expired tokens and
-// credentials, failing S3 parts).
 package jamfsim
 
 import (
@@ -46,8 +38,8 @@ type Options struct {
 
 	// CDPRefreshSince is the first version serving
 	// /api/v1/cloud-distribution-point/refresh-inventory (with ?file-name=).
-	// Default "11.16.0" (see README of the package: the exact release is
-	// not public; /api/v1/jcds/refresh-inventory exists from 11.10).
+	// Default "11.16.0" (the exact release is not public, see the package
+	// documentation; /api/v1/jcds/refresh-inventory exists from 11.10).
 	CDPRefreshSince string
 
 	// ProcessInterval is how often the background loop looks for uploads
