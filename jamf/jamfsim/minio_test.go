@@ -101,3 +101,36 @@ func TestMinIOUploadWithSTSCredentials(t *testing.T) {
 		t.Error("deleted file still in the bucket")
 	}
 }
+
+// TestMinIOMultipartCopy takes the >5 GiB path (UploadPartCopy) with small
+// objects by lowering the thresholds.
+func TestMinIOMultipartCopy(t *testing.T) {
+	m := miniotest.Start(t)
+	c := newTC(t, Options{S3: &S3Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "other-bucket"},
+		copyThreshold: 6 << 20, copyPartSize: 5 << 20})
+	c.login()
+	data := payload(13<<20+1, 5)
+	md5hex, sha3hex := sums(data)
+	cr := c.initiate()
+	if cr.BucketName != "other-bucket" {
+		t.Errorf("bucket %q", cr.BucketName)
+	}
+	if err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"Huge.dmg", data); err != nil {
+		t.Fatal(err)
+	}
+	f := fileNamed(c.files(), "Huge.dmg")
+	if f == nil || f.Size != int64(len(data)) || f.MD5 != md5hex || f.SHA3 != sha3hex {
+		t.Fatalf("listed %+v", f)
+	}
+	// The moved object holds the same bytes.
+	size, md5b, sha3b, err := c.sim.hashObject(context.Background(), "Huge.dmg")
+	if err != nil || size != int64(len(data)) || md5b != md5hex || sha3b != sha3hex {
+		t.Errorf("moved object: %d %s %v", size, md5b, err)
+	}
+	c.sim.mu.Lock()
+	streamed := c.sim.streamedCopies
+	c.sim.mu.Unlock()
+	if streamed != 0 {
+		t.Errorf("fell back to a streamed copy %d times", streamed)
+	}
+}

@@ -56,6 +56,9 @@ type Options struct {
 	StaleListings int
 
 	Logger zerolog.Logger
+
+	// Tests lower these to exercise the multi-GB copy path with small objects.
+	copyThreshold, copyPartSize int64
 }
 
 // S3Config points the simulator at a real S3 server (MinIO on loopback).
@@ -80,26 +83,27 @@ type Server struct {
 	srv     *http.Server
 	url     string
 
-	mu          sync.Mutex
-	accounts    map[string]*account // by username
-	clients     map[string]*account // by client id
-	tokens      map[string]*token
-	packages    map[int]*Package
-	nextPkgID   int
-	categories  map[int]*Category
-	nextCatID   int
-	files       map[string]*File
-	deletedSize map[string]int64 // last length of deleted files, for StaleListings
-	stale       map[string]int   // list responses left showing the old length
-	rejected    []Rejected
-	sessions    map[string]*uploadSession // by uuid
-	lastSession map[*account]*uploadSession
-	creds       map[string]*issuedCreds // by access key id
-	calls       []Call
-	s3calls     []Call
-	faults      []*Fault
-	failParts   int
-	counts      Counts
+	mu             sync.Mutex
+	accounts       map[string]*account // by username
+	clients        map[string]*account // by client id
+	tokens         map[string]*token
+	packages       map[int]*Package
+	nextPkgID      int
+	categories     map[int]*Category
+	nextCatID      int
+	files          map[string]*File
+	deletedSize    map[string]int64 // last length of deleted files, for StaleListings
+	stale          map[string]int   // list responses left showing the old length
+	rejected       []Rejected
+	sessions       map[string]*uploadSession // by uuid
+	lastSession    map[*account]*uploadSession
+	creds          map[string]*issuedCreds // by access key id
+	calls          []Call
+	s3calls        []Call
+	faults         []*Fault
+	failParts      int
+	streamedCopies int // server-side copy fell back to streaming
+	counts         Counts
 
 	// S3 side
 	bucket     string
@@ -156,6 +160,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.ProcessInterval <= 0 {
 		opts.ProcessInterval = 500 * time.Millisecond
+	}
+	if opts.copyThreshold <= 0 {
+		opts.copyThreshold = maxCopyObject
+	}
+	if opts.copyPartSize <= 0 {
+		opts.copyPartSize = copyPartSize
 	}
 	if opts.ListWait <= 0 {
 		opts.ListWait = 10 * time.Second

@@ -358,7 +358,7 @@ func copySource(bucket, key string) string {
 // beyond; a backend without either gets a streamed copy.
 func (s *Server) copyKey(ctx context.Context, src, dst string, size int64) error {
 	var err error
-	if size <= maxCopyObject || s.inProcess {
+	if size <= s.opts.copyThreshold || s.inProcess {
 		_, err = s.s3.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(dst), CopySource: aws.String(copySource(s.bucket, src))})
 	} else {
 		err = s.multipartCopy(ctx, src, dst, size)
@@ -367,6 +367,9 @@ func (s *Server) copyKey(ctx context.Context, src, dst string, size int64) error
 		return nil
 	}
 	s.log.Warn().Err(err).Str("src", src).Msg("server-side copy failed; streaming the copy")
+	s.mu.Lock()
+	s.streamedCopies++
+	s.mu.Unlock()
 	out, gerr := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(src)})
 	if gerr != nil {
 		return fmt.Errorf("copy %s to %s: %w (then read: %v)", src, dst, err, gerr)
@@ -384,8 +387,9 @@ func (s *Server) multipartCopy(ctx context.Context, src, dst string, size int64)
 		return err
 	}
 	var parts []types.CompletedPart
-	for off, n := int64(0), int32(1); off < size; off, n = off+copyPartSize, n+1 {
-		end := min(off+copyPartSize, size) - 1
+	ps := s.opts.copyPartSize
+	for off, n := int64(0), int32(1); off < size; off, n = off+ps, n+1 {
+		end := min(off+ps, size) - 1
 		out, err := s.s3.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
 			Bucket: aws.String(s.bucket), Key: aws.String(dst), UploadId: mp.UploadId, PartNumber: aws.Int32(n),
 			CopySource: aws.String(copySource(s.bucket, src)), CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
