@@ -167,6 +167,7 @@ func (c *Client) once(ctx context.Context, r request) (resp *response, tok strin
 		}
 		req.Body, req.ContentLength = body, n
 		if n == 0 {
+			body.Close()
 			req.Body = http.NoBody
 		}
 		req.GetBody = func() (io.ReadCloser, error) {

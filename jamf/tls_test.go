@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -121,5 +122,41 @@ func TestCreateAfterLostAnswer(t *testing.T) {
 				t.Fatalf("id %q, err %v; want %q", id, err, tt.wantID)
 			}
 		})
+	}
+}
+
+// TestProxyFromEnvironment runs a child test process, because net/http reads
+// the proxy variables once per process. The child talks to a made-up host
+// through HTTPS_PROXY, which is this test's listener on 127.0.0.1: the
+// request must arrive as a CONNECT for that host, and no name is resolved.
+func TestProxyFromEnvironment(t *testing.T) {
+	if os.Getenv("JCDS2_PROXY_CHILD") == "1" {
+		c, err := NewClient(Config{URL: "https://jamf.proxy-test.invalid", BearerToken: "proxy-test-token", MaxTries: 1, CacheDir: "off"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Version(context.Background())
+		if err == nil {
+			t.Fatal("no error through a proxy that refuses")
+		}
+		return
+	}
+	var connects atomic.Int64
+	var target atomic.Value
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			connects.Add(1)
+			target.Store(r.Host)
+		}
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	t.Cleanup(proxy.Close)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestProxyFromEnvironment$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "JCDS2_PROXY_CHILD=1", "HTTPS_PROXY="+proxy.URL, "https_proxy="+proxy.URL, "NO_PROXY=", "no_proxy=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if connects.Load() != 1 || target.Load() != "jamf.proxy-test.invalid:443" {
+		t.Errorf("proxy saw %d CONNECTs to %v; want 1 to jamf.proxy-test.invalid:443", connects.Load(), target.Load())
 	}
 }
