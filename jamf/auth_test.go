@@ -443,3 +443,78 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 		t.Errorf("error %q does not show the masked server message", err)
 	}
 }
+
+func TestPrivateDir(t *testing.T) {
+	tests := []struct {
+		name     string
+		existing os.FileMode // 0 = does not exist yet
+		ours     bool
+		wantErr  string
+	}{
+		{"new", 0, false, ""},
+		{"existing private", 0o700, false, ""},
+		{"user folder open to others is refused", 0o755, false, "open to others"},
+		{"our default folder is tightened", 0o755, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "a", "tokens")
+			if tt.existing != 0 {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				os.Chmod(dir, tt.existing)
+			}
+			err := privateDir(dir, tt.ours)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+				t.Errorf("mode %04o, want 0700", fi.Mode().Perm())
+			}
+		})
+	}
+}
+
+func TestOAuthKeychainAndShortTokens(t *testing.T) {
+	f := newFake(t, versionAPI)
+	f.ttl = 60 * time.Second // the shortest API-client token lifetime
+	var calls int
+	c, env := f.client(t, func(cfg *Config, h *hooks) {
+		cfg.Username, cfg.Password, cfg.ClientID = "", "", f.id
+		h.goos = "darwin"
+		h.runCmd = func(_ context.Context, name string, args ...string) ([]byte, error) {
+			calls++
+			if strings.Join(args, " ") != "find-internet-password -s "+f.srv.URL+" -a "+f.id+" -w" {
+				return nil, errors.New("exit status 44")
+			}
+			return []byte(f.secret + "\n"), nil
+		}
+	})
+	ctx := context.Background()
+	if _, err := c.Version(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 30 s later a 60 s token has half its life left: still fresh.
+	env.clock.advance(30 * time.Second)
+	if err := c.EnsureFreshToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.tokens.Load(); n != 1 {
+		t.Fatalf("token requests = %d, want 1", n)
+	}
+	// 15 s before expiry it is renewed, and the keychain is not asked again.
+	env.clock.advance(15 * time.Second)
+	if err := c.EnsureFreshToken(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.tokens.Load(); n != 2 || calls != 1 {
+		t.Errorf("token requests = %d (want 2), keychain calls = %d (want 1)", n, calls)
+	}
+}
