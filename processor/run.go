@@ -184,7 +184,7 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	case FileUnchanged:
 		u.res.Status = StatusHashMatch
 	case FileUpload, FileReplace:
-		if err := u.send(ctx, plan, obj); err != nil {
+		if err := u.send(ctx, plan, obj, pkg); err != nil {
 			return nil, err
 		}
 		u.res.Status = StatusUploaded
@@ -295,7 +295,10 @@ func mergeSums(a, b s3upload.Sums) s3upload.Sums {
 // metadata builds the package object to write and checks what writing it
 // needs (the category) before any byte is sent.
 func (u *uploader) metadata(ctx context.Context, plan Plan, obj *jamf.Package) (*jamf.Package, error) {
-	if plan.Meta == MetaNone && !(u.res.Mode == ModeV1 && plan.File != FileKeep && plan.File != FileUnchanged) {
+	// A v1 upload needs a package object to upload into, so one is built
+	// even when skip_metadata_upload keeps the metadata from being written.
+	v1NeedsObject := u.res.Mode == ModeV1 && obj == nil && (plan.File == FileUpload || plan.File == FileReplace)
+	if plan.Meta == MetaNone && !v1NeedsObject {
 		return nil, nil
 	}
 	cfg := u.cfg
@@ -329,9 +332,9 @@ func (u *uploader) metadata(ctx context.Context, plan Plan, obj *jamf.Package) (
 }
 
 // send uploads the file in the chosen mode and confirms it arrived.
-func (u *uploader) send(ctx context.Context, plan Plan, obj *jamf.Package) error {
+func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) error {
 	if u.res.Mode == ModeV1 {
-		return u.sendV1(ctx, plan, obj)
+		return u.sendV1(ctx, obj, pkg)
 	}
 	if plan.File == FileReplace {
 		if err := u.deleteStale(ctx); err != nil {
@@ -466,15 +469,11 @@ func (u *uploader) verify(ctx context.Context) error {
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
 // package object first.
-func (u *uploader) sendV1(ctx context.Context, plan Plan, obj *jamf.Package) error {
+func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 	id := ""
 	if obj != nil {
 		id = obj.ID
 	} else {
-		pkg, err := u.metadata(ctx, Plan{Meta: MetaCreate}, nil)
-		if err != nil {
-			return err
-		}
 		sums, err := u.hash(ctx, s3upload.SHA3_512|u.metaHashSet())
 		if err != nil {
 			return err

@@ -1,0 +1,71 @@
+package processor
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+)
+
+func baseEnv() plistio.Env {
+	return plistio.Env{"JSS_URL": "https://jamf.example/", "pkg_path": "/tmp/App.pkg"}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	c, err := ParseConfig(baseEnv(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.URL != "https://jamf.example" || c.Priority != 10 || c.RequiredProcessor != "None" || c.MaxTries != 5 ||
+		c.Sleep != 0 || c.UploadMode != ModeJCDS2 || c.VerifyTimeout != 300*time.Second || c.ReplacePkg {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		set   plistio.Env
+		check func(*Config) bool
+		err   string
+	}{
+		{"max_tries clamps to 5", plistio.Env{"max_tries": "11"}, func(c *Config) bool { return c.MaxTries == 5 }, ""},
+		{"max_tries zero", plistio.Env{"max_tries": uint64(0)}, func(c *Config) bool { return c.MaxTries == 5 }, ""},
+		{"max_tries in range", plistio.Env{"max_tries": "3"}, func(c *Config) bool { return c.MaxTries == 3 }, ""},
+		{"sleep string", plistio.Env{"sleep": "4"}, func(c *Config) bool { return c.Sleep == 4*time.Second }, ""},
+		{"pathname fallback", plistio.Env{"pkg_path": "", "pathname": "/x/Thing.pkg"}, func(c *Config) bool { return c.PkgPath == "/x/Thing.pkg" }, ""},
+		{"pathname not a pkg", plistio.Env{"pkg_path": "", "pathname": "/x/Thing.dmg"}, nil, "pkg_path is missing"},
+		{"category placeholders", plistio.Env{"pkg_category": "%A%", "A": "%B% Apps", "B": "Web"}, func(c *Config) bool { return c.Category == "Web Apps" }, ""},
+		{"unknown placeholder", plistio.Env{"pkg_category": "%NOPE%"}, nil, "placeholder %NOPE% names no environment key"},
+		{"looping placeholders", plistio.Env{"pkg_category": "%A%", "A": "%B%", "B": "%A%"}, nil, "after 5 passes"},
+		{"bad mode", plistio.Env{"upload_mode": "smb"}, nil, `upload_mode: "smb" is not one of`},
+		{"mode conflict", plistio.Env{"jcds2_mode": true, "upload_mode": "v1"}, nil, "disagree"},
+		{"auto mode", plistio.Env{"upload_mode": "AUTO"}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
+		{"no scheme", plistio.Env{"JSS_URL": "jamf.example"}, nil, "must start with https://"},
+		{"bool strings", plistio.Env{"replace_pkg": "True", "skip_metadata_upload": "false", "md5": "1"}, func(c *Config) bool { return c.ReplacePkg && !c.SkipMetadata && c.MD5 }, ""},
+		{"several errors at once", plistio.Env{"replace_pkg": "perhaps", "max_tries": "many"}, nil, "max_tries"},
+		{"dry run input", plistio.Env{"dry_run": "yes"}, func(c *Config) bool { return c.DryRun }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := baseEnv()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			c, err := ParseConfig(env, false)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package processor
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+)
+
+func TestDecide(t *testing.T) {
+	obj := &jamf.Package{ID: "7", Name: "App.pkg"}
+	same := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, SHA3: "abc"}
+	otherSize := &jamf.JCDSFile{FileName: "App.pkg", Length: 99, SHA3: "abc"}
+	empty := &jamf.JCDSFile{FileName: "App.pkg", Length: 0}
+	tests := []struct {
+		name  string
+		cfg   Config
+		facts Facts
+		file  FileAction
+		meta  MetaAction
+	}{
+		{"new package", Config{}, Facts{LocalSize: 100}, FileUpload, MetaCreate},
+		{"nightly no-op", Config{}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone},
+		{"exists, metadata only", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaUpdate},
+		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone},
+		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate},
+		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate},
+		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate},
+		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate},
+		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate},
+		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate},
+		{"no object, skip metadata", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Decide(&tt.cfg, tt.facts)
+			if p.File != tt.file || p.Meta != tt.meta {
+				t.Errorf("Decide = %s/%s, want %s/%s (%s)", p.File, p.Meta, tt.file, tt.meta, p.Reason)
+			}
+			if p.Reason == "" {
+				t.Errorf("no reason given")
+			}
+		})
+	}
+}
+
+func TestLazyHashing(t *testing.T) {
+	if NeedsJCDSList(&Config{}, &jamf.Package{}) {
+		t.Errorf("the nightly no-op must not list the JCDS")
+	}
+	if !NeedsJCDSList(&Config{}, nil) || !NeedsJCDSList(&Config{ReplacePkg: true}, &jamf.Package{}) {
+		t.Errorf("a possible upload must list the JCDS")
+	}
+	tests := []struct {
+		f    *jamf.JCDSFile
+		size int64
+		want bool
+	}{
+		{nil, 100, false},
+		{&jamf.JCDSFile{Length: 50}, 100, false},
+		{&jamf.JCDSFile{Length: 100}, 100, true},
+		{&jamf.JCDSFile{Length: 0}, 0, false},
+	}
+	for _, tt := range tests {
+		if got := NeedsLocalHash(tt.f, tt.size); got != tt.want {
+			t.Errorf("NeedsLocalHash(%+v, %d) = %v", tt.f, tt.size, got)
+		}
+	}
+}
+
+func TestDuplicates(t *testing.T) {
+	files := []jamf.JCDSFile{{FileName: "App.pkg"}, {FileName: "App_1.pkg"}, {FileName: "App_12.pkg"},
+		{FileName: "App_x.pkg"}, {FileName: "Other_1.pkg"}, {FileName: "App (1)_2.pkg"}, {FileName: "App_1.dmg"}}
+	if got, want := Duplicates(files, "App.pkg"), []string{"App_1.pkg", "App_12.pkg"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Duplicates = %v, want %v", got, want)
+	}
+	if got := Duplicates(files, "App (1).pkg"); !reflect.DeepEqual(got, []string{"App (1)_2.pkg"}) {
+		t.Errorf("regexp metacharacters not quoted: %v", got)
+	}
+}
+
+func TestPlanSteps(t *testing.T) {
+	cfg := &Config{Recalculate: true}
+	f := &PkgFile{Name: "App.pkg", Size: 10}
+	steps := Plan{File: FileReplace, Meta: MetaUpdate, Reason: "r"}.Steps(cfg, f, ModeJCDS2)
+	if len(steps) != 4 {
+		t.Errorf("steps = %q", steps)
+	}
+}
