@@ -1,0 +1,884 @@
+"""Tests of the AutoPkg shim processor (JCDS2PackageUploader.py).
+
+Run from the repository root:
+
+    python3 -m unittest discover -s recipes -p 'test_*.py'
+
+The shim runs under this Python with a stand-in for autopkglib
+(recipes/tests/autopkglib), against the real jcds2-uploader binary and the
+jamfsim simulator, and against small fake binaries for the failure modes
+that a real binary does not produce on demand. The binaries are built with
+`go build` first; nothing is skipped.
+"""
+
+import datetime
+import importlib.util
+import json
+import os
+import plistlib
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+import urllib.request
+from unittest import mock
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BIN_DIR = os.path.join(ROOT, "bin")
+UPLOADER = os.path.join(BIN_DIR, "jcds2-uploader")
+JAMFSIM = os.path.join(BIN_DIR, "jamfsim")
+SHIM = os.path.join(HERE, "JCDS2PackageUploader.py")
+STANDIN = os.path.join(HERE, "tests")
+
+if STANDIN not in sys.path:
+    sys.path.insert(0, STANDIN)
+
+import autopkglib  # noqa: E402  (the stand-in)
+
+# A deadlock guard, not a speed target: runs that should take a second or
+# two fail if they have not finished in this time.
+HANG_SECONDS = 120
+
+_built = []
+
+
+def ensure_binaries():
+    """Build bin/jcds2-uploader and bin/jamfsim (incremental, so cheap)."""
+    if _built:
+        return
+    go = shutil.which("go") or "/usr/local/go/bin/go"
+    if os.path.exists(go):
+        for out, pkg in ((UPLOADER, "."), (JAMFSIM, "./jamf/cmd/jamfsim")):
+            subprocess.run([go, "build", "-o", out, pkg], cwd=ROOT, check=True)
+    for path in (UPLOADER, JAMFSIM):
+        if not os.access(path, os.X_OK):
+            raise RuntimeError("%s is not built and go was not found" % path)
+    _built.append(True)
+
+
+def load_shim(path=SHIM):
+    """Import the shim from path as a fresh module."""
+    spec = importlib.util.spec_from_file_location("JCDS2PackageUploader", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SHIM_MODULE = load_shim()
+
+
+def recording(cls):
+    """A subclass of processor class cls that records its output lines."""
+
+    class Recording(cls):
+        def __init__(self, env=None):
+            super().__init__(env)
+            self.lines = []
+            self.on_line = None
+
+        def output(self, msg, verbose_level=1):
+            if int(self.env.get("verbose", 0)) >= verbose_level:
+                self.lines.append(msg)
+                if self.on_line is not None:
+                    self.on_line(msg)
+
+    Recording.__name__ = cls.__name__
+    return Recording
+
+
+Shim = recording(SHIM_MODULE.JCDS2PackageUploader)
+
+
+def run_with_guard(fn):
+    """Run fn in a thread; fail instead of hanging forever."""
+    result = {}
+
+    def target():
+        try:
+            result["value"] = fn()
+        except BaseException as err:  # pylint: disable=broad-except
+            result["error"] = err
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(HANG_SECONDS)
+    if thread.is_alive():
+        raise AssertionError("the shim did not finish within %ds (deadlock?)" % HANG_SECONDS)
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
+def write_script(directory, name, body):
+    """Write an executable Python script run by this interpreter."""
+    path = os.path.join(directory, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("#!%s\n" % sys.executable)
+        f.write(textwrap.dedent(body))
+    os.chmod(path, 0o755)
+    return path
+
+
+# A fake binary that records the plist it received (as JSON-ish repr) and
+# echoes it back, so tests can see exactly what the shim sent.
+ECHO_BINARY = """\
+import os, plistlib, sys
+data = sys.stdin.buffer.read()
+with open(os.environ["FAKE_RECEIVED"], "wb") as f:
+    f.write(data)
+env = plistlib.loads(data)
+print("JCDS2PackageUploader: echo got %d keys" % len(env), file=sys.stderr)
+env.update({"pkg_uploaded": True, "added_by_binary": "yes"})
+env.pop("remove_me", None)
+sys.stdout.buffer.write(plistlib.dumps(env, fmt=plistlib.FMT_BINARY))
+"""
+
+
+class FakeBinaryTestCase(unittest.TestCase):
+    """Tests that run the shim against a fake binary in a temp folder."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="shimtest-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.received = os.path.join(self.tmp, "received.plist")
+        patcher = mock.patch.dict(os.environ, {"FAKE_RECEIVED": self.received})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def fake(self, body, name="fake-uploader"):
+        return write_script(self.tmp, name, body)
+
+    @staticmethod
+    def shim(env, cls=None):
+        """A recording shim; JSS_URL (required) is added when absent."""
+        env.setdefault("JSS_URL", "https://jamf.invalid")
+        return (cls or Shim)(env)
+
+    def run_shim(self, env, cls=None):
+        proc = self.shim(env, cls)
+        run_with_guard(proc.process)
+        return proc
+
+    def sent(self):
+        with open(self.received, "rb") as f:
+            return plistlib.loads(f.read())
+
+
+class TestManifest(unittest.TestCase):
+    """The class attributes AutoPkg reads must match the binary's -describe."""
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_binaries()
+
+    def test_matches_binary_describe(self):
+        out = subprocess.run(
+            [UPLOADER, "-describe"], check=True, stdout=subprocess.PIPE
+        ).stdout
+        manifest = json.loads(out.decode("utf-8"))
+        cls = SHIM_MODULE.JCDS2PackageUploader
+        hint = " (run: python3 recipes/sync_manifest.py)"
+        self.assertEqual(manifest["name"], cls.__name__)
+        self.assertEqual(cls.description, manifest["description"], "description" + hint)
+        self.assertEqual(
+            cls.input_variables, manifest["input_variables"], "input_variables" + hint
+        )
+        self.assertEqual(
+            cls.output_variables, manifest["output_variables"], "output_variables" + hint
+        )
+        self.assertEqual(set(manifest), {"name", "description", "input_variables", "output_variables"})
+
+    def test_module_shape(self):
+        self.assertEqual(SHIM_MODULE.__all__, ["JCDS2PackageUploader"])
+        self.assertTrue(issubclass(SHIM_MODULE.JCDS2PackageUploader, autopkglib.Processor))
+
+    def test_python39_syntax(self):
+        import ast  # pylint: disable=import-outside-toplevel
+
+        for path in (SHIM, os.path.join(STANDIN, "autopkglib", "__init__.py")):
+            with open(path, encoding="utf-8") as f:
+                ast.parse(f.read(), path, feature_version=(3, 9))
+
+
+class TestWithSimulator(unittest.TestCase):
+    """The shim with the real binary against jamfsim."""
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_binaries()
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="shimsim-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.sim = subprocess.Popen(  # pylint: disable=consider-using-with
+            [JAMFSIM, "-addr", "127.0.0.1:0", "-category", "Browsers"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.addCleanup(self.stop_sim)
+        lines = {}
+        deadline = time.monotonic() + 30
+        while len(lines) < 2:
+            if time.monotonic() > deadline:
+                self.fail("jamfsim did not print its two lines")
+            line = self.sim.stdout.readline().decode().strip()
+            if not line:
+                self.fail("jamfsim exited early (status %s)" % self.sim.poll())
+            key, _, value = line.partition("=")
+            lines[key] = value
+        self.url = lines["JSS_URL"]
+        patcher = mock.patch.dict(
+            os.environ,
+            {
+                "AWS_ENDPOINT_URL_S3": lines["AWS_ENDPOINT_URL_S3"],
+                # Keep the token cache out of the real home folder.
+                "XDG_CACHE_HOME": os.path.join(self.tmp, "cache"),
+                "HOME": self.tmp,
+            },
+        )
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        self.pkg = os.path.join(self.tmp, "Firefox-128.0.pkg")
+        with open(self.pkg, "wb") as f:
+            f.write(os.urandom(256 * 1024))
+
+    def stop_sim(self):
+        if self.sim.poll() is None:
+            self.sim.terminate()
+            try:
+                self.sim.wait(10)
+            except subprocess.TimeoutExpired:
+                self.sim.kill()
+                self.sim.wait()
+        self.sim.stdout.close()
+
+    def env(self, **extra):
+        env = {
+            "JSS_URL": self.url,
+            "API_USERNAME": "admin",
+            "API_PASSWORD": "password",
+            "pkg_path": self.pkg,
+            "pkg_category": "Browsers",
+            "NAME": "Firefox",
+            "version": "128.0",
+            "verbose": 1,
+            "jcds2_uploader_path": UPLOADER,
+            "RECIPE_CACHE_DIR": os.path.join(self.tmp, "recipe-cache"),
+        }
+        env.update(extra)
+        return env
+
+    def sim_state(self):
+        with urllib.request.urlopen(self.url + "/_sim/state", timeout=10) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+
+    def test_upload_copies_outputs_back(self):
+        proc = Shim(self.env())
+        env = run_with_guard(proc.process)
+        self.assertIs(env, proc.env)
+        self.assertIs(env["pkg_uploaded"], True)
+        self.assertIs(env["pkg_metadata_updated"], True)
+        self.assertEqual(env["pkg_name"], "Firefox-128.0.pkg")
+        self.assertEqual(env["pkg_display_name"], "Firefox-128.0.pkg")
+        self.assertEqual(env["pkg_upload_status"], "uploaded")
+        self.assertTrue(env["pkg_id"])
+        self.assertEqual(len(env["pkg_sha3_512"]), 128)
+        summary = env["jamfpackageuploader_summary_result"]
+        self.assertEqual(summary["data"]["pkg_name"], "Firefox-128.0.pkg")
+        self.assertEqual(summary["data"]["version"], "128.0")
+        # Inputs come back as they went in.
+        self.assertEqual(env["API_PASSWORD"], "password")
+        # Log lines were shown, once each, without a doubled prefix.
+        self.assertTrue(proc.lines, "no log lines shown")
+        self.assertFalse([l for l in proc.lines if l.startswith("JCDS2PackageUploader:")])
+        self.assertTrue(any("uploaded" in l for l in proc.lines), proc.lines)
+        # The password never shows up in what the user sees.
+        self.assertFalse([l for l in proc.lines if "password" in l.split("=")[-1]])
+        # The simulator has the package object and the file.
+        state = json.dumps(self.sim_state())
+        self.assertIn("Firefox-128.0.pkg", state)
+
+    def test_second_run_reports_no_upload_and_drops_stale_summary(self):
+        first = run_with_guard(Shim(self.env()).process)
+        self.assertIn("jamfpackageuploader_summary_result", first)
+        second_env = dict(first)
+        second = run_with_guard(Shim(second_env).process)
+        self.assertIs(second["pkg_uploaded"], False)
+        self.assertEqual(second["pkg_upload_status"], "skipped-exists")
+        # The binary removed the summary left by the first run; the shim
+        # must remove it from AutoPkg's env too.
+        self.assertNotIn("jamfpackageuploader_summary_result", second)
+
+    def test_processor_error_passes_through(self):
+        proc = Shim(self.env(pkg_category="No Such Category"))
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(proc.process)
+        msg = str(ctx.exception)
+        self.assertNotIn("ProcessorError:", msg)
+        self.assertIn("No Such Category", msg)
+        self.assertIn("categor", msg.lower())
+        self.assertNotIn("pkg_uploaded", proc.env)
+
+    def test_bad_password_is_not_shown(self):
+        secret = "s3cr3t-Wrong-Pass"
+        proc = Shim(self.env(API_PASSWORD=secret, verbose=4))
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(proc.process)
+        self.assertNotIn(secret, str(ctx.exception))
+        self.assertFalse([l for l in proc.lines if secret in l])
+
+    def test_verbose_4_streams_many_lines(self):
+        proc = Shim(self.env(verbose=4))
+        env = run_with_guard(proc.process)
+        self.assertIs(env["pkg_uploaded"], True)
+        quiet = Shim(self.env(verbose=1, pkg_name="Other.pkg"))
+        run_with_guard(quiet.process)
+        self.assertGreater(len(proc.lines), len(quiet.lines))
+
+    def test_quiet_run_prints_nothing(self):
+        proc = Shim(self.env(verbose=0))
+        run_with_guard(proc.process)
+        self.assertEqual(proc.lines, [])
+
+    def test_unicode_and_nested_values_round_trip(self):
+        values = {
+            "unicode": "Zürich ✓ 日本語 🎉",
+            "control": "tab\tbell\x07",  # not XML: the binary answers in binary
+            "nested": {
+                "list": [1, -2, 2.5, True, False, "ü", b"\x00\xff", {"deep": ["x"]}],
+                "date": datetime.datetime(2024, 2, 29, 12, 30, 45),
+                "empty_dict": {},
+                "empty_list": [],
+            },
+            "max_uint64": (1 << 64) - 1,
+            "min_int64": -(1 << 63),
+            "float": 1.0e300,
+            "inf": float("inf"),
+            "data": bytes(range(256)),
+            "tuple": ("a", ("b",)),
+        }
+        returned = {}
+
+        class Capture(Shim):
+            def _update_env(self, stdout, sent):
+                returned.update(plistlib.loads(stdout))
+                super()._update_env(stdout, sent)
+
+        env = self.env(**values)
+        originals = {k: env[k] for k in values}
+        proc = Capture(env)
+        run_with_guard(proc.process)
+        self.assertIs(proc.env["pkg_uploaded"], True)
+        for key, value in values.items():
+            if key == "tuple":
+                self.assertEqual(returned[key], ["a", ["b"]])
+            else:
+                self.assertEqual(returned[key], value, key)
+            # AutoPkg's own value object is kept when nothing changed.
+            self.assertIs(proc.env[key], originals[key], key)
+        self.assertEqual(proc.env["unicode"], "Zürich ✓ 日本語 🎉")
+
+    @unittest.expectedFailure
+    def test_nan_with_binary_plist_output(self):
+        # Known bug in the binary (reported to the lead): a NaN float in an
+        # environment that must be written as a binary plist (because of a
+        # control character) fails the run after the upload, "encode output
+        # plist: failed to find value in object map during serialization".
+        # Remove expectedFailure once fixed; the test then guards the fix.
+        proc = Shim(self.env(nan=float("nan"), control="bell\x07"))
+        env = run_with_guard(proc.process)
+        self.assertIs(env["pkg_uploaded"], True)
+
+
+class TestSerialisation(FakeBinaryTestCase):
+    """Values a property list cannot carry are left out, with a warning."""
+
+    class Custom:
+        pass
+
+    def test_each_kind_of_unwritable_value(self):
+        binary = self.fake(ECHO_BINARY)
+        custom = self.Custom()
+        recursive = {"ok": 1}
+        recursive["self"] = recursive
+        aware = datetime.datetime(2024, 1, 1, 12, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+        env = {
+            "jcds2_uploader_path": binary,
+            "verbose": 2,
+            "none": None,
+            "custom": custom,
+            "a_set": {1, 2},
+            "a_date": datetime.date(2024, 1, 1),
+            "huge": 1 << 64,
+            "very_negative": -(1 << 63) - 1,
+            "surrogate": "bad\udc80",
+            "dict_with_int_key": {1: "one", "two": 2},
+            "nested_dict": {"good": "g", "bad": custom, "none": None, "inner": {"x": {3}}},
+            "nested_list": ["a", custom, None, 1 << 70, "b"],
+            "recursive": recursive,
+            "aware_date": aware,
+            "fine": "kept",
+        }
+        originals = dict(env)
+        proc = self.run_shim(env)
+        sent = self.sent()
+
+        # Dropped entirely at top level.
+        for key in ("none", "custom", "a_set", "a_date", "huge", "very_negative", "surrogate"):
+            self.assertNotIn(key, sent, key)
+        # Inside containers only the bad item is dropped.
+        self.assertEqual(sent["dict_with_int_key"], {"two": 2})
+        self.assertEqual(sent["nested_dict"], {"good": "g", "inner": {}})
+        self.assertEqual(sent["nested_list"], ["a", "b"])
+        self.assertEqual(sent["recursive"], {"ok": 1})
+        self.assertEqual(sent["aware_date"], datetime.datetime(2024, 1, 1, 10, 0))
+        self.assertEqual(sent["fine"], "kept")
+
+        warnings = "\n".join(proc.lines)
+        expected = [
+            "not passing custom to jcds2-uploader: type Custom",
+            "not passing a_set to jcds2-uploader: type set",
+            "not passing a_date to jcds2-uploader: type date",
+            "not passing huge to jcds2-uploader: integer outside",
+            "not passing very_negative to jcds2-uploader: integer outside",
+            "not passing surrogate to jcds2-uploader: string is not valid Unicode",
+            "not passing dict_with_int_key[1] to jcds2-uploader: dictionary key of type int",
+            "not passing nested_dict['bad'] to jcds2-uploader: type Custom",
+            "not passing nested_dict['inner']['x'] to jcds2-uploader: type set",
+            "not passing nested_list[1] to jcds2-uploader: type Custom",
+            "not passing nested_list[3] to jcds2-uploader: integer outside",
+            "not passing recursive['self'] to jcds2-uploader: container refers to itself",
+            "not passing none: value is None",
+            "not passing nested_dict['none']: value is None",
+            "not passing nested_list[2]: value is None",
+        ]
+        for text in expected:
+            self.assertIn(text, warnings)
+        # Warnings name keys, never values.
+        self.assertNotIn("bad\udc80", warnings)
+        self.assertNotIn("Custom object", warnings)
+
+        # AutoPkg's env keeps every original value object untouched.
+        for key, value in originals.items():
+            self.assertIs(proc.env[key], value, key)
+        # And takes what the binary added.
+        self.assertEqual(proc.env["added_by_binary"], "yes")
+        self.assertIs(proc.env["pkg_uploaded"], True)
+
+    def test_warnings_show_at_verbose_0_but_none_notes_do_not(self):
+        binary = self.fake(ECHO_BINARY)
+        proc = self.run_shim(
+            {"jcds2_uploader_path": binary, "verbose": 0, "none": None, "custom": self.Custom()}
+        )
+        self.assertEqual(
+            [l for l in proc.lines if "not passing" in l],
+            ["WARNING: not passing custom to jcds2-uploader: type Custom cannot be "
+             "written to a property list"],
+        )
+
+    def test_non_string_top_level_key(self):
+        binary = self.fake(ECHO_BINARY)
+        proc = self.run_shim({"jcds2_uploader_path": binary, 7: "seven", "verbose": 1})
+        self.assertNotIn(7, self.sent())
+        self.assertEqual(proc.env[7], "seven")
+        self.assertIn("not passing 7 to jcds2-uploader: key of type int", "\n".join(proc.lines))
+
+    def test_changed_and_removed_keys_follow_the_binary(self):
+        binary = self.fake(ECHO_BINARY)
+        proc = self.run_shim(
+            {"jcds2_uploader_path": binary, "remove_me": "x", "pkg_uploaded": False, "keep": [1]}
+        )
+        self.assertNotIn("remove_me", proc.env)
+        self.assertIs(proc.env["pkg_uploaded"], True)
+        self.assertEqual(proc.env["keep"], [1])
+
+    def test_binary_receives_defaults_and_verbose(self):
+        binary = self.fake(ECHO_BINARY)
+        self.run_shim({"jcds2_uploader_path": binary, "verbose": 3, "JSS_URL": "https://x"})
+        sent = self.sent()
+        self.assertEqual(sent["verbose"], 3)
+        # AutoPkg applies input defaults before main(); they reach the binary.
+        self.assertEqual(sent["max_tries"], "5")
+        self.assertEqual(sent["upload_mode"], "jcds2")
+
+    def test_required_input_checked_before_running(self):
+        binary = self.fake(ECHO_BINARY)
+        proc = Shim({"jcds2_uploader_path": binary})
+        with self.assertRaises(autopkglib.ProcessorError):
+            proc.process()
+        self.assertFalse(os.path.exists(self.received))
+
+
+class TestProcessHandling(FakeBinaryTestCase):
+    """Streams, exit statuses and pipes."""
+
+    def test_big_stderr_and_stdout_do_not_deadlock(self):
+        # The fake writes 100,000 log lines and an 8 MB plist before it
+        # reads any of its (8 MB) input: a shim that did not drain all three
+        # pipes at once would hang here.
+        binary = self.fake(
+            """\
+            import plistlib, sys
+            err = sys.stderr
+            for i in range(100000):
+                err.write("JCDS2PackageUploader: line %d\\n" % i)
+            err.flush()
+            out = {"big_out": "y" * (8 << 20), "pkg_uploaded": True}
+            sys.stdout.buffer.write(plistlib.dumps(out, fmt=plistlib.FMT_BINARY))
+            sys.stdout.flush()
+            env = plistlib.loads(sys.stdin.buffer.read())
+            assert len(env["big_in"]) == 8 << 20
+            """
+        )
+        env = {"jcds2_uploader_path": binary, "verbose": 1, "big_in": "x" * (8 << 20)}
+        proc = self.run_shim(env)
+        self.assertEqual(len(proc.lines), 100000)
+        self.assertEqual(proc.lines[0], "line 0")
+        self.assertEqual(proc.lines[-1], "line 99999")
+        self.assertEqual(len(proc.env["big_out"]), 8 << 20)
+        # The binary's output env did not carry big_in: it is removed.
+        self.assertNotIn("big_in", proc.env)
+
+    def test_lines_are_shown_while_the_binary_runs(self):
+        go_file = os.path.join(self.tmp, "go")
+        binary = self.fake(
+            """\
+            import os, plistlib, sys, time
+            env = plistlib.loads(sys.stdin.buffer.read())
+            print("JCDS2PackageUploader: waiting", file=sys.stderr, flush=True)
+            deadline = time.time() + 60
+            while not os.path.exists(%r):
+                if time.time() > deadline:
+                    print("ProcessorError: the shim did not stream", file=sys.stderr)
+                    sys.exit(10)
+                time.sleep(0.01)
+            print("JCDS2PackageUploader: done", file=sys.stderr, flush=True)
+            sys.stdout.buffer.write(plistlib.dumps(env))
+            """
+            % go_file
+        )
+        proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
+
+        def on_line(msg):
+            if msg == "waiting":
+                open(go_file, "w").close()  # pylint: disable=consider-using-with
+
+        proc.on_line = on_line
+        run_with_guard(proc.process)
+        self.assertEqual(proc.lines, ["waiting", "done"])
+
+    def test_exit_10_multiline_message(self):
+        binary = self.fake(
+            """\
+            import sys
+            sys.stdin.buffer.read()
+            print("JCDS2PackageUploader: working", file=sys.stderr)
+            print("ProcessorError: first line\\nsecond line", file=sys.stderr)
+            sys.exit(10)
+            """
+        )
+        proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(proc.process)
+        self.assertEqual(str(ctx.exception), "first line\nsecond line")
+        # The error is raised, not also printed as a log line.
+        self.assertEqual(proc.lines, ["working"])
+
+    def test_exit_10_without_message(self):
+        binary = self.fake("import sys\nprint('boom', file=sys.stderr)\nsys.exit(10)\n")
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        self.assertIn("exited with status 10", str(ctx.exception))
+        self.assertIn("boom", str(ctx.exception))
+
+    def test_other_exit_status_quotes_last_lines(self):
+        binary = self.fake(
+            """\
+            import sys
+            for i in range(50):
+                print("noise %d" % i, file=sys.stderr)
+            sys.exit(3)
+            """
+        )
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        msg = str(ctx.exception)
+        self.assertIn("exited with status 3", msg)
+        self.assertIn("noise 49", msg)
+        self.assertIn("noise 30", msg)
+        self.assertNotIn("noise 29\n", msg)
+
+    def test_killed_by_signal(self):
+        binary = self.fake("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        self.assertIn("stopped by signal SIGKILL", str(ctx.exception))
+        self.assertIn("printed nothing", str(ctx.exception))
+
+    def test_exit_0_with_garbage_output(self):
+        binary = self.fake("import sys\nsys.stdin.read()\nprint('not a plist')\n")
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        self.assertIn("not a property list", str(ctx.exception))
+
+    def test_exit_0_with_non_dict_plist(self):
+        binary = self.fake(
+            "import plistlib, sys\nsys.stdin.read()\n"
+            "sys.stdout.buffer.write(plistlib.dumps([1]))\n"
+        )
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        self.assertIn("list instead of the environment dictionary", str(ctx.exception))
+
+    def test_binary_that_exits_without_reading_stdin(self):
+        binary = self.fake(
+            "import sys\nprint('ProcessorError: no thanks', file=sys.stderr)\nsys.exit(10)\n"
+        )
+        env = {"jcds2_uploader_path": binary, "big": "x" * (4 << 20)}
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim(env).process)
+        self.assertEqual(str(ctx.exception), "no thanks")
+
+    def test_xml_output_is_read(self):
+        binary = self.fake(
+            "import plistlib, sys\nenv = plistlib.loads(sys.stdin.buffer.read())\n"
+            "env['pkg_name'] = 'x.pkg'\n"
+            "sys.stdout.buffer.write(plistlib.dumps(env, fmt=plistlib.FMT_XML))\n"
+        )
+        proc = self.run_shim({"jcds2_uploader_path": binary})
+        self.assertEqual(proc.env["pkg_name"], "x.pkg")
+
+
+class TestFindingTheBinary(FakeBinaryTestCase):
+    """jcds2_uploader_path, beside the shim, PATH, /usr/local/bin, or a clear error."""
+
+    def setUp(self):
+        super().setUp()
+        self.empty = os.path.join(self.tmp, "empty")
+        os.mkdir(self.empty)
+        patcher = mock.patch.dict(os.environ, {"PATH": self.empty})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        # No /usr/local/bin fallback while these tests run.
+        patcher = mock.patch.object(
+            SHIM_MODULE, "DEFAULT_BINARY", os.path.join(self.tmp, "nowhere", "jcds2-uploader")
+        )
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_missing_binary_says_how_to_install(self):
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            self.shim({}).main()
+        msg = str(ctx.exception)
+        self.assertIn("jcds2-uploader binary was not found", msg)
+        self.assertIn("make install", msg)
+        self.assertIn("go install github.com/jcds2-uploader/jcds2-uploader@latest", msg)
+        self.assertIn("jcds2_uploader_path", msg)
+
+    def test_explicit_path_that_is_not_executable(self):
+        path = os.path.join(self.tmp, "jcds2-uploader")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(path, 0o644)
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            self.shim({"jcds2_uploader_path": path}).main()
+        self.assertIn("not an executable file", str(ctx.exception))
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            self.shim({"jcds2_uploader_path": os.path.join(self.tmp, "missing")}).main()
+        self.assertIn("missing", str(ctx.exception))
+
+    def test_found_on_path(self):
+        write_script(self.empty, "jcds2-uploader", ECHO_BINARY)
+        proc = self.run_shim({"verbose": 1})
+        self.assertEqual(proc.env["added_by_binary"], "yes")
+
+    def test_found_beside_the_shim_before_path(self):
+        beside = os.path.join(self.tmp, "installed")
+        os.mkdir(beside)
+        shutil.copy(SHIM, beside)
+        write_script(beside, "jcds2-uploader", ECHO_BINARY.replace('"yes"', '"beside"'))
+        write_script(self.empty, "jcds2-uploader", ECHO_BINARY.replace('"yes"', '"path"'))
+        module = load_shim(os.path.join(beside, "JCDS2PackageUploader.py"))
+        proc = self.run_shim({}, recording(module.JCDS2PackageUploader))
+        self.assertEqual(proc.env["added_by_binary"], "beside")
+        # An explicit path wins over both.
+        explicit = self.fake(ECHO_BINARY.replace('"yes"', '"explicit"'))
+        proc = self.run_shim(
+            {"jcds2_uploader_path": explicit}, recording(module.JCDS2PackageUploader)
+        )
+        self.assertEqual(proc.env["added_by_binary"], "explicit")
+
+    def test_default_location_last(self):
+        default = os.path.join(self.tmp, "usr-local-bin")
+        os.mkdir(default)
+        write_script(default, "jcds2-uploader", ECHO_BINARY.replace('"yes"', '"default"'))
+        with mock.patch.object(SHIM_MODULE, "DEFAULT_BINARY", os.path.join(default, "jcds2-uploader")):
+            proc = self.run_shim({})
+        self.assertEqual(proc.env["added_by_binary"], "default")
+
+
+class TestInstall(unittest.TestCase):
+    """install.sh lays out the binary, the shim and the stub recipe."""
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_binaries()
+
+    def test_install_layout_and_shim_finds_binary(self):
+        tmp = tempfile.mkdtemp(prefix="shiminstall-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        destdir = os.path.join(tmp, "dest")
+        prefix = "/opt/jcds2"
+        subprocess.run(
+            ["sh", os.path.join(HERE, "install.sh"), prefix, destdir],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        root = destdir + prefix
+        binary = os.path.join(root, "bin", "jcds2-uploader")
+        share = os.path.join(root, "share", "jcds2-uploader")
+        self.assertTrue(os.access(binary, os.X_OK))
+        mode = stat.S_IMODE(os.stat(os.path.join(share, "JCDS2PackageUploader.py")).st_mode)
+        self.assertEqual(mode, 0o644)
+        with open(os.path.join(share, "JCDS2PackageUploader.recipe"), "rb") as f:
+            stub = plistlib.load(f)
+        self.assertEqual(stub["Identifier"], "com.github.jcds2-uploader.SharedProcessors")
+        self.assertEqual(stub["Process"], [])
+        # The link beside the shim is relative, so it works under DESTDIR
+        # and after the files are moved into PREFIX.
+        link = os.path.join(share, "jcds2-uploader")
+        self.assertEqual(os.readlink(link), "../../bin/jcds2-uploader")
+        with mock.patch.dict(os.environ, {"PATH": tmp}), mock.patch.object(
+            SHIM_MODULE, "DEFAULT_BINARY", os.path.join(tmp, "nowhere")
+        ):
+            module = load_shim(os.path.join(share, "JCDS2PackageUploader.py"))
+            module.DEFAULT_BINARY = os.path.join(tmp, "nowhere")
+            found = module.JCDS2PackageUploader({})._find_binary()
+        self.assertEqual(os.path.realpath(found), os.path.realpath(binary))
+        docs = os.path.join(root, "share", "doc", "jcds2-uploader")
+        for name in ("README.md", "MIGRATING.md"):
+            self.assertTrue(os.path.isfile(os.path.join(docs, name)), name)
+        self.assertTrue(os.listdir(os.path.join(docs, "examples")))
+
+    def test_stub_recipe_in_repo(self):
+        with open(os.path.join(HERE, "JCDS2PackageUploader.recipe"), "rb") as f:
+            stub = plistlib.load(f)
+        self.assertEqual(stub["Identifier"], "com.github.jcds2-uploader.SharedProcessors")
+        self.assertIn("Description", stub)
+        self.assertEqual(stub["Input"], {})
+
+
+RUNNER = """\
+import sys
+sys.path.insert(0, {standin!r})
+import importlib.util
+spec = importlib.util.spec_from_file_location("JCDS2PackageUploader", {shim!r})
+mod = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mod)
+proc = mod.JCDS2PackageUploader(
+    {{"JSS_URL": "https://jamf.invalid", "jcds2_uploader_path": {binary!r}, "verbose": 1}}
+)
+proc.process()
+print("finished")
+"""
+
+SLEEPER = """\
+import os, signal, sys, time
+def on_term(signum, frame):
+    with open(os.environ["FAKE_RECEIVED"] + ".term", "w") as f:
+        f.write("term")
+    sys.exit(10)
+signal.signal(signal.SIGTERM, on_term)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the shim may stop us
+with open(os.environ["FAKE_RECEIVED"] + ".pid", "w") as f:
+    f.write(str(os.getpid()))
+print("JCDS2PackageUploader: sleeping", file=sys.stderr, flush=True)
+time.sleep(120)
+"""
+
+
+class TestSignals(FakeBinaryTestCase):
+    """If AutoPkg is interrupted, the binary is stopped too."""
+
+    def start_runner(self):
+        binary = self.fake(SLEEPER)
+        script = os.path.join(self.tmp, "runner.py")
+        with open(script, "w", encoding="utf-8") as f:
+            f.write(RUNNER.format(standin=STANDIN, shim=SHIM, binary=binary))
+        runner = subprocess.Popen(  # pylint: disable=consider-using-with
+            [sys.executable, script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # signals reach the runner only
+        )
+        self.addCleanup(self.cleanup_runner, runner)
+        # Wait for the binary to be up and its first line shown.
+        line = runner.stdout.readline().decode()
+        self.assertEqual(line.strip(), "JCDS2PackageUploader: sleeping")
+        with open(self.received + ".pid", encoding="utf-8") as f:
+            child = int(f.read())
+        return runner, child
+
+    @staticmethod
+    def cleanup_runner(runner):
+        if runner.poll() is None:
+            runner.kill()
+        runner.communicate()
+
+    def assert_child_stopped(self, child):
+        self.assertTrue(os.path.exists(self.received + ".term"), "the binary got no SIGTERM")
+        with self.assertRaises(ProcessLookupError):
+            os.kill(child, 0)
+
+    def test_sigterm_stops_the_binary_then_autopkg(self):
+        runner, child = self.start_runner()
+        runner.send_signal(signal.SIGTERM)
+        out, _ = runner.communicate(timeout=HANG_SECONDS)
+        self.assertEqual(runner.returncode, -signal.SIGTERM)
+        self.assertNotIn(b"finished", out)
+        self.assert_child_stopped(child)
+
+    def test_sigint_stops_the_binary_and_raises_keyboardinterrupt(self):
+        runner, child = self.start_runner()
+        runner.send_signal(signal.SIGINT)
+        out, err = runner.communicate(timeout=HANG_SECONDS)
+        self.assertNotEqual(runner.returncode, 0)
+        self.assertNotIn(b"finished", out)
+        self.assertIn(b"KeyboardInterrupt", err)
+        self.assert_child_stopped(child)
+
+    def test_previous_sigterm_handler_is_restored_and_called(self):
+        binary = self.fake(SLEEPER)
+        calls = []
+
+        def previous(signum, frame):  # pylint: disable=unused-argument
+            calls.append(signum)
+
+        old = signal.signal(signal.SIGTERM, previous)
+        self.addCleanup(signal.signal, signal.SIGTERM, old)
+        proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
+
+        def on_line(msg):
+            if msg == "sleeping":
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        proc.on_line = on_line
+        # In the main thread: signal handlers only run there.
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            proc.process()
+        self.assertIn("interrupted by SIGTERM", str(ctx.exception))
+        self.assertEqual(calls, [signal.SIGTERM])
+        self.assertIs(signal.getsignal(signal.SIGTERM), previous)
+        with open(self.received + ".pid", encoding="utf-8") as f:
+            self.assert_child_stopped(int(f.read()))
+
+
+if __name__ == "__main__":
+    unittest.main()

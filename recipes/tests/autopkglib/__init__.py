@@ -1,0 +1,61 @@
+"""A minimal stand-in for AutoPkg's autopkglib, for the shim's tests only.
+
+It has just what the shim and AutoPkg's processor contract use: a
+Processor with env, output(), process() (defaults and required inputs,
+then main()) and execute_shell(), and ProcessorError. Written for these
+tests; it is not AutoPkg's code.
+"""
+
+import plistlib
+import sys
+
+__all__ = ["Processor", "ProcessorError"]
+
+
+class ProcessorError(Exception):
+    """A processor failure AutoPkg reports and stops the recipe for."""
+
+
+class Processor:
+    """Base class of AutoPkg processors, reduced to the parts the shim uses."""
+
+    description = ""
+    input_variables = {}
+    output_variables = {}
+
+    def __init__(self, env=None, infile=None, outfile=None):
+        self.env = env if env is not None else {}
+        self.infile = infile if infile is not None else sys.stdin.buffer
+        self.outfile = outfile if outfile is not None else sys.stdout.buffer
+
+    def output(self, msg, verbose_level=1):
+        """Print msg when the env's verbose is at least verbose_level."""
+        if int(self.env.get("verbose", 0)) >= verbose_level:
+            print("%s: %s" % (self.__class__.__name__, msg), flush=True)
+
+    def main(self):
+        raise ProcessorError("main() is not implemented")
+
+    def process(self):
+        """Apply input defaults, check required inputs, run main()."""
+        for name, flags in self.input_variables.items():
+            if "default" in flags and name not in self.env:
+                self.env[name] = flags["default"]
+            if flags.get("required") and name not in self.env:
+                raise ProcessorError("%s requires %s" % (self.__class__.__name__, name))
+        self.main()
+        return self.env
+
+    def execute_shell(self):
+        """Run as a program: env plist on stdin, env plist on stdout."""
+        try:
+            data = self.infile.read()
+            self.env = plistlib.loads(data) if data else {}
+            self.main()
+            plistlib.dump(
+                {k: v for k, v in self.env.items() if v is not None}, self.outfile
+            )
+        except ProcessorError as err:
+            print("ProcessorError: %s" % err, file=sys.stderr)
+            sys.exit(10)
+        sys.exit(0)
