@@ -404,3 +404,22 @@ func TestDryRunChangesNothing(t *testing.T) {
 		})
 	}
 }
+
+func TestV1UploadFailureLeavesNoObject(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
+	path, _ := makePkg(t, "V1Fail.pkg", 5000)
+	env := r.baseEnv(path)
+	delete(env, "jcds2_mode")
+	env["upload_mode"] = "v1"
+	env["max_tries"] = "2"
+	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/*", Status: 500, Count: 2})
+	r.mustFail(env, "upload V1Fail.pkg through the Jamf Pro API")
+	if st := r.sim.State(); len(st.Packages) != 0 {
+		t.Fatalf("failed v1 upload left package objects: %+v", st.Packages)
+	}
+	res := r.mustSucceed(env)
+	if !boolOut(t, res.out, "pkg_uploaded") {
+		t.Errorf("rerun did not upload")
+	}
+	checkConsistent(t, r.sim)
+}

@@ -451,3 +451,15 @@ func (c *Client) FindCategory(ctx context.Context, name string) (*Category, erro
 	}
 	return &Category{ID: out.ID.String(), Name: out.Name}, nil
 }
+
+// DeletePackage deletes a package object through the Jamf Pro API (11.5+).
+// The v1 upload flow uses it to take back an object it created when the
+// upload into it failed, so no object is left pointing at a missing file.
+func (c *Client) DeletePackage(ctx context.Context, id string) error {
+	_, err := c.do(ctx, request{step: fmt.Sprintf("delete package %s", id), method: http.MethodDelete,
+		path: "/api/v1/packages/" + url.PathEscape(id), privilege: "Delete Packages"})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}

@@ -496,7 +496,19 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 	})
 	p.Done()
 	if err != nil {
-		return fmt.Errorf("upload %s through the Jamf Pro API: %w", u.file.Name, err)
+		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", u.file.Name, err)
+		if obj == nil {
+			// The object was made for this upload; left behind it would point
+			// at no file, and the rerun would skip it as existing.
+			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			if derr := u.client.DeletePackage(cleanup, id); derr != nil {
+				return fmt.Errorf("%w; the package object %s created for it could not be removed (%v): delete it in Jamf Pro before running again", err, id, derr)
+			}
+			u.res.MetaWritten = false
+			u.res.PackageID = ""
+		}
+		return err
 	}
 	return nil
 }
