@@ -25,6 +25,7 @@ build:
 # then a short fuzz of the plist decoder.
 test: build tools
 	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 30m ./...
+	python3 -m unittest discover -s recipes -p 'test_*.py'
 	$(MAKE) fuzz
 
 fuzz:
@@ -58,9 +59,7 @@ bench: build tools
 	MINIO_BIN=$(MINIO_BIN) ./jamf/s3upload/bench/bench.sh
 
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/jcds2-uploader
-	install -m 0755 $(BIN)/jcds2-uploader $(DESTDIR)$(PREFIX)/bin/jcds2-uploader
-	install -m 0644 recipes/JCDS2PackageUploader.py $(DESTDIR)$(PREFIX)/share/jcds2-uploader/
+	./recipes/install.sh "$(PREFIX)" "$(DESTDIR)"
 
 clean:
 	rm -rf $(BIN) dist

@@ -322,7 +322,7 @@ func (u *uploader) metadata(ctx context.Context, plan Plan, obj *jamf.Package) (
 			return nil, err
 		}
 		if cat == nil {
-			return nil, fmt.Errorf("Supplied package category does not exist: %q is not a category in %s; create it in Jamf Pro or fix pkg_category (nothing was uploaded)", cfg.Category, cfg.URL)
+			return nil, fmt.Errorf("supplied package category does not exist: %q is not a category in %s; create it in Jamf Pro or fix pkg_category (nothing was uploaded)", cfg.Category, cfg.URL)
 		}
 		p.Category, p.CategoryID = cat.Name, cat.ID
 	} else if obj != nil && u.classic() {
