@@ -635,4 +635,3 @@ func readAllClose(resp *http.Response) ([]byte, error) {
 	resp.Header.Set("Content-Length", fmt.Sprint(len(b)))
 	return b, nil
 }
-
