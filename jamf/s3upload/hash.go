@@ -59,7 +59,7 @@ var hashKinds = []struct {
 // reused as soon as Write returns, and the slots let the digests lag the
 // reader a little without stalling it on every read.
 const (
-	hashSlotSize = 1 << 20
+	hashSlotSize = 256 << 10
 	hashSlots    = 4
 )
 

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +116,7 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	in.Logger.Debug().Int64("size", size).Int64("part_size", partSize).Int("parts", parts).
 		Int("concurrency", conc).Str("endpoint", endpoint).Str("hashes", in.Hashes.String()).Msg("S3 upload plan")
 
+	defer limitMemory(partSize, conc)()
 	hp := newHashPipeline(in.Hashes)
 	defer hp.close()
 	src := &sourceReader{ctx: ctx, r: f}
@@ -152,6 +155,28 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 		n = 1
 	}
 	return &Result{Size: size, Sums: hp.Sums(), Parts: n, PartSize: partSize}, nil
+}
+
+// memOverhead is the heap beyond part buffers: the hash slots, the SDK's
+// per-request state, and garbage between collections.
+const memOverhead = 12 * mib
+
+// limitMemory sets a soft Go memory limit for the upload when the process
+// has none (no GOMEMLIMIT, no debug.SetMemoryLimit), and returns a func that
+// restores the previous state. Without it the garbage the SDK makes per part
+// piles up to twice the live heap (the part buffers) before the collector
+// runs: a 6 GiB upload peaked near 85 MB instead of under 64 MB. Part
+// buffers are pointer-free, so the extra collections cost little.
+func limitMemory(partSize int64, conc int) (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(-1)
+	if prev != math.MaxInt64 {
+		return func() {}
+	}
+	debug.SetMemoryLimit(int64(conc+1)*partSize + memOverhead)
+	return func() { debug.SetMemoryLimit(prev) }
 }
 
 func (in *Input) validate() error {
