@@ -28,7 +28,6 @@ func runConcurrently(t *testing.T, r *rig, envs map[string]plistio.Env) []concRe
 	type proc struct {
 		name           string
 		cmd            *exec.Cmd
-		stdin          *bytes.Reader
 		stdout, stderr bytes.Buffer
 	}
 	var procs []*proc

@@ -120,8 +120,11 @@ echo "bench: uploading ${size_mib} MiB end to end" >&2
 t0=$(now)
 /usr/bin/time -v -o "$work/time.txt" env -i PATH="$PATH" HOME="$home" XDG_CACHE_HOME="$home/.cache" \
 	AWS_ENDPOINT_URL_S3="$s3_url" AWS_EC2_METADATA_DISABLED=true NO_PROXY=127.0.0.1,localhost \
-	"$uploader" <"$work/env.plist" >"$work/out.plist" 2>>"$work/uploader.log"
+	"$uploader" -v <"$work/env.plist" >"$work/out.plist" 2>"$work/upload-v.log"
 t1=$(now)
+cat "$work/upload-v.log" >>"$work/uploader.log"
+# The S3 phase alone, as the uploader's own progress line reports it.
+s3_phase=$(grep -o 'uploading Bench App.pkg: [^)]*)' "$work/upload-v.log" | tail -1 | sed 's/^uploading Bench App.pkg: //')
 grep -q '<key>pkg_uploaded</key>[[:space:]]*<true/>' <(tr -d '\n' <"$work/out.plist") ||
 	{ echo "bench: the upload did not report pkg_uploaded" >&2; tail -20 "$work/uploader.log" >&2; exit 1; }
 new_wall=$(elapsed "$t0" "$t1")
@@ -163,7 +166,7 @@ loop_per=$(awk -v s="$loop_wall" -v n="$noop_runs" 'BEGIN{printf "%.1f", s*1000/
 summary=$(
 	cat <<EOF
 jcds2-uploader end-to-end benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | awk '{print $3}'))
-new package ${size_mib} MiB via jamfsim + MinIO: ${new_wall} s wall, ${new_mibs} MiB/s, peak RSS $((new_rss_kb / 1024)) MiB, ${new_calls} Jamf requests
+new package ${size_mib} MiB via jamfsim + MinIO: ${new_wall} s wall, ${new_mibs} MiB/s, peak RSS $((new_rss_kb / 1024)) MiB, ${new_calls} Jamf requests; S3 phase alone: ${s3_phase:-?}
 nightly no-op: ${noop_wall} s wall, ${noop_calls} Jamf requests (target <= 4), ${noop_tokens} token requests: ${noop_paths}
 ${noop_runs} back-to-back no-op runs: ${loop_wall} s total (${loop_per} ms/run), ${loop_tokens} token requests (target 1), ${loop_calls} Jamf requests
 EOF
