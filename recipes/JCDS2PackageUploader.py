@@ -31,7 +31,6 @@ import plistlib
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 
 from autopkglib import Processor, ProcessorError  # pylint: disable=import-error
@@ -39,6 +38,8 @@ from autopkglib import Processor, ProcessorError  # pylint: disable=import-error
 __all__ = ["JCDS2PackageUploader"]
 
 BINARY_NAME = "jcds2-uploader"
+# The binary starts its log lines with this; AutoPkg's output() adds it again.
+LOG_PREFIX = "JCDS2PackageUploader: "
 # Where `make install` puts the binary by default; AutoPkg started by launchd
 # or cron has a PATH without /usr/local/bin.
 DEFAULT_BINARY = "/usr/local/bin/" + BINARY_NAME
@@ -149,7 +150,9 @@ def _sanitize(value, path, seen, notes):
             return out
         finally:
             seen.discard(id(value))
-    return _Dropped("type %s cannot be written to a property list" % type(value).__name__)
+    return _Dropped(
+        "type %s cannot be written to a property list" % type(value).__name__
+    )
 
 
 def _same(a, b):
@@ -559,7 +562,8 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         sent = {}
         for key, value in self.env.items():
             if not isinstance(key, str):
-                notes.append(([], "key of type %s is not a string" % type(key).__name__, False, key))
+                reason = "key of type %s is not a string" % type(key).__name__
+                notes.append(([], reason, False, key))
                 continue
             inner = []
             clean = _sanitize(value, [], set(), inner)
@@ -603,9 +607,8 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
     def _emit(self, line):
         # The binary already prefixes its lines with the processor name and
         # filters them by the verbose key; show every line it prints.
-        prefix = self.__class__.__name__ + ": "
-        if line.startswith(prefix):
-            line = line[len(prefix):]
+        if line.startswith(LOG_PREFIX):
+            line = line[len(LOG_PREFIX):]
         self.output(line, verbose_level=0)
 
     def _run(self, binary, payload):

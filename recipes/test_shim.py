@@ -49,17 +49,33 @@ HANG_SECONDS = 120
 _built = []
 
 
+def _newest_go_source():
+    newest = 0.0
+    for top, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("bin", "dist", "testdata")]
+        for name in files:
+            if name.endswith(".go") or name in ("go.mod", "go.sum"):
+                newest = max(newest, os.stat(os.path.join(top, name)).st_mtime)
+    return newest
+
+
 def ensure_binaries():
-    """Build bin/jcds2-uploader and bin/jamfsim (incremental, so cheap)."""
+    """Build bin/jcds2-uploader and bin/jamfsim when missing or older than
+    the Go sources (`make test` builds them first, so usually nothing)."""
     if _built:
         return
     go = shutil.which("go") or "/usr/local/go/bin/go"
-    if os.path.exists(go):
-        for out, pkg in ((UPLOADER, "."), (JAMFSIM, "./jamf/cmd/jamfsim")):
-            subprocess.run([go, "build", "-o", out, pkg], cwd=ROOT, check=True)
-    for path in (UPLOADER, JAMFSIM):
-        if not os.access(path, os.X_OK):
-            raise RuntimeError("%s is not built and go was not found" % path)
+    newest = _newest_go_source()
+    for out, pkg in ((UPLOADER, "."), (JAMFSIM, "./jamf/cmd/jamfsim")):
+        if os.access(out, os.X_OK) and os.stat(out).st_mtime >= newest:
+            continue
+        if not os.path.exists(go):
+            raise RuntimeError("%s needs building and go was not found" % out)
+        os.makedirs(BIN_DIR, exist_ok=True)
+        tmp = out + ".building"
+        subprocess.run([go, "build", "-o", tmp, pkg], cwd=ROOT, check=True)
+        # Renamed into place so that nothing ever runs a half-written file.
+        os.replace(tmp, out)
     _built.append(True)
 
 
