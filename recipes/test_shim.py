@@ -12,6 +12,7 @@ that a real binary does not produce on demand. The binaries are built with
 """
 
 import datetime
+import glob
 import importlib.util
 import json
 import os
@@ -782,6 +783,46 @@ class TestInstall(unittest.TestCase):
         for name in ("README.md", "MIGRATING.md"):
             self.assertTrue(os.path.isfile(os.path.join(docs, name)), name)
         self.assertTrue(os.listdir(os.path.join(docs, "examples")))
+
+    def test_found_as_readme_says_through_a_linked_recipes_folder(self):
+        # README: ln -s PREFIX/share/jcds2-uploader ~/Library/AutoPkg/Recipes/jcds2-uploader.
+        # AutoPkg then finds the stub by identifier in SEARCH_DIR/*/*.recipe
+        # and loads the .py beside it; the shim must reach the binary through
+        # both links.
+        tmp = tempfile.mkdtemp(prefix="shimlink-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        prefix = os.path.join(tmp, "prefix")
+        subprocess.run(
+            ["sh", os.path.join(HERE, "install.sh"), prefix],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        recipes = os.path.join(tmp, "Library", "AutoPkg", "Recipes")
+        os.makedirs(recipes)
+        os.symlink(
+            os.path.join(prefix, "share", "jcds2-uploader"),
+            os.path.join(recipes, "jcds2-uploader"),
+        )
+        found = None
+        for pattern in ("*.recipe", os.path.join("*", "*.recipe")):
+            for path in sorted(glob.glob(os.path.join(recipes, pattern))):
+                with open(path, "rb") as f:
+                    if plistlib.load(f).get("Identifier") == (
+                        "com.github.jcds2-uploader.SharedProcessors"
+                    ):
+                        found = path
+        self.assertIsNotNone(found, "stub recipe not found by identifier")
+        shim_path = os.path.join(os.path.dirname(found), "JCDS2PackageUploader.py")
+        module = load_shim(shim_path)
+        module.DEFAULT_BINARY = os.path.join(tmp, "nowhere")
+        with mock.patch.dict(os.environ, {"PATH": tmp}):
+            binary = module.JCDS2PackageUploader({})._find_binary()
+        self.assertEqual(
+            os.path.realpath(binary),
+            os.path.realpath(os.path.join(prefix, "bin", "jcds2-uploader")),
+        )
+        out = subprocess.run([binary, "-describe"], check=True, stdout=subprocess.PIPE)
+        self.assertEqual(json.loads(out.stdout)["name"], "JCDS2PackageUploader")
 
     def test_stub_recipe_in_repo(self):
         with open(os.path.join(HERE, "JCDS2PackageUploader.recipe"), "rb") as f:
