@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,7 +113,14 @@ func startMinIO(t testing.TB) *s3env {
 	m := miniotest.Start(t)
 	e := &s3env{endpoint: m.Endpoint, access: m.AccessKey, secret: m.SecretKey}
 	e.admin = newAdminClient(e.endpoint, e.access, e.secret)
-	if _, err := e.admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(testBucket)}); err != nil {
+	// MinIO reports ready before it finishes initialising and answers 503
+	// XMinioServerNotInitialized for a moment; wait that out.
+	_, err := e.admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(testBucket)})
+	for deadline := time.Now().Add(30 * time.Second); err != nil && strings.Contains(err.Error(), "not initialized") && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		_, err = e.admin.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(testBucket)})
+	}
+	if err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
 	return e
