@@ -50,7 +50,7 @@ $(MINIO_BIN):
 cross:
 	GOOS=darwin GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/darwin-arm64/jcds2-uploader .
 	GOOS=darwin GOARCH=amd64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/darwin-amd64/jcds2-uploader .
-	@echo "built dist/darwin-arm64 and dist/darwin-amd64"
+	python3 recipes/make-universal.py dist/jcds2-uploader dist/darwin-arm64/jcds2-uploader dist/darwin-amd64/jcds2-uploader
 
 demo: build
 	./recipes/demo.sh

@@ -116,11 +116,9 @@ func TestConcurrentRunsShareOneToken(t *testing.T) {
 	}
 }
 
-// TestConcurrentSamePackage: two runs for the same new package at once.
-// The JCDS cannot prevent the second upload from becoming Name_1.pkg, so
-// the promise is weaker: no panic, each run either succeeds or says what
-// happened, and a plain rerun afterwards leaves one object pointing at a
-// file that exists.
+// TestConcurrentSamePackage: two runs on one Mac for the same new package
+// at once. The per-upload lock makes the second wait for the first and then
+// find its work done: both succeed, one file, no Name_1.pkg, one object.
 func TestConcurrentSamePackage(t *testing.T) {
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Same Time.pkg", 1<<20)
@@ -139,15 +137,17 @@ func TestConcurrentSamePackage(t *testing.T) {
 		}
 		t.Logf("%s: %s", res.name, res.stderr[strings.Index(res.stderr, "ProcessorError: "):])
 	}
-	if ok == 0 {
-		t.Errorf("neither run succeeded")
+	if ok != 2 {
+		t.Errorf("%d of 2 runs succeeded, want both", ok)
 	}
 	st := r.sim.State()
 	var names []string
 	for _, f := range st.Files {
 		names = append(names, f.Name)
 	}
-	t.Logf("after two concurrent runs: files %q, packages %d", names, len(st.Packages))
+	if len(names) != 1 || names[0] != "Same Time.pkg" {
+		t.Errorf("after two concurrent runs the JCDS holds %q, want only Same Time.pkg", names)
+	}
 	if len(st.Packages) != 1 || st.Packages[0].FileName != "Same Time.pkg" {
 		t.Errorf("want one object for Same Time.pkg: %+v", st.Packages)
 	}

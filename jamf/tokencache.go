@@ -86,15 +86,21 @@ func (tc *tokenCache) path(key, ext string) string { return filepath.Join(tc.dir
 // lock takes the key's lock file, waiting while another run holds it (it is
 // most likely asking for the token this run would ask for).
 func (tc *tokenCache) lock(ctx context.Context, key string) (unlock func(), err error) {
+	// A run that hangs while holding the lock must not stall every other
+	// run for long; a token request takes seconds.
+	return tc.lockFor(ctx, key, 3*time.Minute, nil)
+}
+
+// lockFor takes key's lock file, waiting at most limit; waiting is called
+// once if the lock is held by another run.
+func (tc *tokenCache) lockFor(ctx context.Context, key string, limit time.Duration, waiting func()) (unlock func(), err error) {
 	f, err := os.OpenFile(tc.path(key, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("token cache lock: %w", err)
 	}
-	// A run that hangs while holding the lock must not stall every other
-	// run for long; a token request takes seconds.
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	for {
+	for first := true; ; first = false {
 		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
@@ -106,10 +112,13 @@ func (tc *tokenCache) lock(ctx context.Context, key string) (unlock func(), err 
 				f.Close()
 			}, nil
 		}
+		if first && waiting != nil {
+			waiting()
+		}
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("token cache lock: another run holds it: %w", ctx.Err())
+			return nil, fmt.Errorf("lock %s: another run holds it: %w", filepath.Base(f.Name()), ctx.Err())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

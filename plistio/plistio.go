@@ -133,10 +133,18 @@ func Encode(env Env) ([]byte, error) {
 	}
 	if format == plist.BinaryFormat {
 		data, err := plist.Marshal(out, plist.BinaryFormat)
-		if err != nil {
-			return nil, fmt.Errorf("encode output plist: %w", err)
+		if err == nil {
+			return data, nil
 		}
-		return data, nil
+		// The binary encoder has limits of its own (it cannot write NaN).
+		// Rather than fail a run whose upload already happened, write XML
+		// without the keys XML cannot carry: the shim then keeps AutoPkg's
+		// own values for them.
+		for k, v := range out {
+			if !xmlSafe(k) || !xmlSafeValue(v) {
+				delete(out, k)
+			}
+		}
 	}
 	data, err := plist.MarshalIndent(out, plist.XMLFormat, "\t")
 	if err != nil {

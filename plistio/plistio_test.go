@@ -2,6 +2,7 @@ package plistio
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -192,5 +193,23 @@ func TestEncodeFallsBackToBinaryForControlCharacters(t *testing.T) {
 	out, _ := Encode(Env{"ok": "tab\tand\nnewline ünïcødé"})
 	if !bytes.HasPrefix(out, []byte("<?xml")) {
 		t.Errorf("plain text was not written as XML")
+	}
+}
+
+func TestEncodeNaNWithControlCharacters(t *testing.T) {
+	env := Env{"nan": math.NaN(), "control": "bell\x07", "pkg_uploaded": true}
+	out, err := Encode(env)
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	back, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back["pkg_uploaded"] != true || !math.IsNaN(back["nan"].(float64)) {
+		t.Errorf("round trip lost the encodable keys: %#v", back)
+	}
+	if _, ok := back["control"]; ok {
+		t.Errorf("a value neither format can carry was written: %#v", back["control"])
 	}
 }

@@ -154,11 +154,11 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	}
 	switch c.UploadMode {
 	case ModeJCDS2, ModeV1, ModeAuto:
+		if jcds2Mode && explicitMode && c.UploadMode != ModeJCDS2 {
+			errs = append(errs, fmt.Errorf("inputs jcds2_mode and upload_mode disagree: jcds2_mode is true but upload_mode is %q; remove one of them", c.UploadMode))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("input upload_mode: %q is not one of jcds2, v1, auto", c.UploadMode))
-	}
-	if jcds2Mode && explicitMode && c.UploadMode != ModeJCDS2 {
-		errs = append(errs, fmt.Errorf("inputs jcds2_mode and upload_mode disagree: jcds2_mode is true but upload_mode is %q; remove one of them", c.UploadMode))
 	}
 
 	c.RecipeDir = str("RECIPE_DIR", "")

@@ -1,12 +1,21 @@
 package processor
 
 import (
+	"strings"
+
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 )
 
 // writeOutputs sets the reference's outputs, told truthfully, and this
 // processor's additions.
 func writeOutputs(env plistio.Env, cfg *Config, res *Result) {
+	// The output never echoes a secret back: the shim leaves AutoPkg's own
+	// copies alone, so later processors in the recipe still have them.
+	for k := range env {
+		if isSecretKey(k) {
+			delete(env, k)
+		}
+	}
 	env["pkg_path"] = res.File.Path
 	env["pkg_name"] = res.File.Name
 	env["pkg_display_name"] = displayName(cfg, res.File)
@@ -54,4 +63,15 @@ func summary(cfg *Config, res *Result) map[string]any {
 			"packages_recalculated": recalc,
 		},
 	}
+}
+
+// isSecretKey reports whether an input key holds a credential: the Jamf
+// Pro ones, and the SMB passwords the reference accepts (SMB_PASSWORD,
+// SMB2_PASSWORD …).
+func isSecretKey(k string) bool {
+	switch k {
+	case "API_PASSWORD", "CLIENT_SECRET", "BEARER_TOKEN", "SMB_PASSWORD":
+		return true
+	}
+	return strings.HasPrefix(k, "SMB") && strings.HasSuffix(k, "_PASSWORD")
 }

@@ -111,6 +111,15 @@ func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
 func (u *uploader) run(ctx context.Context) (*Result, error) {
 	cfg, file := u.cfg, u.file
 	u.res.File = file
+	if !cfg.DryRun {
+		unlock, err := u.client.LockUpload(ctx, file.Name, 6*time.Hour, func() {
+			u.log.Warn().Msgf("another run on this Mac is uploading %s to %s; waiting for it to finish", file.Name, cfg.URL)
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	if err := u.client.Authenticate(ctx); err != nil {
 		return nil, err
 	}
@@ -365,6 +374,7 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		FilePath:    u.file.Path,
 		Hashes:      s3upload.SHA3_512 | s3upload.MD5 | u.metaHashSet(),
 		HTTPClient:  httpClient,
+		MaxAttempts: u.cfg.MaxTries,
 		Progress:    p,
 		Logger:      u.log,
 	})

@@ -777,8 +777,11 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 continue
             self.env[key] = value
         for key in sent:
-            if key not in out:
-                # The binary removed it (e.g. a summary from an earlier run).
+            if key not in out and key in self.output_variables:
+                # The binary removed one of its own outputs (e.g. a summary
+                # from an earlier run). Other keys it leaves out, such as the
+                # credentials it never echoes back, stay as AutoPkg has them
+                # for the processors that follow.
                 self.env.pop(key, None)
 
 
