@@ -345,11 +345,6 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	if u.res.Mode == ModeV1 {
 		return u.sendV1(ctx, obj, pkg)
 	}
-	if plan.File == FileReplace {
-		if err := u.deleteStale(ctx); err != nil {
-			return err
-		}
-	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
 		return err
@@ -365,20 +360,37 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	if err != nil {
 		return err
 	}
+	// A stale same-name file is deleted only once every byte of the new one
+	// is in S3, just before the upload is committed: a failure anywhere
+	// before that leaves the old file and its package object as they were.
+	var beforeCommit func(context.Context) error
+	var commitErr error
+	if plan.File == FileReplace {
+		beforeCommit = func(ctx context.Context) error {
+			if commitErr = u.client.EnsureFreshToken(ctx); commitErr == nil {
+				commitErr = u.deleteStale(ctx)
+			}
+			return commitErr
+		}
+	}
 	p := u.progress("uploading " + u.file.Name)
 	res, err := s3upload.Upload(ctx, s3upload.Input{
-		Bucket:      creds.BucketName,
-		Key:         creds.Path + u.file.Name,
-		Region:      creds.Region,
-		Credentials: provider,
-		FilePath:    u.file.Path,
-		Hashes:      s3upload.SHA3_512 | s3upload.MD5 | u.metaHashSet(),
-		HTTPClient:  httpClient,
-		MaxAttempts: u.cfg.MaxTries,
-		Progress:    p,
-		Logger:      u.log,
+		BeforeCommit: beforeCommit,
+		Bucket:       creds.BucketName,
+		Key:          creds.Path + u.file.Name,
+		Region:       creds.Region,
+		Credentials:  provider,
+		FilePath:     u.file.Path,
+		Hashes:       s3upload.SHA3_512 | s3upload.MD5 | u.metaHashSet(),
+		HTTPClient:   httpClient,
+		MaxAttempts:  u.cfg.MaxTries,
+		Progress:     p,
+		Logger:       u.log,
 	})
 	p.Done()
+	if commitErr != nil {
+		return commitErr
+	}
 	if err != nil {
 		return fmt.Errorf("upload %s to the JCDS: %w", u.file.Name, err)
 	}
@@ -397,7 +409,7 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 func (u *uploader) deleteStale(ctx context.Context) error {
 	name := u.file.Name
 	if err := u.client.DeleteJCDSFile(ctx, name); err != nil && !errors.Is(err, jamf.ErrNotFound) {
-		return fmt.Errorf("could not delete the stale JCDS file %q, so nothing was uploaded (uploading anyway would create a duplicate): %w", name, err)
+		return fmt.Errorf("could not delete the stale JCDS file %q, so the new upload was abandoned and nothing was changed (committing it would create a duplicate): %w", name, err)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
@@ -410,7 +422,7 @@ func (u *uploader) deleteStale(ctx context.Context) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the JCDS still lists %q 60 s after it was deleted; nothing was uploaded, to avoid a duplicate. Run again later", name)
+			return fmt.Errorf("the JCDS still lists %q 60 s after it was deleted; the new upload was abandoned to avoid a duplicate. Run again later", name)
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err

@@ -115,7 +115,10 @@ func StartServer(ctx context.Context, bin, dir string) (*Server, error) {
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/ready", nil)
+		// health/ready answers before the object layer is initialised (S3
+		// and STS then say 503 "Server not initialized"); the cluster check
+		// waits for write quorum, which comes after.
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+"/minio/health/cluster", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
 )
 
@@ -41,6 +42,12 @@ type Input struct {
 	HTTPClient  *http.Client // nil => the SDK's default client
 	Progress    *Progress    // nil => none
 	Logger      zerolog.Logger
+	// BeforeCommit, when set, runs once every byte is in S3 and just before
+	// the object is made whole (CompleteMultipartUpload, or the PutObject of
+	// a one-part file). An error aborts the upload. The JCDS flow deletes
+	// the stale same-name file here, so the window in which neither the old
+	// nor the new file exists shrinks from the whole upload to one request.
+	BeforeCommit func(ctx context.Context) error
 }
 
 // Result describes a finished upload.
@@ -123,7 +130,8 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	if len(hp.workers) > 0 {
 		src.hash = hp
 	}
-	tc := &trackingClient{api: newClient(in, endpoint), progress: in.Progress, src: src, size: size}
+	tc := &trackingClient{api: newClient(in, endpoint), progress: in.Progress, src: src, size: size,
+		beforeCommit: in.BeforeCommit, creds: in.Credentials, log: in.Logger}
 	//lint:ignore SA1019 manager is the SDK's multipart uploader in go.mod; its successor (transfermanager) is still v0.
 	up := manager.NewUploader(tc, func(u *manager.Uploader) {
 		u.PartSize = partSize
@@ -275,12 +283,63 @@ func (s *sourceReader) complete(size int64) error {
 // finished parts for progress, and refuses to complete an upload whose file
 // changed underneath it.
 type trackingClient struct {
-	api      manager.UploadAPIClient
-	progress *Progress
-	src      *sourceReader
-	size     int64
-	mu       sync.Mutex
-	id       string
+	api          manager.UploadAPIClient
+	progress     *Progress
+	src          *sourceReader
+	size         int64
+	beforeCommit func(ctx context.Context) error
+	creds        aws.CredentialsProvider
+	log          zerolog.Logger
+	mu           sync.Mutex
+	id           string
+}
+
+// expiredCodes are S3's answers to credentials that stopped working before
+// their stated expiry (revoked, or a skewed clock).
+var expiredCodes = map[string]bool{"ExpiredToken": true, "TokenRefreshRequired": true, "InvalidToken": true}
+
+// maxEarlyRenewals bounds renew-and-retry rounds for one request.
+const maxEarlyRenewals = 2
+
+// withFreshCredentials runs call, and when S3 says the credentials expired
+// before the cache expected, drops the cached set, renews, rewinds the body
+// and tries again. The SDK's retryer cannot do this: it retries with the
+// same credentials, which the cache still believes valid.
+func (t *trackingClient) withFreshCredentials(ctx context.Context, body any, call func() error) error {
+	err := call()
+	for i := 0; i < maxEarlyRenewals && err != nil; i++ {
+		var ae smithy.APIError
+		cache, ok := t.creds.(*aws.CredentialsCache)
+		if !errors.As(err, &ae) || !expiredCodes[ae.ErrorCode()] || !ok {
+			return err
+		}
+		if s, ok := body.(io.Seeker); ok {
+			if _, serr := s.Seek(0, io.SeekStart); serr != nil {
+				return err
+			}
+		} else if body != nil {
+			return err
+		}
+		t.log.Info().Str("code", ae.ErrorCode()).Msg("S3 credentials stopped working early; renewing them")
+		cache.Invalidate()
+		if _, rerr := cache.Retrieve(ctx); rerr != nil {
+			return fmt.Errorf("%w (renewing the credentials also failed: %v)", err, rerr)
+		}
+		err = call()
+	}
+	return err
+}
+
+func (t *trackingClient) commit(ctx context.Context) error {
+	if err := t.src.complete(t.size); err != nil {
+		return err
+	}
+	if t.beforeCommit != nil {
+		if err := t.beforeCommit(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *trackingClient) uploadID() string {
@@ -290,10 +349,14 @@ func (t *trackingClient) uploadID() string {
 }
 
 func (t *trackingClient) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	if err := t.src.complete(t.size); err != nil {
+	if err := t.commit(ctx); err != nil {
 		return nil, err
 	}
-	out, err := t.api.PutObject(ctx, in, opts...)
+	var out *s3.PutObjectOutput
+	err := t.withFreshCredentials(ctx, in.Body, func() (err error) {
+		out, err = t.api.PutObject(ctx, in, opts...)
+		return err
+	})
 	if err == nil {
 		t.progress.Add(t.size)
 	}
@@ -301,7 +364,11 @@ func (t *trackingClient) PutObject(ctx context.Context, in *s3.PutObjectInput, o
 }
 
 func (t *trackingClient) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
-	out, err := t.api.CreateMultipartUpload(ctx, in, opts...)
+	var out *s3.CreateMultipartUploadOutput
+	err := t.withFreshCredentials(ctx, nil, func() (err error) {
+		out, err = t.api.CreateMultipartUpload(ctx, in, opts...)
+		return err
+	})
 	if err == nil && out.UploadId != nil {
 		t.mu.Lock()
 		t.id = *out.UploadId
@@ -311,7 +378,11 @@ func (t *trackingClient) CreateMultipartUpload(ctx context.Context, in *s3.Creat
 }
 
 func (t *trackingClient) UploadPart(ctx context.Context, in *s3.UploadPartInput, opts ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	out, err := t.api.UploadPart(ctx, in, opts...)
+	var out *s3.UploadPartOutput
+	err := t.withFreshCredentials(ctx, in.Body, func() (err error) {
+		out, err = t.api.UploadPart(ctx, in, opts...)
+		return err
+	})
 	if err == nil {
 		if b, ok := in.Body.(interface{ Size() int64 }); ok {
 			t.progress.Add(b.Size())
@@ -321,10 +392,15 @@ func (t *trackingClient) UploadPart(ctx context.Context, in *s3.UploadPartInput,
 }
 
 func (t *trackingClient) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, opts ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
-	if err := t.src.complete(t.size); err != nil {
+	if err := t.commit(ctx); err != nil {
 		return nil, err
 	}
-	return t.api.CompleteMultipartUpload(ctx, in, opts...)
+	var out *s3.CompleteMultipartUploadOutput
+	err := t.withFreshCredentials(ctx, nil, func() (err error) {
+		out, err = t.api.CompleteMultipartUpload(ctx, in, opts...)
+		return err
+	})
+	return out, err
 }
 
 func (t *trackingClient) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, opts ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {

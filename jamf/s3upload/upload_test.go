@@ -354,3 +354,61 @@ func TestUploadRenewsCredentialsMinIO(t *testing.T) {
 		t.Error("renewal returned the same access key; the test would not show new credentials being used")
 	}
 }
+
+// TestBeforeCommit: the hook runs once, after every part is sent and before
+// the object exists; its error aborts the upload and leaves nothing behind.
+func TestBeforeCommit(t *testing.T) {
+	env := startMinIO(t)
+	for _, tc := range []struct {
+		name string
+		size int
+		fail bool
+	}{
+		{"multipart, committed", int(2*smallPart) + 5, false},
+		{"multipart, hook fails", int(2*smallPart) + 5, true},
+		{"one part, committed", 1000, false},
+		{"one part, hook fails", 1000, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, data := writeTestFile(t, tc.size, 7)
+			key := "tmp/" + strings.ReplaceAll(tc.name, " ", "_") + ".pkg"
+			calls := 0
+			hookErr := errors.New("stale file could not be deleted")
+			_, err := Upload(context.Background(), Input{
+				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
+				Endpoint: env.endpoint, FilePath: path, PartSize: smallPart,
+				BeforeCommit: func(ctx context.Context) error {
+					calls++
+					if env.objectExists(t, key) {
+						t.Errorf("object visible before the commit hook")
+					}
+					if tc.fail {
+						return hookErr
+					}
+					return nil
+				},
+			})
+			if calls != 1 {
+				t.Errorf("hook ran %d times, want 1", calls)
+			}
+			if tc.fail {
+				if !errors.Is(err, hookErr) {
+					t.Fatalf("err = %v, want the hook's error", err)
+				}
+				if env.objectExists(t, key) {
+					t.Errorf("object committed although the hook failed")
+				}
+				if ids := env.pendingUploads(t); len(ids) != 0 {
+					t.Errorf("multipart uploads left: %v", ids)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(env.object(t, key), data) {
+				t.Errorf("stored object differs")
+			}
+		})
+	}
+}
