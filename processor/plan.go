@@ -57,6 +57,7 @@ type Facts struct {
 	JCDSFile   *jamf.JCDSFile // the same-name JCDS file, nil when none
 	LocalSize  int64
 	LocalSHA3  string // computed only when a same-name, same-size file exists
+	LocalMD5   string // likewise, when the JCDS lists an MD5 to compare with
 }
 
 // Plan is the sequence of changes a run will make.
@@ -96,12 +97,15 @@ func Decide(cfg *Config, facts Facts) Plan {
 	case facts.JCDSFile.Length != facts.LocalSize:
 		p.File = FileReplace
 		p.Reason = fmt.Sprintf("the JCDS file differs in size (%d bytes there, %d here)", facts.JCDSFile.Length, facts.LocalSize)
-	case facts.LocalSHA3 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.LocalSHA3):
+	case facts.JCDSFile.MD5 != "" && facts.LocalMD5 != "" && strings.EqualFold(facts.JCDSFile.MD5, facts.LocalMD5):
+		p.File = FileUnchanged
+		p.Reason = "the JCDS file has the same size and MD5"
+	case (facts.JCDSFile.MD5 == "" || facts.LocalMD5 == "") && facts.LocalSHA3 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.LocalSHA3):
 		p.File = FileUnchanged
 		p.Reason = "the JCDS file has the same SHA3-512"
 	default:
 		p.File = FileReplace
-		p.Reason = "the JCDS file differs (SHA3-512)"
+		p.Reason = "the JCDS file has the same size but different content"
 	}
 
 	if cfg.SkipMetadata {

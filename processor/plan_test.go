@@ -12,6 +12,7 @@ func TestDecide(t *testing.T) {
 	same := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, SHA3: "abc"}
 	otherSize := &jamf.JCDSFile{FileName: "App.pkg", Length: 99, SHA3: "abc"}
 	empty := &jamf.JCDSFile{FileName: "App.pkg", Length: 0}
+	withMD5 := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, MD5: "0a1b", SHA3: "abc"}
 	tests := []struct {
 		name  string
 		cfg   Config
@@ -25,6 +26,9 @@ func TestDecide(t *testing.T) {
 		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone},
 		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate},
 		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate},
+		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "0A1B"}, FileUnchanged, MetaUpdate},
+		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "ffff", LocalSHA3: "abc"}, FileReplace, MetaUpdate},
+		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate},
 		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate},
 		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate},
 		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -103,7 +104,9 @@ type uploader struct {
 	file    *PkgFile
 	version jamf.Version
 	sums    s3upload.Sums
-	res     Result
+	// serverMD5: the JCDS lists MD5s, so verification can compare them.
+	serverMD5 bool
+	res       Result
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -161,15 +164,26 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		if dups := Duplicates(files, file.Name); len(dups) > 0 {
 			u.log.Warn().Strs("files", dups).Msgf("the JCDS holds duplicates of %s made by earlier uploads; delete them in Jamf Pro", file.Name)
 		}
+		u.serverMD5 = listsMD5(files)
 		if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
-			sums, err := u.hash(ctx, s3upload.SHA3_512|u.metaHashSet())
+			// Compare by MD5 when the JCDS lists one (several times faster
+			// than SHA3-512), and compute the metadata's digest in the same
+			// pass unless the JCDS's own SHA3-512 can stand in for it.
+			which := u.localDigests()
+			if facts.JCDSFile.MD5 == "" {
+				which |= s3upload.SHA3_512
+			}
+			sums, err := u.hash(ctx, which)
 			if err != nil {
 				return nil, err
 			}
-			facts.LocalSHA3 = sums.SHA3_512
+			facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
 		}
 	}
 	plan := Decide(cfg, facts)
+	if plan.File == FileUnchanged {
+		u.adoptServerSHA3(facts.JCDSFile)
+	}
 	u.res.Plan = plan
 	u.res.Steps = plan.Steps(cfg, file, mode)
 	for _, s := range u.res.Steps {
@@ -243,6 +257,38 @@ func (u *uploader) findPackage(ctx context.Context, name string) (*jamf.Package,
 		return u.client.FindPackageClassic(ctx, name)
 	}
 	return u.client.FindPackage(ctx, name)
+}
+
+// localDigests is what this run computes from the file's bytes: MD5 to
+// compare with the JCDS's listing, and the metadata's digest unless that is
+// SHA3-512 and the JCDS lists MD5s. Then the JCDS's SHA3-512 of bytes whose
+// size and MD5 match ours stands in for it: SHA3-512 is the slowest digest
+// by far (about 70 MB/s on a server core), and would otherwise bound the
+// upload's speed.
+func (u *uploader) localDigests() s3upload.HashSet {
+	h := s3upload.MD5
+	if meta := u.metaHashSet(); meta != s3upload.SHA3_512 || !u.serverMD5 {
+		h |= meta
+	}
+	return h
+}
+
+// adoptServerSHA3 takes the JCDS's SHA3-512 for a file whose bytes were
+// shown to equal ours (same size and MD5), when this run did not compute it.
+func (u *uploader) adoptServerSHA3(f *jamf.JCDSFile) {
+	if u.sums.SHA3_512 == "" && f != nil && f.SHA3 != "" {
+		u.sums.SHA3_512 = strings.ToLower(f.SHA3)
+		u.res.SHA3 = u.sums.SHA3_512
+	}
+}
+
+func listsMD5(files []jamf.JCDSFile) bool {
+	for _, f := range files {
+		if f.MD5 != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // metaHashSet is the digest the metadata needs: MD5 when asked, SHA3-512
@@ -360,6 +406,13 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	if err != nil {
 		return err
 	}
+	// No timeout on a whole multi-GB upload, but a part whose answer never
+	// comes must not hang the night: the SDK retries it on its own.
+	if t, ok := httpClient.Transport.(*http.Transport); ok {
+		t = t.Clone()
+		t.ResponseHeaderTimeout = 5 * time.Minute
+		httpClient = &http.Client{Transport: t}
+	}
 	// A stale same-name file is deleted only once every byte of the new one
 	// is in S3, just before the upload is committed: a failure anywhere
 	// before that leaves the old file and its package object as they were.
@@ -381,7 +434,7 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		Region:       creds.Region,
 		Credentials:  provider,
 		FilePath:     u.file.Path,
-		Hashes:       s3upload.SHA3_512 | s3upload.MD5 | u.metaHashSet(),
+		Hashes:       u.localDigests(),
 		HTTPClient:   httpClient,
 		MaxAttempts:  u.cfg.MaxTries,
 		Progress:     p,
@@ -467,13 +520,29 @@ func (u *uploader) verify(ctx context.Context) error {
 			switch {
 			case f.Length != u.file.Size:
 				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, u.file.Size)
-			case f.SHA3 != "" && !strings.EqualFold(f.SHA3, u.sums.SHA3_512):
-				last = "listed with a different SHA3-512"
-			case f.SHA3 == "" && f.MD5 != "" && !strings.EqualFold(f.MD5, u.sums.MD5):
-				last = "listed with a different MD5"
-			default:
-				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and hash match")
+			case f.MD5 != "" && u.sums.MD5 != "":
+				if !strings.EqualFold(f.MD5, u.sums.MD5) {
+					last = "listed with a different MD5"
+					continue
+				}
+				u.adoptServerSHA3(&f)
+				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and MD5 match")
 				return nil
+			case f.SHA3 != "" && u.sums.SHA3_512 != "":
+				if !strings.EqualFold(f.SHA3, u.sums.SHA3_512) {
+					last = "listed with a different SHA3-512"
+					continue
+				}
+				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and SHA3-512 match")
+				return nil
+			case f.SHA3 != "":
+				// The listing has only a digest this run did not compute.
+				if _, err := u.hash(ctx, s3upload.SHA3_512); err != nil {
+					return err
+				}
+				last = "hashed the file to compare SHA3-512"
+			default:
+				last = "listed without a digest yet"
 			}
 		}
 		if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
@@ -496,19 +565,19 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 	if obj != nil {
 		id = obj.ID
 	} else {
-		sums, err := u.hash(ctx, s3upload.SHA3_512|u.metaHashSet())
-		if err != nil {
+		if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
 			return err
 		}
-		pkg.HashType, pkg.HashValue = u.metaHash(sums)
+		pkg.HashType, pkg.HashValue = u.metaHash(u.sums)
+		var err error
 		if id, err = u.client.CreatePackage(ctx, pkg); err != nil {
 			return err
 		}
 		u.res.PackageID = id
 		u.res.MetaWritten = true
 	}
-	if u.sums.SHA3_512 == "" {
-		if _, err := u.hash(ctx, s3upload.SHA3_512|u.metaHashSet()); err != nil {
+	if _, v := u.metaHash(u.sums); v == "" {
+		if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
 			return err
 		}
 	}
@@ -539,15 +608,15 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return err
 	}
-	switch {
-	case u.res.Uploaded || plan.File == FileUnchanged:
-		pkg.HashType, pkg.HashValue = u.metaHash(u.sums)
-	case plan.Meta == MetaCreate:
-		sums, err := u.hash(ctx, u.metaHashSet())
-		if err != nil {
-			return err
+	if u.res.Uploaded || plan.File == FileUnchanged || plan.Meta == MetaCreate {
+		typ, value := u.metaHash(u.sums)
+		if value == "" {
+			if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
+				return err
+			}
+			typ, value = u.metaHash(u.sums)
 		}
-		pkg.HashType, pkg.HashValue = u.metaHash(sums)
+		pkg.HashType, pkg.HashValue = typ, value
 	}
 	// Otherwise the file was kept: its recorded hash still describes it, so
 	// the object's own hash fields are left as they were.
