@@ -55,8 +55,10 @@ cross:
 demo: build
 	./recipes/demo.sh
 
+# Upload engine vs boto3 and aws-cli, then the end-to-end figures.
 bench: build tools
 	MINIO_BIN=$(MINIO_BIN) ./jamf/s3upload/bench/bench.sh
+	MINIO_BIN=$(MINIO_BIN) ./processor/bench/bench.sh
 
 install: build
 	./recipes/install.sh "$(PREFIX)" "$(DESTDIR)"

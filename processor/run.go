@@ -282,7 +282,13 @@ func (u *uploader) adoptServerSHA3(f *jamf.JCDSFile) {
 	}
 }
 
+// listsMD5 reports whether the JCDS can be expected to list MD5s. An empty
+// distribution point says nothing either way; the reference server lists
+// them, and verify still hashes SHA3-512 if the new file's entry lacks one.
 func listsMD5(files []jamf.JCDSFile) bool {
+	if len(files) == 0 {
+		return true
+	}
 	for _, f := range files {
 		if f.MD5 != "" {
 			return true

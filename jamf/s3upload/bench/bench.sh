@@ -103,6 +103,7 @@ measure() {
 
 echo "bench: uploading with each tool" >&2
 measure "s3upload (no hashes)" "$bytes" "$bench" -endpoint "$endpoint" -bucket bench -key ours.pkg -file "$work/file.bin" -hashes none
+measure "s3upload (MD5 in the pass)" "$bytes" "$bench" -endpoint "$endpoint" -bucket bench -key ours-md5.pkg -file "$work/file.bin" -hashes md5
 measure "s3upload (SHA3-512 in the pass)" "$bytes" "$bench" -endpoint "$endpoint" -bucket bench -key ours-sha3.pkg -file "$work/file.bin" -hashes sha3-512
 measure "boto3 upload_file" "$bytes" /usr/bin/python3 "$work/boto3_upload.py" "$endpoint" "$work/file.bin" boto3.pkg
 measure "aws s3 cp" "$bytes" /usr/bin/aws --endpoint-url "$endpoint" s3 cp "$work/file.bin" s3://bench/awscli.pkg --only-show-errors
@@ -111,7 +112,7 @@ rm -f "$work/file.bin"
 if [ "$sparse_gib" -gt 0 ]; then
 	truncate -s "${sparse_gib}G" "$work/sparse.bin"
 	sbytes=$(stat -c %s "$work/sparse.bin")
-	measure "s3upload ${sparse_gib} GiB sparse (SHA3-512)" "$sbytes" "$bench" -endpoint "$endpoint" -bucket bench -key sparse.pkg -file "$work/sparse.bin" -hashes sha3-512
+	measure "s3upload ${sparse_gib} GiB sparse (MD5)" "$sbytes" "$bench" -endpoint "$endpoint" -bucket bench -key sparse.pkg -file "$work/sparse.bin" -hashes md5
 	measure "s3upload ${sparse_gib} GiB sparse (no hashes)" "$sbytes" "$bench" -endpoint "$endpoint" -bucket bench -key sparse-nohash.pkg -file "$work/sparse.bin" -hashes none
 	rm -f "$work/sparse.bin"
 fi
@@ -122,5 +123,9 @@ echo
 echo "| tool                               | wall s   | MiB/s    | RSS MB  |"
 echo "|------------------------------------|----------|----------|---------|"
 printf '%s\n' "${results[@]}"
-awk '{ t[$0 ~ /^s3upload \(no hashes\)/ ? "ours" : $0 ~ /^boto3/ ? "boto3" : $0 ~ /^aws s3 cp/ ? "cli" : "x"] = $NF }
-	END { printf "\nspeed-up (no hashes): %.2fx boto3 (target 2x), %.2fx aws-cli (target 1.5x)\n", t["boto3"] / t["ours"], t["cli"] / t["ours"] }' "$work/times.txt"
+# The processor sends a new package with MD5 in the pass (JCDS verification
+# compares MD5; SHA-512 too for Jamf Pro before 11.25), so that is the row
+# the targets are checked on; the no-hash row shows the transfer alone.
+awk '{ t[$0 ~ /^s3upload \(MD5 in the pass\)/ ? "ours" : $0 ~ /^s3upload \(no hashes\)/ ? "raw" : $0 ~ /^boto3/ ? "boto3" : $0 ~ /^aws s3 cp/ ? "cli" : "x"] = $NF }
+	END { printf "\nspeed-up (MD5 in the pass, as the processor uploads): %.2fx boto3 (target 2x), %.2fx aws-cli (target 1.5x)\n", t["boto3"] / t["ours"], t["cli"] / t["ours"]
+	      printf "speed-up (no hashes): %.2fx boto3, %.2fx aws-cli\n", t["boto3"] / t["raw"], t["cli"] / t["raw"] }' "$work/times.txt"
