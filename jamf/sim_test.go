@@ -50,11 +50,6 @@ func TestSimV1Flow(t *testing.T) {
 		t.Errorf("FindCategory(prefix) = %+v, %v", cat, err)
 	}
 	for _, name := range oddNames {
-		if strings.Contains(name, `\`) {
-			// jamfsim's RSQL reader unescapes \" but not \\ (RSQL
-			// unescapes both); TestOddNames covers this name.
-			continue
-		}
 		t.Run(name, func(t *testing.T) {
 			if p, err := c.FindPackage(ctx, name); p != nil || err != nil {
 				t.Fatalf("FindPackage before create = %+v, %v", p, err)

@@ -472,13 +472,25 @@ func parseFilter(f string, fields ...string) (field, value string, err error) {
 	for _, allowed := range fields {
 		if k == allowed {
 			if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-				v = v[1 : len(v)-1]
-				v = strings.ReplaceAll(v, `\"`, `"`)
+				v = rsqlUnescape(v[1 : len(v)-1])
 			}
 			return k, v, nil
 		}
 	}
 	return "", "", fmt.Errorf("unsupported filter field %q", k)
+}
+
+// rsqlUnescape undoes RSQL's backslash escapes inside a quoted value: a
+// backslash makes the next character literal (\" and \\ in practice).
+func rsqlUnescape(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+		}
+		b.WriteByte(v[i])
+	}
+	return b.String()
 }
 
 func pageParams(q url.Values) (page, size int) {
