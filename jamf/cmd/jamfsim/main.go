@@ -98,6 +98,10 @@ func run(args []string) error {
 	for _, f := range parsed {
 		sim.InjectFault(f)
 	}
+	// Catch signals before announcing the address: whoever reads it may
+	// stop us at once, and must get a clean shutdown, not a default kill.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	url, err := sim.Listen(*addr)
 	if err != nil {
 		return err
@@ -105,8 +109,6 @@ func run(args []string) error {
 	fmt.Printf("JSS_URL=%s\nAWS_ENDPOINT_URL_S3=%s\n", url, sim.S3Endpoint())
 	logger.Info().Str("url", url).Str("s3", sim.S3Endpoint()).Str("version", *version).Str("bucket", sim.Bucket()).Msg("jamfsim serving")
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	got := <-sig
 	logger.Info().Str("signal", got.String()).Msg("shutting down")
 	return nil
