@@ -21,12 +21,13 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/jcds2-uploader .
 	$(GO) build -trimpath -o $(BIN)/jamfsim ./jamf/cmd/jamfsim
 
-# The README's test command: unit, simulator, MinIO and end-to-end tests,
-# then a short fuzz of the plist decoder.
+# The README's test command: a short fuzz of the plist decoder, the shim's
+# tests, then the unit, simulator, MinIO and end-to-end tests.
+# The Go suite runs last so its summary closes the output.
 test: build tools
-	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 30m ./...
-	python3 -m unittest discover -s recipes -p 'test_*.py'
 	$(MAKE) fuzz
+	python3 -m unittest discover -s recipes -p 'test_*.py'
+	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 30m ./...
 
 fuzz:
 	$(GO) test ./plistio -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 200x
