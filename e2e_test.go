@@ -423,3 +423,52 @@ func TestV1UploadFailureLeavesNoObject(t *testing.T) {
 	}
 	checkConsistent(t, r.sim)
 }
+
+// TestJCDSListingWithoutMD5: a server that lists only SHA3-512 still gets
+// verified uploads and hash-match skips, through a local SHA3-512.
+func TestJCDSListingWithoutMD5(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{ListWithoutMD5: true})
+	path, sum := makePkg(t, "NoMD5.pkg", 300000)
+	env := r.baseEnv(path)
+	res := r.mustSucceed(env)
+	if stringOut(t, res.out, "pkg_sha3_512") != sum || r.sim.State().Packages[0].HashValue != sum {
+		t.Errorf("sha3 output %v, metadata %v; want %s", res.out["pkg_sha3_512"], r.sim.State().Packages[0].HashValue, sum)
+	}
+	env["replace_pkg"] = true
+	res = r.mustSucceed(env)
+	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusHashMatch {
+		t.Errorf("identical file without listed MD5: status %q", got)
+	}
+	changed, changedSum := makePkg(t, "NoMD5.pkg", 300000)
+	env["pkg_path"] = changed
+	res = r.mustSucceed(env)
+	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusUploaded {
+		t.Errorf("changed file of the same size: status %q", got)
+	}
+	if f, _ := r.sim.File("NoMD5.pkg"); f.SHA3 != changedSum {
+		t.Errorf("JCDS holds the old bytes")
+	}
+	checkConsistent(t, r.sim)
+}
+
+// TestVerifyWaitsOutStaleListing: after a replace, the service briefly
+// lists the new file with the old length; the run waits for the true one
+// instead of failing or writing metadata early.
+func TestVerifyWaitsOutStaleListing(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{StaleListings: 2})
+	path, _ := makePkg(t, "Stale.pkg", 100000)
+	env := r.baseEnv(path)
+	r.mustSucceed(env)
+	newPath, newSum := makePkg(t, "Stale.pkg", 150000)
+	env["pkg_path"] = newPath
+	env["replace_pkg"] = true
+	env["verbose"] = uint64(2)
+	res := r.mustSucceed(env)
+	if !strings.Contains(res.stderr, "listed with 100000 bytes, expected 150000") {
+		t.Errorf("the stale listing was not seen and waited out:\n%s", res.stderr)
+	}
+	if p := r.sim.State().Packages[0]; p.HashValue != newSum {
+		t.Errorf("metadata hash %s, want %s", p.HashValue, newSum)
+	}
+	checkConsistent(t, r.sim)
+}

@@ -36,6 +36,9 @@ func (s *Server) jcdsList(w http.ResponseWriter, r *http.Request) {
 			s.stale[f.Name]--
 			files[i].Size = s.deletedSize[f.Name]
 		}
+		if s.opts.ListWithoutMD5 {
+			files[i].MD5 = ""
+		}
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, files)

@@ -54,6 +54,9 @@ type Options struct {
 	// (same name as one deleted before) with the new hashes but the old
 	// length: that many list responses after the move show the old length.
 	StaleListings int
+	// ListWithoutMD5 leaves md5 out of the JCDS file list, as some server
+	// versions may; clients must then compare SHA3-512.
+	ListWithoutMD5 bool
 
 	Logger zerolog.Logger
 
