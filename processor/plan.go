@@ -52,12 +52,11 @@ func (a MetaAction) String() string {
 // the decision a pure function of the facts lets the tests cover every
 // combination of inputs without a server.
 type Facts struct {
-	Object     *jamf.Package  // the package object, nil when none exists
-	JCDSListed bool           // the JCDS list was read (not needed when the file is kept)
-	JCDSFile   *jamf.JCDSFile // the same-name JCDS file, nil when none
-	LocalSize  int64
-	LocalSHA3  string // computed only when a same-name, same-size file exists
-	LocalMD5   string // likewise, when the JCDS lists an MD5 to compare with
+	Object    *jamf.Package  // the package object, nil when none exists
+	JCDSFile  *jamf.JCDSFile // the same-name JCDS file, nil when none
+	LocalSize int64
+	LocalSHA3 string // computed only when a same-name, same-size file exists
+	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
 }
 
 // Plan is the sequence of changes a run will make.

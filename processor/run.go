@@ -154,7 +154,6 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		facts.JCDSListed = true
 		for i := range files {
 			if files[i].FileName == file.Name {
 				facts.JCDSFile = &files[i]
