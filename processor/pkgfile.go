@@ -50,15 +50,22 @@ func ResolvePkg(cfg *Config) (*PkgFile, error) {
 		if !strings.HasSuffix(strings.ToLower(name), ".zip") {
 			name += ".zip"
 		}
+		var zipPath string
 		if cfg.DryRun {
-			// A dry run changes nothing, not even the cache: report the zip
-			// that a real run would make.
-			f.Path = zipPathFor(path, cfg.RecipeCacheDir)
-			f.Name, f.Zipped = name, true
-			return f, nil
-		}
-		zipPath, err := zipBundle(path, cfg.RecipeCacheDir)
-		if err != nil {
+			// A dry run changes nothing, not even the cache: it looks at a
+			// fresh zip if there is one, else reports the zip a real run
+			// would make (of unknown size).
+			fresh, ok, err := freshZip(path, cfg.RecipeCacheDir)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				f.Path = fresh
+				f.Name, f.Zipped = name, true
+				return f, nil
+			}
+			zipPath = fresh
+		} else if zipPath, err = zipBundle(path, cfg.RecipeCacheDir); err != nil {
 			return nil, err
 		}
 		f.Path, f.Zipped = zipPath, true
@@ -171,13 +178,9 @@ func zipPathFor(bundle, cacheDir string) string {
 // as Jamf Pro expects. An existing zip is reused only when it is newer than
 // everything in the bundle, so a rebuilt bundle is never shipped stale.
 func zipBundle(bundle, cacheDir string) (string, error) {
-	zipPath := zipPathFor(bundle, cacheDir)
-	newest, err := newestModTime(bundle)
-	if err != nil {
-		return "", fmt.Errorf("read bundle package %s: %w", bundle, err)
-	}
-	if zi, err := os.Stat(zipPath); err == nil && zi.Mode().IsRegular() && !zi.ModTime().Before(newest) {
-		return zipPath, nil
+	zipPath, fresh, err := freshZip(bundle, cacheDir)
+	if err != nil || fresh {
+		return zipPath, err
 	}
 	if err := os.MkdirAll(filepath.Dir(zipPath), 0o755); err != nil {
 		return "", fmt.Errorf("zip bundle package: %w", err)
@@ -198,6 +201,18 @@ func zipBundle(bundle, cacheDir string) (string, error) {
 		return "", fmt.Errorf("zip bundle package %s: %w", bundle, err)
 	}
 	return zipPath, nil
+}
+
+// freshZip returns where the bundle's zip goes and whether one is there
+// that is newer than everything in the bundle.
+func freshZip(bundle, cacheDir string) (zipPath string, fresh bool, err error) {
+	zipPath = zipPathFor(bundle, cacheDir)
+	newest, err := newestModTime(bundle)
+	if err != nil {
+		return zipPath, false, fmt.Errorf("read bundle package %s: %w", bundle, err)
+	}
+	zi, err := os.Stat(zipPath)
+	return zipPath, err == nil && zi.Mode().IsRegular() && !zi.ModTime().Before(newest), nil
 }
 
 func newestModTime(root string) (time.Time, error) {

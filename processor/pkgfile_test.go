@@ -133,3 +133,28 @@ func TestBundleZip(t *testing.T) {
 		t.Errorf("name = %s", f3.Name)
 	}
 }
+
+func TestBundleDryRunMakesNoZip(t *testing.T) {
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "Dry.pkg")
+	write(t, filepath.Join(bundle, "Contents", "Info.plist"), 5)
+	cache := filepath.Join(dir, "cache")
+	f, err := ResolvePkg(&Config{PkgPath: bundle, RecipeCacheDir: cache, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Name != "Dry.pkg.zip" || f.Size != 0 || !f.Zipped {
+		t.Errorf("dry run = %+v", f)
+	}
+	if _, err := os.Stat(f.Path); !os.IsNotExist(err) {
+		t.Errorf("a dry run wrote %s", f.Path)
+	}
+	// With a fresh zip from an earlier run, the dry run looks at it.
+	if _, err := ResolvePkg(&Config{PkgPath: bundle, RecipeCacheDir: cache}); err != nil {
+		t.Fatal(err)
+	}
+	f, err = ResolvePkg(&Config{PkgPath: bundle, RecipeCacheDir: cache, DryRun: true})
+	if err != nil || f.Size == 0 {
+		t.Errorf("dry run with a fresh zip = %+v, %v", f, err)
+	}
+}

@@ -138,10 +138,14 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 		if f.Zipped {
 			s = append(s, fmt.Sprintf("zip the bundle package into %s", f.Path))
 		}
+		size := fmt.Sprintf("%d bytes", f.Size)
+		if f.Size == 0 && f.Zipped {
+			size = "size known once zipped"
+		}
 		if mode == ModeV1 {
-			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload", f.Name, f.Size))
+			s = append(s, fmt.Sprintf("upload %s (%s) through /api/v1/packages/{id}/upload", f.Name, size))
 		} else {
-			s = append(s, fmt.Sprintf("upload %s (%d bytes) to the JCDS, then verify its size and SHA3-512", f.Name, f.Size))
+			s = append(s, fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", f.Name, size))
 		}
 	}
 	switch p.Meta {
