@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha3"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,7 +190,23 @@ func makePkg(t *testing.T, name string, size int) (string, string) {
 		t.Fatal(err)
 	}
 	sum := sha3.Sum512(data)
+	s512 := sha512.Sum512(data)
+	sha512BySHA3.Store(hex.EncodeToString(sum[:]), hex.EncodeToString(s512[:]))
 	return path, hex.EncodeToString(sum[:])
+}
+
+// sha512BySHA3 maps the SHA3-512 of each package makePkg wrote to its
+// SHA-512: below 11.25 the package object records SHA-512.
+var sha512BySHA3 sync.Map
+
+// hashIs reports whether a package object's hash value describes the bytes
+// whose SHA3-512 is sum (as SHA3-512, or as SHA-512 on older servers).
+func hashIs(value, sum string) bool {
+	if value == sum {
+		return true
+	}
+	s512, ok := sha512BySHA3.Load(sum)
+	return ok && value == s512.(string)
 }
 
 func sha3File(t *testing.T, path string) string {

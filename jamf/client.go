@@ -5,10 +5,8 @@ package jamf
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -228,17 +226,4 @@ func NewHTTPClient(insecure bool) (*http.Client, error) {
 		},
 	}
 	return &http.Client{Transport: tr}, nil
-}
-
-// LockUpload serialises runs on this Mac that upload the same file name to
-// the same Jamf Pro server: two at once would both find no file, both
-// upload, and the service would keep the second as Name_1.pkg. The second
-// run waits (up to limit), then finds the first one's work done. With the
-// token cache off there is nowhere shared to lock, and it returns at once.
-func (c *Client) LockUpload(ctx context.Context, fileName string, limit time.Duration, waiting func()) (unlock func(), err error) {
-	if c.cache == nil {
-		return func() {}, nil
-	}
-	sum := sha256.Sum256([]byte(c.base + "\x00upload\x00" + fileName))
-	return c.cache.lockFor(ctx, "upload-"+hex.EncodeToString(sum[:12]), limit, waiting)
 }

@@ -14,3 +14,5 @@ func tryLock(*os.File) (bool, error) { return true, nil }
 func unlockFile(*os.File) {}
 
 func ownedByMe(fs.FileInfo) bool { return true }
+
+const syscallNoFollow = 0

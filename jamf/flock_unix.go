@@ -26,3 +26,6 @@ func ownedByMe(fi fs.FileInfo) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return !ok || int(st.Uid) == os.Geteuid()
 }
+
+// syscallNoFollow keeps a lock file from being a symlink planted elsewhere.
+const syscallNoFollow = syscall.O_NOFOLLOW

@@ -227,6 +227,12 @@ func retryable(err error) bool {
 	if errors.As(err, &p) {
 		return false
 	}
+	// A caller's own error from reading an upload body (the file changed)
+	// would fail the same way on every try.
+	var final interface{ Permanent() bool }
+	if errors.As(err, &final) && final.Permanent() {
+		return false
+	}
 	var apiErr *APIError
 	switch {
 	case isCertError(err):

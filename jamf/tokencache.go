@@ -94,9 +94,16 @@ func (tc *tokenCache) lock(ctx context.Context, key string) (unlock func(), err 
 // lockFor takes key's lock file, waiting at most limit; waiting is called
 // once if the lock is held by another run.
 func (tc *tokenCache) lockFor(ctx context.Context, key string, limit time.Duration, waiting func()) (unlock func(), err error) {
-	f, err := os.OpenFile(tc.path(key, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	return lockPath(ctx, tc.path(key, ".lock"), limit, waiting)
+}
+
+// lockPath takes an exclusive flock on the file at path (made 0600 if
+// needed), waiting at most limit; waiting is called once if another run
+// holds it. The lock dies with the process, so a killed run leaves none.
+func lockPath(ctx context.Context, path string, limit time.Duration, waiting func()) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscallNoFollow, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("token cache lock: %w", err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -104,7 +111,7 @@ func (tc *tokenCache) lockFor(ctx context.Context, key string, limit time.Durati
 		ok, err := tryLock(f)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("token cache lock: %w", err)
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if ok {
 			return func() {
@@ -118,7 +125,7 @@ func (tc *tokenCache) lockFor(ctx context.Context, key string, limit time.Durati
 		select {
 		case <-ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("lock %s: another run holds it: %w", filepath.Base(f.Name()), ctx.Err())
+			return nil, fmt.Errorf("lock %s: another run holds it: %w", filepath.Base(path), ctx.Err())
 		case <-time.After(25 * time.Millisecond):
 		}
 	}

@@ -57,6 +57,12 @@ type Facts struct {
 	LocalSize int64
 	LocalSHA3 string // computed only when a same-name, same-size file exists
 	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
+	// ObjectFileMissing: the object exists but the distribution point does
+	// not hold its file (a replace that failed after deleting it).
+	ObjectFileMissing bool
+	// Pending is what the journal says an earlier run left unfinished
+	// (PendingFile, PendingMetadata), "" for nothing.
+	Pending string
 }
 
 // Plan is the sequence of changes a run will make.
@@ -64,6 +70,15 @@ type Plan struct {
 	File   FileAction
 	Meta   MetaAction
 	Reason string // why the file action was chosen, for the log and dry run
+	// Repair: the file is sent although replace_pkg is false, because the
+	// object's file is missing or an earlier run left the replace undone.
+	Repair bool
+	// FinishMeta: only the metadata an earlier run failed to write is
+	// written now, with the hash of the file that run uploaded.
+	FinishMeta bool
+	// InPlace: the existing object's file is replaced through
+	// /api/v1/packages/{id}/upload, which never deletes it first.
+	InPlace bool
 }
 
 // NeedsJCDSList reports whether the decision depends on the JCDS file list:
@@ -83,10 +98,12 @@ func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
 // processor's rules, corrected where it lied or lost packages.
 func Decide(cfg *Config, facts Facts) Plan {
 	var p Plan
+	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || facts.Pending == PendingFile)
 	switch {
-	case facts.Object != nil && !cfg.ReplacePkg:
+	case facts.Object != nil && !cfg.ReplacePkg && !p.Repair:
 		p.File = FileKeep
 		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
+		p.FinishMeta = facts.Pending == PendingMetadata
 	case facts.JCDSFile == nil:
 		p.File = FileUpload
 		p.Reason = "the JCDS has no file of this name"
@@ -107,8 +124,16 @@ func Decide(cfg *Config, facts Facts) Plan {
 		p.Reason = "the JCDS file has the same size but different content"
 	}
 
+	if p.Repair {
+		why := "an earlier run left its replace of this file unfinished (journal)"
+		if facts.ObjectFileMissing {
+			why = fmt.Sprintf("package object %q points at %q, which the distribution point does not hold", facts.Object.Name, facts.Object.FileName)
+		}
+		p.Reason = "repair: " + why + "; " + p.Reason
+	}
 	if cfg.SkipMetadata {
 		p.Meta = MetaNone
+		p.FinishMeta = false
 		return p
 	}
 	switch {
@@ -116,7 +141,9 @@ func Decide(cfg *Config, facts Facts) Plan {
 		// Also when the bytes were already there: a run that uploaded but
 		// failed before writing metadata must converge on the rerun.
 		p.Meta = MetaCreate
-	case facts.Object != nil && (p.File == FileUpload || p.File == FileReplace || cfg.ReplaceMetadata || cfg.ReplacePkg):
+	case facts.Object != nil && (p.File == FileUpload || p.File == FileReplace || cfg.ReplaceMetadata || cfg.ReplacePkg || p.Repair || p.FinishMeta):
+		// A repair whose file turned out complete still writes the hash:
+		// the run that broke off may have left the old file's on the object.
 		p.Meta = MetaUpdate
 	}
 	return p
@@ -129,10 +156,18 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 	switch p.File {
 	case FileKeep:
 		s = append(s, "keep the file: "+p.Reason)
+		if p.FinishMeta {
+			s = append(s, "finish the metadata write an earlier run left undone (journal)")
+		}
 	case FileUnchanged:
 		s = append(s, fmt.Sprintf("do not upload %s: %s", f.Name, p.Reason))
 	case FileReplace:
-		s = append(s, fmt.Sprintf("delete the stale JCDS file %s (%s) and confirm it is gone", f.Name, p.Reason))
+		if p.InPlace {
+			s = append(s, fmt.Sprintf("replace the file of the existing package object in place (%s); Jamf Pro swaps it, the old file stays until the new one is in", p.Reason))
+			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload, then verify its size and digest", f.Name, f.Size))
+			break
+		}
+		s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once", f.Name, p.Reason))
 		fallthrough
 	case FileUpload:
 		if f.Zipped {

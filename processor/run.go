@@ -107,6 +107,12 @@ type uploader struct {
 	// serverMD5: the JCDS lists MD5s, so verification can compare them.
 	serverMD5 bool
 	res       Result
+
+	fileID     fileID          // the local file as the run began
+	journal    *journal        // nil when unavailable
+	pending    *JournalEntry   // what an earlier run left unfinished
+	dupsBefore map[string]bool // Name_N copies listed before this run uploaded
+	deleted    bool            // this run deleted the old file and has not yet committed the new one
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -114,6 +120,13 @@ func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
 func (u *uploader) run(ctx context.Context) (*Result, error) {
 	cfg, file := u.cfg, u.file
 	u.res.File = file
+	if !cfg.DryRun && file.Size > 0 {
+		id, err := statID(file.Path)
+		if err != nil {
+			return nil, fmt.Errorf("package %s: %w", file.Path, err)
+		}
+		u.fileID = id
+	}
 	if !cfg.DryRun {
 		unlock, err := u.client.LockUpload(ctx, file.Name, 6*time.Hour, func() {
 			u.log.Warn().Msgf("another run on this Mac is uploading %s to %s; waiting for it to finish", file.Name, cfg.URL)
@@ -149,11 +162,19 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		u.res.PackageID = obj.ID
 		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
 	}
-	if NeedsJCDSList(cfg, obj) && mode == ModeJCDS2 {
+	u.openJournal(!cfg.DryRun)
+	listed := false
+	// The JCDS is listed whenever the mode offers it, also on the quiet
+	// night (object exists, replace_pkg false): one request that shows
+	// whether the object's file is really there.
+	if mode == ModeJCDS2 {
 		files, err := u.client.JCDSFiles(ctx)
 		if err != nil {
 			return nil, err
 		}
+		listed = true
+		facts.ObjectFileMissing = objectFileMissing(obj, files)
+		u.dupsBefore = map[string]bool{}
 		for i := range files {
 			if files[i].FileName == file.Name {
 				facts.JCDSFile = &files[i]
@@ -162,8 +183,20 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		}
 		if dups := Duplicates(files, file.Name); len(dups) > 0 {
 			u.log.Warn().Strs("files", dups).Msgf("the JCDS holds duplicates of %s made by earlier uploads; delete them in Jamf Pro", file.Name)
+			for _, d := range dups {
+				u.dupsBefore[d] = true
+			}
 		}
 		u.serverMD5 = listsMD5(files)
+		if facts.ObjectFileMissing {
+			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the package object's file is missing from the distribution point; it will be uploaded again from the local file")
+		}
+	}
+	u.loadPending(listed, facts.JCDSFile)
+	if u.pending != nil {
+		facts.Pending = u.pending.Pending
+	}
+	if listed && (NeedsJCDSList(cfg, obj) || facts.ObjectFileMissing || facts.Pending == PendingFile) {
 		if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
 			// Compare by MD5 when the JCDS lists one (several times faster
 			// than SHA3-512), and compute the metadata's digest in the same
@@ -182,6 +215,9 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	plan := Decide(cfg, facts)
 	if plan.File == FileUnchanged {
 		u.adoptServerSHA3(facts.JCDSFile)
+	}
+	if u.inPlace(plan, obj) {
+		plan.File, plan.InPlace = FileReplace, true
 	}
 	u.res.Plan = plan
 	u.res.Steps = plan.Steps(cfg, file, mode)
@@ -203,6 +239,9 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	case FileKeep:
 		u.res.Status = StatusSkippedExists
 		u.log.Info().Msgf("Not replacing existing %s as 'replace_pkg' is set to False", obj.Name)
+		if plan.FinishMeta && pkg != nil {
+			pkg.HashType, pkg.HashValue = u.pending.HashType, u.pending.HashValue
+		}
 	case FileUnchanged:
 		u.res.Status = StatusHashMatch
 	case FileUpload, FileReplace:
@@ -219,6 +258,9 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		}
 	} else if plan.Meta == MetaNone {
 		u.log.Info().Msg("Not updating package metadata")
+	}
+	if u.pending != nil || u.res.Uploaded {
+		u.clearJournal()
 	}
 	if cfg.Recalculate && u.res.MetaWritten {
 		if err := u.recalculate(ctx); err != nil {
@@ -393,8 +435,15 @@ func (u *uploader) metadata(ctx context.Context, plan Plan, obj *jamf.Package) (
 
 // send uploads the file in the chosen mode and confirms it arrived.
 func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) error {
-	if u.res.Mode == ModeV1 {
+	if u.res.Mode == ModeV1 || plan.InPlace {
 		return u.sendV1(ctx, obj, pkg)
+	}
+	// The object keeps pointing at this name while its file is at risk:
+	// note first that the file must be sent again if this run stops.
+	if obj != nil {
+		if err := u.noteFilePending(obj, false); err != nil {
+			return err
+		}
 	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
@@ -419,17 +468,30 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		httpClient = &http.Client{Transport: t}
 	}
 	// A stale same-name file is deleted only once every byte of the new one
-	// is in S3, just before the upload is committed: a failure anywhere
-	// before that leaves the old file and its package object as they were.
-	var beforeCommit func(context.Context) error
+	// is in S3 (a one-part file goes as a multipart upload too), just
+	// before the upload is committed: a failure anywhere before that leaves
+	// the old file and its package object as they were. An object whose
+	// file the listing did not show is treated the same way, in case the
+	// listing lagged. Right before the commit, a local file that changed
+	// since the run began is refused.
+	needDelete := plan.File == FileReplace || (obj != nil && obj.FileName == u.file.Name)
 	var commitErr error
-	if plan.File == FileReplace {
-		beforeCommit = func(ctx context.Context) error {
-			if commitErr = u.client.EnsureFreshToken(ctx); commitErr == nil {
-				commitErr = u.deleteStale(ctx)
-			}
+	beforeCommit := func(ctx context.Context) error {
+		if commitErr = u.checkFile("during the upload"); commitErr != nil {
 			return commitErr
 		}
+		if !needDelete {
+			return nil
+		}
+		if obj != nil {
+			if commitErr = u.noteFilePending(obj, true); commitErr != nil {
+				return commitErr
+			}
+		}
+		if commitErr = u.client.EnsureFreshToken(ctx); commitErr == nil {
+			commitErr = u.deleteStale(ctx)
+		}
+		return commitErr
 	}
 	p := u.progress("uploading " + u.file.Name)
 	res, err := s3upload.Upload(ctx, s3upload.Input{
@@ -446,12 +508,16 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		Logger:       u.log,
 	})
 	p.Done()
+	if commitErr == nil && err != nil {
+		commitErr = fmt.Errorf("upload %s to the JCDS: %w", u.file.Name, err)
+	}
 	if commitErr != nil {
+		if u.deleted {
+			return u.lostFileError(obj, commitErr)
+		}
 		return commitErr
 	}
-	if err != nil {
-		return fmt.Errorf("upload %s to the JCDS: %w", u.file.Name, err)
-	}
+	u.deleted = false
 	if res.Size != u.file.Size {
 		return fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", u.file.Name, res.Size, u.file.Size)
 	}
@@ -469,6 +535,7 @@ func (u *uploader) deleteStale(ctx context.Context) error {
 	if err := u.client.DeleteJCDSFile(ctx, name); err != nil && !errors.Is(err, jamf.ErrNotFound) {
 		return fmt.Errorf("could not delete the stale JCDS file %q, so the new upload was abandoned and nothing was changed (committing it would create a duplicate): %w", name, err)
 	}
+	u.deleted = true
 	deadline := time.Now().Add(60 * time.Second)
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
 		files, err := u.client.JCDSFiles(ctx)
@@ -517,6 +584,14 @@ func (u *uploader) verify(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("verify upload of %s: %w", name, err)
 		}
+		if dup := u.ownDuplicate(files); dup != nil {
+			// Another upload of the same name committed first (the lock
+			// covers one Mac only): ours became Name_N.pkg.
+			if err := u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files)); err != nil {
+				return err
+			}
+			return nil
+		}
 		last = "not listed yet"
 		for _, f := range files {
 			if f.FileName != name {
@@ -527,7 +602,7 @@ func (u *uploader) verify(ctx context.Context) error {
 				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, u.file.Size)
 			case f.MD5 != "" && u.sums.MD5 != "":
 				if !strings.EqualFold(f.MD5, u.sums.MD5) {
-					last = "listed with a different MD5"
+					last = "listed with other content (not yet processed, or replaced by another upload of the same name)"
 					continue
 				}
 				u.adoptServerSHA3(&f)
@@ -535,7 +610,7 @@ func (u *uploader) verify(ctx context.Context) error {
 				return nil
 			case f.SHA3 != "" && u.sums.SHA3_512 != "":
 				if !strings.EqualFold(f.SHA3, u.sums.SHA3_512) {
-					last = "listed with a different SHA3-512"
+					last = "listed with other content (not yet processed, or replaced by another upload of the same name)"
 					continue
 				}
 				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and SHA3-512 match")
@@ -564,11 +639,31 @@ func (u *uploader) verify(ctx context.Context) error {
 }
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
-// package object first.
+// package object first. On an existing object Jamf Pro replaces the file
+// itself: the old one stays until the new one is in place.
 func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 	id := ""
+	// Noted before the object is made or its file touched: if this run
+	// stops half-way, the next one sends the file again.
+	if err := u.noteFilePending(obj, false); err != nil {
+		return err
+	}
 	if obj != nil {
 		id = obj.ID
+		// Digests first (one read): MD5 to verify against the listing, the
+		// metadata's hash for the write after.
+		var which s3upload.HashSet
+		if u.sums.MD5 == "" && u.res.Mode == ModeJCDS2 {
+			which |= s3upload.MD5
+		}
+		if _, v := u.metaHash(u.sums); v == "" {
+			which |= u.metaHashSet()
+		}
+		if which != 0 {
+			if _, err := u.hash(ctx, which); err != nil {
+				return err
+			}
+		}
 	} else {
 		if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
 			return err
@@ -588,7 +683,7 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 	}
 	p := u.progress("uploading " + u.file.Name)
 	err := u.client.UploadPackageV1(ctx, id, u.file.Path, u.file.Name, func(r io.Reader) io.Reader {
-		return p.Wrap(r)
+		return &eofCheck{r: p.Wrap(r), check: func() error { return u.checkFile("during the upload") }}
 	})
 	p.Done()
 	if err != nil {
@@ -604,7 +699,14 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 			u.res.MetaWritten = false
 			u.res.PackageID = ""
 		}
+		var changed *errFileChanged
+		if errors.As(err, &changed) {
+			return changed
+		}
 		return err
+	}
+	if obj != nil && u.res.Mode == ModeJCDS2 {
+		return u.verify(ctx)
 	}
 	return nil
 }
@@ -614,6 +716,11 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 		return err
 	}
 	if u.res.Uploaded || plan.File == FileUnchanged || plan.Meta == MetaCreate {
+		// The hash must describe the bytes in the distribution point: a
+		// file rebuilt since they were read is refused.
+		if err := u.checkFile("before the metadata was written"); err != nil {
+			return err
+		}
 		typ, value := u.metaHash(u.sums)
 		if value == "" {
 			if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
@@ -627,6 +734,13 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 	// the object's own hash fields are left as they were.
 	if pkg.HashType == "" || pkg.HashValue == "" {
 		pkg.HashType, pkg.HashValue = "", ""
+	}
+	if plan.Meta == MetaUpdate && (u.res.Uploaded || plan.Repair) {
+		// A failed write from here on must be finished by the next run even
+		// without replace_pkg, or the object keeps the old file's hash.
+		if err := u.noteMetaPending(pkg); err != nil {
+			return err
+		}
 	}
 	var err error
 	switch {

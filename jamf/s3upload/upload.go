@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	"github.com/rs/zerolog"
 )
@@ -349,6 +350,9 @@ func (t *trackingClient) uploadID() string {
 }
 
 func (t *trackingClient) PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	if t.beforeCommit != nil {
+		return t.putAsMultipart(ctx, in, opts...)
+	}
 	if err := t.commit(ctx); err != nil {
 		return nil, err
 	}
@@ -421,4 +425,40 @@ func (t *trackingClient) abort(ctx context.Context, bucket, key, id string) erro
 		return nil
 	}
 	return err
+}
+
+// putAsMultipart sends a one-part file as a multipart upload of one part,
+// so that every byte is in S3 before the commit hook runs: a PutObject
+// carries the bytes and the commit in the same request, and the hook (the
+// delete of the stale file) would have to run before any byte was sent.
+func (t *trackingClient) putAsMultipart(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	created, err := t.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, ContentType: in.ContentType,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	part, err := t.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: created.UploadId,
+		PartNumber: aws.Int32(1), Body: in.Body, ContentLength: in.ContentLength,
+	}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if part.ETag == nil {
+		return nil, errors.New("S3 answered the part without an ETag")
+	}
+	if in.ContentLength == nil || *in.ContentLength == t.size {
+		// UploadPart counts progress only for bodies that report their size.
+		if _, ok := in.Body.(interface{ Size() int64 }); !ok {
+			t.progress.Add(t.size)
+		}
+	}
+	if _, err := t.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: in.Bucket, Key: in.Key, UploadId: created.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1)}}},
+	}, opts...); err != nil {
+		return nil, err
+	}
+	return &s3.PutObjectOutput{}, nil
 }

@@ -355,8 +355,9 @@ func TestUploadRenewsCredentialsMinIO(t *testing.T) {
 	}
 }
 
-// TestBeforeCommit: the hook runs once, after every part is sent and before
-// the object exists; its error aborts the upload and leaves nothing behind.
+// TestBeforeCommit: the hook runs once, after every part is sent (a
+// one-part file goes as a multipart upload of one part) and before the
+// object exists; its error aborts the upload and leaves nothing behind.
 func TestBeforeCommit(t *testing.T) {
 	env := startMinIO(t)
 	for _, tc := range []struct {
@@ -381,6 +382,12 @@ func TestBeforeCommit(t *testing.T) {
 					calls++
 					if env.objectExists(t, key) {
 						t.Errorf("object visible before the commit hook")
+					}
+					// Every byte must be in S3 when the hook runs, even for a
+					// one-part file: the hook deletes the stale file, and
+					// after it only the commit may remain.
+					if ids := env.pendingUploads(t); len(ids) != 1 {
+						t.Errorf("pending multipart uploads at the hook = %v, want 1 holding the bytes", ids)
 					}
 					if tc.fail {
 						return hookErr
