@@ -180,8 +180,8 @@ func TestFindAbsent(t *testing.T) {
 			writeJSONError(w, 404, "NOT_FOUND", "File not found")
 			return
 		}
-		// Only near misses (RSQL wildcards, case): not an exact match.
-		jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{"id": "1", "packageName": "APP", "name": "APP"}}})
+		// Only near misses (an RSQL wildcard match): not the name.
+		jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{"id": "1", "packageName": "App2", "name": "App2"}}})
 	})
 	c, _ := f.client(t, nil)
 	ctx := context.Background()
@@ -250,13 +250,14 @@ func TestUpdatePackageV1(t *testing.T) {
 			jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{
 				"id": "12", "packageName": "App", "fileName": "App.pkg", "categoryId": "3", "priority": 10,
 				"size": "12345", "manifest": "m", "osInstall": true, "suppressEula": true, "hashType": "MD5", "hashValue": "old",
-				"cloudTransferStatus": "READY",
+				"cloudTransferStatus": "READY", "indexed": false, "md5": "old-md5", "sha256": "old-256", "sha3512": "old-3",
 			}}})
 		case "PUT":
 			if r.URL.Path != "/api/v1/packages/12" {
 				http.Error(w, r.URL.Path, 404)
 				return
 			}
+			got = nil
 			json.NewDecoder(r.Body).Decode(&got)
 			jsonReply(w, 200, got)
 		}
@@ -274,12 +275,27 @@ func TestUpdatePackageV1(t *testing.T) {
 	if _, ok := got["size"]; ok {
 		t.Errorf("PUT sent size: %v", got)
 	}
-	want := map[string]any{"id": "12", "hashType": "SHA3_512", "hashValue": "new", "notes": "n", "categoryId": "-1",
+	want := map[string]any{"hashType": "SHA3_512", "hashValue": "new", "notes": "n", "categoryId": "-1",
 		"manifest": "m", "osInstall": true, "suppressEula": true, "packageName": "App", "fileName": "App.pkg",
-		"cloudTransferStatus": "READY"}
+		"md5": "old-md5"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("PUT %s = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"id", "cloudTransferStatus", "indexed"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("PUT sent the read-only %s", k)
+		}
+	}
+	// After a replacement the server's digests describe the old file.
+	p.StaleHashes = true
+	if err := c.UpdatePackage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"md5", "sha256", "sha3512", "size"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("PUT after a replacement sent the stale %s = %v", k, got[k])
 		}
 	}
 }
