@@ -130,6 +130,16 @@ type token struct {
 	value   string
 	issued  time.Time
 	expires time.Time
+	own     bool // issued to this run by the server, not read from the cache
+}
+
+// ownFreshToken reports whether tok is the token this run got from the
+// server and it is not near expiry: a 401 on it is not about the token.
+func (c *Client) ownFreshToken(tok string) bool {
+	c.mu.Lock()
+	t := c.tok
+	c.mu.Unlock()
+	return tok != "" && t.value == tok && t.own && c.fresh(t)
 }
 
 // fresh reports whether t is usable for a while yet: not within a margin of
@@ -306,8 +316,7 @@ func (c *Client) requestToken(ctx context.Context) (token, error) {
 	if err != nil {
 		return token{}, err
 	}
-	var t token
-	t.issued = issued
+	t := token{issued: issued, own: true}
 	if c.cred.kind == credOAuth {
 		var out struct {
 			AccessToken string      `json:"access_token"`

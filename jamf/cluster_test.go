@@ -2,6 +2,7 @@ package jamf
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -86,5 +87,51 @@ func TestFindIgnoresCase(t *testing.T) {
 	_, err = c.FindPackage(ctx, "Firefox.pkg")
 	if err == nil || !strings.Contains(err.Error(), `"firefox.PKG" (id 4)`) || !strings.Contains(err.Error(), `"Firefox.pkg" (id 9)`) {
 		t.Errorf("two names differing in case: err = %v", err)
+	}
+}
+
+// TestClassicStatuses: on the Classic API a 401 on a token this run just
+// got names the privilege instead of renewing the token, a 409 about the
+// category says it does not exist, and "No category assigned" is never
+// sent back as a category name.
+func TestClassicStatuses(t *testing.T) {
+	var bodies []string
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "GET":
+			io.WriteString(w, `{"package":{"id":7,"name":"App","filename":"App.pkg","category":"No category assigned","priority":10}}`)
+		case r.Method == "POST":
+			w.WriteHeader(401)
+			io.WriteString(w, `<html><body><p>Error: Unauthorized</p></body></html>`)
+		case r.Method == "PUT":
+			b, _ := io.ReadAll(r.Body)
+			bodies = append(bodies, string(b))
+			w.WriteHeader(409)
+			io.WriteString(w, `<html><body><p>Error: Problem with category name</p></body></html>`)
+		}
+	})
+	c, _ := f.client(t, nil)
+	ctx := context.Background()
+	_, err := c.CreatePackageClassic(ctx, &Package{Name: "App", FileName: "App.pkg", Priority: 10})
+	if err == nil || !strings.Contains(err.Error(), `"Create Packages" privilege`) {
+		t.Errorf("Classic 401: %v", err)
+	}
+	if n := f.tokens.Load(); n != 1 {
+		t.Errorf("token requests = %d, want 1 (a Classic 401 is no reason to renew)", n)
+	}
+	p, err := c.FindPackageClassic(ctx, "App")
+	if err != nil || p.Category != "" {
+		t.Fatalf("FindPackageClassic = %+v, %v", p, err)
+	}
+	err = c.UpdatePackageClassic(ctx, p)
+	if err == nil || !strings.Contains(err.Error(), "category does not exist") {
+		t.Errorf("Classic 409 category: %v", err)
+	}
+	p.Category = "No category assigned"
+	_ = c.UpdatePackageClassic(ctx, p)
+	for _, b := range bodies {
+		if strings.Contains(b, "No category assigned") || strings.Contains(b, "<category>") {
+			t.Errorf("sent a category name for no category: %s", b)
+		}
 	}
 }

@@ -61,6 +61,24 @@ func rsqlQuote(s string) string {
 	return `"` + s + `"`
 }
 
+// classicNoCategory is what the Classic API shows for a package without a
+// category.
+const classicNoCategory = "No category assigned"
+
+// classicHints explain the Classic API's statuses: it answers 401 (not
+// 403) when the account lacks a privilege, and 409 "Problem with category
+// name" for a category that does not exist (python-jss, JSSImporter).
+func classicHints(err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	if ae.Status == http.StatusConflict && strings.Contains(strings.ToLower(ae.Message), "category") {
+		ae.Hint = "the category does not exist in Jamf Pro: create it, or fix pkg_category"
+	}
+	return err
+}
+
 // classicPackage is the Classic API's package object.
 type classicPackage struct {
 	XMLName           xml.Name    `xml:"package" json:"-"`
@@ -86,9 +104,11 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 		Package classicPackage `json:"package"`
 	}
 	err := c.doJSON(ctx, request{
-		step:   fmt.Sprintf("find package %q (Classic API)", name),
-		method: http.MethodGet,
-		path:   "/JSSResource/packages/name/" + url.PathEscape(name),
+		step:      fmt.Sprintf("find package %q (Classic API)", name),
+		method:    http.MethodGet,
+		path:      "/JSSResource/packages/name/" + url.PathEscape(name),
+		privilege: "Read Packages",
+		classic:   true,
 	}, &out)
 	if isNotFound(err) {
 		return nil, nil
@@ -97,6 +117,11 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 		return nil, err
 	}
 	cp := out.Package
+	if strings.EqualFold(cp.Category, classicNoCategory) {
+		// The Classic API's way of saying "none"; sent back as a name it
+		// would be a category that does not exist.
+		cp.Category = ""
+	}
 	return &Package{
 		ID: cp.ID.String(), Name: cp.Name, FileName: cp.Filename, Category: cp.Category,
 		Info: cp.Info, Notes: cp.Notes, Priority: cp.Priority, RebootRequired: cp.RebootRequired,
@@ -106,8 +131,12 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 }
 
 func classicBody(p *Package) (func() (io.ReadCloser, int64, error), error) {
+	cat := p.Category
+	if strings.EqualFold(cat, classicNoCategory) {
+		cat = ""
+	}
 	cp := classicPackage{
-		Name: p.Name, Category: p.Category, Filename: p.FileName, Info: p.Info, Notes: p.Notes,
+		Name: p.Name, Category: cat, Filename: p.FileName, Info: p.Info, Notes: p.Notes,
 		Priority: p.Priority, RebootRequired: p.RebootRequired, RequiredProcessor: p.RequiredProcessor,
 		OSRequirements: p.OSRequirements, SendNotification: p.SendNotification,
 		HashType: p.HashType, HashValue: p.HashValue,
@@ -155,10 +184,14 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 		contentType: "text/xml; charset=utf-8",
 		accept:      "application/xml",
 		sent:        &sent,
+		privilege:   "Create Packages",
+		classic:     true,
 	}
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		if sent > 1 && isStatus(err, http.StatusConflict) {
+		err = classicHints(err)
+		var ae *APIError
+		if sent > 1 && errors.As(err, &ae) && ae.Status == http.StatusConflict && ae.Hint == "" {
 			if id, ok := c.createdByEarlierTry(ctx, p, err, c.FindPackageClassic); ok {
 				return id, nil
 			}
@@ -209,8 +242,10 @@ func (c *Client) UpdatePackageClassic(ctx context.Context, p *Package) error {
 		body:        body,
 		contentType: "text/xml; charset=utf-8",
 		accept:      "application/xml",
+		privilege:   "Update Packages",
+		classic:     true,
 	})
-	return err
+	return classicHints(err)
 }
 
 // v1Package mirrors the fields of /api/v1/packages this client models.
