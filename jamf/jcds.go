@@ -240,3 +240,44 @@ func NoJCDS(err error) bool {
 	m := strings.ToLower(ae.Message)
 	return strings.Contains(m, "jcds settings") || strings.Contains(m, "distribution point not found")
 }
+
+// CloudFile is one entry of the cloud distribution point's inventory
+// (GET /api/v1/cloud-distribution-point/files, 11.23+): it says a file is
+// there and its status, not its size or digests.
+type CloudFile struct {
+	FileName string
+	Status   string // READY, PENDING, ERROR
+}
+
+// CloudFiles lists the inventory entries named fileName (compared without
+// case, as Jamf Pro compares names). It serves where the JCDS list is gone.
+func (c *Client) CloudFiles(ctx context.Context, fileName string) ([]CloudFile, error) {
+	const pageSize = 100
+	step := fmt.Sprintf("list cloud distribution point file %q", fileName)
+	var out []CloudFile
+	for page := 0; ; page++ {
+		q := url.Values{}
+		q.Set("page", fmt.Sprint(page))
+		q.Set("page-size", fmt.Sprint(pageSize))
+		q.Set("filter", "fileName=="+rsqlQuote(fileName))
+		var res struct {
+			TotalCount int `json:"totalCount"`
+			Results    []struct {
+				FileName string `json:"fileName"`
+				Status   string `json:"status"`
+			} `json:"results"`
+		}
+		if err := c.doJSON(ctx, request{step: step, method: http.MethodGet, path: "/api/v1/cloud-distribution-point/files",
+			query: q, privilege: "Read Cloud Distribution Point"}, &res); err != nil {
+			return nil, err
+		}
+		for _, f := range res.Results {
+			if strings.EqualFold(f.FileName, fileName) {
+				out = append(out, CloudFile{FileName: f.FileName, Status: f.Status})
+			}
+		}
+		if len(res.Results) < pageSize || (page+1)*pageSize >= res.TotalCount {
+			return out, nil
+		}
+	}
+}

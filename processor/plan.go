@@ -57,6 +57,9 @@ type Facts struct {
 	LocalSize int64
 	LocalSHA3 string // computed only when a same-name, same-size file exists
 	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
+	// Unsettled: the object's record shows a file Jamf Pro has not finished
+	// with (PENDING, ERROR, size 0), left by a run that timed out or failed.
+	Unsettled bool
 }
 
 // Plan is the sequence of changes a run will make.
@@ -84,12 +87,15 @@ func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
 func Decide(cfg *Config, facts Facts) Plan {
 	var p Plan
 	switch {
-	case facts.Object != nil && !cfg.ReplacePkg:
+	case facts.Object != nil && !cfg.ReplacePkg && !facts.Unsettled:
 		p.File = FileKeep
 		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
 	case facts.JCDSFile == nil:
 		p.File = FileUpload
 		p.Reason = "the JCDS has no file of this name"
+	case facts.JCDSFile.Length < 0:
+		p.File = FileReplace
+		p.Reason = "the distribution point holds a file of this name whose bytes cannot be compared"
 	case facts.JCDSFile.Length == 0:
 		p.File = FileReplace
 		p.Reason = "the JCDS file of this name is empty (a failed earlier upload)"
@@ -107,7 +113,11 @@ func Decide(cfg *Config, facts Facts) Plan {
 		p.Reason = "the JCDS file has the same size but different content"
 	}
 
-	if cfg.SkipMetadata {
+	if cfg.SkipMetadata && facts.Object != nil {
+		// As the reference: skip_metadata_upload never amends an existing
+		// object ("for organisations where amending packages is not
+		// allowed"), but a new package still gets one, or no policy could
+		// use the file.
 		p.Meta = MetaNone
 		return p
 	}
@@ -148,6 +158,9 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 			s = append(s, fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", f.Name, size))
 		}
 	}
+	if p.File == FileUnchanged && !cfg.ReplacePkg && p.Meta == MetaNone {
+		s = append(s, "wait for Jamf Pro to finish with the file an earlier run left unsettled")
+	}
 	switch p.Meta {
 	case MetaCreate:
 		s = append(s, fmt.Sprintf("create package object %q", displayName(cfg, f)))
@@ -160,8 +173,8 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 			s = append(s, "do not write metadata: nothing changed and replace_pkg_metadata is false")
 		}
 	}
-	if cfg.Recalculate && p.Meta != MetaNone {
-		s = append(s, "refresh the distribution point inventory (recalculate)")
+	if p.Meta != MetaNone || p.File == FileUpload || p.File == FileReplace {
+		s = append(s, "refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY")
 	}
 	return s
 }
