@@ -130,6 +130,16 @@ type token struct {
 	value   string
 	issued  time.Time
 	expires time.Time
+	own     bool // issued to this run by the server, not read from the cache
+}
+
+// ownFreshToken reports whether tok is the token this run got from the
+// server and it is not near expiry: a 401 on it is not about the token.
+func (c *Client) ownFreshToken(tok string) bool {
+	c.mu.Lock()
+	t := c.tok
+	c.mu.Unlock()
+	return tok != "" && t.value == tok && t.own && c.fresh(t)
 }
 
 // fresh reports whether t is usable for a while yet: not within a margin of
@@ -256,6 +266,13 @@ func (c *Client) fingerprint() string {
 	return hex.EncodeToString(h[:])
 }
 
+// OAuth client-credentials token paths: the current one, and the deprecated
+// one older servers offer instead.
+const (
+	oauthPath       = "/api/v1/oauth/token"
+	oauthLegacyPath = "/api/oauth/token"
+)
+
 // requestToken asks the server for a new token.
 func (c *Client) requestToken(ctx context.Context) (token, error) {
 	c.tokenRequests.Add(1)
@@ -268,7 +285,7 @@ func (c *Client) requestToken(ctx context.Context) (token, error) {
 	}
 	switch c.cred.kind {
 	case credOAuth:
-		r.path = "/api/oauth/token"
+		r.path = oauthPath
 		form := url.Values{"client_id": {c.cred.account}, "client_secret": {c.cred.secret}, "grant_type": {"client_credentials"}}
 		secret.Register(url.QueryEscape(c.cred.secret))
 		r.body = bytesBody([]byte(form.Encode()))
@@ -276,7 +293,6 @@ func (c *Client) requestToken(ctx context.Context) (token, error) {
 		r.statusHint = map[int]string{
 			http.StatusUnauthorized: "wrong client id or secret, or the API client is disabled",
 			http.StatusBadRequest:   "wrong client id or secret, or the API client is disabled",
-			http.StatusNotFound:     "this Jamf Pro is older than 10.49 and has no API clients; use a user name and password",
 		}
 	default:
 		r.path = "/api/v1/auth/token"
@@ -288,11 +304,19 @@ func (c *Client) requestToken(ctx context.Context) (token, error) {
 		}
 	}
 	resp, err := c.do(ctx, r)
+	if c.cred.kind == credOAuth && isNotFound(err) {
+		// /api/v1/oauth/token is the current path (the only one in the
+		// 11.23+ schemas); only a server that lacks it gets the deprecated
+		// one.
+		c.log.Debug().Msg("no " + oauthPath + "; using the deprecated " + oauthLegacyPath)
+		r.path = oauthLegacyPath
+		r.statusHint[http.StatusNotFound] = "this Jamf Pro is older than 10.49 and has no API clients; use a user name and password"
+		resp, err = c.do(ctx, r)
+	}
 	if err != nil {
 		return token{}, err
 	}
-	var t token
-	t.issued = issued
+	t := token{issued: issued, own: true}
 	if c.cred.kind == credOAuth {
 		var out struct {
 			AccessToken string      `json:"access_token"`

@@ -127,7 +127,7 @@ func TestAuthFailureMessages(t *testing.T) {
 		{"basic", func(cfg *Config) { cfg.Password = "bad-password-1" },
 			[]string{`user "admin" (basic auth)`, "/api/v1/auth/token", "HTTP 401", "wrong user name or"}},
 		{"oauth", func(cfg *Config) { cfg.ClientID, cfg.ClientSecret = "client-1", "bad-secret-2" },
-			[]string{`API client "client-1"`, "/api/oauth/token", "HTTP 401", "invalid_client", "wrong client id or secret"}},
+			[]string{`API client "client-1"`, "/api/v1/oauth/token", "HTTP 401", "invalid_client", "wrong client id or secret"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -151,6 +152,18 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 			return nil, err
 		}
 	}
+	// Jamf Cloud is a cluster whose nodes sync about once a minute; the
+	// APBALANCEID cookie keeps every request of this run on one node, so a
+	// create is found, a delete confirmed and a refresh seen by the next
+	// read. The jar lives in memory only, for this run, and only this client
+	// (never the S3 upload) uses it.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := *c.hc
+	hc.Jar = jar
+	c.hc = &hc
 	if cred.kind != credBearer {
 		c.cache, err = openTokenCache(cfg.CacheDir)
 		if err != nil {

@@ -153,7 +153,7 @@ func TestOddNames(t *testing.T) {
 			if err := c.DeleteJCDSFile(ctx, name); err != nil {
 				t.Error(err)
 			}
-			if err := c.RefreshInventory(ctx, name, v); err != nil {
+			if _, err := c.RefreshInventory(ctx, name, v); err != nil {
 				t.Error(err)
 			}
 			if err := c.UploadPackageV1(ctx, "2", file, name, nil); err != nil {
@@ -180,8 +180,8 @@ func TestFindAbsent(t *testing.T) {
 			writeJSONError(w, 404, "NOT_FOUND", "File not found")
 			return
 		}
-		// Only near misses (RSQL wildcards, case): not an exact match.
-		jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{"id": "1", "packageName": "APP", "name": "APP"}}})
+		// Only near misses (an RSQL wildcard match): not the name.
+		jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{"id": "1", "packageName": "App2", "name": "App2"}}})
 	})
 	c, _ := f.client(t, nil)
 	ctx := context.Background()
@@ -250,13 +250,14 @@ func TestUpdatePackageV1(t *testing.T) {
 			jsonReply(w, 200, map[string]any{"totalCount": 1, "results": []map[string]any{{
 				"id": "12", "packageName": "App", "fileName": "App.pkg", "categoryId": "3", "priority": 10,
 				"size": "12345", "manifest": "m", "osInstall": true, "suppressEula": true, "hashType": "MD5", "hashValue": "old",
-				"cloudTransferStatus": "READY",
+				"cloudTransferStatus": "READY", "indexed": false, "md5": "old-md5", "sha256": "old-256", "sha3512": "old-3",
 			}}})
 		case "PUT":
 			if r.URL.Path != "/api/v1/packages/12" {
 				http.Error(w, r.URL.Path, 404)
 				return
 			}
+			got = nil
 			json.NewDecoder(r.Body).Decode(&got)
 			jsonReply(w, 200, got)
 		}
@@ -274,12 +275,27 @@ func TestUpdatePackageV1(t *testing.T) {
 	if _, ok := got["size"]; ok {
 		t.Errorf("PUT sent size: %v", got)
 	}
-	want := map[string]any{"id": "12", "hashType": "SHA3_512", "hashValue": "new", "notes": "n", "categoryId": "-1",
+	want := map[string]any{"hashType": "SHA3_512", "hashValue": "new", "notes": "n", "categoryId": "-1",
 		"manifest": "m", "osInstall": true, "suppressEula": true, "packageName": "App", "fileName": "App.pkg",
-		"cloudTransferStatus": "READY"}
+		"md5": "old-md5"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("PUT %s = %v, want %v", k, got[k], v)
+		}
+	}
+	for _, k := range []string{"id", "cloudTransferStatus", "indexed"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("PUT sent the read-only %s", k)
+		}
+	}
+	// After a replacement the server's digests describe the old file.
+	p.StaleHashes = true
+	if err := c.UpdatePackage(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"md5", "sha256", "sha3512", "size"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("PUT after a replacement sent the stale %s = %v", k, got[k])
 		}
 	}
 }
@@ -496,17 +512,20 @@ func TestUploadCredentials(t *testing.T) {
 
 func TestRefreshInventory(t *testing.T) {
 	tests := []struct {
-		name      string
-		version   string
-		cdp       int // status of the cloud-distribution-point endpoint
-		fileName  string
-		wantPaths []string
-		wantErr   error
+		name        string
+		version     string
+		fileName    string
+		wantPaths   []string
+		wantPerFile bool
+		wantErr     error
 	}{
-		{"new server, one file", "11.25.0", 204, "App.pkg", []string{"/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg"}, nil},
-		{"new server, all", "11.25.0", 204, "", []string{"/api/v1/cloud-distribution-point/refresh-inventory"}, nil},
-		{"fallback on 404", "11.10.1-t1726593152", 404, "App.pkg", []string{"/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg", "/api/v1/jcds/refresh-inventory"}, nil},
-		{"too old", "11.9.0", 204, "App.pkg", nil, ErrUnsupported},
+		{"11.24+, one file", "11.25.0", "App.pkg", []string{"/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg"}, true, nil},
+		{"11.24+, all", "11.24.0", "", []string{"/api/v1/cloud-distribution-point/refresh-inventory"}, false, nil},
+		{"11.23: JCDS, one file", "11.23.2", "App Store & Co.pkg", []string{"/api/v1/jcds/refresh-inventory?file-name=App+Store+%26+Co.pkg"}, true, nil},
+		{"11.14: JCDS, one file", "11.14.0", "App.pkg", []string{"/api/v1/jcds/refresh-inventory?file-name=App.pkg"}, true, nil},
+		{"11.13: JCDS, all", "11.13.1", "App.pkg", []string{"/api/v1/jcds/refresh-inventory"}, false, nil},
+		{"11.11: JCDS, all", "11.11.0-t1", "App.pkg", []string{"/api/v1/jcds/refresh-inventory"}, false, nil},
+		{"too old", "11.10.1-t1726593152", "App.pkg", nil, false, ErrUnsupported},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,27 +536,19 @@ func TestRefreshInventory(t *testing.T) {
 					http.Error(w, "method", http.StatusMethodNotAllowed)
 					return
 				}
-				switch r.URL.Path {
-				case "/api/v1/cloud-distribution-point/refresh-inventory":
-					if tt.cdp == 404 {
-						writeJSONError(w, 404, "NOT_FOUND", "Resource not found")
-						return
-					}
-					w.WriteHeader(tt.cdp)
-				case "/api/v1/jcds/refresh-inventory":
-					w.WriteHeader(204)
-				default:
-					http.NotFound(w, r)
-				}
+				w.WriteHeader(204)
 			})
 			c, _ := f.client(t, nil)
 			v, _ := ParseVersion(tt.version)
-			err := c.RefreshInventory(context.Background(), tt.fileName, v)
+			perFile, err := c.RefreshInventory(context.Background(), tt.fileName, v)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
 			if strings.Join(paths, " ") != strings.Join(tt.wantPaths, " ") {
 				t.Errorf("paths %q, want %q", paths, tt.wantPaths)
+			}
+			if perFile != tt.wantPerFile {
+				t.Errorf("perFile = %v, want %v", perFile, tt.wantPerFile)
 			}
 		})
 	}

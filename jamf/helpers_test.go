@@ -28,7 +28,10 @@ type fakeJamf struct {
 	mu         sync.Mutex
 	valid      map[string]bool // issued tokens still accepted
 	tokenFail  atomic.Int64    // when set, token requests get this status
-	api        http.HandlerFunc
+	// legacyOAuth makes the fake an older server with only /api/oauth/token.
+	legacyOAuth atomic.Bool
+	oauthPaths  []string // token paths asked, in order
+	api         http.HandlerFunc
 }
 
 func newFake(t *testing.T, api http.HandlerFunc) *fakeJamf {
@@ -56,7 +59,7 @@ func (f *fakeJamf) revokeAll() {
 }
 
 func (f *fakeJamf) serve(w http.ResponseWriter, r *http.Request) {
-	if st := f.tokenFail.Load(); st != 0 && (r.URL.Path == "/api/v1/auth/token" || r.URL.Path == "/api/oauth/token") {
+	if st := f.tokenFail.Load(); st != 0 && (r.URL.Path == "/api/v1/auth/token" || strings.HasSuffix(r.URL.Path, "/oauth/token")) {
 		f.tokens.Add(1)
 		w.WriteHeader(int(st))
 		return
@@ -72,7 +75,14 @@ func (f *fakeJamf) serve(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"token": f.issue(),
 			"expires": time.Now().Add(f.ttl).UTC().Format("2006-01-02T15:04:05.000Z")})
 		return
-	case "/api/oauth/token":
+	case "/api/oauth/token", "/api/v1/oauth/token":
+		f.mu.Lock()
+		f.oauthPaths = append(f.oauthPaths, r.URL.Path)
+		f.mu.Unlock()
+		if f.legacyOAuth.Load() && r.URL.Path == "/api/v1/oauth/token" {
+			writeJSONError(w, 404, "NOT_FOUND", "Not Found")
+			return
+		}
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" ||
 			r.PostForm.Get("client_id") != f.id || r.PostForm.Get("client_secret") != f.secret {
 			f.tokens.Add(1)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
@@ -60,14 +61,6 @@ func (c *Client) JCDSFiles(ctx context.Context) ([]JCDSFile, error) {
 		out = append(out, JCDSFile{FileName: f.FileName, Length: n, MD5: f.MD5, SHA3: f.SHA3, Region: f.Region})
 	}
 	return out, nil
-}
-
-// JCDSProperties reads the JCDS settings: a cheap check that JCDS 2.0 is
-// enabled and the account may use it.
-func (c *Client) JCDSProperties(ctx context.Context) error {
-	_, err := c.do(ctx, request{step: "check JCDS access", method: http.MethodGet, path: "/api/v1/jcds/properties",
-		jcdsAction: "Read", statusHint: map[int]string{http.StatusNotFound: noJCDS}})
-	return err
 }
 
 // UploadCredentials are temporary AWS credentials for one JCDS upload; the
@@ -161,35 +154,130 @@ func (c *Client) DeleteJCDSFile(ctx context.Context, name string) error {
 	return err
 }
 
-// RefreshInventory asks Jamf Pro (11.10+) to refresh the cloud distribution
-// point's inventory, for one file where the server supports it. v is the
-// server's version (zero: the one Version read, else it is read now). Older
-// servers give ErrUnsupported.
-func (c *Client) RefreshInventory(ctx context.Context, fileName string, v Version) error {
+// RefreshInventory asks Jamf Pro to refresh the cloud distribution
+// point's inventory, for one file where the server supports that: the
+// refresh fills a package record's size and digests again (any metadata
+// write blanks size) and moves cloudTransferStatus on. By version:
+// cloud-distribution-point/refresh-inventory?file-name= from 11.24 (Jamf's
+// changelog, "11.24.0 Additions"; absent from the 11.23.2 schema),
+// jcds/refresh-inventory?file-name= from 11.14, a full jcds refresh from
+// 11.11 (at most once every 15 s; a 429 is waited out by do). v is the
+// server's version (zero: the one Version read, else it is read now). perFile
+// reports whether only fileName was refreshed. Older servers give
+// ErrUnsupported.
+func (c *Client) RefreshInventory(ctx context.Context, fileName string, v Version) (perFile bool, err error) {
 	if v.Raw == "" {
 		if kv := c.knownVersion(); kv != nil {
 			v = *kv
-		} else {
-			var err error
-			if v, err = c.Version(ctx); err != nil {
-				return err
-			}
+		} else if v, err = c.Version(ctx); err != nil {
+			return false, err
 		}
 	}
-	if !v.AtLeast(11, 10) {
-		return fmt.Errorf("refresh JCDS inventory: Jamf Pro %s is older than 11.10: %w", v.Raw, ErrUnsupported)
+	if !v.AtLeast(11, 11) {
+		return false, fmt.Errorf("refresh the distribution point inventory: Jamf Pro %s is older than 11.11: %w", v.Raw, ErrUnsupported)
 	}
-	r := request{step: "refresh cloud distribution point inventory", method: http.MethodPost,
+	cdp := request{step: "refresh cloud distribution point inventory", method: http.MethodPost,
 		path: "/api/v1/cloud-distribution-point/refresh-inventory", privilege: "Read Cloud Distribution Point"}
-	if fileName != "" {
+	jcds := request{step: "refresh JCDS inventory", method: http.MethodPost,
+		path: "/api/v1/jcds/refresh-inventory", jcdsAction: "Read", statusHint: map[int]string{http.StatusNotFound: noJCDS}}
+	r := jcds
+	if v.AtLeast(11, 24) {
+		r = cdp
+	}
+	perFile = fileName != "" && v.AtLeast(11, 14)
+	if perFile {
 		r.query = url.Values{"file-name": {fileName}}
 	}
-	_, err := c.do(ctx, r)
-	if !isNotFound(err) {
-		return err
+	_, err = c.do(ctx, r)
+	return perFile, err
+}
+
+// UploadCapability is GET /api/v1/cloud-distribution-point/upload-capability
+// (11.23+): whether the configured cloud distribution point takes uploads
+// through /api/v1/packages/{id}/upload.
+type UploadCapability struct {
+	DirectUploadCapable bool
+	// Principal is principalDistributionTechnology: the cloud distribution
+	// point is the principal one.
+	Principal bool
+}
+
+// CloudUploadCapability reads the cloud distribution point's upload
+// capability (Jamf Pro 11.23+).
+func (c *Client) CloudUploadCapability(ctx context.Context) (*UploadCapability, error) {
+	var out struct {
+		DirectUploadCapable bool `json:"directUploadCapable"`
+		Principal           bool `json:"principalDistributionTechnology"`
 	}
-	c.log.Debug().Msg("no cloud-distribution-point inventory refresh; using the JCDS one")
-	_, err = c.do(ctx, request{step: "refresh JCDS inventory", method: http.MethodPost,
-		path: "/api/v1/jcds/refresh-inventory", jcdsAction: "Read", statusHint: map[int]string{http.StatusNotFound: noJCDS}})
-	return err
+	if err := c.doJSON(ctx, request{step: "read cloud distribution point upload capability", method: http.MethodGet,
+		path: "/api/v1/cloud-distribution-point/upload-capability", privilege: "Read Cloud Distribution Point"}, &out); err != nil {
+		return nil, err
+	}
+	return &UploadCapability{DirectUploadCapable: out.DirectUploadCapable, Principal: out.Principal}, nil
+}
+
+// JCDSGone reports whether err is the answer of a server whose JCDS
+// endpoints do not exist: a 404 that is not the "no JCDS 2.0 here" answer
+// of an instance without it ("JCDS Settings record not found", "Cloud
+// distribution point not found or is null"). Jamf deprecated every
+// /api/v1/jcds/* operation on 2025-08-28 and may remove them in any release
+// a year after.
+func JCDSGone(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return false
+	}
+	return !NoJCDS(err)
+}
+
+// NoJCDS reports whether err is a server's answer that it has no JCDS 2.0
+// distribution point configured.
+func NoJCDS(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+		return false
+	}
+	m := strings.ToLower(ae.Message)
+	return strings.Contains(m, "jcds settings") || strings.Contains(m, "distribution point not found")
+}
+
+// CloudFile is one entry of the cloud distribution point's inventory
+// (GET /api/v1/cloud-distribution-point/files, 11.23+): it says a file is
+// there and its status, not its size or digests.
+type CloudFile struct {
+	FileName string
+	Status   string // READY, PENDING, ERROR
+}
+
+// CloudFiles lists the inventory entries named fileName (compared without
+// case, as Jamf Pro compares names). It serves where the JCDS list is gone.
+func (c *Client) CloudFiles(ctx context.Context, fileName string) ([]CloudFile, error) {
+	const pageSize = 100
+	step := fmt.Sprintf("list cloud distribution point file %q", fileName)
+	var out []CloudFile
+	for page := 0; ; page++ {
+		q := url.Values{}
+		q.Set("page", fmt.Sprint(page))
+		q.Set("page-size", fmt.Sprint(pageSize))
+		q.Set("filter", "fileName=="+rsqlQuote(fileName))
+		var res struct {
+			TotalCount int `json:"totalCount"`
+			Results    []struct {
+				FileName string `json:"fileName"`
+				Status   string `json:"status"`
+			} `json:"results"`
+		}
+		if err := c.doJSON(ctx, request{step: step, method: http.MethodGet, path: "/api/v1/cloud-distribution-point/files",
+			query: q, privilege: "Read Cloud Distribution Point"}, &res); err != nil {
+			return nil, err
+		}
+		for _, f := range res.Results {
+			if strings.EqualFold(f.FileName, fileName) {
+				out = append(out, CloudFile{FileName: f.FileName, Status: f.Status})
+			}
+		}
+		if len(res.Results) < pageSize || (page+1)*pageSize >= res.TotalCount {
+			return out, nil
+		}
+	}
 }

@@ -34,7 +34,19 @@ type Package struct {
 	HashValue         string
 	// Size is the file size the server reports (v1 only, read-only; never
 	// sent back because a PUT with it overwrites the server's own value).
-	Size int64
+	// SizeKnown is false while the server shows it blank: after a metadata
+	// write, until an inventory refresh fills it again.
+	Size      int64
+	SizeKnown bool
+	// TransferStatus is cloudTransferStatus (READY, PENDING, ERROR), "" on
+	// servers that do not report it.
+	TransferStatus string
+	// The server's own digests of the file (v1, from 11.25 for SHA3512).
+	MD5, SHA256, SHA3512 string
+	// StaleHashes keeps the server's md5/sha256/sha3512 out of an update:
+	// they describe the file this run replaced and would otherwise stick
+	// until the next refresh.
+	StaleHashes bool
 
 	// raw is the server's v1 object as read, so UpdatePackage sends back
 	// every field this type does not model.
@@ -47,6 +59,24 @@ func rsqlQuote(s string) string {
 	s = strings.ReplaceAll(s, `\`, `\\`)
 	s = strings.ReplaceAll(s, `"`, `\"`)
 	return `"` + s + `"`
+}
+
+// classicNoCategory is what the Classic API shows for a package without a
+// category.
+const classicNoCategory = "No category assigned"
+
+// classicHints explain the Classic API's statuses: it answers 401 (not
+// 403) when the account lacks a privilege, and 409 "Problem with category
+// name" for a category that does not exist (python-jss, JSSImporter).
+func classicHints(err error) error {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	if ae.Status == http.StatusConflict && strings.Contains(strings.ToLower(ae.Message), "category") {
+		ae.Hint = "the category does not exist in Jamf Pro: create it, or fix pkg_category"
+	}
+	return err
 }
 
 // classicPackage is the Classic API's package object.
@@ -74,9 +104,11 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 		Package classicPackage `json:"package"`
 	}
 	err := c.doJSON(ctx, request{
-		step:   fmt.Sprintf("find package %q (Classic API)", name),
-		method: http.MethodGet,
-		path:   "/JSSResource/packages/name/" + url.PathEscape(name),
+		step:      fmt.Sprintf("find package %q (Classic API)", name),
+		method:    http.MethodGet,
+		path:      "/JSSResource/packages/name/" + url.PathEscape(name),
+		privilege: "Read Packages",
+		classic:   true,
 	}, &out)
 	if isNotFound(err) {
 		return nil, nil
@@ -85,6 +117,11 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 		return nil, err
 	}
 	cp := out.Package
+	if strings.EqualFold(cp.Category, classicNoCategory) {
+		// The Classic API's way of saying "none"; sent back as a name it
+		// would be a category that does not exist.
+		cp.Category = ""
+	}
 	return &Package{
 		ID: cp.ID.String(), Name: cp.Name, FileName: cp.Filename, Category: cp.Category,
 		Info: cp.Info, Notes: cp.Notes, Priority: cp.Priority, RebootRequired: cp.RebootRequired,
@@ -94,8 +131,12 @@ func (c *Client) FindPackageClassic(ctx context.Context, name string) (*Package,
 }
 
 func classicBody(p *Package) (func() (io.ReadCloser, int64, error), error) {
+	cat := p.Category
+	if strings.EqualFold(cat, classicNoCategory) {
+		cat = ""
+	}
 	cp := classicPackage{
-		Name: p.Name, Category: p.Category, Filename: p.FileName, Info: p.Info, Notes: p.Notes,
+		Name: p.Name, Category: cat, Filename: p.FileName, Info: p.Info, Notes: p.Notes,
 		Priority: p.Priority, RebootRequired: p.RebootRequired, RequiredProcessor: p.RequiredProcessor,
 		OSRequirements: p.OSRequirements, SendNotification: p.SendNotification,
 		HashType: p.HashType, HashValue: p.HashValue,
@@ -143,10 +184,14 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 		contentType: "text/xml; charset=utf-8",
 		accept:      "application/xml",
 		sent:        &sent,
+		privilege:   "Create Packages",
+		classic:     true,
 	}
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		if sent > 1 && isStatus(err, http.StatusConflict) {
+		err = classicHints(err)
+		var ae *APIError
+		if sent > 1 && errors.As(err, &ae) && ae.Status == http.StatusConflict && ae.Hint == "" {
 			if id, ok := c.createdByEarlierTry(ctx, p, err, c.FindPackageClassic); ok {
 				return id, nil
 			}
@@ -197,8 +242,10 @@ func (c *Client) UpdatePackageClassic(ctx context.Context, p *Package) error {
 		body:        body,
 		contentType: "text/xml; charset=utf-8",
 		accept:      "application/xml",
+		privilege:   "Update Packages",
+		classic:     true,
 	})
-	return err
+	return classicHints(err)
 }
 
 // v1Package mirrors the fields of /api/v1/packages this client models.
@@ -214,7 +261,26 @@ type v1Package struct {
 	RebootRequired bool        `json:"rebootRequired"`
 	HashType       *string     `json:"hashType"`
 	HashValue      *string     `json:"hashValue"`
-	Size           json.Number `json:"size"`
+	// size is a string on real servers ("12345", "" while pending, "0" for
+	// a file that never landed); a number is accepted too.
+	Size          json.RawMessage `json:"size"`
+	CloudTransfer *string         `json:"cloudTransferStatus"`
+	MD5           *string         `json:"md5"`
+	SHA256        *string         `json:"sha256"`
+	SHA3512       *string         `json:"sha3512"`
+}
+
+// parseSize reads a v1 size: ok is false while the server shows none.
+func parseSize(raw json.RawMessage) (int64, bool) {
+	s := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+	if s == "" || s == "null" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 func str(p *string) string {
@@ -233,20 +299,26 @@ func packageFromV1(raw map[string]json.RawMessage) (*Package, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, err
 	}
-	size, _ := strconv.ParseInt(v.Size.String(), 10, 64)
+	size, known := parseSize(v.Size)
 	return &Package{
 		ID: v.ID.String(), Name: v.PackageName, FileName: v.FileName, CategoryID: v.CategoryID,
 		Info: str(v.Info), Notes: str(v.Notes), Priority: v.Priority, OSRequirements: str(v.OSRequirements),
 		RebootRequired: v.RebootRequired, HashType: str(v.HashType), HashValue: str(v.HashValue),
-		Size: size, raw: raw,
+		Size: size, SizeKnown: known, TransferStatus: str(v.CloudTransfer),
+		MD5: str(v.MD5), SHA256: str(v.SHA256), SHA3512: str(v.SHA3512), raw: raw,
 	}, nil
 }
 
 // findExact pages through a filtered v1 list for the entry whose field
-// equals name exactly. The filter narrows the search; the comparison here is
-// what counts, because RSQL treats * as a wildcard and may ignore case.
+// equals name. Jamf Pro compares names without case (its RSQL guide: "not
+// case sensitive … for all operators", and so is name uniqueness), so the
+// match here ignores case as well; the filter only narrows the search,
+// because RSQL treats * as a wildcard. Two entries that differ only in case
+// cannot be told apart safely: that is an error naming both.
 func (c *Client) findExact(ctx context.Context, step, path, field, name string) (map[string]json.RawMessage, error) {
 	const pageSize = 100
+	var found map[string]json.RawMessage
+	var foundName string
 	for page := 0; ; page++ {
 		q := url.Values{}
 		q.Set("page", strconv.Itoa(page))
@@ -262,12 +334,20 @@ func (c *Client) findExact(ctx context.Context, step, path, field, name string) 
 		}
 		for _, r := range out.Results {
 			var got string
-			if json.Unmarshal(r[field], &got) == nil && got == name {
-				return r, nil
+			if json.Unmarshal(r[field], &got) != nil || !strings.EqualFold(got, name) {
+				continue
 			}
+			if found != nil {
+				var id1, id2 json.Number
+				_ = json.Unmarshal(found["id"], &id1)
+				_ = json.Unmarshal(r["id"], &id2)
+				return nil, fmt.Errorf("%s: two objects match without regard to case: %q (id %s) and %q (id %s); Jamf Pro treats them as the same name, so rename or delete one of them in Jamf Pro",
+					step, foundName, id1, got, id2)
+			}
+			found, foundName = r, got
 		}
 		if len(out.Results) < pageSize || (page+1)*pageSize >= out.TotalCount {
-			return nil, nil
+			return found, nil
 		}
 	}
 }
@@ -306,7 +386,38 @@ func v1Fields(obj map[string]any, p *Package) {
 		obj["hashType"] = p.HashType
 		obj["hashValue"] = p.HashValue
 	}
-	delete(obj, "size")
+	// The schema's read-only fields are the server's: size above all,
+	// which a write would blank or overwrite.
+	for _, k := range readOnlyPackageFields {
+		delete(obj, k)
+	}
+	if p.StaleHashes {
+		delete(obj, "md5")
+		delete(obj, "sha256")
+		delete(obj, "sha3512")
+	}
+}
+
+// readOnlyPackageFields are marked readOnly in the Package schema of Jamf
+// Pro 11.23.2 to 11.30.1.
+var readOnlyPackageFields = []string{"id", "size", "cloudTransferStatus", "indexed"}
+
+// GetPackage reads a package object by id through the Jamf Pro API (11.5+).
+// It returns ErrNotFound (errors.Is) when there is none.
+func (c *Client) GetPackage(ctx context.Context, id string) (*Package, error) {
+	step := fmt.Sprintf("read package %s", id)
+	var raw map[string]json.RawMessage
+	if err := c.doJSON(ctx, request{step: step, method: http.MethodGet, path: "/api/v1/packages/" + url.PathEscape(id)}, &raw); err != nil {
+		return nil, err
+	}
+	p, err := packageFromV1(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: unreadable package object: %w", step, err)
+	}
+	if p.ID == "" {
+		p.ID = id
+	}
+	return p, nil
 }
 
 // CreatePackage creates a package object through the Jamf Pro API.
@@ -343,8 +454,10 @@ func (c *Client) CreatePackage(ctx context.Context, p *Package) (string, error) 
 }
 
 // UpdatePackage rewrites a package object through the Jamf Pro API. When p
-// came from FindPackage, fields this type does not model are sent back as
-// the server gave them; `size` never is.
+// came from GetPackage or FindPackage, fields this type does not model are
+// sent back as the server gave them; the read-only ones (size above all)
+// never are, nor stale digests (StaleHashes). On a real server any such
+// write blanks size until the next inventory refresh.
 func (c *Client) UpdatePackage(ctx context.Context, p *Package) error {
 	step := fmt.Sprintf("update package %q", p.Name)
 	if p.ID == "" {
@@ -361,7 +474,6 @@ func (c *Client) UpdatePackage(ctx context.Context, p *Package) error {
 			"suppressRegistration": false,
 		}
 	}
-	obj["id"] = p.ID
 	v1Fields(obj, p)
 	body, err := jsonBody(obj)
 	if err != nil {

@@ -38,6 +38,9 @@ type request struct {
 	privilege  string         // a fixed privilege name for a 401/403 otherwise
 	statusHint map[int]string // what a status means for this call
 	sent       *int           // if set, counts the tries sent
+	// classic marks a Classic API call: it answers 401 for a missing
+	// privilege, so a 401 on a token this run just got is not renewed.
+	classic bool
 }
 
 type response struct {
@@ -106,7 +109,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		switch s := resp.status; {
 		case s >= 200 && s < 300:
 			return resp, nil
-		case s == http.StatusUnauthorized && !r.noAuth && !renewed && c.cred.renewable():
+		case s == http.StatusUnauthorized && !r.noAuth && !renewed && c.cred.renewable() && !(r.classic && c.ownFreshToken(tok)):
 			// The token may have expired or been revoked since it was
 			// checked; renew once and try again without counting a try.
 			renewed = true
@@ -299,7 +302,10 @@ func (c *Client) apiError(r request, resp *response, renewed bool) *APIError {
 	}
 	switch resp.status {
 	case http.StatusUnauthorized, http.StatusForbidden:
-		if r.jcdsAction != "" {
+		if r.classic && r.privilege != "" {
+			e.Privilege = fmt.Sprintf("%q", r.privilege)
+			e.Hint = "the Classic API answers 401 for a missing privilege"
+		} else if r.jcdsAction != "" {
 			e.Privilege = jcdsPrivilege(r.jcdsAction, c.knownVersion())
 		} else if r.privilege != "" {
 			e.Privilege = fmt.Sprintf("%q", r.privilege)

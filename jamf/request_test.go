@@ -217,7 +217,7 @@ func TestErrorMessages(t *testing.T) {
 			func(ctx context.Context, c *Client) error { _, err := c.JCDSFiles(ctx); return err },
 			[]string{"list JCDS files", "HTTP 401", `Read "Jamf Cloud Distribution Service Files"`}, false},
 		{"jcds not enabled", "11.25.0", 404, `{"httpStatus":404,"errors":[{"code":"NOT_FOUND","description":"JCDS Settings record not found"}]}`,
-			func(ctx context.Context, c *Client) error { return c.JCDSProperties(ctx) },
+			func(ctx context.Context, c *Client) error { _, err := c.JCDSFiles(ctx); return err },
 			[]string{"JCDS Settings record not found", "is JCDS 2.0 enabled"}, true},
 		{"plain text 502 after retries", "", 502, "Bad Gateway\n",
 			func(ctx context.Context, c *Client) error { _, err := c.FindPackage(ctx, "x"); return err },

@@ -71,7 +71,7 @@ func TestSimV1Flow(t *testing.T) {
 			if err := c.UploadPackageV1(ctx, id, file, p.FileName, nil); err != nil {
 				t.Fatal(err)
 			}
-			if err := c.RefreshInventory(ctx, p.FileName, v); err != nil {
+			if _, err := c.RefreshInventory(ctx, p.FileName, v); err != nil {
 				t.Fatal(err)
 			}
 			p.Notes, p.HashType, p.HashValue = "updated", "SHA3_512", strings.Repeat("b", 128)
@@ -104,9 +104,6 @@ func TestSimV1Flow(t *testing.T) {
 		if p.Notes != "updated" || p.HashType != "SHA3_512" {
 			t.Errorf("package %q not updated: %+v", p.Name, p)
 		}
-	}
-	if err := c.JCDSProperties(ctx); err != nil {
-		t.Error(err)
 	}
 	cr, err := c.InitiateUpload(ctx)
 	if err != nil || cr.BucketName == "" || cr.Path == "" || time.Until(cr.Expiration) < time.Minute {
@@ -151,7 +148,7 @@ func TestSimClassicFlow(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Status != 409 && ae.Status != 400 || ae.Message == "" {
 		t.Errorf("missing category: %v", err)
 	}
-	if err := c.RefreshInventory(ctx, "x.pkg", Version{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := c.RefreshInventory(ctx, "x.pkg", Version{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("RefreshInventory on 11.4: %v", err)
 	}
 }
@@ -280,7 +277,7 @@ func TestSimPrivilegeHints(t *testing.T) {
 	}
 	s := jamfsim.Start(t, jamfsim.Options{NoJCDS: true})
 	c, _ := simClient(t, s, nil)
-	if err := c.JCDSProperties(context.Background()); err == nil || !strings.Contains(err.Error(), "is JCDS 2.0 enabled") {
+	if _, err := c.JCDSFiles(context.Background()); err == nil || !strings.Contains(err.Error(), "is JCDS 2.0 enabled") || !NoJCDS(err) || JCDSGone(err) {
 		t.Errorf("no JCDS: %v", err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 const (
 	ModeJCDS2 = "jcds2"
 	ModeV1    = "v1"
-	ModeAuto  = "auto"
+	// ModeAuto, the default, follows the server: jcds2 while the JCDS
+	// endpoints answer, else v1.
+	ModeAuto = "auto"
 )
 
 // Config is the environment read into typed inputs, with the reference
@@ -140,7 +142,8 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input sleep: must be 0 or more seconds, got %d", sleep))
 	}
 	c.Sleep = time.Duration(sleep) * time.Second
-	verify := integer("verify_timeout", 300)
+	// Jamf's own tools wait up to 10 minutes for a multi-GB file.
+	verify := integer("verify_timeout", 600)
 	if verify < 0 {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be 0 or more seconds, got %d", verify))
 	}
@@ -148,9 +151,11 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 
 	jcds2Mode := boolean("jcds2_mode")
 	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""
-	c.UploadMode = strings.ToLower(strings.TrimSpace(str("upload_mode", ModeJCDS2)))
+	// Not set (jcds2_mode alone included) means auto: follow the server.
+	// Only an explicit upload_mode jcds2 insists on the JCDS endpoints.
+	c.UploadMode = strings.ToLower(strings.TrimSpace(str("upload_mode", ModeAuto)))
 	if c.UploadMode == "" {
-		c.UploadMode = ModeJCDS2
+		c.UploadMode = ModeAuto
 	}
 	switch c.UploadMode {
 	case ModeJCDS2, ModeV1, ModeAuto:

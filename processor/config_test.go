@@ -18,7 +18,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.URL != "https://jamf.example" || c.Priority != 10 || c.RequiredProcessor != "None" || c.MaxTries != 5 ||
-		c.Sleep != 0 || c.UploadMode != ModeJCDS2 || c.VerifyTimeout != 300*time.Second || c.ReplacePkg {
+		c.Sleep != 0 || c.UploadMode != ModeAuto || c.VerifyTimeout != 600*time.Second || c.ReplacePkg {
 		t.Errorf("defaults = %+v", c)
 	}
 }
@@ -42,6 +42,8 @@ func TestParseConfig(t *testing.T) {
 		{"bad mode", plistio.Env{"upload_mode": "smb"}, nil, `upload_mode: "smb" is not one of`},
 		{"mode conflict", plistio.Env{"jcds2_mode": true, "upload_mode": "v1"}, nil, "disagree"},
 		{"auto mode", plistio.Env{"upload_mode": "AUTO"}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
+		{"jcds2_mode alone is the default", plistio.Env{"jcds2_mode": true}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
+		{"explicit jcds2", plistio.Env{"upload_mode": "jcds2"}, func(c *Config) bool { return c.UploadMode == ModeJCDS2 }, ""},
 		{"no scheme", plistio.Env{"JSS_URL": "jamf.example"}, nil, "must start with https://"},
 		{"bool strings", plistio.Env{"replace_pkg": "True", "skip_metadata_upload": "false", "md5": "1"}, func(c *Config) bool { return c.ReplacePkg && !c.SkipMetadata && c.MD5 }, ""},
 		{"several errors at once", plistio.Env{"replace_pkg": "perhaps", "max_tries": "many"}, nil, "max_tries"},

@@ -63,6 +63,9 @@ type Facts struct {
 	// Pending is what the journal says an earlier run left unfinished
 	// (PendingFile, PendingMetadata), "" for nothing.
 	Pending string
+	// Unsettled: the object's record shows a file Jamf Pro has not finished
+	// with (PENDING, ERROR, size 0), left by a run that timed out or failed.
+	Unsettled bool
 }
 
 // Plan is the sequence of changes a run will make.
@@ -100,13 +103,16 @@ func Decide(cfg *Config, facts Facts) Plan {
 	var p Plan
 	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || facts.Pending == PendingFile)
 	switch {
-	case facts.Object != nil && !cfg.ReplacePkg && !p.Repair:
+	case facts.Object != nil && !cfg.ReplacePkg && !facts.Unsettled && !p.Repair:
 		p.File = FileKeep
 		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
 		p.FinishMeta = facts.Pending == PendingMetadata
 	case facts.JCDSFile == nil:
 		p.File = FileUpload
 		p.Reason = "the JCDS has no file of this name"
+	case facts.JCDSFile.Length < 0:
+		p.File = FileReplace
+		p.Reason = "the distribution point holds a file of this name whose bytes cannot be compared"
 	case facts.JCDSFile.Length == 0:
 		p.File = FileReplace
 		p.Reason = "the JCDS file of this name is empty (a failed earlier upload)"
@@ -131,7 +137,11 @@ func Decide(cfg *Config, facts Facts) Plan {
 		}
 		p.Reason = "repair: " + why + "; " + p.Reason
 	}
-	if cfg.SkipMetadata {
+	if cfg.SkipMetadata && facts.Object != nil {
+		// As the reference: skip_metadata_upload never amends an existing
+		// object ("for organisations where amending packages is not
+		// allowed"), but a new package still gets one, or no policy could
+		// use the file.
 		p.Meta = MetaNone
 		p.FinishMeta = false
 		return p
@@ -183,6 +193,9 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 			s = append(s, fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", f.Name, size))
 		}
 	}
+	if p.File == FileUnchanged && !cfg.ReplacePkg && p.Meta == MetaNone {
+		s = append(s, "wait for Jamf Pro to finish with the file an earlier run left unsettled")
+	}
 	switch p.Meta {
 	case MetaCreate:
 		s = append(s, fmt.Sprintf("create package object %q", displayName(cfg, f)))
@@ -195,8 +208,8 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 			s = append(s, "do not write metadata: nothing changed and replace_pkg_metadata is false")
 		}
 	}
-	if cfg.Recalculate && p.Meta != MetaNone {
-		s = append(s, "refresh the distribution point inventory (recalculate)")
+	if p.Meta != MetaNone || p.File == FileUpload || p.File == FileReplace {
+		s = append(s, "refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY")
 	}
 	return s
 }

@@ -33,7 +33,11 @@ func TestDecide(t *testing.T) {
 		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate},
 		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate},
 		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate},
-		{"no object, skip metadata", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaNone},
+		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate},
+		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone},
+		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate},
+		{"unsettled object, bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true}, FileUnchanged, MetaNone},
+		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

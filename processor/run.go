@@ -106,13 +106,22 @@ type uploader struct {
 	sums    s3upload.Sums
 	// serverMD5: the JCDS lists MD5s, so verification can compare them.
 	serverMD5 bool
-	res       Result
+	// fileExisted: the distribution point held a file of this name before
+	// the run (or it could not be told). A v1 object made for a failed
+	// upload is then kept: deleting it would delete that file.
+	fileExisted bool
+	// refreshed: an inventory refresh ran; perFile: for this file only.
+	refreshed, perFile bool
+	res                Result
 
 	fileID     fileID          // the local file as the run began
 	journal    *journal        // nil when unavailable
 	pending    *JournalEntry   // what an earlier run left unfinished
 	dupsBefore map[string]bool // Name_N copies listed before this run uploaded
 	deleted    bool            // this run deleted the old file and has not yet committed the new one
+	// cloudSaysAbsent: the cloud distribution point's inventory was read
+	// and does not list this file.
+	cloudSaysAbsent bool
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -146,71 +155,13 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	u.version = v
 	u.log.Info().Str("jamf_pro", v.Raw).Msg("connected")
 
-	mode, err := u.chooseMode(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u.res.Mode = mode
-
-	// Lookups.
 	obj, err := u.findPackage(ctx, displayName(cfg, file))
 	if err != nil {
 		return nil, err
 	}
-	facts := Facts{Object: obj, LocalSize: file.Size}
-	if obj != nil {
-		u.res.PackageID = obj.ID
-		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
-	}
-	u.openJournal(!cfg.DryRun)
-	listed := false
-	// The JCDS is listed whenever the mode offers it, also on the quiet
-	// night (object exists, replace_pkg false): one request that shows
-	// whether the object's file is really there.
-	if mode == ModeJCDS2 {
-		files, err := u.client.JCDSFiles(ctx)
-		if err != nil {
-			return nil, err
-		}
-		listed = true
-		facts.ObjectFileMissing = objectFileMissing(obj, files)
-		u.dupsBefore = map[string]bool{}
-		for i := range files {
-			if files[i].FileName == file.Name {
-				facts.JCDSFile = &files[i]
-				break
-			}
-		}
-		if dups := Duplicates(files, file.Name); len(dups) > 0 {
-			u.log.Warn().Strs("files", dups).Msgf("the JCDS holds duplicates of %s made by earlier uploads; delete them in Jamf Pro", file.Name)
-			for _, d := range dups {
-				u.dupsBefore[d] = true
-			}
-		}
-		u.serverMD5 = listsMD5(files)
-		if facts.ObjectFileMissing {
-			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the package object's file is missing from the distribution point; it will be uploaded again from the local file")
-		}
-	}
-	u.loadPending(listed, facts.JCDSFile)
-	if u.pending != nil {
-		facts.Pending = u.pending.Pending
-	}
-	if listed && (NeedsJCDSList(cfg, obj) || facts.ObjectFileMissing || facts.Pending == PendingFile) {
-		if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
-			// Compare by MD5 when the JCDS lists one (several times faster
-			// than SHA3-512), and compute the metadata's digest in the same
-			// pass unless the JCDS's own SHA3-512 can stand in for it.
-			which := u.localDigests()
-			if facts.JCDSFile.MD5 == "" {
-				which |= s3upload.SHA3_512
-			}
-			sums, err := u.hash(ctx, which)
-			if err != nil {
-				return nil, err
-			}
-			facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
-		}
+	facts, err := u.survey(ctx, obj)
+	if err != nil {
+		return nil, err
 	}
 	plan := Decide(cfg, facts)
 	if plan.File == FileUnchanged {
@@ -220,7 +171,7 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		plan.File, plan.InPlace = FileReplace, true
 	}
 	u.res.Plan = plan
-	u.res.Steps = plan.Steps(cfg, file, mode)
+	u.res.Steps = plan.Steps(cfg, file, u.res.Mode)
 	for _, s := range u.res.Steps {
 		u.log.Info().Msg("plan: " + s)
 	}
@@ -248,49 +199,180 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 		if err := u.send(ctx, plan, obj, pkg); err != nil {
 			return nil, err
 		}
-		u.res.Status = StatusUploaded
-		u.res.Uploaded = true
 	}
 
-	if plan.Meta != MetaNone && !(mode == ModeV1 && plan.Meta == MetaCreate && u.res.MetaWritten) {
+	if plan.Meta != MetaNone && !(u.res.Mode == ModeV1 && plan.Meta == MetaCreate && u.res.MetaWritten) {
 		if err := u.writeMetadata(ctx, plan, pkg); err != nil {
 			return nil, err
 		}
 	} else if plan.Meta == MetaNone {
 		u.log.Info().Msg("Not updating package metadata")
 	}
+	if err := u.settle(ctx, plan, obj); err != nil {
+		return nil, err
+	}
+	if u.sent() {
+		u.res.Status = StatusUploaded
+		u.res.Uploaded = true
+	}
 	if u.pending != nil || u.res.Uploaded {
 		u.clearJournal()
 	}
-	if cfg.Recalculate && u.res.MetaWritten {
-		if err := u.recalculate(ctx); err != nil {
-			return nil, err
-		}
+	if err := u.recalculate(ctx); err != nil {
+		return nil, err
 	}
 	return &u.res, nil
 }
 
-// chooseMode settles the upload mode against what the server offers, and
-// says clearly when the chosen mode cannot work here.
-func (u *uploader) chooseMode(ctx context.Context) (string, error) {
-	switch u.cfg.UploadMode {
-	case ModeV1:
-		if !u.version.AtLeast(11, 5) {
-			return "", fmt.Errorf("upload_mode v1 needs Jamf Pro 11.5 or later; %s is %s: use upload_mode jcds2", u.cfg.URL, u.version.Raw)
+// sent reports whether this run sent the file's bytes.
+func (u *uploader) sent() bool {
+	return u.res.Plan.File == FileUpload || u.res.Plan.File == FileReplace
+}
+
+// survey gathers what the decision needs beyond the package object: the
+// upload mode and the distribution point's file of this name, only when
+// the file may have to be sent (the nightly no-op stays at its few
+// requests).
+func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
+	cfg, file := u.cfg, u.file
+	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: unsettled(obj)}
+	if obj != nil {
+		u.res.PackageID = obj.ID
+		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
+		if facts.Unsettled {
+			u.log.Warn().Str("id", obj.ID).Msgf("package object %q is not settled in Jamf Pro (cloudTransferStatus %s, size %s); finishing the job", obj.Name, orNone(obj.TransferStatus), sizeText(obj))
 		}
-		return ModeV1, nil
-	case ModeAuto:
-		err := u.client.JCDSProperties(ctx)
-		if err == nil {
-			return ModeJCDS2, nil
-		}
-		if !u.version.AtLeast(11, 5) {
-			return "", fmt.Errorf("upload_mode auto: the JCDS endpoints do not answer (%v) and Jamf Pro %s is too old for v1 uploads", err, u.version.Raw)
-		}
-		u.log.Info().Err(err).Msg("JCDS endpoints unavailable; uploading through /api/v1/packages")
-		return ModeV1, nil
 	}
-	return ModeJCDS2, nil
+	// The quiet night (object there, replace_pkg false) spends the one
+	// listing the mode choice makes anyway on checking that the object's
+	// file is really there.
+	files, listed, err := u.chooseMode(ctx)
+	if err != nil {
+		return facts, err
+	}
+	u.openJournal(!cfg.DryRun)
+	switch {
+	case listed:
+		for i := range files {
+			if files[i].FileName == file.Name {
+				facts.JCDSFile = &files[i]
+				break
+			}
+		}
+		u.dupsBefore = map[string]bool{}
+		if dups := Duplicates(files, file.Name); len(dups) > 0 {
+			u.log.Warn().Strs("files", dups).Msgf("the JCDS holds duplicates of %s made by earlier uploads; delete them in Jamf Pro", file.Name)
+			for _, d := range dups {
+				u.dupsBefore[d] = true
+			}
+		}
+		u.serverMD5 = listsMD5(files)
+		u.fileExisted = facts.JCDSFile != nil
+		facts.ObjectFileMissing = objectFileMissing(obj, files)
+		if facts.ObjectFileMissing {
+			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the package object's file is missing from the distribution point; it will be uploaded again from the local file")
+		}
+	case obj != nil && obj.SizeKnown && obj.FileName == file.Name:
+		// No JCDS list: the package record's own size and digests, which the
+		// server computed from the file, stand in for it.
+		facts.JCDSFile = recordAsFile(obj)
+		u.serverMD5 = obj.MD5 != ""
+		u.fileExisted = true
+	default:
+		if u.fileExisted = u.cloudFileExists(ctx); u.fileExisted {
+			facts.JCDSFile = &jamf.JCDSFile{FileName: file.Name, Length: -1}
+		}
+		if obj != nil && obj.FileName == file.Name && u.cloudSaysAbsent {
+			// No JCDS list and a record without size: the cloud
+			// distribution point's inventory is what tells.
+			facts.ObjectFileMissing = true
+			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the cloud distribution point does not list the package object's file; it will be uploaded again from the local file")
+		}
+	}
+	u.loadPending(listed, facts.JCDSFile)
+	if u.pending != nil {
+		facts.Pending = u.pending.Pending
+	}
+	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
+	if !mayUpload {
+		return facts, nil
+	}
+	if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
+		// Compare by MD5 when the server lists one (several times faster
+		// than SHA3-512), and compute the metadata's digest in the same
+		// pass unless the server's own SHA3-512 can stand in for it.
+		which := u.localDigests()
+		if facts.JCDSFile.MD5 == "" {
+			which |= s3upload.SHA3_512
+		}
+		sums, err := u.hash(ctx, which)
+		if err != nil {
+			return facts, err
+		}
+		facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
+	}
+	return facts, nil
+}
+
+// cloudFileExists asks the cloud distribution point's inventory (11.23+)
+// whether a file of this name is there. When it cannot tell, it says yes:
+// the answer only decides whether a failed v1 upload may take back the
+// object it made, and deleting that object would delete such a file.
+func (u *uploader) cloudFileExists(ctx context.Context) bool {
+	if !u.version.AtLeast(11, 23) {
+		return true
+	}
+	files, err := u.client.CloudFiles(ctx, u.file.Name)
+	if err != nil {
+		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable; assuming the file may be there")
+		return true
+	}
+	u.cloudSaysAbsent = len(files) == 0
+	return len(files) > 0
+}
+
+// recordAsFile describes the file a package record points at as the JCDS
+// list would: the server's size and digests.
+func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
+	f := &jamf.JCDSFile{FileName: p.FileName, Length: p.Size, MD5: strings.ToLower(p.MD5), SHA3: strings.ToLower(p.SHA3512)}
+	if f.SHA3 == "" && p.HashType == "SHA3_512" {
+		f.SHA3 = strings.ToLower(p.HashValue)
+	}
+	if f.MD5 == "" && p.HashType == "MD5" {
+		f.MD5 = strings.ToLower(p.HashValue)
+	}
+	return f
+}
+
+// unsettled reports whether a package record shows a file Jamf Pro has not
+// finished with: processing still PENDING or ended in ERROR, or a size of 0
+// (the file never landed). A run that timed out waiting, or whose upload
+// failed, leaves such a record; the rerun finishes the job instead of
+// keeping it as it is. A blank size alone is not enough: some records never
+// get one.
+func unsettled(p *jamf.Package) bool {
+	if p == nil {
+		return false
+	}
+	switch strings.ToUpper(p.TransferStatus) {
+	case "PENDING", "ERROR":
+		return true
+	}
+	return p.SizeKnown && p.Size == 0
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func sizeText(p *jamf.Package) string {
+	if !p.SizeKnown {
+		return "blank"
+	}
+	return fmt.Sprint(p.Size)
 }
 
 func (u *uploader) findPackage(ctx context.Context, name string) (*jamf.Package, error) {
@@ -336,30 +418,6 @@ func listsMD5(files []jamf.JCDSFile) bool {
 		}
 	}
 	return false
-}
-
-// metaHashSet is the digest the metadata needs: MD5 when asked, SHA3-512
-// where the server understands it (11.25+), SHA-512 otherwise.
-func (u *uploader) metaHashSet() s3upload.HashSet {
-	switch {
-	case u.cfg.MD5:
-		return s3upload.MD5
-	case u.version.AtLeast(11, 25):
-		return s3upload.SHA3_512
-	default:
-		return s3upload.SHA512
-	}
-}
-
-func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
-	switch {
-	case u.cfg.MD5:
-		return "MD5", s.MD5
-	case u.version.AtLeast(11, 25):
-		return "SHA3_512", s.SHA3_512
-	default:
-		return "SHA_512", s.SHA512
-	}
 }
 
 func (u *uploader) hash(ctx context.Context, which s3upload.HashSet) (s3upload.Sums, error) {
@@ -523,8 +581,8 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	}
 	u.sums = mergeSums(u.sums, res.Sums)
 	u.res.SHA3 = u.sums.SHA3_512
-	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("uploaded")
-	return u.verify(ctx)
+	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
+	return u.verifyListing(ctx)
 }
 
 // deleteStale removes the same-name file and waits until the list no longer
@@ -562,215 +620,6 @@ func hasFile(files []jamf.JCDSFile, name string) bool {
 		}
 	}
 	return false
-}
-
-// verify asks for an inventory refresh and polls the JCDS list until the
-// file is there with our size and SHA3-512 ("Availability Pending" and
-// "could not be verified" otherwise follow in Jamf Pro).
-func (u *uploader) verify(ctx context.Context) error {
-	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return err
-	}
-	name := u.file.Name
-	if u.version.AtLeast(11, 10) {
-		if err := u.client.RefreshInventory(ctx, name, u.version); err != nil && !errors.Is(err, jamf.ErrUnsupported) {
-			u.log.Warn().Err(err).Msg("inventory refresh failed; waiting for the JCDS to list the file anyway")
-		}
-	}
-	deadline := time.Now().Add(u.cfg.VerifyTimeout)
-	var last string
-	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
-		files, err := u.client.JCDSFiles(ctx)
-		if err != nil {
-			return fmt.Errorf("verify upload of %s: %w", name, err)
-		}
-		if dup := u.ownDuplicate(files); dup != nil {
-			// Another upload of the same name committed first (the lock
-			// covers one Mac only): ours became Name_N.pkg.
-			if err := u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files)); err != nil {
-				return err
-			}
-			return nil
-		}
-		last = "not listed yet"
-		for _, f := range files {
-			if f.FileName != name {
-				continue
-			}
-			switch {
-			case f.Length != u.file.Size:
-				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, u.file.Size)
-			case f.MD5 != "" && u.sums.MD5 != "":
-				if !strings.EqualFold(f.MD5, u.sums.MD5) {
-					last = "listed with other content (not yet processed, or replaced by another upload of the same name)"
-					continue
-				}
-				u.adoptServerSHA3(&f)
-				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and MD5 match")
-				return nil
-			case f.SHA3 != "" && u.sums.SHA3_512 != "":
-				if !strings.EqualFold(f.SHA3, u.sums.SHA3_512) {
-					last = "listed with other content (not yet processed, or replaced by another upload of the same name)"
-					continue
-				}
-				u.log.Info().Str("file", name).Msg("verified in the JCDS: size and SHA3-512 match")
-				return nil
-			case f.SHA3 != "":
-				// The listing has only a digest this run did not compute.
-				if _, err := u.hash(ctx, s3upload.SHA3_512); err != nil {
-					return err
-				}
-				last = "hashed the file to compare SHA3-512"
-			default:
-				last = "listed without a digest yet"
-			}
-		}
-		if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
-			last = fmt.Sprintf("not listed, but %s is: another upload of the same name ran at the same time", strings.Join(dups, ", "))
-		}
-		if !time.Now().Add(wait).Before(deadline) {
-			return fmt.Errorf("uploaded %s, but the JCDS did not confirm it within verify_timeout (%s): %s. No package metadata was written; run again to finish", name, u.cfg.VerifyTimeout, last)
-		}
-		u.log.Debug().Str("file", name).Msg("waiting for the JCDS: " + last)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-}
-
-// sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
-// package object first. On an existing object Jamf Pro replaces the file
-// itself: the old one stays until the new one is in place.
-func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
-	id := ""
-	// Noted before the object is made or its file touched: if this run
-	// stops half-way, the next one sends the file again.
-	if err := u.noteFilePending(obj, false); err != nil {
-		return err
-	}
-	if obj != nil {
-		id = obj.ID
-		// Digests first (one read): MD5 to verify against the listing, the
-		// metadata's hash for the write after.
-		var which s3upload.HashSet
-		if u.sums.MD5 == "" && u.res.Mode == ModeJCDS2 {
-			which |= s3upload.MD5
-		}
-		if _, v := u.metaHash(u.sums); v == "" {
-			which |= u.metaHashSet()
-		}
-		if which != 0 {
-			if _, err := u.hash(ctx, which); err != nil {
-				return err
-			}
-		}
-	} else {
-		if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
-			return err
-		}
-		pkg.HashType, pkg.HashValue = u.metaHash(u.sums)
-		var err error
-		if id, err = u.client.CreatePackage(ctx, pkg); err != nil {
-			return err
-		}
-		u.res.PackageID = id
-		u.res.MetaWritten = true
-	}
-	if _, v := u.metaHash(u.sums); v == "" {
-		if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
-			return err
-		}
-	}
-	p := u.progress("uploading " + u.file.Name)
-	err := u.client.UploadPackageV1(ctx, id, u.file.Path, u.file.Name, func(r io.Reader) io.Reader {
-		return &eofCheck{r: p.Wrap(r), check: func() error { return u.checkFile("during the upload") }}
-	})
-	p.Done()
-	if err != nil {
-		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", u.file.Name, err)
-		if obj == nil {
-			// The object was made for this upload; left behind it would point
-			// at no file, and the rerun would skip it as existing.
-			cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-			defer cancel()
-			if derr := u.client.DeletePackage(cleanup, id); derr != nil {
-				return fmt.Errorf("%w; the package object %s created for it could not be removed (%v): delete it in Jamf Pro before running again", err, id, derr)
-			}
-			u.res.MetaWritten = false
-			u.res.PackageID = ""
-		}
-		var changed *errFileChanged
-		if errors.As(err, &changed) {
-			return changed
-		}
-		return err
-	}
-	if obj != nil && u.res.Mode == ModeJCDS2 {
-		return u.verify(ctx)
-	}
-	return nil
-}
-
-func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Package) error {
-	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return err
-	}
-	if u.res.Uploaded || plan.File == FileUnchanged || plan.Meta == MetaCreate {
-		// The hash must describe the bytes in the distribution point: a
-		// file rebuilt since they were read is refused.
-		if err := u.checkFile("before the metadata was written"); err != nil {
-			return err
-		}
-		typ, value := u.metaHash(u.sums)
-		if value == "" {
-			if _, err := u.hash(ctx, u.metaHashSet()); err != nil {
-				return err
-			}
-			typ, value = u.metaHash(u.sums)
-		}
-		pkg.HashType, pkg.HashValue = typ, value
-	}
-	// Otherwise the file was kept: its recorded hash still describes it, so
-	// the object's own hash fields are left as they were.
-	if pkg.HashType == "" || pkg.HashValue == "" {
-		pkg.HashType, pkg.HashValue = "", ""
-	}
-	if plan.Meta == MetaUpdate && (u.res.Uploaded || plan.Repair) {
-		// A failed write from here on must be finished by the next run even
-		// without replace_pkg, or the object keeps the old file's hash.
-		if err := u.noteMetaPending(pkg); err != nil {
-			return err
-		}
-	}
-	var err error
-	switch {
-	case plan.Meta == MetaCreate && u.classic():
-		u.res.PackageID, err = u.client.CreatePackageClassic(ctx, pkg)
-	case plan.Meta == MetaCreate:
-		u.res.PackageID, err = u.client.CreatePackage(ctx, pkg)
-	case u.classic():
-		err = u.client.UpdatePackageClassic(ctx, pkg)
-	default:
-		err = u.client.UpdatePackage(ctx, pkg)
-	}
-	if err != nil {
-		return fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
-	}
-	u.res.MetaWritten = true
-	u.log.Info().Str("id", u.res.PackageID).Str("name", pkg.Name).Msgf("package metadata %sd", plan.Meta)
-	return nil
-}
-
-func (u *uploader) recalculate(ctx context.Context) error {
-	if !u.version.AtLeast(11, 10) {
-		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.10 or later; %s is %s", u.cfg.URL, u.version.Raw)
-		return nil
-	}
-	if err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
-		return fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
-	}
-	u.res.Recalc = true
-	return nil
 }
 
 func awsCredentials(c *jamf.UploadCredentials) aws.Credentials {

@@ -152,7 +152,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"token": t.value, "expires": jamfTime(t.expires)})
 }
 
-// POST /api/oauth/token (10.49+)
+// POST /api/v1/oauth/token, the current path (the only one in the 11.23.2+
+// schemas), and the deprecated /api/oauth/token (10.49+). A bad request is
+// 400 {"error","error_description"} (RFC 6749 §5.2, as the schema's
+// OAuthTokenEndpointErrorResponse); wrong client credentials are 401
+// invalid_client (RFC 6749 §5.2 allows 401; the simulator's choice).
 func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.counts.OAuthTokenRequests++
@@ -161,12 +165,22 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 		s.notFoundAPI(w, r)
 		return
 	}
+	oauthErr := func(status int, code, desc string) {
+		writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+	}
 	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+		oauthErr(http.StatusBadRequest, "invalid_request", "Unable to read the form body")
 		return
 	}
-	if r.PostForm.Get("grant_type") != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+	switch gt := r.PostForm.Get("grant_type"); {
+	case gt == "":
+		oauthErr(http.StatusBadRequest, "invalid_request", "OAuth 2.0 Parameter: grant_type")
+		return
+	case gt != "client_credentials":
+		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "OAuth 2.0 Parameter: grant_type")
+		return
+	case r.PostForm.Get("client_id") == "":
+		oauthErr(http.StatusBadRequest, "invalid_request", "OAuth 2.0 Parameter: client_id")
 		return
 	}
 	id, sec := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
@@ -245,11 +259,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, classic bo
 	return t, true
 }
 
-// authorize authenticates and then checks privileges. A missing privilege
-// gets 403: Jamf Pro API answers 403 with a JSON body (code
-// INVALID_PRIVILEGE), the Classic API a 403 "Forbidden" status page.
-// The missing privilege is named in the description so client errors can
-// name it too.
+// authorize authenticates and then checks privileges. A missing privilege:
+// the Jamf Pro API answers 403 with a JSON body (code INVALID_PRIVILEGE),
+// the Classic API 401 with its status page (python-jss and JSSImporter
+// reports). The missing privilege is named in the description so client
+// errors can name it too (the real server does not).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, classic bool, privs ...string) (*token, bool) {
 	t, ok := s.authenticate(w, r, classic)
 	if !ok {
@@ -266,7 +280,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, classic bool,
 	s.mu.Unlock()
 	if missing != "" {
 		if classic {
-			writeClassicError(w, http.StatusForbidden, "The server understood the request, but is refusing to fulfill it. Missing privilege: "+missing)
+			writeClassicError(w, http.StatusUnauthorized, "The request requires user authentication. Missing privilege: "+missing)
 		} else {
 			writeAPIError(w, http.StatusForbidden, "INVALID_PRIVILEGE", "Forbidden: requires privilege \""+missing+"\"", "")
 		}

@@ -151,21 +151,24 @@ func TestPrivileges(t *testing.T) {
 		{"11.19.0", "POST", "/api/v1/jcds/files", nil, 403, "Create Jamf Content Distribution Server Files"},
 		{"11.20.0", "POST", "/api/v1/jcds/files", nil, 403, "Create Jamf Cloud Distribution Service Files"},
 		{"11.20.0", "POST", "/api/v1/jcds/files", []string{"Create Jamf Content Distribution Server Files"}, 403, "Create Jamf Cloud Distribution Service Files"},
-		{"11.19.0", "POST", "/api/v1/jcds/files", []string{"Create Jamf Content Distribution Server Files"}, 200, ""},
+		{"11.19.0", "POST", "/api/v1/jcds/files", []string{"Create Jamf Content Distribution Server Files"}, 201, ""},
+		{"11.25.0", "POST", "/api/v1/packages/1/upload", []string{"Update Packages"}, 403, "Read Packages"},
+		{"11.25.0", "POST", "/api/v1/packages/1/upload", []string{"Read Packages"}, 403, "Update Packages"},
+		{"11.25.0", "GET", "/api/v1/cloud-distribution-point/files", nil, 403, "Read Cloud Distribution Point"},
 		{"11.25.0", "GET", "/api/v1/jcds/files", []string{"Read Jamf Cloud Distribution Service Files"}, 200, ""},
 		{"11.25.0", "DELETE", "/api/v1/jcds/files/x.pkg", []string{"Read Jamf Cloud Distribution Service Files"}, 403, "Delete Jamf Cloud Distribution Service Files"},
 		{"11.25.0", "GET", "/api/v1/packages", nil, 403, "Read Packages"},
 		{"11.25.0", "GET", "/api/v1/categories", nil, 403, "Read Categories"},
 		{"11.25.0", "POST", "/api/v1/cloud-distribution-point/refresh-inventory", nil, 403, "Read Cloud Distribution Point"},
 		{"11.25.0", "GET", "/api/v1/jamf-pro-version", nil, 200, ""},
-		{"11.4.0", "GET", "/JSSResource/packages/name/x", nil, 403, "Read Packages"},
+		{"11.4.0", "GET", "/JSSResource/packages/name/x", nil, 401, "Read Packages"}, // Classic: 401
 	}
 	for _, tt := range tests {
 		t.Run(tt.version+" "+tt.method+" "+tt.path, func(t *testing.T) {
 			c := newTC(t, Options{JamfVersion: tt.version})
 			c.sim.AddAccount("limited", "pw12345", tt.privs...)
 			c.token = c.loginAs("limited", "pw12345")
-			r := c.do(tt.method, tt.path, nil, nil)
+			r := c.do(tt.method, tt.path, nil, map[string]string{expectInvalidHeader: "no body"})
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
@@ -186,22 +189,30 @@ func TestVersionGates(t *testing.T) {
 	}{
 		{"10.48.0", "POST", "/api/oauth/token", 404},
 		{"10.49.0", "POST", "/api/oauth/token", 400}, // exists; no grant_type
+		{"10.48.0", "POST", "/api/v1/oauth/token", 404},
+		{"11.30.1", "POST", "/api/v1/oauth/token", 400},
 		{"11.4.0", "GET", "/api/v1/packages", 404},
 		{"11.5.0", "GET", "/api/v1/packages", 200},
 		{"11.4.0", "POST", "/api/v1/packages/1/upload", 404},
-		{"11.9.0", "POST", "/api/v1/jcds/refresh-inventory", 404},
-		{"11.10.0", "POST", "/api/v1/jcds/refresh-inventory", 204},
-		{"11.10.0", "POST", "/api/v1/cloud-distribution-point/refresh-inventory", 404},
-		{"11.16.0", "POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=x.pkg", 204},
+		{"11.10.0", "POST", "/api/v1/jcds/refresh-inventory", 404},
+		{"11.11.0", "POST", "/api/v1/jcds/refresh-inventory", 204},
+		{"11.23.0", "POST", "/api/v1/cloud-distribution-point/refresh-inventory", 404},
+		{"11.24.0", "POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=x.pkg", 204},
+		{"11.18.0", "GET", "/api/v1/jcds/properties", 200},
+		{"11.19.0", "GET", "/api/v1/jcds/properties", 404},
+		{"11.22.0", "GET", "/api/v1/cloud-distribution-point/upload-capability", 404},
+		{"11.23.0", "GET", "/api/v1/cloud-distribution-point/upload-capability", 200},
+		{"11.23.0", "GET", "/api/v1/cloud-distribution-point", 200},
+		{"11.23.0", "GET", "/api/v1/cloud-distribution-point/files", 200},
 		{"10.49.0", "GET", "/JSSResource/packages/name/absent", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version+" "+tt.path, func(t *testing.T) {
 			c := newTC(t, Options{JamfVersion: tt.version})
-			if tt.path != "/api/oauth/token" {
+			if !strings.Contains(tt.path, "oauth") {
 				c.login()
 			}
-			if r := c.do(tt.method, tt.path, nil, nil); r.status != tt.status {
+			if r := c.do(tt.method, tt.path, nil, map[string]string{expectInvalidHeader: "no body"}); r.status != tt.status {
 				t.Errorf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
 		})
@@ -209,19 +220,86 @@ func TestVersionGates(t *testing.T) {
 }
 
 func TestNoJCDS(t *testing.T) {
-	c := newTC(t, Options{NoJCDS: true})
-	c.login()
-	for _, p := range []struct{ method, path, msg string }{
-		{"GET", "/api/v1/jcds/files", "JCDS Settings record not found"},
-		{"POST", "/api/v1/jcds/files", "JCDS Settings record not found"},
-		{"POST", "/api/v1/jcds/renew-credentials", "JCDS Settings record not found"},
-		{"GET", "/api/v1/jcds/properties", "JCDS Settings record not found"},
-		{"POST", "/api/v1/jcds/refresh-inventory", "JCDS Settings record not found"},
-		{"POST", "/api/v1/cloud-distribution-point/refresh-inventory", "Cloud distribution point not found or is null"},
+	// Before 11.25.2 an instance without JCDS 2.0 answered 500 on the JCDS
+	// file endpoints; on 11.26.1 404 "JCDS Settings record not found" with
+	// "id": null (jamf/JamfSync#80, #85).
+	for _, tt := range []struct {
+		version string
+		status  int
+		msg     string
+	}{
+		{"11.25.0", 500, ""},
+		{"11.26.1", 404, "JCDS Settings record not found"},
 	} {
-		r := c.do(p.method, p.path, nil, nil)
-		if r.status != 404 || !contains(string(r.body), p.msg) {
+		t.Run(tt.version, func(t *testing.T) {
+			c := newTC(t, Options{NoJCDS: true, JamfVersion: tt.version})
+			c.login()
+			for _, p := range []struct{ method, path string }{
+				{"GET", "/api/v1/jcds/files"},
+				{"POST", "/api/v1/jcds/files"},
+				{"POST", "/api/v1/jcds/renew-credentials"},
+				{"POST", "/api/v1/jcds/refresh-inventory"},
+			} {
+				r := c.do(p.method, p.path, nil, nil)
+				if r.status != tt.status || !contains(string(r.body), tt.msg) {
+					t.Errorf("%s %s: %d %s", p.method, p.path, r.status, r.body)
+				}
+				if tt.status == 404 && !contains(string(r.body), `"id": null`) {
+					t.Errorf("%s %s: want \"id\": null: %s", p.method, p.path, r.body)
+				}
+			}
+			for _, p := range []string{"/api/v1/cloud-distribution-point/refresh-inventory", "/api/v1/cloud-distribution-point/files", "/api/v1/cloud-distribution-point"} {
+				method := "GET"
+				if strings.HasSuffix(p, "refresh-inventory") {
+					method = "POST"
+				}
+				if r := c.do(method, p, nil, nil); r.status != 404 || !contains(string(r.body), "Cloud distribution point not found or is null") {
+					t.Errorf("%s: %d %s", p, r.status, r.body)
+				}
+			}
+			var capab struct{ DirectUploadCapable bool }
+			c.do("GET", "/api/v1/cloud-distribution-point/upload-capability", nil, nil).json(t, &capab)
+			if capab.DirectUploadCapable {
+				t.Error("an instance without a distribution point claims direct upload")
+			}
+		})
+	}
+}
+
+// With -jcds-removed every /api/v1/jcds/* path is an unknown endpoint; the
+// cloud distribution point and v1 {id}/upload keep working.
+func TestJCDSRemoved(t *testing.T) {
+	c := newTC(t, Options{JCDSRemoved: true, ClusterNodes: 1})
+	c.login()
+	for _, p := range []struct{ method, path string }{
+		{"GET", "/api/v1/jcds/files"}, {"POST", "/api/v1/jcds/files"}, {"POST", "/api/v1/jcds/renew-credentials"},
+		{"GET", "/api/v1/jcds/files/a.pkg"}, {"DELETE", "/api/v1/jcds/files/a.pkg"}, {"POST", "/api/v1/jcds/refresh-inventory"},
+		{"GET", "/api/v1/jcds/properties"}, {"GET", "/api/v1/jcds/anything"},
+	} {
+		if r := c.do(p.method, p.path, nil, nil); r.status != 404 || r.apiCode(t) != "NOT_FOUND" {
 			t.Errorf("%s %s: %d %s", p.method, p.path, r.status, r.body)
 		}
+	}
+	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Tool", "Tool.pkg", "-1", "SHA_512")); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	body, ct := multipartBody(t, "file", "Tool.pkg", []byte("tool bytes"))
+	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
+		t.Fatalf("v1 upload: %d %s", r.status, r.body)
+	}
+	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
+	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Tool.pkg", nil, nil); r.status != 204 {
+		t.Fatalf("cdp refresh: %d %s", r.status, r.body)
+	}
+	if p := c.pkg("1"); p["size"] != "10" {
+		t.Errorf("after refresh: %v", p)
+	}
+	var files struct {
+		TotalCount int
+		Results    []map[string]any
+	}
+	c.do("GET", "/api/v1/cloud-distribution-point/files", nil, nil).json(t, &files)
+	if files.TotalCount != 1 || files.Results[0]["fileName"] != "Tool.pkg" || files.Results[0]["status"] != "READY" || files.Results[0]["fileObjectId"] != "1" {
+		t.Errorf("cdp files %+v", files)
 	}
 }

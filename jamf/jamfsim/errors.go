@@ -17,7 +17,7 @@ type apiError struct {
 type apiErrorRow struct {
 	Code        string  `json:"code"`
 	Description string  `json:"description"`
-	ID          string  `json:"id"`
+	ID          *string `json:"id"`
 	Field       *string `json:"field"`
 }
 
@@ -31,10 +31,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeAPIError answers with the Jamf Pro API error shape.
 func writeAPIError(w http.ResponseWriter, status int, code, desc, field string) {
-	row := apiErrorRow{Code: code, Description: desc, ID: "0"}
+	zero := "0"
+	row := apiErrorRow{Code: code, Description: desc, ID: &zero}
 	if field != "" {
 		row.Field = &field
 	}
+	writeAPIErrorRow(w, status, row)
+}
+
+func writeAPIErrorRow(w http.ResponseWriter, status int, row apiErrorRow) {
 	writeJSON(w, status, apiError{HTTPStatus: status, Errors: []apiErrorRow{row}})
 }
 

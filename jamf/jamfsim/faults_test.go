@@ -86,8 +86,8 @@ func TestFaults(t *testing.T) {
 		t.Errorf("latency fault: %v after %v", err, time.Since(start))
 	}
 
-	c.sim.InjectFault(Fault{Path: "/api/v1/jcds/properties", ExpireTokens: true})
-	if r := c.do("GET", "/api/v1/jcds/properties", nil, nil); r.status != 401 {
+	c.sim.InjectFault(Fault{Path: "/api/v1/jcds/files", ExpireTokens: true})
+	if r := c.do("GET", "/api/v1/jcds/files", nil, nil); r.status != 401 {
 		t.Errorf("expire-tokens fault: %d", r.status)
 	}
 	c.login()
@@ -111,7 +111,7 @@ func TestFaults(t *testing.T) {
 	if r := c.do("POST", "/api/v1/jcds/files", nil, nil); r.status != 504 {
 		t.Errorf("second injected: %d", r.status)
 	}
-	if r := c.do("POST", "/api/v1/jcds/files", nil, nil); r.status != 200 {
+	if r := c.do("POST", "/api/v1/jcds/files", nil, nil); r.status != 201 {
 		t.Errorf("no fault left: %d", r.status)
 	}
 	c.sim.InjectFault(Fault{Path: "/api/*", Status: 500, Count: -1})

@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -23,9 +25,10 @@ import (
 
 // tc is a tiny test client for the simulator.
 type tc struct {
-	t     *testing.T
-	sim   *Server
-	token string
+	t      *testing.T
+	sim    *Server
+	token  string
+	client *http.Client // with a cookie jar: sticks to one cluster node
 }
 
 type resp struct {
@@ -57,7 +60,8 @@ func (r resp) apiCode(t *testing.T) string {
 
 func newTC(t *testing.T, opts Options) *tc {
 	t.Helper()
-	return &tc{t: t, sim: Start(t, opts)}
+	jar, _ := cookiejar.New(nil)
+	return &tc{t: t, sim: Start(t, opts), client: &http.Client{Jar: jar}}
 }
 
 func (c *tc) do(method, path string, body io.Reader, hdr map[string]string) resp {
@@ -73,7 +77,7 @@ func (c *tc) do(method, path string, body io.Reader, hdr map[string]string) resp
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := c.client.Do(req)
 	if err != nil {
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -109,8 +113,41 @@ func basic(user, pass string) string {
 
 func (c *tc) jsonBody(method, path string, v any) resp {
 	c.t.Helper()
+	return c.jsonBodyHdr(method, path, v, nil)
+}
+
+func (c *tc) jsonBodyHdr(method, path string, v any, hdr map[string]string) resp {
+	c.t.Helper()
 	b, _ := json.Marshal(v)
-	return c.do(method, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"})
+	h := map[string]string{"Content-Type": "application/json"}
+	for k, v := range hdr {
+		h[k] = v
+	}
+	return c.do(method, path, bytes.NewReader(b), h)
+}
+
+// pkg is GET /api/v1/packages/{id} as this client's node sees it.
+func (c *tc) pkg(id string) map[string]any {
+	c.t.Helper()
+	r := c.do("GET", "/api/v1/packages/"+id, nil, nil)
+	if r.status != 200 {
+		c.t.Fatalf("get package %s: %d %s", id, r.status, r.body)
+	}
+	var m map[string]any
+	r.json(c.t, &m)
+	return m
+}
+
+// waitFor polls cond for up to 10 s (asynchronous processing).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 type creds struct {
@@ -121,7 +158,7 @@ type creds struct {
 func (c *tc) initiate() creds {
 	c.t.Helper()
 	r := c.do("POST", "/api/v1/jcds/files", nil, nil)
-	if r.status != 200 {
+	if r.status != 201 {
 		c.t.Fatalf("initiate: %d %s", r.status, r.body)
 	}
 	var cr creds

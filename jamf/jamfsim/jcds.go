@@ -1,9 +1,7 @@
 package jamfsim
 
 import (
-	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,10 +9,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// jcdsGate answers 404 on an instance without JCDS 2.0.
-func (s *Server) jcdsGate(w http.ResponseWriter) bool {
+// jcdsGate answers for an instance without the JCDS endpoints. Removed
+// (Options.JCDSRemoved): every /api/v1/jcds/* path is an unknown endpoint.
+// Without a cloud distribution point (Options.NoJCDS): before 11.25.2 the
+// JCDS file endpoints answered 500, on 11.26.1 404 "JCDS Settings record
+// not found" with "id": null (jamf/JamfSync#80, #85); 11.25.2 itself is the
+// simulator's choice for the switch.
+func (s *Server) jcdsGate(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.JCDSRemoved {
+		s.notFoundAPI(w, r)
+		return false
+	}
 	if s.opts.NoJCDS {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "JCDS Settings record not found", "")
+		if s.version.noJCDSIs404() {
+			writeAPIErrorRow(w, http.StatusNotFound, apiErrorRow{Code: "NOT_FOUND", Description: "JCDS Settings record not found"})
+		} else {
+			writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to process the request", "")
+		}
 		return false
 	}
 	return true
@@ -22,7 +33,7 @@ func (s *Server) jcdsGate(w http.ResponseWriter) bool {
 
 // GET /api/v1/jcds/files
 func (s *Server) jcdsList(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Read")); !ok {
@@ -65,7 +76,7 @@ func (s *Server) credsReply(ic *issuedCreds) credsReply {
 
 // POST /api/v1/jcds/files: a new upload session with temporary credentials.
 func (s *Server) jcdsInitiate(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	t, ok := s.authorize(w, r, false, s.jcdsPriv("Create"))
@@ -87,13 +98,14 @@ func (s *Server) jcdsInitiate(w http.ResponseWriter, r *http.Request) {
 	s.sessions[uuid] = sess
 	s.lastSession[t.acct] = sess
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, s.credsReply(ic))
+	// 201: the schema's only answer (11.23.2–11.30.1).
+	writeJSON(w, http.StatusCreated, s.credsReply(ic))
 }
 
 // POST /api/v1/jcds/renew-credentials: fresh credentials for the account's
 // current upload session (a new session when it has none).
 func (s *Server) jcdsRenew(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	t, ok := s.authorize(w, r, false, s.jcdsPriv("Create"))
@@ -127,7 +139,7 @@ func (s *Server) jcdsRenew(w http.ResponseWriter, r *http.Request) {
 
 // GET /api/v1/jcds/files/{name} → {"uri": pre-signed download URL}
 func (s *Server) jcdsGet(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Read")); !ok {
@@ -153,7 +165,7 @@ func (s *Server) jcdsGet(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /api/v1/jcds/files/{name} → 204
 func (s *Server) jcdsDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Delete")); !ok {
@@ -179,130 +191,19 @@ func (s *Server) jcdsDelete(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// GET /api/v1/jcds/properties
+// GET /api/v1/jcds/properties: removed in 11.19 (absent from the 11.23.2+
+// schemas; go-api-sdk-jamfpro "Remove removed endpoint /v1/jcds/properties
+// (11.19)").
 func (s *Server) jcdsProperties(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w) {
+	if !s.version.hasJCDSProperties() {
+		s.notFoundAPI(w, r)
+		return
+	}
+	if !s.jcdsGate(w, r) {
 		return
 	}
 	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Read")); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"jcds2Enabled": true, "fileStreamEndpointEnabled": true, "maxChunkSize": 1 << 30})
-}
-
-// POST /api/v1/jcds/refresh-inventory (11.10+) → 204
-func (s *Server) jcdsRefresh(w http.ResponseWriter, r *http.Request) {
-	if !s.version.hasJCDSRefresh() {
-		s.notFoundAPI(w, r)
-		return
-	}
-	if !s.jcdsGate(w) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Read")); !ok {
-		return
-	}
-	s.doRefresh(w, r, "")
-}
-
-// POST /api/v1/cloud-distribution-point/refresh-inventory[?file-name=] → 204
-func (s *Server) cdpRefresh(w http.ResponseWriter, r *http.Request) {
-	if !s.version.atLeastV(s.cdpVer) {
-		s.notFoundAPI(w, r)
-		return
-	}
-	if s.opts.NoJCDS {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Cloud distribution point not found or is null", "")
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivReadCDP); !ok {
-		return
-	}
-	name := r.URL.Query().Get("file-name")
-	if len(name) > 255 {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "file-name must be at most 255 characters", "file-name")
-		return
-	}
-	s.doRefresh(w, r, name)
-}
-
-func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) {
-	s.mu.Lock()
-	s.counts.Refreshes++
-	s.mu.Unlock()
-	if err := s.refreshInventory(r.Context(), only); err != nil {
-		s.log.Error().Err(err).Msg("refresh inventory")
-		writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to refresh inventory", "")
-		return
-	}
-	s.mu.Lock()
-	for _, p := range s.packages {
-		if f := s.files[p.FileName]; f != nil && (only == "" || only == p.FileName) {
-			p.Size = strconv.FormatInt(f.Size, 10)
-		}
-	}
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// POST /api/v1/packages/{id}/upload: multipart form, field "file", whose
-// file name must equal the object's fileName; the bytes become that JCDS file.
-func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivUpdatePackages); !ok {
-		return
-	}
-	s.mu.Lock()
-	p := s.packages[atoi(r.PathValue("id"))]
-	var want, id string
-	if p != nil {
-		want, id = p.FileName, p.ID
-	}
-	s.mu.Unlock()
-	if p == nil {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
-		return
-	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Expected multipart/form-data: "+err.Error(), "file")
-		return
-	}
-	for {
-		part, err := mr.NextPart()
-		if err != nil {
-			writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Missing form field file", "file")
-			return
-		}
-		if part.FormName() != "file" {
-			drain(part)
-			continue
-		}
-		if part.FileName() != want {
-			writeAPIError(w, http.StatusBadRequest, "INVALID_FILE_NAME", "The filename does not correspond to the filename linked to the package ID", "file")
-			return
-		}
-		if !extensionAllowed(want) {
-			writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Unsupported file extension", "file")
-			return
-		}
-		ctx, cancel := context.WithCancel(r.Context())
-		f, err := s.storeFile(ctx, want, part)
-		cancel()
-		if err != nil {
-			s.log.Error().Err(err).Msg("store package upload")
-			writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to store file", "file")
-			return
-		}
-		s.mu.Lock()
-		if p := s.packages[atoi(id)]; p != nil {
-			p.Size = strconv.FormatInt(f.Size, 10)
-			p.Writes = append(p.Writes, "v1-upload")
-		}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusCreated, map[string]string{"id": id, "href": s.href(r, "/api/v1/packages/"+id)})
-		return
-	}
 }

@@ -233,7 +233,7 @@ func TestJCDSFailS3Parts(t *testing.T) {
 }
 
 func TestRefreshInventory(t *testing.T) {
-	c := newTC(t, Options{})
+	c := newTC(t, Options{FullRefreshInterval: -1})
 	c.login()
 	c.sim.AddFile("A.pkg", []byte("aaaa"))
 	if c.sim.AddPackage(Package{Name: "A", FileName: "A.pkg"}) != "1" {
@@ -261,8 +261,10 @@ func TestRefreshInventory(t *testing.T) {
 	if n := c.sim.State().Counts.Refreshes; n != 3 {
 		t.Errorf("refreshes %d", n)
 	}
-	if r := c.do("GET", "/api/v1/jcds/properties", nil, nil); r.status != 200 || !contains(string(r.body), "jcds2Enabled") {
-		t.Errorf("properties %d %s", r.status, r.body)
+	old := newTC(t, Options{JamfVersion: "11.18.0"})
+	old.login()
+	if r := old.do("GET", "/api/v1/jcds/properties", nil, nil); r.status != 200 || !contains(string(r.body), "jcds2Enabled") {
+		t.Errorf("properties before 11.19: %d %s", r.status, r.body)
 	}
 }
 

@@ -1,19 +1,18 @@
 package jamfsim
 
 import (
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 )
 
 // Package is a package object as the simulator stores it (one object, seen
-// through both the Classic and the v1 API).
+// through both the Classic and the v1 API). Size, the hashes and
+// TransferStatus are the server's; see the package documentation.
 type Package struct {
 	ID                   string `json:"id"`
 	Name                 string `json:"packageName"`
@@ -35,10 +34,16 @@ type Package struct {
 	RequiredProcessor    string `json:"requiredProcessor"`
 	HashType             string `json:"hashType"`
 	HashValue            string `json:"hashValue"`
+	MD5                  string `json:"md5"`
+	SHA256               string `json:"sha256"`
+	SHA3512              string `json:"sha3512"`
 	Size                 string `json:"size"` // "" shows as null
+	// TransferStatus is "PENDING" while an upload is processed and "ERROR"
+	// when processing failed; "" derives READY/PENDING from the inventory.
+	TransferStatus string `json:"cloudTransferStatus"`
 	// Writes records how the object was written ("classic-create",
-	// "v1-update", "v1-update-size" when a PUT carried `size`, …).
-	Writes []string `json:"writes"`
+	// "v1-update", "v1-upload", "refresh", …), for assertions.
+	Writes []string `json:"-"`
 }
 
 // Category is a Jamf Pro category.
@@ -81,13 +86,16 @@ func (s *Server) AddPackage(p Package) string {
 		s.nextPkgID = id + 1
 	}
 	p.Writes = append(p.Writes, "fixture")
-	s.packages[id] = &p
+	s.commitPkgLocked(nodeAll, &p)
 	return p.ID
 }
 
+// Names compare without case, in lookups as in uniqueness: Jamf's RSQL
+// guide says filters are "not case sensitive … for all operators", and
+// name uniqueness follows (jamf-api.md, "Real servers").
 func (s *Server) categoryByNameLocked(name string) *Category {
 	for _, c := range s.categories {
-		if c.Name == name {
+		if strings.EqualFold(c.Name, name) {
 			return c
 		}
 	}
@@ -95,12 +103,26 @@ func (s *Server) categoryByNameLocked(name string) *Category {
 }
 
 func (s *Server) packageByNameLocked(name string) *Package {
-	for _, p := range s.packages {
-		if p.Name == name {
+	return packageNamed(s.packagesLocked(), name)
+}
+
+func packageNamed(ps []*Package, name string) *Package {
+	for _, p := range ps {
+		if strings.EqualFold(p.Name, name) {
 			return p
 		}
 	}
 	return nil
+}
+
+// packagesLocked is the database's packages by id.
+func (s *Server) packagesLocked() []*Package {
+	out := make([]*Package, 0, len(s.packages))
+	for _, p := range s.packages {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return atoi(out[i].ID) < atoi(out[j].ID) })
+	return out
 }
 
 func (s *Server) categoryNameLocked(id string) string {
@@ -110,12 +132,22 @@ func (s *Server) categoryNameLocked(id string) string {
 	return "No category assigned"
 }
 
-func (s *Server) newPackageLocked(p *Package) {
+// newPackageLocked stores a new object. Its size starts null: the server
+// drops a size sent in a POST and only an inventory refresh fills it.
+func (s *Server) newPackageLocked(node int, p *Package) {
 	p.ID = strconv.Itoa(s.nextPkgID)
-	s.packages[s.nextPkgID] = p
+	p.Size = ""
 	s.nextPkgID++
-	if f := s.files[p.FileName]; f != nil && p.Size == "" {
-		p.Size = strconv.FormatInt(f.Size, 10)
+	s.commitPkgLocked(node, p)
+}
+
+// metadataWriteLocked applies the server's side of a metadata write: any
+// PUT on a package whose file is in the cloud distribution point blanks its
+// size, whatever the body carried (terraform-provider-jamfplatform package
+// helpers, "wire-confirmed 2026-06-25"; jamf-cli PR #258; jamf/JamfSync#41).
+func (s *Server) metadataWriteLocked(p *Package) {
+	if _, ok := s.files[p.FileName]; ok {
+		p.Size = ""
 	}
 }
 
@@ -191,7 +223,19 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "json")
 }
 
+// classicLookupLocked finds the object a Classic GET names, as the node
+// that serves the request sees it.
 func (s *Server) classicLookupLocked(r *http.Request) *Package {
+	node := nodeOf(r)
+	if name := r.PathValue("name"); name != "" {
+		return packageNamed(s.viewPackagesLocked(node), name)
+	}
+	return s.viewPkgLocked(node, atoi(r.PathValue("id")))
+}
+
+// classicTargetLocked finds the object a Classic write names, in the
+// database.
+func (s *Server) classicTargetLocked(r *http.Request) *Package {
 	if name := r.PathValue("name"); name != "" {
 		return s.packageByNameLocked(name)
 	}
@@ -259,21 +303,26 @@ func readClassicInput(r *http.Request) (*classicInput, error) {
 
 // applyClassic copies the given elements into p; it returns a Classic
 // error message when the body is not acceptable.
-func (s *Server) applyClassicLocked(p *Package, in *classicInput) string {
+// An unknown category is 409 "Problem with category name" (python-jss and
+// JSSImporter reports); a PUT naming "No category assigned" is refused the
+// same way (issue 10), while a POST may name it to mean none.
+func (s *Server) applyClassicLocked(p *Package, in *classicInput, update bool) (int, string) {
 	if in.Category != nil {
-		switch c := strings.TrimSpace(*in.Category); c {
-		case "", "No category assigned", "Unknown":
+		switch c := strings.TrimSpace(*in.Category); {
+		case c == "":
+			p.CategoryID = "-1"
+		case strings.EqualFold(c, "No category assigned") && !update:
 			p.CategoryID = "-1"
 		default:
 			cat := s.categoryByNameLocked(c)
 			if cat == nil {
-				return "Problem with category"
+				return http.StatusConflict, "Problem with category name"
 			}
 			p.CategoryID = cat.ID
 		}
 	}
 	if in.HashType != nil && !s.validHashType(strings.TrimSpace(*in.HashType)) {
-		return "Problem with hash_type"
+		return http.StatusBadRequest, "Problem with hash_type"
 	}
 	set := func(dst *string, v *string) {
 		if v != nil {
@@ -302,7 +351,7 @@ func (s *Server) applyClassicLocked(p *Package, in *classicInput) string {
 	if in.SendNotification != nil {
 		p.SendNotification = *in.SendNotification
 	}
-	return ""
+	return 0, ""
 }
 
 // POST /JSSResource/packages/id/0 (XML) → 201 <package><id>N</id></package>
@@ -326,8 +375,8 @@ func (s *Server) classicCreatePackage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := &Package{CategoryID: "-1", Priority: 10, RequiredProcessor: "None"}
-	if msg := s.applyClassicLocked(p, in); msg != "" {
-		writeClassicError(w, http.StatusBadRequest, msg)
+	if status, msg := s.applyClassicLocked(p, in, false); msg != "" {
+		writeClassicError(w, status, msg)
 		return
 	}
 	if p.FileName == "" {
@@ -335,7 +384,7 @@ func (s *Server) classicCreatePackage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Writes = []string{"classic-create"}
-	s.newPackageLocked(p)
+	s.newPackageLocked(nodeOf(r), p)
 	writeXML(w, http.StatusCreated, classicIDReply{ID: atoi(p.ID)})
 }
 
@@ -351,7 +400,7 @@ func (s *Server) classicUpdatePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.classicLookupLocked(r)
+	p := s.classicTargetLocked(r)
 	if p == nil {
 		writeClassicError(w, http.StatusNotFound, classicNotFound)
 		return
@@ -364,12 +413,13 @@ func (s *Server) classicUpdatePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	next := *p
 	next.Writes = append([]string(nil), p.Writes...)
-	if msg := s.applyClassicLocked(&next, in); msg != "" {
-		writeClassicError(w, http.StatusBadRequest, msg)
+	if status, msg := s.applyClassicLocked(&next, in, true); msg != "" {
+		writeClassicError(w, status, msg)
 		return
 	}
 	next.Writes = append(next.Writes, "classic-update")
-	*p = next
+	s.metadataWriteLocked(&next)
+	s.commitPkgLocked(nodeOf(r), &next)
 	writeXML(w, http.StatusCreated, classicIDReply{ID: atoi(p.ID)})
 }
 
@@ -381,11 +431,12 @@ func (s *Server) classicDeletePackage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := atoi(r.PathValue("id"))
-	if s.packages[id] == nil {
+	p := s.packages[id]
+	if p == nil {
 		writeClassicError(w, http.StatusNotFound, classicNotFound)
 		return
 	}
-	delete(s.packages, id)
+	s.deletePackageLocked(r, p)
 	writeXML(w, http.StatusOK, classicIDReply{ID: id})
 }
 
@@ -418,356 +469,18 @@ func (s *Server) classicGetCategory(w http.ResponseWriter, r *http.Request) {
 	writeXML(w, http.StatusOK, catXML{ID: atoi(cc.ID), Name: cc.Name, Priority: cc.Priority})
 }
 
-// ---- Jamf Pro API v1 (11.5+) ----
-
-func (s *Server) v1View(p *Package) map[string]any {
-	var size any
-	if p.Size != "" {
-		size = p.Size
-	}
-	var ht any
-	if p.HashType != "" {
-		ht = p.HashType
-	}
-	var hv any
-	if p.HashValue != "" {
-		hv = p.HashValue
-	}
-	status := "READY"
-	if _, ok := s.files[p.FileName]; !ok {
-		status = "NOT_AVAILABLE"
-	}
-	return map[string]any{
-		"id": p.ID, "packageName": p.Name, "fileName": p.FileName, "categoryId": p.CategoryID,
-		"info": p.Info, "notes": p.Notes, "priority": p.Priority, "osRequirements": p.OSRequirements,
-		"fillUserTemplate": p.FillUserTemplate, "indexed": false, "uninstall": p.Uninstall,
-		"rebootRequired": p.RebootRequired, "osInstall": p.OSInstall, "suppressUpdates": p.SuppressUpdates,
-		"suppressFromDock": p.SuppressFromDock, "suppressEula": p.SuppressEula,
-		"suppressRegistration": p.SuppressRegistration, "md5": nil, "sha256": nil,
-		"hashType": ht, "hashValue": hv, "size": size, "manifest": nil, "format": nil,
-		"cloudTransferStatus": status, "sendNotification": p.SendNotification,
-	}
-}
-
-func (s *Server) v1Gate(w http.ResponseWriter, r *http.Request) bool {
-	if !s.version.hasV1Packages() {
-		s.notFoundAPI(w, r)
-		return false
-	}
-	return true
-}
-
-// parseFilter reads the simple RSQL the uploader uses: field=="value"
-// (quotes optional). Anything else is 400 INVALID_FIELD, as an unknown
-// field would be on the real server.
-func parseFilter(f string, fields ...string) (field, value string, err error) {
-	if f == "" {
-		return "", "", nil
-	}
-	k, v, ok := strings.Cut(f, "==")
-	if !ok {
-		return "", "", fmt.Errorf("unsupported filter %q", f)
-	}
-	k = strings.TrimSpace(k)
-	for _, allowed := range fields {
-		if k == allowed {
-			if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
-				v = rsqlUnescape(v[1 : len(v)-1])
-			}
-			return k, v, nil
+// deletePackageLocked deletes a package object and its file in the cloud
+// distribution point: "deleting a package object deletes its JCDS file"
+// (jamf-pro-sdk-python docs, JCDS 2.0 page).
+func (s *Server) deletePackageLocked(r *http.Request, p *Package) {
+	s.deletePkgLocked(nodeOf(r), atoi(p.ID))
+	if f := s.files[p.FileName]; f != nil {
+		if err := s.deleteKey(r.Context(), p.FileName); err != nil {
+			s.log.Warn().Err(err).Str("file", p.FileName).Msg("delete the package's JCDS file")
+			return
 		}
+		s.deletedSize[p.FileName] = f.Size
+		delete(s.files, p.FileName)
+		delete(s.stale, p.FileName)
 	}
-	return "", "", fmt.Errorf("unsupported filter field %q", k)
-}
-
-// rsqlUnescape undoes RSQL's backslash escapes inside a quoted value: a
-// backslash makes the next character literal (\" and \\ in practice).
-func rsqlUnescape(v string) string {
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		if v[i] == '\\' && i+1 < len(v) {
-			i++
-		}
-		b.WriteByte(v[i])
-	}
-	return b.String()
-}
-
-func pageParams(q url.Values) (page, size int) {
-	page, _ = strconv.Atoi(q.Get("page"))
-	size, err := strconv.Atoi(q.Get("page-size"))
-	if err != nil || size <= 0 {
-		size = 100
-	}
-	if page < 0 {
-		page = 0
-	}
-	return page, size
-}
-
-// GET /api/v1/packages?page=&page-size=&sort=&filter=packageName=="NAME"
-func (s *Server) v1ListPackages(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivReadPackages); !ok {
-		return
-	}
-	field, value, err := parseFilter(r.URL.Query().Get("filter"), "packageName", "fileName", "id")
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "filter")
-		return
-	}
-	page, size := pageParams(r.URL.Query())
-	s.mu.Lock()
-	var matched []*Package
-	for _, p := range s.packages {
-		if field == "" || (field == "packageName" && p.Name == value) || (field == "fileName" && p.FileName == value) || (field == "id" && p.ID == value) {
-			matched = append(matched, p)
-		}
-	}
-	sort.Slice(matched, func(i, j int) bool { return atoi(matched[i].ID) < atoi(matched[j].ID) })
-	results := []map[string]any{}
-	for i := page * size; i < len(matched) && i < (page+1)*size; i++ {
-		results = append(results, s.v1View(matched[i]))
-	}
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
-}
-
-// GET /api/v1/packages/{id}
-func (s *Server) v1GetPackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivReadPackages); !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.packages[atoi(r.PathValue("id"))]
-	if p == nil {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
-		return
-	}
-	writeJSON(w, http.StatusOK, s.v1View(p))
-}
-
-var v1RequiredBools = []string{"fillUserTemplate", "uninstall", "rebootRequired", "osInstall",
-	"suppressUpdates", "suppressFromDock", "suppressEula", "suppressRegistration"}
-
-// applyV1 validates a v1 body and copies it into p (the whole object: a
-// PUT replaces it). It returns a field error.
-func (s *Server) applyV1Locked(p *Package, raw map[string]json.RawMessage) (code, desc, field string) {
-	str := func(k string) (string, bool, bool) { // value, present, ok
-		v, ok := raw[k]
-		if !ok || string(v) == "null" {
-			return "", ok, true
-		}
-		var x string
-		if err := json.Unmarshal(v, &x); err != nil {
-			return "", true, false
-		}
-		return x, true, true
-	}
-	for _, k := range []string{"packageName", "fileName", "categoryId"} {
-		v, _, ok := str(k)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "INVALID_FIELD", k + " is required", k
-		}
-	}
-	if _, ok := raw["priority"]; !ok {
-		return "INVALID_FIELD", "priority is required", "priority"
-	}
-	for _, k := range v1RequiredBools {
-		var b bool
-		v, ok := raw[k]
-		if !ok || json.Unmarshal(v, &b) != nil {
-			return "INVALID_FIELD", k + " is required", k
-		}
-	}
-	next := Package{ID: p.ID, Writes: p.Writes, Size: p.Size, SendNotification: p.SendNotification, RequiredProcessor: p.RequiredProcessor}
-	next.Name, _, _ = str("packageName")
-	next.FileName, _, _ = str("fileName")
-	next.CategoryID, _, _ = str("categoryId")
-	if next.CategoryID != "-1" && s.categories[atoi(next.CategoryID)] == nil {
-		return "INVALID_FIELD", "Category with id " + next.CategoryID + " does not exist", "categoryId"
-	}
-	if err := json.Unmarshal(raw["priority"], &next.Priority); err != nil {
-		return "INVALID_FIELD", "priority must be a number", "priority"
-	}
-	bools := map[string]*bool{"fillUserTemplate": &next.FillUserTemplate, "uninstall": &next.Uninstall,
-		"rebootRequired": &next.RebootRequired, "osInstall": &next.OSInstall, "suppressUpdates": &next.SuppressUpdates,
-		"suppressFromDock": &next.SuppressFromDock, "suppressEula": &next.SuppressEula,
-		"suppressRegistration": &next.SuppressRegistration}
-	for k, dst := range bools {
-		_ = json.Unmarshal(raw[k], dst)
-	}
-	for k, dst := range map[string]*string{"info": &next.Info, "notes": &next.Notes, "osRequirements": &next.OSRequirements, "hashValue": &next.HashValue, "hashType": &next.HashType} {
-		v, _, ok := str(k)
-		if !ok {
-			return "INVALID_FIELD", k + " must be a string", k
-		}
-		*dst = v
-	}
-	if !s.validHashType(next.HashType) {
-		return "INVALID_FIELD", "Invalid hashType " + next.HashType, "hashType"
-	}
-	if v, ok := raw["size"]; ok {
-		// The real server takes `size` from the body and loses its own value.
-		var sz any
-		_ = json.Unmarshal(v, &sz)
-		switch x := sz.(type) {
-		case nil:
-			next.Size = ""
-		case string:
-			next.Size = x
-		case float64:
-			next.Size = strconv.FormatInt(int64(x), 10)
-		}
-		next.Writes = append(append([]string(nil), next.Writes...), "size-written")
-	}
-	*p = next
-	return "", "", ""
-}
-
-func readRawObject(r *http.Request) (map[string]json.RawMessage, error) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
-
-func (s *Server) href(r *http.Request, path string) string {
-	return "http://" + r.Host + path
-}
-
-// POST /api/v1/packages → 201 {"id","href"}
-func (s *Server) v1CreatePackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivCreatePackages); !ok {
-		return
-	}
-	raw, err := readRawObject(r)
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Malformed JSON: "+err.Error(), "")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := &Package{}
-	if code, desc, field := s.applyV1Locked(p, raw); code != "" {
-		writeAPIError(w, http.StatusBadRequest, code, desc, field)
-		return
-	}
-	if s.packageByNameLocked(p.Name) != nil {
-		writeAPIError(w, http.StatusBadRequest, "DUPLICATE_FIELD", "packageName must be unique", "packageName")
-		return
-	}
-	p.Writes = append(p.Writes, "v1-create")
-	s.newPackageLocked(p)
-	writeJSON(w, http.StatusCreated, map[string]string{"id": p.ID, "href": s.href(r, "/api/v1/packages/"+p.ID)})
-}
-
-// PUT /api/v1/packages/{id}: full object → 200 with the object.
-func (s *Server) v1UpdatePackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivUpdatePackages); !ok {
-		return
-	}
-	raw, err := readRawObject(r)
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Malformed JSON: "+err.Error(), "")
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.packages[atoi(r.PathValue("id"))]
-	if p == nil {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
-		return
-	}
-	next := *p
-	if code, desc, field := s.applyV1Locked(&next, raw); code != "" {
-		writeAPIError(w, http.StatusBadRequest, code, desc, field)
-		return
-	}
-	if other := s.packageByNameLocked(next.Name); other != nil && other != p {
-		writeAPIError(w, http.StatusBadRequest, "DUPLICATE_FIELD", "packageName must be unique", "packageName")
-		return
-	}
-	next.Writes = append(append([]string(nil), next.Writes...), "v1-update")
-	*p = next
-	writeJSON(w, http.StatusOK, s.v1View(p))
-}
-
-// DELETE /api/v1/packages/{id} → 204
-func (s *Server) v1DeletePackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivDeletePackages); !ok {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := atoi(r.PathValue("id"))
-	if s.packages[id] == nil {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
-		return
-	}
-	delete(s.packages, id)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-// GET /api/v1/categories?filter=name=="NAME"
-func (s *Server) v1ListCategories(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, false, PrivReadCategories); !ok {
-		return
-	}
-	field, value, err := parseFilter(r.URL.Query().Get("filter"), "name", "id")
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", err.Error(), "filter")
-		return
-	}
-	page, size := pageParams(r.URL.Query())
-	s.mu.Lock()
-	var matched []Category
-	for _, c := range s.categories {
-		if field == "" || (field == "name" && c.Name == value) || (field == "id" && c.ID == value) {
-			matched = append(matched, *c)
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(matched, func(i, j int) bool { return atoi(matched[i].ID) < atoi(matched[j].ID) })
-	results := []Category{}
-	for i := page * size; i < len(matched) && i < (page+1)*size; i++ {
-		results = append(results, matched[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
-}
-
-// GET /api/v1/categories/{id}
-func (s *Server) v1GetCategory(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, false, PrivReadCategories); !ok {
-		return
-	}
-	s.mu.Lock()
-	c := s.categories[atoi(r.PathValue("id"))]
-	var cc Category
-	if c != nil {
-		cc = *c
-	}
-	s.mu.Unlock()
-	if c == nil {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Category not found", "id")
-		return
-	}
-	writeJSON(w, http.StatusOK, cc)
 }

@@ -2,9 +2,18 @@ package jamfsim
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"mime/multipart"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 func TestClassicPackages(t *testing.T) {
@@ -29,16 +38,20 @@ func TestClassicPackages(t *testing.T) {
 	}{
 		{"create", "POST", "/JSSResource/packages/id/0", body("Firefox &amp; Co", "Firefox 1.pkg", "Apps", "SHA_512"), xmlHdr, 201, `<package><id>1</id></package>`},
 		{"create duplicate", "POST", "/JSSResource/packages/id/0", body("Firefox &amp; Co", "x.pkg", "Apps", "SHA_512"), xmlHdr, 409, "<p>Error: Duplicate name</p>"},
-		{"create missing category", "POST", "/JSSResource/packages/id/0", body("Other", "o.pkg", "Nope", "SHA_512"), xmlHdr, 400, "<p>Error: Problem with category</p>"},
-		{"create SHA3 before 11.25", "POST", "/JSSResource/packages/id/0", body("Other", "o.pkg", "", "SHA3_512"), xmlHdr, 400, "<p>Error: "},
+		{"create missing category", "POST", "/JSSResource/packages/id/0", body("Other", "o.pkg", "Nope", "SHA_512"), xmlHdr, 409, "<p>Error: Problem with category name</p>"},
+		{"create duplicate other case", "POST", "/JSSResource/packages/id/0", body("FIREFOX &amp; co", "x.pkg", "Apps", "SHA_512"), xmlHdr, 409, "<p>Error: Duplicate name</p>"},
+		{"create SHA3 before 11.11", "POST", "/JSSResource/packages/id/0", body("Other", "o.pkg", "", "SHA3_512"), xmlHdr, 400, "<p>Error: "},
 		{"create no category", "POST", "/JSSResource/packages/id/0", body("Other", "o.pkg", "No category assigned", "MD5"), xmlHdr, 201, `<id>2</id>`},
 		{"get by name JSON", "GET", "/JSSResource/packages/name/Firefox%20&%20Co", nil, nil, 200, `"filename": "Firefox 1.pkg"`},
 		{"get by name XML", "GET", "/JSSResource/packages/name/Firefox%20&%20Co", nil, map[string]string{"Accept": "application/xml"}, 200, `<category>Apps</category>`},
+		{"get by name other case", "GET", "/JSSResource/packages/name/firefox%20&%20CO", nil, nil, 200, `"filename": "Firefox 1.pkg"`},
 		{"get by id", "GET", "/JSSResource/packages/id/2", nil, nil, 200, `"category": "No category assigned"`},
 		{"get absent", "GET", "/JSSResource/packages/name/Absent", nil, nil, 404, "<p>Error: The server has not found anything matching the request URI</p>"},
 		{"update", "PUT", "/JSSResource/packages/id/1", strings.NewReader(`<package><hash_value>def</hash_value></package>`), xmlHdr, 201, `<id>1</id>`},
 		{"update absent", "PUT", "/JSSResource/packages/id/99", strings.NewReader(`<package/>`), xmlHdr, 404, "<p>Error: "},
-		{"update bad category", "PUT", "/JSSResource/packages/id/1", strings.NewReader(`<package><category>Nope</category></package>`), xmlHdr, 400, "<p>Error: Problem with category</p>"},
+		{"update bad category", "PUT", "/JSSResource/packages/id/1", strings.NewReader(`<package><category>Nope</category></package>`), xmlHdr, 409, "<p>Error: Problem with category name</p>"},
+		{"category other case", "PUT", "/JSSResource/packages/id/2", strings.NewReader(`<package><category>APPS</category></package>`), xmlHdr, 201, `<id>2</id>`},
+		{"update to no category assigned", "PUT", "/JSSResource/packages/id/2", strings.NewReader(`<package><category>No category assigned</category></package>`), xmlHdr, 409, "<p>Error: Problem with category name</p>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +84,7 @@ func v1Body(name, file, cat, hashType string) map[string]any {
 }
 
 func TestV1Packages(t *testing.T) {
-	c := newTC(t, Options{JamfVersion: "11.24.0"})
+	c := newTC(t, Options{JamfVersion: "11.10.0"})
 	cat := c.sim.AddCategory("Apps")
 	c.login()
 	missingBool := v1Body("NoBool", "nb.pkg", "-1", "SHA_512")
@@ -89,10 +102,12 @@ func TestV1Packages(t *testing.T) {
 		{"create similar name", "POST", "/api/v1/packages", v1Body("Firefox ESR", "FirefoxESR.pkg", "-1", "MD5"), 201, "", `"id": "2"`},
 		{"create duplicate", "POST", "/api/v1/packages", v1Body("Firefox", "F2.pkg", "-1", "SHA_512"), 400, "DUPLICATE_FIELD", ""},
 		{"create bad category", "POST", "/api/v1/packages", v1Body("X", "x.pkg", "77", "SHA_512"), 400, "INVALID_FIELD", "categoryId"},
-		{"create SHA3 before 11.25", "POST", "/api/v1/packages", v1Body("Y", "y.pkg", "-1", "SHA3_512"), 400, "INVALID_FIELD", "hashType"},
+		{"create SHA3 before 11.11", "POST", "/api/v1/packages", v1Body("Y", "y.pkg", "-1", "SHA3_512"), 400, "INVALID_FIELD", "hashType"},
+		{"create duplicate other case", "POST", "/api/v1/packages", v1Body("FIREFOX", "F3.pkg", "-1", "SHA_512"), 400, "DUPLICATE_FIELD", ""},
 		{"create missing boolean", "POST", "/api/v1/packages", missingBool, 400, "INVALID_FIELD", "suppressEula"},
 		{"list filter exact", "GET", "/api/v1/packages?page=0&page-size=100&sort=id&filter=" + q(`packageName=="Firefox"`), nil, 200, "", `"totalCount": 1`},
 		{"list filter absent", "GET", "/api/v1/packages?filter=" + q(`packageName=="Fire"`), nil, 200, "", `"totalCount": 0`},
+		{"list filter other case", "GET", "/api/v1/packages?filter=" + q(`packageName=="fIREFOX"`), nil, 200, "", `"totalCount": 1`},
 		{"get", "GET", "/api/v1/packages/1", nil, 200, "", `"fileName": "Firefox.pkg"`},
 		{"get absent", "GET", "/api/v1/packages/99", nil, 404, "NOT_FOUND", ""},
 		{"update", "PUT", "/api/v1/packages/1", v1Body("Firefox", "Firefox.pkg", "-1", "MD5"), 200, "", `"hashType": "MD5"`},
@@ -103,7 +118,11 @@ func TestV1Packages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var r resp
 			if tt.body != nil {
-				r = c.jsonBody(tt.method, tt.path, tt.body)
+				var hdr map[string]string
+				if tt.name == "create missing boolean" {
+					hdr = map[string]string{expectInvalidHeader: "required field left out on purpose"}
+				}
+				r = c.jsonBodyHdr(tt.method, tt.path, tt.body, hdr)
 			} else {
 				r = c.do(tt.method, tt.path, nil, nil)
 			}
@@ -130,24 +149,170 @@ func TestV1Packages(t *testing.T) {
 	}
 }
 
-func TestV1SizeWrite(t *testing.T) {
-	c := newTC(t, Options{})
-	c.sim.AddFile("App.pkg", []byte("twelve bytes"))
+// Real Java-backed servers accept what JamfPackageUploader sent for years:
+// 0/1 and "true"/"false" booleans, "10" for priority, a number for
+// categoryId, unknown fields, and no `uninstall` (not in `required`).
+func TestV1LenientBodies(t *testing.T) {
+	c := newTC(t, Options{ClusterNodes: 1})
+	cat := c.sim.AddCategory("Apps")
 	c.login()
-	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("App", "App.pkg", "-1", "SHA3_512")); r.status != 201 {
-		t.Fatalf("create with SHA3_512 on 11.25: %d %s", r.status, r.body)
+	lenient := map[string]any{"packageName": "Lenient", "fileName": "Lenient.pkg", "categoryId": atoi(cat), "priority": "10",
+		"fillUserTemplate": 0, "rebootRequired": "true", "osInstall": 1, "suppressUpdates": "false", "suppressFromDock": false,
+		"suppressEula": 0, "suppressRegistration": 0, "someFutureField": "x"}
+	if r := c.jsonBodyHdr("POST", "/api/v1/packages", lenient, map[string]string{expectInvalidHeader: "lenient on purpose"}); r.status != 201 {
+		t.Fatalf("lenient body refused: %d %s", r.status, r.body)
 	}
-	if p := c.sim.State().Packages[0]; p.Size != "12" {
-		t.Fatalf("size from the JCDS file: %+v", p)
+	p := c.pkg("1")
+	if p["priority"] != float64(10) || p["rebootRequired"] != true || p["osInstall"] != true || p["fillUserTemplate"] != false || p["categoryId"] != cat {
+		t.Errorf("stored %v", p)
 	}
+	bad := []struct {
+		name  string
+		field string
+		value any
+	}{
+		{"boolean word", "suppressEula", "yes"},
+		{"boolean 2", "osInstall", 2},
+		{"priority word", "priority", "ten"},
+		{"required null", "fileName", nil},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			b := v1Body("Bad "+tt.name, "bad.pkg", "-1", "SHA_512")
+			b[tt.field] = tt.value
+			r := c.jsonBodyHdr("POST", "/api/v1/packages", b, map[string]string{expectInvalidHeader: "bad on purpose"})
+			if r.status != 400 || r.apiCode(t) != "INVALID_FIELD" || !contains(string(r.body), tt.field) {
+				t.Errorf("%d %s", r.status, r.body)
+			}
+		})
+	}
+}
+
+// size belongs to the server: a body's size is ignored, any metadata PUT
+// (v1 or Classic) on a package whose file is in the distribution point
+// blanks it, and only an inventory refresh (either endpoint, full or one
+// file) fills it again, with the server's hashes.
+func TestV1SizeIsTheServers(t *testing.T) {
+	c := newTC(t, Options{ClusterNodes: 1, FullRefreshInterval: -1})
+	data := []byte("twelve bytes")
+	c.sim.AddFile("App.pkg", data)
+	c.login()
 	b := v1Body("App", "App.pkg", "-1", "SHA3_512")
-	b["size"] = nil
-	if r := c.jsonBody("PUT", "/api/v1/packages/1", b); r.status != 200 {
-		t.Fatalf("put: %d %s", r.status, r.body)
+	b["size"] = "999"
+	if r := c.jsonBodyHdr("POST", "/api/v1/packages", b, map[string]string{expectInvalidHeader: "readOnly size on purpose"}); r.status != 201 {
+		t.Fatalf("create with size and SHA3_512: %d %s", r.status, r.body)
 	}
-	p := c.sim.State().Packages[0]
-	if p.Size != "" || !contains(strings.Join(p.Writes, ","), "size-written") {
-		t.Errorf("a PUT carrying size must overwrite the server's value: %+v", p)
+	if p := c.pkg("1"); p["size"] != nil || p["hashValue"] != "abc" || p["cloudTransferStatus"] != "READY" {
+		t.Fatalf("after create: %v", p)
+	}
+	md5hex, sha3hex := sums(data)
+	sha256hex := fmt.Sprintf("%x", sha256.Sum256(data))
+	refreshed := func(how string) {
+		t.Helper()
+		p := c.pkg("1")
+		if p["size"] != "12" || p["hashType"] != "SHA3_512" || p["hashValue"] != sha3hex || p["md5"] != md5hex ||
+			p["sha256"] != sha256hex || p["sha3512"] != sha3hex {
+			t.Errorf("after %s: %v", how, p)
+		}
+	}
+	blanked := func(how string) {
+		t.Helper()
+		if p := c.pkg("1"); p["size"] != nil {
+			t.Errorf("after %s size is %v, want null", how, p["size"])
+		}
+	}
+	steps := []struct {
+		name string
+		do   func() resp
+		then func(string)
+	}{
+		{"jcds full refresh", func() resp { return c.do("POST", "/api/v1/jcds/refresh-inventory", nil, nil) }, refreshed},
+		{"v1 PUT without size", func() resp {
+			return c.jsonBody("PUT", "/api/v1/packages/1", v1Body("App", "App.pkg", "-1", "MD5"))
+		}, blanked},
+		{"cdp refresh of the file", func() resp {
+			return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg", nil, nil)
+		}, refreshed},
+		{"v1 PUT with size", func() resp {
+			b := v1Body("App", "App.pkg", "-1", "SHA_512")
+			b["size"] = "12"
+			return c.jsonBodyHdr("PUT", "/api/v1/packages/1", b, map[string]string{expectInvalidHeader: "readOnly size on purpose"})
+		}, func(how string) {
+			blanked(how)
+			if p := c.pkg("1"); p["hashType"] != "SHA_512" || p["hashValue"] != "abc" {
+				t.Errorf("a client-written hash stays until the next refresh: %v", p)
+			}
+		}},
+		{"jcds refresh of the file", func() resp {
+			return c.do("POST", "/api/v1/jcds/refresh-inventory?file-name=App.pkg", nil, nil)
+		}, refreshed},
+		{"Classic PUT", func() resp {
+			return c.do("PUT", "/JSSResource/packages/id/1", strings.NewReader("<package><notes>n</notes></package>"), map[string]string{"Content-Type": "text/xml"})
+		}, blanked},
+		{"cdp full refresh", func() resp { return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory", nil, nil) }, refreshed},
+	}
+	for _, st := range steps {
+		if r := st.do(); r.status >= 300 {
+			t.Fatalf("%s: %d %s", st.name, r.status, r.body)
+		}
+		st.then(st.name)
+	}
+	// A package whose file is not in the distribution point: a PUT leaves
+	// its size alone, a refresh says "0" (the file never landed).
+	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Ghost", "Ghost.pkg", "-1", "MD5")); r.status != 201 {
+		t.Fatal(r.status)
+	}
+	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Ghost.pkg", nil, nil)
+	if p := c.pkg("2"); p["size"] != "0" || p["cloudTransferStatus"] != "PENDING" {
+		t.Errorf("ghost after refresh: %v", p)
+	}
+	// JSON state shows what a GET shows.
+	res, err := http.Get(c.sim.URL() + "/_sim/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var st struct{ Packages []map[string]any }
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Packages) != 2 || st.Packages[0]["sha3512"] != sha3hex || st.Packages[0]["size"] != "12" || st.Packages[0]["cloudTransferStatus"] != "READY" {
+		t.Errorf("/_sim/state packages %v", st.Packages)
+	}
+}
+
+// A full refresh runs at most once every 15 s; one file may be refreshed
+// at any time.
+func TestFullRefreshRateLimit(t *testing.T) {
+	c := newTC(t, Options{ClusterNodes: 1})
+	c.login()
+	c.sim.AddFile("A.pkg", []byte("a"))
+	c.sim.AddPackage(Package{Name: "A", FileName: "A.pkg"})
+	c.sim.AddFile("B.pkg", []byte("bb"))
+	c.sim.AddPackage(Package{Name: "B", FileName: "B.pkg"})
+	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=A.pkg", nil, nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	if r := c.do("POST", "/api/v1/jcds/refresh-inventory", nil, nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	if p := c.pkg("2"); p["size"] != "2" {
+		t.Fatalf("first full refresh: %v", p)
+	}
+	if _, err := c.sim.s3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(c.sim.Bucket()), Key: aws.String("B.pkg"), Body: strings.NewReader("bbbb")}); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory", nil, nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	if p := c.pkg("2"); p["size"] != "2" {
+		t.Errorf("a second full refresh within 15 s refreshed: %v", p)
+	}
+	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=B.pkg", nil, nil); r.status != 204 {
+		t.Fatal(r.status)
+	}
+	if p := c.pkg("2"); p["size"] != "4" {
+		t.Errorf("refresh of one file: %v", p)
 	}
 }
 
@@ -164,8 +329,12 @@ func multipartBody(t *testing.T, field, fileName string, data []byte) (*bytes.Bu
 	return &buf, mw.FormDataContentType()
 }
 
+// v1 {id}/upload: 201, then asynchronous processing: PENDING with the hash
+// blanked, then READY with the server's hashes and the old size until a
+// refresh. Uploading again to the same object replaces its file under the
+// same name (no _1); the old file stays listed until then.
 func TestV1Upload(t *testing.T) {
-	c := newTC(t, Options{})
+	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: 300 * time.Millisecond})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Tool", "Tool 1.0.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -193,13 +362,72 @@ func TestV1Upload(t *testing.T) {
 			}
 		})
 	}
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "PENDING" || p["hashValue"] != nil || p["size"] != nil {
+		t.Errorf("right after the upload: %v", p)
+	}
+	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
 	md5hex, sha3hex := sums(data)
+	if p := c.pkg("1"); p["hashType"] != "SHA3_512" || p["hashValue"] != sha3hex || p["md5"] != md5hex || p["size"] != nil {
+		t.Errorf("processed, before a refresh: %v", p)
+	}
 	f := fileNamed(c.files(), "Tool 1.0.pkg")
 	if f == nil || f.Size != int64(len(data)) || f.MD5 != md5hex || f.SHA3 != sha3hex {
 		t.Fatalf("JCDS file after v1 upload: %+v", f)
 	}
-	if p := c.sim.State().Packages[0]; p.Size != "3145745" {
-		t.Errorf("package size %q", p.Size)
+	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	if p := c.pkg("1"); p["size"] != "3145745" {
+		t.Errorf("package size after refresh %v", p["size"])
+	}
+
+	// Replace: the old file stays listed until the new one is processed.
+	small := []byte("version two")
+	body, ct := multipartBody(t, "file", "Tool 1.0.pkg", small)
+	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
+		t.Fatalf("second upload: %d %s", r.status, r.body)
+	}
+	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha3hex {
+		t.Errorf("old file while processing: %+v", f)
+	}
+	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
+	_, sha2 := sums(small)
+	if p := c.pkg("1"); p["hashValue"] != sha2 || p["size"] != "3145745" {
+		t.Errorf("new hash with the old size until a refresh: %v", p)
+	}
+	fs := c.files()
+	if len(fs) != 1 || fs[0].Name != "Tool 1.0.pkg" || fs[0].SHA3 != sha2 || fs[0].Size != int64(len(small)) {
+		t.Errorf("after replacement: %+v", fs)
+	}
+
+	// A processing failure: ERROR, the old file stays.
+	c.sim.FailProcessing(1)
+	body, ct = multipartBody(t, "file", "Tool 1.0.pkg", []byte("three"))
+	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
+		t.Fatalf("third upload: %d %s", r.status, r.body)
+	}
+	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "ERROR" })
+	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha2 {
+		t.Errorf("after a failed processing: %+v", f)
+	}
+}
+
+// Deleting a package object deletes its file in the distribution point.
+func TestDeletePackageDeletesFile(t *testing.T) {
+	c := newTC(t, Options{ClusterNodes: 1})
+	c.login()
+	c.sim.AddFile("Gone.pkg", []byte("x"))
+	c.sim.AddFile("Gone2.pkg", []byte("y"))
+	c.sim.AddFile("Kept.pkg", []byte("z"))
+	c.sim.AddPackage(Package{Name: "Gone", FileName: "Gone.pkg"})
+	c.sim.AddPackage(Package{Name: "Gone2", FileName: "Gone2.pkg"})
+	if r := c.do("DELETE", "/api/v1/packages/1", nil, nil); r.status != 204 {
+		t.Fatalf("v1 delete: %d %s", r.status, r.body)
+	}
+	if r := c.do("DELETE", "/JSSResource/packages/id/2", nil, nil); r.status != 200 {
+		t.Fatalf("classic delete: %d %s", r.status, r.body)
+	}
+	fs := c.files()
+	if len(fs) != 1 || fs[0].Name != "Kept.pkg" {
+		t.Errorf("files %+v", fs)
 	}
 }
 

@@ -9,39 +9,63 @@ import (
 	"time"
 )
 
+// route is one Jamf endpoint the simulator serves; the contract test walks
+// this table.
+type route struct {
+	pattern string // net/http pattern: "METHOD /path/{param}"
+	handler func(*Server) http.HandlerFunc
+}
+
+func h(f func(*Server, http.ResponseWriter, *http.Request)) func(*Server) http.HandlerFunc {
+	return func(s *Server) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { f(s, w, r) }
+	}
+}
+
+var jamfRoutes = []route{
+	{"POST /api/v1/auth/token", h((*Server).handleToken)},
+	{"POST /api/v1/oauth/token", h((*Server).handleOAuthToken)},
+	{"POST /api/oauth/token", h((*Server).handleOAuthToken)}, // deprecated path, still served
+	{"POST /api/v1/auth/keep-alive", h((*Server).handleKeepAlive)},
+	{"POST /api/v1/auth/invalidate-token", h((*Server).handleInvalidate)},
+	{"GET /api/v1/jamf-pro-version", h((*Server).handleVersion)},
+
+	{"GET /JSSResource/packages/name/{name}", h((*Server).classicGetPackage)},
+	{"GET /JSSResource/packages/id/{id}", h((*Server).classicGetPackage)},
+	{"POST /JSSResource/packages/id/{id}", h((*Server).classicCreatePackage)},
+	{"PUT /JSSResource/packages/id/{id}", h((*Server).classicUpdatePackage)},
+	{"PUT /JSSResource/packages/name/{name}", h((*Server).classicUpdatePackage)},
+	{"DELETE /JSSResource/packages/id/{id}", h((*Server).classicDeletePackage)},
+	{"GET /JSSResource/categories/name/{name}", h((*Server).classicGetCategory)},
+
+	{"GET /api/v1/packages", h((*Server).v1ListPackages)},
+	{"POST /api/v1/packages", h((*Server).v1CreatePackage)},
+	{"GET /api/v1/packages/{id}", h((*Server).v1GetPackage)},
+	{"PUT /api/v1/packages/{id}", h((*Server).v1UpdatePackage)},
+	{"DELETE /api/v1/packages/{id}", h((*Server).v1DeletePackage)},
+	{"POST /api/v1/packages/{id}/upload", h((*Server).v1UploadPackage)},
+	{"GET /api/v1/categories", h((*Server).v1ListCategories)},
+	{"GET /api/v1/categories/{id}", h((*Server).v1GetCategory)},
+
+	{"GET /api/v1/jcds/files", h((*Server).jcdsList)},
+	{"POST /api/v1/jcds/files", h((*Server).jcdsInitiate)},
+	{"POST /api/v1/jcds/renew-credentials", h((*Server).jcdsRenew)},
+	{"GET /api/v1/jcds/files/{name}", h((*Server).jcdsGet)},
+	{"DELETE /api/v1/jcds/files/{name}", h((*Server).jcdsDelete)},
+	{"GET /api/v1/jcds/properties", h((*Server).jcdsProperties)},
+	{"POST /api/v1/jcds/refresh-inventory", h((*Server).jcdsRefresh)},
+
+	{"GET /api/v1/cloud-distribution-point", h((*Server).cdpGet)},
+	{"GET /api/v1/cloud-distribution-point/files", h((*Server).cdpFiles)},
+	{"GET /api/v1/cloud-distribution-point/upload-capability", h((*Server).cdpUploadCapability)},
+	{"POST /api/v1/cloud-distribution-point/refresh-inventory", h((*Server).cdpRefresh)},
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/v1/auth/token", s.handleToken)
-	mux.HandleFunc("POST /api/oauth/token", s.handleOAuthToken)
-	mux.HandleFunc("POST /api/v1/auth/keep-alive", s.handleKeepAlive)
-	mux.HandleFunc("POST /api/v1/auth/invalidate-token", s.handleInvalidate)
-	mux.HandleFunc("GET /api/v1/jamf-pro-version", s.handleVersion)
-
-	mux.HandleFunc("GET /JSSResource/packages/name/{name}", s.classicGetPackage)
-	mux.HandleFunc("GET /JSSResource/packages/id/{id}", s.classicGetPackage)
-	mux.HandleFunc("POST /JSSResource/packages/id/{id}", s.classicCreatePackage)
-	mux.HandleFunc("PUT /JSSResource/packages/id/{id}", s.classicUpdatePackage)
-	mux.HandleFunc("PUT /JSSResource/packages/name/{name}", s.classicUpdatePackage)
-	mux.HandleFunc("DELETE /JSSResource/packages/id/{id}", s.classicDeletePackage)
-	mux.HandleFunc("GET /JSSResource/categories/name/{name}", s.classicGetCategory)
-
-	mux.HandleFunc("GET /api/v1/packages", s.v1ListPackages)
-	mux.HandleFunc("POST /api/v1/packages", s.v1CreatePackage)
-	mux.HandleFunc("GET /api/v1/packages/{id}", s.v1GetPackage)
-	mux.HandleFunc("PUT /api/v1/packages/{id}", s.v1UpdatePackage)
-	mux.HandleFunc("DELETE /api/v1/packages/{id}", s.v1DeletePackage)
-	mux.HandleFunc("POST /api/v1/packages/{id}/upload", s.v1UploadPackage)
-	mux.HandleFunc("GET /api/v1/categories", s.v1ListCategories)
-	mux.HandleFunc("GET /api/v1/categories/{id}", s.v1GetCategory)
-
-	mux.HandleFunc("GET /api/v1/jcds/files", s.jcdsList)
-	mux.HandleFunc("POST /api/v1/jcds/files", s.jcdsInitiate)
-	mux.HandleFunc("POST /api/v1/jcds/renew-credentials", s.jcdsRenew)
-	mux.HandleFunc("GET /api/v1/jcds/files/{name}", s.jcdsGet)
-	mux.HandleFunc("DELETE /api/v1/jcds/files/{name}", s.jcdsDelete)
-	mux.HandleFunc("GET /api/v1/jcds/properties", s.jcdsProperties)
-	mux.HandleFunc("POST /api/v1/jcds/refresh-inventory", s.jcdsRefresh)
-	mux.HandleFunc("POST /api/v1/cloud-distribution-point/refresh-inventory", s.cdpRefresh)
+	for _, rt := range jamfRoutes {
+		mux.HandleFunc(rt.pattern, rt.handler(s))
+	}
 
 	mux.HandleFunc("GET /_sim/state", s.simState)
 	mux.HandleFunc("POST /_sim/fault", s.simFault)
@@ -67,6 +91,15 @@ func (s *Server) routes() http.Handler {
 		}
 		s.notFoundAPI(w, r)
 	})
+	mux.HandleFunc("POST /_sim/fail-processing", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil || n < 0 {
+			http.Error(w, "n must be a count", http.StatusBadRequest)
+			return
+		}
+		s.FailProcessing(n)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return s.middleware(mux)
 }
 
@@ -79,6 +112,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now()
+		if s.contract != nil {
+			var done func()
+			w, r, done = s.contract.wrap(w, r)
+			defer done()
+		}
+		r = s.pickNode(w, r)
 		rec := &statusRecorder{ResponseWriter: w}
 		call := Call{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Auth: authKind(r)}
 		defer func() {
@@ -103,7 +142,7 @@ func authKind(r *http.Request) string {
 		return "bearer"
 	case strings.HasPrefix(h, "Basic "):
 		return "basic"
-	case r.URL.Path == "/api/oauth/token":
+	case r.URL.Path == "/api/oauth/token" || r.URL.Path == "/api/v1/oauth/token":
 		return "oauth"
 	}
 	return ""
@@ -118,7 +157,9 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authenticate(w, r, false); !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"version": s.version.String() + "-t1726593152"})
+	// Jamf's suffix is -t and the build time in milliseconds (13 digits,
+	// e.g. 11.25.2-t1772925731845).
+	writeJSON(w, http.StatusOK, map[string]string{"version": s.version.String() + "-t1772925731845"})
 }
 
 func (s *Server) simState(w http.ResponseWriter, r *http.Request) {

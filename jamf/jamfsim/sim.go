@@ -32,15 +32,41 @@ type Options struct {
 
 	S3 *S3Config // nil => in-process gofakes3 on its own 127.0.0.1 listener
 
-	// NoJCDS makes the instance one without JCDS 2.0: every JCDS endpoint
-	// answers 404 "JCDS Settings record not found".
+	// NoJCDS makes the instance one without a cloud distribution point:
+	// JCDS endpoints answer 500 before 11.25.2, then 404 "JCDS Settings
+	// record not found" with "id": null.
 	NoJCDS bool
+	// JCDSRemoved models a release that dropped the deprecated JCDS
+	// endpoints: every /api/v1/jcds/* path answers 404 as an unknown
+	// endpoint; the cloud distribution point endpoints and v1 {id}/upload
+	// keep working.
+	JCDSRemoved bool
 
 	// CDPRefreshSince is the first version serving
 	// /api/v1/cloud-distribution-point/refresh-inventory (with ?file-name=).
-	// Default "11.16.0" (the exact release is not public, see the package
-	// documentation; /api/v1/jcds/refresh-inventory exists from 11.10).
+	// Default "11.24.0" (Jamf changelog "11.24.0 Additions").
 	CDPRefreshSince string
+
+	// ClusterNodes is the number of application nodes behind the URL
+	// (default 2; 1 turns the cluster off). ClusterLag is how long a node
+	// takes to see another node's writes (default 60s, Jamf Cloud's cluster
+	// refresh; negative: no lag).
+	ClusterNodes int
+	ClusterLag   time.Duration
+
+	// ProcessingDelay is added before an upload is processed (a JCDS move
+	// out of tmp/, or a v1 {id}/upload into the distribution point), on
+	// top of the hashing and copying that already scale with size.
+	ProcessingDelay time.Duration
+	// FullRefreshInterval is the rate limit of a full inventory refresh
+	// (default 15s, the schema's "once every 15 seconds"; negative: none).
+	FullRefreshInterval time.Duration
+
+	// Contract, when set, gets an error for every request and response on a
+	// path of Jamf's OpenAPI documents that the document does not allow
+	// (see contract.go). Start sets it to the test unless NoContract.
+	Contract   Reporter
+	NoContract bool
 
 	// ProcessInterval is how often the background loop looks for uploads
 	// that landed in tmp/; default 500ms. List requests also look.
@@ -86,27 +112,32 @@ type Server struct {
 	srv     *http.Server
 	url     string
 
-	mu             sync.Mutex
-	accounts       map[string]*account // by username
-	clients        map[string]*account // by client id
-	tokens         map[string]*token
-	packages       map[int]*Package
-	nextPkgID      int
-	categories     map[int]*Category
-	nextCatID      int
-	files          map[string]*File
-	deletedSize    map[string]int64 // last length of deleted files, for StaleListings
-	stale          map[string]int   // list responses left showing the old length
-	rejected       []Rejected
-	sessions       map[string]*uploadSession // by uuid
-	lastSession    map[*account]*uploadSession
-	creds          map[string]*issuedCreds // by access key id
-	calls          []Call
-	s3calls        []Call
-	faults         []*Fault
-	failParts      int
-	streamedCopies int // server-side copy fell back to streaming
-	counts         Counts
+	mu              sync.Mutex
+	accounts        map[string]*account // by username
+	clients         map[string]*account // by client id
+	tokens          map[string]*token
+	packages        map[int]*Package
+	nextPkgID       int
+	categories      map[int]*Category
+	nextCatID       int
+	files           map[string]*File
+	deletedSize     map[string]int64 // last length of deleted files, for StaleListings
+	stale           map[string]int   // list responses left showing the old length
+	rejected        []Rejected
+	sessions        map[string]*uploadSession // by uuid
+	lastSession     map[*account]*uploadSession
+	creds           map[string]*issuedCreds // by access key id
+	calls           []Call
+	s3calls         []Call
+	faults          []*Fault
+	failParts       int
+	streamedCopies  int // server-side copy fell back to streaming
+	counts          Counts
+	pkgHist         map[int][]pkgVersion
+	nextNode        int
+	lastFullRefresh time.Time
+	failProcessing  int
+	contract        *contractChecker
 
 	// S3 side
 	bucket     string
@@ -137,7 +168,22 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("jamf version: %w", err)
 	}
 	if opts.CDPRefreshSince == "" {
-		opts.CDPRefreshSince = "11.16.0"
+		opts.CDPRefreshSince = "11.24.0"
+	}
+	if opts.ClusterNodes <= 0 {
+		opts.ClusterNodes = 2
+	}
+	switch {
+	case opts.ClusterLag == 0:
+		opts.ClusterLag = time.Minute
+	case opts.ClusterLag < 0:
+		opts.ClusterLag = 0
+	}
+	switch {
+	case opts.FullRefreshInterval == 0:
+		opts.FullRefreshInterval = 15 * time.Second
+	case opts.FullRefreshInterval < 0:
+		opts.FullRefreshInterval = 0
 	}
 	cdp, err := parseVersion(opts.CDPRefreshSince)
 	if err != nil {
@@ -182,6 +228,7 @@ func New(opts Options) (*Server, error) {
 		clients:     map[string]*account{},
 		tokens:      map[string]*token{},
 		packages:    map[int]*Package{},
+		pkgHist:     map[int][]pkgVersion{},
 		nextPkgID:   1,
 		categories:  map[int]*Category{},
 		nextCatID:   1,
@@ -194,6 +241,13 @@ func New(opts Options) (*Server, error) {
 		procSem:     make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
+	}
+	if opts.Contract != nil {
+		cc, err := newContractChecker(v, opts.Contract)
+		if err != nil {
+			return nil, err
+		}
+		s.contract = cc
 	}
 	all := AllPrivileges(opts.JamfVersion)
 	s.AddAccount(opts.Username, opts.Password, all...)
@@ -213,8 +267,14 @@ func New(opts Options) (*Server, error) {
 
 // Start serves a new simulator through httptest on 127.0.0.1 and closes it
 // when the test ends.
+//
+// Every request and response on a path of Jamf's OpenAPI documents is
+// checked against them (Options.Contract = tb) unless opts.NoContract.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
+	if opts.Contract == nil && !opts.NoContract {
+		opts.Contract = tb
+	}
 	s, err := New(opts)
 	if err != nil {
 		tb.Fatalf("start jamfsim: %v", err)
@@ -323,15 +383,19 @@ type Counts struct {
 }
 
 // State is a snapshot for assertions (also served as JSON at /_sim/state).
+// Packages are the database's records, as every node sees them once the
+// cluster has caught up; in JSON each is shown as GET /api/v1/packages/{id}
+// would show it.
 type State struct {
-	Version    string     `json:"version"`
-	Packages   []Package  `json:"packages"`
-	Categories []Category `json:"categories"`
-	Files      []File     `json:"files"`
-	Rejected   []Rejected `json:"rejected"` // uploads the service refused (e.g. unsupported extension)
-	Calls      []Call     `json:"calls"`
-	S3Calls    []Call     `json:"s3Calls"`
-	Counts     Counts     `json:"counts"`
+	Version    string           `json:"version"`
+	Packages   []Package        `json:"-"`
+	Views      []map[string]any `json:"packages"`
+	Categories []Category       `json:"categories"`
+	Files      []File           `json:"files"`
+	Rejected   []Rejected       `json:"rejected"` // uploads the service refused (e.g. unsupported extension)
+	Calls      []Call           `json:"calls"`
+	S3Calls    []Call           `json:"s3Calls"`
+	Counts     Counts           `json:"counts"`
 }
 
 // File is a file in the JCDS distribution point.
@@ -341,6 +405,7 @@ type File struct {
 	MD5    string `json:"md5"`
 	SHA3   string `json:"sha3"` // SHA3-512, lowercase hex
 	Region string `json:"region"`
+	SHA256 string `json:"-"` // not listed by JCDS; package records carry it after a refresh
 }
 
 // Rejected is an upload the JCDS service refused to process.
@@ -354,10 +419,10 @@ func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := State{Version: s.opts.JamfVersion, Counts: s.counts}
-	for _, p := range s.packages {
+	for _, p := range s.packagesLocked() {
 		st.Packages = append(st.Packages, *p)
+		st.Views = append(st.Views, s.v1ViewLocked(p))
 	}
-	sort.Slice(st.Packages, func(i, j int) bool { return atoi(st.Packages[i].ID) < atoi(st.Packages[j].ID) })
 	for _, c := range s.categories {
 		st.Categories = append(st.Categories, *c)
 	}

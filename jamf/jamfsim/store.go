@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/md5"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
@@ -259,6 +260,9 @@ func (s *Server) processPending(ctx context.Context) error {
 
 func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	key := aws.ToString(obj.Key)
+	if d := s.opts.ProcessingDelay; d > 0 && obj.LastModified != nil && time.Since(*obj.LastModified) < d {
+		return nil // still being processed by the service
+	}
 	rest := strings.TrimPrefix(key, tmpPrefix)
 	_, name, ok := strings.Cut(rest, "/")
 	reason := ""
@@ -278,7 +282,7 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 		s.log.Info().Str("key", key).Str("reason", reason).Msg("JCDS rejected upload")
 		return nil
 	}
-	size, md5hex, sha3hex, err := s.hashObject(ctx, key)
+	size, md5hex, sha3hex, sha256hex, err := s.hashObject(ctx, key)
 	if err != nil {
 		return err
 	}
@@ -296,7 +300,7 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	if err := s.deleteKey(ctx, key); err != nil {
 		return err
 	}
-	s.setFile(File{Name: target, Size: size, MD5: md5hex, SHA3: sha3hex, Region: Region})
+	s.setFile(File{Name: target, Size: size, MD5: md5hex, SHA3: sha3hex, SHA256: sha256hex, Region: Region})
 	s.mu.Lock()
 	if _, ok := s.deletedSize[target]; ok && s.opts.StaleListings > 0 {
 		s.stale[target] = s.opts.StaleListings
@@ -306,15 +310,12 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	return nil
 }
 
+// setFile records a file in the inventory. Package records do not follow
+// until an inventory refresh (or a v1 upload's own processing).
 func (s *Server) setFile(f File) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.files[f.Name] = &f
-	for _, p := range s.packages {
-		if p.FileName == f.Name && p.Size == "" {
-			p.Size = strconv.FormatInt(f.Size, 10)
-		}
-	}
 }
 
 func (s *Server) uniqueNameLocked(name string) string {
@@ -331,19 +332,19 @@ func (s *Server) uniqueNameLocked(name string) string {
 	}
 }
 
-// hashObject streams an object once through MD5 and SHA3-512.
-func (s *Server) hashObject(ctx context.Context, key string) (size int64, md5hex, sha3hex string, err error) {
+// hashObject streams an object once through MD5, SHA3-512 and SHA-256.
+func (s *Server) hashObject(ctx context.Context, key string) (size int64, md5hex, sha3hex, sha256hex string, err error) {
 	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if err != nil {
-		return 0, "", "", fmt.Errorf("read %s for hashing: %w", key, err)
+		return 0, "", "", "", fmt.Errorf("read %s for hashing: %w", key, err)
 	}
 	defer out.Body.Close()
-	m, h3 := md5.New(), sha3.New512()
-	n, err := io.Copy(io.MultiWriter(m, h3), out.Body)
+	m, h3, h2 := md5.New(), sha3.New512(), sha256.New()
+	n, err := io.Copy(io.MultiWriter(m, h3, h2), out.Body)
 	if err != nil {
-		return 0, "", "", fmt.Errorf("hash %s: %w", key, err)
+		return 0, "", "", "", fmt.Errorf("hash %s: %w", key, err)
 	}
-	return n, hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h3.Sum(nil)), nil
+	return n, hex.EncodeToString(m.Sum(nil)), hex.EncodeToString(h3.Sum(nil)), hex.EncodeToString(h2.Sum(nil)), nil
 }
 
 func copySource(bucket, key string) string {
@@ -426,12 +427,10 @@ func (s *Server) deleteKey(ctx context.Context, key string) error {
 
 // storeFile streams r to the bucket root as name, hashing on the way.
 func (s *Server) storeFile(ctx context.Context, name string, r io.Reader) (File, error) {
-	m, h3 := md5.New(), sha3.New512()
-	cr := &countReader{r: io.TeeReader(r, io.MultiWriter(m, h3))}
-	if err := s.putStream(ctx, name, cr); err != nil {
+	f, err := s.stageFile(ctx, name, name, r)
+	if err != nil {
 		return File{}, err
 	}
-	f := File{Name: name, Size: cr.n, MD5: hex.EncodeToString(m.Sum(nil)), SHA3: hex.EncodeToString(h3.Sum(nil)), Region: Region}
 	s.setFile(f)
 	return f, nil
 }
@@ -470,22 +469,22 @@ func (s *Server) refreshInventory(ctx context.Context, only string) error {
 		}
 		for _, obj := range page.Contents {
 			key := aws.ToString(obj.Key)
-			if strings.HasPrefix(key, tmpPrefix) || (only != "" && key != only) {
+			if strings.HasPrefix(key, tmpPrefix) || strings.HasPrefix(key, stagingPrefix) || (only != "" && key != only) {
 				continue
 			}
 			seen[key] = true
 			s.mu.Lock()
 			f := s.files[key]
-			known := f != nil && f.Size == aws.ToInt64(obj.Size) && f.SHA3 != ""
+			known := f != nil && f.Size == aws.ToInt64(obj.Size) && f.SHA3 != "" && f.SHA256 != ""
 			s.mu.Unlock()
 			if known {
 				continue
 			}
-			size, md5hex, sha3hex, err := s.hashObject(ctx, key)
+			size, md5hex, sha3hex, sha256hex, err := s.hashObject(ctx, key)
 			if err != nil {
 				return err
 			}
-			s.setFile(File{Name: key, Size: size, MD5: md5hex, SHA3: sha3hex, Region: Region})
+			s.setFile(File{Name: key, Size: size, MD5: md5hex, SHA3: sha3hex, SHA256: sha256hex, Region: Region})
 		}
 	}
 	s.mu.Lock()

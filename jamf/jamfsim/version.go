@@ -46,8 +46,24 @@ func (v version) atLeastV(o version) bool {
 func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
 
 // Milestones (jamf-api.md): what the real server changed, and when.
-func (v version) hasOAuth() bool        { return v.atLeast(10, 49) }
-func (v version) hasV1Packages() bool   { return v.atLeast(11, 5) }
-func (v version) hasJCDSRefresh() bool  { return v.atLeast(11, 10) }
-func (v version) jcdsRenamed() bool     { return v.atLeast(11, 20) }
-func (v version) acceptsSHA3Hash() bool { return v.atLeast(11, 25) }
+func (v version) hasOAuth() bool       { return v.atLeast(10, 49) }
+func (v version) hasV1Packages() bool  { return v.atLeast(11, 5) }
+func (v version) hasJCDSRefresh() bool { return v.atLeast(11, 11) }
+func (v version) jcdsRenamed() bool    { return v.atLeast(11, 20) }
+
+// acceptsSHA3Hash: SHA3_512 from 11.11, the first release the sources put
+// servers on SHA3_512 (jamf-api.md: "around 11.11–11.12"; 11.11 is when
+// the server's own inventory refresh, which writes SHA3_512, shipped). The
+// lower end is chosen so that a client is never refused SHA3_512 where a
+// real server took it.
+func (v version) acceptsSHA3Hash() bool { return v.atLeast(11, 11) }
+
+func (v version) jcdsRefreshByName() bool { return v.atLeast(11, 14) }
+func (v version) hasJCDSProperties() bool { return !v.atLeast(11, 19) }
+func (v version) hasSHA3512Field() bool   { return v.atLeast(11, 25) }
+func (v version) noJCDSIs404() bool       { return v.atLeastV(version{11, 25, 2}) }
+
+// hasCDPEndpoints: GET cloud-distribution-point, its files and
+// upload-capability are in the 11.23.2 schema, the oldest the project has;
+// 11.23 is the simulator's choice of first release.
+func (v version) hasCDPEndpoints() bool { return v.atLeast(11, 23) }

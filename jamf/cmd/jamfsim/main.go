@@ -23,6 +23,13 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// logReporter logs contract violations (the program has no test to fail).
+type logReporter struct{ log zerolog.Logger }
+
+func (l logReporter) Errorf(format string, args ...any) {
+	l.log.Warn().Msg(fmt.Sprintf(format, args...))
+}
+
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ", ") }
@@ -50,8 +57,13 @@ func run(args []string) error {
 		s3Key        = fs.String("s3-access-key", "", "MinIO access key (root or STS-capable user)")
 		s3Secret     = fs.String("s3-secret-key", "", "MinIO secret key")
 		s3Bucket     = fs.String("s3-bucket", "jcds-sim", "bucket for the distribution point")
-		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without JCDS 2.0 (JCDS endpoints 404)")
-		cdpSince     = fs.String("cdp-refresh-since", "11.16.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
+		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without a cloud distribution point (JCDS endpoints 500 before 11.25.2, then 404)")
+		jcdsRemoved  = fs.Bool("jcds-removed", false, "simulate a release without the deprecated /api/v1/jcds/* endpoints (all 404)")
+		cdpSince     = fs.String("cdp-refresh-since", "11.24.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
+		nodes        = fs.Int("cluster-nodes", 2, "application nodes behind the URL, sticky by the APBALANCEID cookie (1: no cluster)")
+		lag          = fs.Duration("cluster-lag", time.Minute, "how long a node takes to see writes made on another node")
+		procDelay    = fs.Duration("processing-delay", 0, "added before an upload is processed (0: as long as hashing and copying take)")
+		contract     = fs.Bool("contract", false, "log requests and responses that Jamf's OpenAPI documents do not allow")
 		verbose      = fs.Bool("v", false, "log every request")
 		categories   listFlag
 		faults       listFlag
@@ -71,7 +83,17 @@ func run(args []string) error {
 
 	opts := jamfsim.Options{
 		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
-		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, CDPRefreshSince: *cdpSince, Logger: logger,
+		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, JCDSRemoved: *jcdsRemoved, CDPRefreshSince: *cdpSince,
+		ClusterNodes: *nodes, ClusterLag: *lag, ProcessingDelay: *procDelay, Logger: logger,
+	}
+	if *nodes < 1 {
+		return errors.New("-cluster-nodes must be at least 1")
+	}
+	if *lag <= 0 {
+		opts.ClusterLag = -1 // no lag
+	}
+	if *contract {
+		opts.Contract = logReporter{logger}
 	}
 	if *s3Endpoint != "" {
 		if *s3Key == "" || *s3Secret == "" {

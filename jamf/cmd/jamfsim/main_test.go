@@ -26,8 +26,9 @@ func TestProgram(t *testing.T) {
 	if err := build.Run(); err != nil {
 		t.Fatalf("build: %v", err)
 	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-jamf-version", "11.10.0", "-category", "Apps", "-category", "Tools",
-		"-password", "s3cret-pass", "-fault", "GET /api/v1/jcds/files 503 1")
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-jamf-version", "11.11.0", "-category", "Apps", "-category", "Tools",
+		"-password", "s3cret-pass", "-fault", "GET /api/v1/jcds/files 503 1", "-cluster-nodes", "3", "-cluster-lag", "1h",
+		"-processing-delay", "10ms", "-contract")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,10 +76,27 @@ func TestProgram(t *testing.T) {
 		t.Errorf("after the fault: %d", st)
 	}
 	if st := call("POST", "/api/v1/jcds/refresh-inventory"); st != 204 {
-		t.Errorf("11.10.0 must serve jcds/refresh-inventory: %d", st)
+		t.Errorf("11.11.0 must serve jcds/refresh-inventory: %d", st)
 	}
 	if st := call("POST", "/api/v1/cloud-distribution-point/refresh-inventory"); st != 404 {
-		t.Errorf("11.10.0 must not serve cloud-distribution-point/refresh-inventory: %d", st)
+		t.Errorf("11.11.0 must not serve cloud-distribution-point/refresh-inventory: %d", st)
+	}
+	// Three nodes: requests without the cookie go round, each told its node.
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		res, err := http.Get(url + "/api/v1/jamf-pro-version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		for _, c := range res.Cookies() {
+			if c.Name == "APBALANCEID" {
+				seen[c.Value] = true
+			}
+		}
+	}
+	if len(seen) != 3 {
+		t.Errorf("-cluster-nodes 3: APBALANCEID values %v", seen)
 	}
 	res, err = http.Get(url + "/_sim/state")
 	if err != nil {
@@ -90,7 +108,7 @@ func TestProgram(t *testing.T) {
 	}
 	_ = json.NewDecoder(res.Body).Decode(&state)
 	res.Body.Close()
-	if state.Version != "11.10.0" || len(state.Categories) != 2 || state.Categories[1].Name != "Tools" {
+	if state.Version != "11.11.0" || len(state.Categories) != 2 || state.Categories[1].Name != "Tools" {
 		t.Errorf("state %+v", state)
 	}
 

@@ -1,0 +1,154 @@
+package jamfsim
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Jamf Cloud runs several web application nodes behind one URL. They share
+// the database but each caches objects and only picks up other nodes'
+// writes at "the cluster refresh, which occurs every minute"
+// (developer.jamf.com/jamf-pro/docs/sticky-sessions-for-jamf-cloud). The
+// load balancer pins a client to a node with the APBALANCEID cookie.
+//
+// Model: s.packages is the database (authoritative; writes and uniqueness
+// checks go there). Every package write is also kept in a short history
+// tagged with the node that made it; a node reads the newest version that
+// it wrote itself or that is older than the cluster lag. So a client that
+// keeps the cookie reads its own writes, and one that does not may land on
+// a node that has not seen them yet.
+
+// balanceCookie is the sticky-session cookie of Jamf Cloud's load balancer.
+const balanceCookie = "APBALANCEID"
+
+// nodeAll marks writes every node sees at once (fixtures added by tests).
+const nodeAll = -1
+
+type nodeKey struct{}
+
+type pkgVersion struct {
+	at   time.Time
+	node int
+	p    *Package // nil: deleted
+}
+
+func (s *Server) clustered() bool { return s.opts.ClusterNodes > 1 }
+
+func nodeCookieValue(n int) string { return "aws.jamfsim.node" + strconv.Itoa(n+1) }
+
+func parseNodeCookie(v string, nodes int) (int, bool) {
+	rest, ok := strings.CutPrefix(v, "aws.jamfsim.node")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(rest)
+	if err != nil || n < 1 || n > nodes {
+		return 0, false
+	}
+	return n - 1, true
+}
+
+// pickNode routes a request to a node: the cookie's, or the next one in
+// turn (round robin keeps test runs deterministic) with a Set-Cookie.
+func (s *Server) pickNode(w http.ResponseWriter, r *http.Request) *http.Request {
+	if !s.clustered() {
+		return r.WithContext(context.WithValue(r.Context(), nodeKey{}, 0))
+	}
+	node := -1
+	if c, err := r.Cookie(balanceCookie); err == nil {
+		if n, ok := parseNodeCookie(c.Value, s.opts.ClusterNodes); ok {
+			node = n
+		}
+	}
+	if node < 0 {
+		s.mu.Lock()
+		node = s.nextNode % s.opts.ClusterNodes
+		s.nextNode++
+		s.mu.Unlock()
+		// No Secure attribute: the simulator speaks plain HTTP on loopback and
+		// cookie jars do not send Secure cookies over HTTP.
+		http.SetCookie(w, &http.Cookie{Name: balanceCookie, Value: nodeCookieValue(node), Path: "/", HttpOnly: true})
+	}
+	return r.WithContext(context.WithValue(r.Context(), nodeKey{}, node))
+}
+
+func nodeOf(r *http.Request) int {
+	if n, ok := r.Context().Value(nodeKey{}).(int); ok {
+		return n
+	}
+	return 0
+}
+
+// commitPkgLocked writes p to the database as node made it.
+func (s *Server) commitPkgLocked(node int, p *Package) {
+	id := atoi(p.ID)
+	db := *p
+	s.packages[id] = &db
+	seen := *p
+	s.recordLocked(node, id, &seen)
+}
+
+// deletePkgLocked removes a package from the database as node did.
+func (s *Server) deletePkgLocked(node, id int) {
+	delete(s.packages, id)
+	s.recordLocked(node, id, nil)
+}
+
+func (s *Server) recordLocked(node, id int, p *Package) {
+	now := time.Now()
+	h := append(s.pkgHist[id], pkgVersion{at: now, node: node, p: p})
+	// Everything older than the newest version all nodes see is dead.
+	for i := len(h) - 1; i > 0; i-- {
+		if s.visibleToAll(h[i], now) {
+			h = h[i:]
+			break
+		}
+	}
+	if len(h) == 1 && h[0].p == nil && s.visibleToAll(h[0], now) {
+		delete(s.pkgHist, id)
+		return
+	}
+	s.pkgHist[id] = h
+}
+
+func (s *Server) visibleToAll(v pkgVersion, now time.Time) bool {
+	return !s.clustered() || v.node == nodeAll || now.Sub(v.at) >= s.opts.ClusterLag
+}
+
+// viewPkgLocked is package id as node sees it (nil: absent there).
+func (s *Server) viewPkgLocked(node, id int) *Package {
+	if !s.clustered() {
+		return s.packages[id]
+	}
+	now := time.Now()
+	h := s.pkgHist[id]
+	for i := len(h) - 1; i >= 0; i-- {
+		v := h[i]
+		if v.node == node || s.visibleToAll(v, now) {
+			return v.p
+		}
+	}
+	return nil
+}
+
+// viewPackagesLocked lists the packages node sees, by id.
+func (s *Server) viewPackagesLocked(node int) []*Package {
+	var out []*Package
+	if !s.clustered() {
+		for _, p := range s.packages {
+			out = append(out, p)
+		}
+	} else {
+		for id := range s.pkgHist {
+			if p := s.viewPkgLocked(node, id); p != nil {
+				out = append(out, p)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return atoi(out[i].ID) < atoi(out[j].ID) })
+	return out
+}
