@@ -205,6 +205,17 @@ func (c *Client) CreatePackageClassic(ctx context.Context, p *Package) (string, 
 	return id, nil
 }
 
+// IsDuplicate reports whether err is Jamf Pro refusing a package object
+// because one of that name exists: DUPLICATE_FIELD from the Jamf Pro API,
+// 409 "Duplicate name" from the Classic API.
+func IsDuplicate(err error) bool {
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	return ae.Code == "DUPLICATE_FIELD" || ae.Status == http.StatusConflict && strings.Contains(strings.ToLower(ae.Message), "duplicate")
+}
+
 func isStatus(err error, status int) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.Status == status

@@ -71,8 +71,25 @@ func TestSimV1Flow(t *testing.T) {
 			if err := c.UploadPackageV1(ctx, id, file, p.FileName, nil); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.RefreshInventory(ctx, p.FileName, v); err != nil {
-				t.Fatal(err)
+			// Processing is asynchronous: refresh and poll the record until
+			// it shows the file, as the uploader does.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if _, err := c.RefreshInventory(ctx, p.FileName, v); err != nil {
+					t.Fatal(err)
+				}
+				got, err := c.GetPackage(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.TransferStatus == "READY" && got.SizeKnown && got.Size == int64(len(data)) {
+					p = got
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("record never ready: %+v", got)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 			p.Notes, p.HashType, p.HashValue = "updated", "SHA3_512", strings.Repeat("b", 128)
 			if err := c.UpdatePackage(ctx, p); err != nil {
@@ -275,7 +292,9 @@ func TestSimPrivilegeHints(t *testing.T) {
 			}
 		})
 	}
-	s := jamfsim.Start(t, jamfsim.Options{NoJCDS: true})
+	// From 11.26.1 an instance without JCDS 2.0 answers 404 "JCDS Settings
+	// record not found" (jamf/JamfSync#80, #85); before 11.25.2 it was 500.
+	s := jamfsim.Start(t, jamfsim.Options{NoJCDS: true, JamfVersion: "11.26.1"})
 	c, _ := simClient(t, s, nil)
 	if _, err := c.JCDSFiles(context.Background()); err == nil || !strings.Contains(err.Error(), "is JCDS 2.0 enabled") || !NoJCDS(err) || JCDSGone(err) {
 		t.Errorf("no JCDS: %v", err)

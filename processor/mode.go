@@ -44,6 +44,14 @@ func (u *uploader) chooseMode(ctx context.Context) ([]jamf.JCDSFile, bool, error
 	}
 	gone, none := jamf.JCDSGone(err), jamf.NoJCDS(err)
 	switch {
+	case !gone && !none && cfg.UploadMode != ModeJCDS2 && u.version.AtLeast(11, 23):
+		// Before 11.25.2 an instance without JCDS 2.0 answered 500 here
+		// (jamf/JamfSync#80): the upload capability says whether any cloud
+		// distribution point takes uploads.
+		if capable, cerr := u.client.CloudUploadCapability(ctx); cerr == nil && !capable.DirectUploadCapable {
+			return nil, false, fmt.Errorf("%s has no cloud distribution point that takes uploads (upload-capability: directUploadCapable false), and its JCDS list fails: %w. Set up Jamf Cloud Distribution Service in Jamf Pro's settings", cfg.URL, err)
+		}
+		return nil, false, err
 	case !gone && !none:
 		return nil, false, err
 	case cfg.UploadMode == ModeJCDS2 && gone:

@@ -112,7 +112,9 @@ type uploader struct {
 	fileExisted bool
 	// refreshed: an inventory refresh ran; perFile: for this file only.
 	refreshed, perFile bool
-	res                Result
+	// bytesSent: the file went out in an earlier attempt of this run.
+	bytesSent bool
+	res       Result
 
 	fileID     fileID          // the local file as the run began
 	journal    *journal        // nil when unavailable
@@ -159,11 +161,41 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	facts, err := u.survey(ctx, obj)
+	for {
+		err = u.attempt(ctx, obj)
+		var stale *staleNodeError
+		if !errors.As(err, &stale) {
+			break
+		}
+		// The object exists, but this cluster node had not seen it when
+		// looked up: decide again with it.
+		obj = stale.obj
+		u.log.Info().Str("id", obj.ID).Msgf("package object %q was made elsewhere moments ago and this Jamf Cloud node now sees it; deciding again", obj.Name)
+		u.res.PackageID, u.res.MetaWritten = "", false
+	}
 	if err != nil {
 		return nil, err
 	}
+	return &u.res, nil
+}
+
+// attempt looks at the distribution point, decides and carries the plan
+// out for the package object obj (nil: none found).
+func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
+	cfg, file := u.cfg, u.file
+	facts, err := u.survey(ctx, obj)
+	if err != nil {
+		return err
+	}
 	plan := Decide(cfg, facts)
+	if u.bytesSent && plan.File != FileUpload && plan.File != FileReplace {
+		// An earlier attempt of this run already sent the file; it only
+		// needs its object.
+		plan.File, plan.Reason = FileUpload, "sent already in this run"
+		if obj != nil && plan.Meta == MetaNone && !cfg.SkipMetadata {
+			plan.Meta = MetaUpdate
+		}
+	}
 	if plan.File == FileUnchanged {
 		u.adoptServerSHA3(facts.JCDSFile)
 	}
@@ -179,11 +211,11 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	// Preflight what the plan needs, before anything changes.
 	pkg, err := u.metadata(ctx, plan, obj)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.DryRun {
 		u.res.Status = StatusDryRun
-		return &u.res, nil
+		return nil
 	}
 
 	switch plan.File {
@@ -196,20 +228,23 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	case FileUnchanged:
 		u.res.Status = StatusHashMatch
 	case FileUpload, FileReplace:
-		if err := u.send(ctx, plan, obj, pkg); err != nil {
-			return nil, err
+		if !u.bytesSent {
+			if err := u.send(ctx, plan, obj, pkg); err != nil {
+				return err
+			}
+			u.bytesSent = true
 		}
 	}
 
 	if plan.Meta != MetaNone && !(u.res.Mode == ModeV1 && plan.Meta == MetaCreate && u.res.MetaWritten) {
 		if err := u.writeMetadata(ctx, plan, pkg); err != nil {
-			return nil, err
+			return err
 		}
 	} else if plan.Meta == MetaNone {
 		u.log.Info().Msg("Not updating package metadata")
 	}
 	if err := u.settle(ctx, plan, obj); err != nil {
-		return nil, err
+		return err
 	}
 	if u.sent() {
 		u.res.Status = StatusUploaded
@@ -218,10 +253,45 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	if u.pending != nil || u.res.Uploaded {
 		u.clearJournal()
 	}
-	if err := u.recalculate(ctx); err != nil {
-		return nil, err
+	return u.recalculate(ctx)
+}
+
+// staleNodeError: a create met an object of the same name that the cluster
+// node serving this run had not shown; obj is that object, now visible.
+type staleNodeError struct{ obj *jamf.Package }
+
+func (e *staleNodeError) Error() string {
+	return fmt.Sprintf("package object %q already exists (id %s)", e.obj.Name, e.obj.ID)
+}
+
+// clusterWait bounds the wait for a Jamf Cloud node to see an object that
+// another node wrote: "the cluster refresh, which occurs every minute"
+// (developer.jamf.com, sticky sessions for Jamf Cloud), with a margin.
+var clusterWait = 90 * time.Second
+
+// awaitObject handles a create refused as a duplicate although the lookup
+// found no object: on Jamf Cloud another node made it moments ago (an
+// earlier or concurrent run) and this node's cache has not caught up. It
+// waits until the object shows, so the run goes on with it instead of
+// making a second one.
+func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
+	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
+	deadline := time.Now().Add(clusterWait)
+	for {
+		if err := sleep(ctx, 3*time.Second); err != nil {
+			return err
+		}
+		obj, err := u.findPackage(ctx, name)
+		if err != nil {
+			return err
+		}
+		if obj != nil {
+			return &staleNodeError{obj: obj}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w; no package object of that name showed within %s: check for a package with the same name in different case in Jamf Pro", dupErr, clusterWait)
+		}
 	}
-	return &u.res, nil
 }
 
 // sent reports whether this run sent the file's bytes.

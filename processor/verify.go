@@ -135,12 +135,11 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 	start := time.Now()
 	deadline := start.Add(u.cfg.VerifyTimeout)
 	nextNote := start.Add(progressEvery)
-	lastRefresh := time.Time{}
+	var lastRefresh time.Time
+	needRefresh := true
 	var last string
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
-		if lastRefresh.IsZero() || time.Since(lastRefresh) >= progressEvery {
-			// Again now and then: a refresh that came before the service
-			// finished with the file leaves the record as it was.
+		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= u.refreshGap()) {
 			u.refresh(ctx, exp.fileName)
 			lastRefresh = time.Now()
 		}
@@ -163,6 +162,10 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return fmt.Errorf("Jamf Pro reports that processing %s ended in ERROR (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
 		}
 		last = why
+		// A refresh that came before the service finished with the file
+		// left the record without it: refresh again once processing is
+		// over.
+		needRefresh = !strings.EqualFold(rec.TransferStatus, "PENDING")
 		if !time.Now().Add(wait).Before(deadline) {
 			what := "wrote the metadata of"
 			if u.sent() {
@@ -175,6 +178,15 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return err
 		}
 	}
+}
+
+// refreshGap is the least time between two refreshes: a full refresh
+// (before 11.14) runs at most once every 15 s.
+func (u *uploader) refreshGap() time.Duration {
+	if u.version.AtLeast(11, 14) {
+		return 2 * time.Second
+	}
+	return 15 * time.Second
 }
 
 // refresh asks for an inventory refresh; a failure is logged, not fatal:

@@ -18,8 +18,10 @@ import (
 
 // sha3Since is the first Jamf Pro version whose package records take and
 // report hashType SHA3_512: servers computed it around 11.11/11.12
-// (jamf-api.md, "Real servers"); what 11.25 added is the sha3512 field.
-var sha3Since = [2]int{11, 12}
+// (jamf-api.md, "Real servers"); the simulator takes 11.11, the release
+// whose inventory refresh writes SHA3_512. What 11.25 added is the sha3512
+// field.
+var sha3Since = [2]int{11, 11}
 
 func (u *uploader) sha3Meta() bool { return u.version.AtLeast(sha3Since[0], sha3Since[1]) }
 
@@ -72,6 +74,9 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 		}
 		var err error
 		if id, err = u.client.CreatePackage(ctx, pkg); err != nil {
+			if jamf.IsDuplicate(err) {
+				return u.awaitObject(ctx, pkg.Name, err)
+			}
 			return fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
 		}
 		u.res.PackageID, u.res.MetaWritten, created = id, true, true
@@ -159,6 +164,9 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 		err = u.client.UpdatePackageClassic(ctx, pkg)
 	default:
 		err = u.updateOwned(ctx, pkg)
+	}
+	if err != nil && plan.Meta == MetaCreate && jamf.IsDuplicate(err) {
+		return u.awaitObject(ctx, pkg.Name, err)
 	}
 	if err != nil {
 		return fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
