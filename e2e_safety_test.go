@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,16 +30,16 @@ import (
 // there must delete the old JCDS file before committing the new one.
 const classic = "11.4.0"
 
-// replaceRig uploads a first version of name and returns the rig, the env
-// (replace_pkg on, pkg_path at a second version of the same size plus
-// delta) and both SHA3-512s.
+// replaceRig starts a simulator holding a first version of name (uploaded
+// long ago: every cluster node knows its object) and returns the rig, the
+// env (replace_pkg on, pkg_path at a second version of size plus delta)
+// and both SHA3-512s.
 func replaceRig(t *testing.T, version string, name string, size, delta int) (r *rig, env plistio.Env, oldSum, newSum string) {
 	t.Helper()
 	r = newRig(t, inProcess, jamfsim.Options{JamfVersion: version})
-	path, oldSum := makePkg(t, name, size)
+	path, oldSum := seedPackage(t, r, version, name, size)
 	env = r.baseEnv(path)
 	env["max_tries"] = uint64(2)
-	r.mustSucceed(env)
 	newPath, newSum := makePkg(t, name, size+delta)
 	env["pkg_path"] = newPath
 	env["replace_pkg"] = true
@@ -187,9 +188,9 @@ func TestSafeNightlyRepairsMissingFile(t *testing.T) {
 		t.Run("version "+version, func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, inProcess, jamfsim.Options{JamfVersion: version})
-			path, sum := makePkg(t, "Nightly.pkg", 300000)
+			path, sum := seedPackage(t, r, version, "Nightly.pkg", 300000)
 			env := r.baseEnv(path)
-			r.mustSucceed(env)
+			r.mustSucceed(env) // the first quiet night also caches a token
 
 			r.sim.ResetCalls()
 			res := r.mustSucceed(env)
@@ -371,6 +372,32 @@ func TestSafeOwnDuplicateRemoved(t *testing.T) {
 	if failed == 1 {
 		converged(t, r.sim, "Two Macs.pkg", winner)
 	}
+}
+
+// seedPackage puts a package into the simulator as an upload of long ago
+// leaves it: the JCDS file and a settled object every cluster node knows,
+// with the hash type the server version records. It returns the local
+// file's path and SHA3-512.
+func seedPackage(t *testing.T, r *rig, version, name string, size int) (string, string) {
+	t.Helper()
+	path, sum := makePkg(t, name, size)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sim.AddFile(name, data)
+	f, ok := r.sim.File(name)
+	if !ok {
+		t.Fatalf("seeded file %s not listed", name)
+	}
+	p := jamfsim.Package{Name: name, FileName: name, Priority: 10, RequiredProcessor: "None",
+		HashType: "SHA3_512", HashValue: sum, MD5: f.MD5, SHA3512: sum, Size: strconv.Itoa(size)}
+	if version == classic {
+		s512, _ := sha512BySHA3.Load(sum)
+		p.HashType, p.HashValue, p.MD5, p.SHA3512, p.Size = "SHA_512", s512.(string), "", "", ""
+	}
+	r.sim.AddPackage(p)
+	return path, sum
 }
 
 // startBinary starts the uploader with env on stdin and extra process
