@@ -3,6 +3,7 @@ package jamfsim
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -156,6 +157,40 @@ func TestContractCoversEveryRoute(t *testing.T) {
 			t.Logf("%d simulator routes in %s, all checked; %d exchanges", inDoc, c.sim.contract.sd.name, len(covered))
 			if inDoc < 20 {
 				t.Errorf("only %d routes matched the document; route matching is broken", inDoc)
+			}
+		})
+	}
+}
+
+// BenchmarkContractCheck measures what the check adds to one exchange (a
+// package list with ten results), against the same exchange unchecked.
+func BenchmarkContractCheck(b *testing.B) {
+	for _, checked := range []bool{false, true} {
+		b.Run(fmt.Sprintf("checked=%t", checked), func(b *testing.B) {
+			opts := Options{ClusterNodes: 1, NoContract: !checked}
+			if checked {
+				opts.Contract = b
+			}
+			s, err := New(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.mu.Lock()
+			tok := s.issueToken(s.accounts["admin"], false).value
+			s.mu.Unlock()
+			for i := 0; i < 10; i++ {
+				s.AddPackage(Package{Name: fmt.Sprintf("P%d", i), FileName: fmt.Sprintf("P%d.pkg", i), HashType: "SHA_512", HashValue: "abc"})
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("GET", "/api/v1/packages?page=0&page-size=100&sort=id:asc", nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				rec := httptest.NewRecorder()
+				s.Handler().ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("status %d", rec.Code)
+				}
 			}
 		})
 	}

@@ -61,7 +61,9 @@
 //     cookie jar). Model: one database (writes, uniqueness checks) plus,
 //     per node, a view of package records in which another node's write
 //     appears only after ClusterLag; a node reads its own writes at once.
-//     Choices: a cookieless request goes to the next node in turn (round
+//     Choices: GET, list and {id}/upload (which must load the object) read
+//     the node's view, while PUT, DELETE and uniqueness act on the
+//     database; a cookieless request goes to the next node in turn (round
 //     robin, deterministic); the cookie is set on the first response
 //     without Secure (plain HTTP on loopback); tokens, accounts,
 //     categories and the JCDS inventory are shared by all nodes; the
