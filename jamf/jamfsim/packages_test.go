@@ -444,7 +444,7 @@ func TestCategories(t *testing.T) {
 	if list.TotalCount != 1 || list.Results[0].Name != "Apps" || list.Results[0].ID != "1" {
 		t.Errorf("filter: %+v", list)
 	}
-	c.do("GET", "/api/v1/categories?filter="+q(`name=="Apps & Tools"`), nil, nil).json(t, &list)
+	c.do("GET", "/api/v1/categories?filter="+q(`name=="apps & TOOLS"`), nil, nil).json(t, &list)
 	if list.TotalCount != 1 || list.Results[0].ID != "2" {
 		t.Errorf("filter with &: %+v", list)
 	}
