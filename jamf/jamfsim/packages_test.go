@@ -458,3 +458,28 @@ func TestCategories(t *testing.T) {
 		t.Errorf("classic category: %d %s", r.status, r.body)
 	}
 }
+
+// SHA3_512 is a hashType from 11.11 on, in both APIs.
+func TestSHA3HashTypeFrom1111(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		v1      int
+		classic int
+	}{
+		{"11.10.0", 400, 400},
+		{"11.11.0", 201, 201},
+		{"11.30.1", 201, 201},
+	} {
+		t.Run(tt.version, func(t *testing.T) {
+			c := newTC(t, Options{JamfVersion: tt.version, ClusterNodes: 1})
+			c.login()
+			if r := c.jsonBody("POST", "/api/v1/packages", v1Body("V1", "v1.pkg", "-1", "SHA3_512")); r.status != tt.v1 {
+				t.Errorf("v1: %d %s", r.status, r.body)
+			}
+			body := strings.NewReader(`<package><name>Classic</name><filename>c.pkg</filename><hash_type>SHA3_512</hash_type><hash_value>ab</hash_value></package>`)
+			if r := c.do("POST", "/JSSResource/packages/id/0", body, map[string]string{"Content-Type": "text/xml"}); r.status != tt.classic {
+				t.Errorf("classic: %d %s", r.status, r.body)
+			}
+		})
+	}
+}
