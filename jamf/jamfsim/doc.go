@@ -98,7 +98,9 @@
 //     hash blanked, then, after ProcessingDelay plus the copy, READY with
 //     the server's hashes and the old size until a refresh (jamf-api.md
 //     "Processing is asynchronous"; jamf-cli verifyPackageUpload polls for
-//     exactly this). FailProcessing ends it in ERROR. JCDS 2.0 uploads are
+//     exactly this). FailProcessing ends it in ERROR (the old file, if
+//     any, stays; a later refresh that finds a file makes it READY: "the
+//     inventory and status will be updated", the schema's file-name text). JCDS 2.0 uploads are
 //     moved out of tmp/ by a background loop after ProcessingDelay; they do
 //     not touch package records (a refresh does).
 //   - cloudTransferStatus takes the schema's values READY, PENDING, ERROR
@@ -138,8 +140,9 @@
 //     on the JCDS endpoints before 11.25.2 and 404 "JCDS Settings record
 //     not found" with "id": null from then on (jamf/JamfSync#80 and #85
 //     show 11.26.1; 11.25.2 as the switch is the choice); the cloud
-//     distribution point endpoints answer 404 "Cloud distribution point not
-//     found or is null".
+//     distribution point endpoints (and v1 {id}/upload) answer 404 "Cloud
+//     distribution point not found or is null" (wording from jamf-api.md;
+//     that {id}/upload answers so is the choice).
 //   - Names compare without case in RSQL filters, Classic name lookups and
 //     uniqueness (DUPLICATE_FIELD, Classic 409 "Duplicate name"): Jamf's
 //     RSQL guide, "not case sensitive … for all operators".

@@ -408,6 +408,11 @@ func TestV1Upload(t *testing.T) {
 	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha2 {
 		t.Errorf("after a failed processing: %+v", f)
 	}
+	// A refresh finds the (old) file and updates status and size.
+	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha2 || p["size"] != "11" {
+		t.Errorf("refresh after a failed processing: %v", p)
+	}
 }
 
 // Deleting a package object deletes its file in the distribution point.
