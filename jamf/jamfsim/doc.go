@@ -61,6 +61,8 @@
 //     cookie jar). Model: one database (writes, uniqueness checks) plus,
 //     per node, a view of package records in which another node's write
 //     appears only after ClusterLag; a node reads its own writes at once.
+//     The real refresh runs every minute, so a write shows elsewhere 0–60 s
+//     later; the simulator always takes the full lag (the worst case).
 //     Choices: GET, list and {id}/upload (which must load the object) read
 //     the node's view, while PUT, DELETE and uniqueness act on the
 //     database; a cookieless request goes to the next node in turn (round
