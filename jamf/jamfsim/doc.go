@@ -92,8 +92,12 @@
 //     hashValue, md5, sha256 and, shown from 11.25 (the field first
 //     appears in the 11.25.2 schema), sha3512. Client-written values stay
 //     until the next refresh (jamf-api.md "Hashes are computed by the
-//     server"). SHA3_512 is accepted as a hashType from 11.11 (version.go
-//     says why); before, v1 answers 400 INVALID_FIELD (hashType) and
+//     server"). SHA3_512 is accepted as a hashType from 11.11: the sources
+//     put servers on SHA3_512 "around 11.11–11.12" (jamf-api.md), and 11.11
+//     is when the server's own inventory refresh, which writes SHA3_512,
+//     shipped; taking the lower end never refuses SHA3_512 where a real
+//     server took it (the 11.25 change was the sha3512 field, not the
+//     type). Before 11.11, v1 answers 400 INVALID_FIELD (hashType) and
 //     Classic 400 "Problem with hash_type" (choice of wording).
 //   - Asynchronous processing (cdp.go): v1 {id}/upload answers 201 once the
 //     bytes are in; the record shows cloudTransferStatus PENDING with the
