@@ -38,6 +38,11 @@ func TestDecide(t *testing.T) {
 		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate},
 		{"unsettled object, bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true}, FileUnchanged, MetaNone},
 		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate},
+		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate},
+		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate},
+		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Pending: PendingFile}, FileUnchanged, MetaUpdate},
+		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate},
+		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,163 @@
+package processor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestJournal: entries round-trip per server and file, are private (0600
+// in a 0700 folder), hold no secret, and clear.
+func TestJournal(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache", "journal")
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := JournalEntry{URL: "https://a.jamfcloud.com", FileName: "App.pkg", PackageName: "App", PackageID: "7",
+		Pending: PendingFile, Deleted: true, LocalPath: "/tmp/App.pkg", Size: 42}
+	if err := j.store(e); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		url, file string
+		want      bool
+	}{
+		{"https://a.jamfcloud.com", "App.pkg", true},
+		{"https://b.jamfcloud.com", "App.pkg", false},
+		{"https://a.jamfcloud.com", "Other.pkg", false},
+	} {
+		got, ok, err := j.load(tc.url, tc.file)
+		if err != nil || ok != tc.want {
+			t.Fatalf("load(%s, %s) = %v, %v; want %v", tc.url, tc.file, ok, err, tc.want)
+		}
+		if ok && (got.Pending != PendingFile || !got.Deleted || got.Size != 42 || got.Started.IsZero()) {
+			t.Errorf("entry read back as %+v", got)
+		}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("journal folder mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 {
+		t.Fatalf("journal files %v, want one entry and no temporary file", files)
+	}
+	fi, _ = os.Stat(files[0])
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("entry mode %v, want 0600", fi.Mode().Perm())
+	}
+	b, _ := os.ReadFile(files[0])
+	for _, bad := range []string{"password", "secret", "token", "Bearer"} {
+		if strings.Contains(strings.ToLower(string(b)), strings.ToLower(bad)) {
+			t.Errorf("entry mentions %q: %s", bad, b)
+		}
+	}
+
+	e.Pending, e.HashType, e.HashValue = PendingMetadata, "SHA3_512", "abc"
+	if err := j.store(e); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _ := j.load(e.URL, e.FileName)
+	if got.Pending != PendingMetadata || got.HashValue != "abc" {
+		t.Errorf("update lost: %+v", got)
+	}
+	if err := j.clear(e.URL, e.FileName); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := j.load(e.URL, e.FileName); ok || err != nil {
+		t.Errorf("entry still there after clear (%v)", err)
+	}
+	if err := j.clear(e.URL, e.FileName); err != nil {
+		t.Errorf("clearing a missing entry: %v", err)
+	}
+}
+
+// TestJournalRefusesOpenFolderAndGarbage: an existing folder open to others
+// is tightened; an unreadable entry is an error, not silently "nothing
+// pending" (that would forget a deleted file).
+func TestJournalRefusesOpenFolderAndGarbage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	j, err := openJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("folder left at %v", fi.Mode().Perm())
+	}
+	if err := os.WriteFile(j.path("https://x", "A.pkg"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := j.load("https://x", "A.pkg"); err == nil {
+		t.Errorf("a garbled entry loaded without error")
+	}
+}
+
+// TestFileID: what counts as a changed local file.
+func TestFileID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "A.pkg")
+	write := func(b string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0123456789")
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	base, err := statID(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func()
+		want   string
+	}{
+		{"untouched", func() {}, ""},
+		{"rewritten in place, same size", func() {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.WriteAt([]byte("abcdefghij"), 0)
+			f.Close()
+		}, "modified"},
+		{"appended", func() {
+			f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			f.Write([]byte("x"))
+			f.Close()
+		}, "size changed"},
+		{"replaced by rename", func() {
+			tmp := path + ".new"
+			os.WriteFile(tmp, []byte("0123456789"), 0o644)
+			os.Chtimes(tmp, base.ModTime, base.ModTime)
+			os.Rename(tmp, path)
+		}, "replaced"},
+		{"removed", func() { os.Remove(path) }, "no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			write("0123456789")
+			os.Chtimes(path, old, old)
+			id, _ := statID(path)
+			tc.change()
+			err := checkUnchanged(path, id, "during the upload")
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("unexpected: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("err = %v, want it to say %q", err, tc.want)
+			}
+		})
+	}
+}
