@@ -199,8 +199,10 @@ func (u *uploader) refresh(ctx context.Context, fileName string) {
 }
 
 // expect says what the record must show: the local file when it is what
-// the distribution point holds (sent, or identical bytes), else the file
-// the record described before this run.
+// the distribution point holds (sent, or identical bytes). A kept file is
+// whatever the server shows once refreshed: any size above 0, READY. What
+// this run read of it may be a cluster node's stale copy, so it is no
+// measure.
 func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	if u.sent() || plan.File == FileUnchanged {
 		return expectation{fileName: u.file.Name, size: u.file.Size, sums: u.sums, local: true}
@@ -208,14 +210,6 @@ func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	exp := expectation{fileName: u.file.Name, size: -1}
 	if obj != nil {
 		exp.fileName = obj.FileName
-		if obj.SizeKnown && obj.Size > 0 {
-			exp.size = obj.Size
-		}
-		f := recordAsFile(obj)
-		exp.sums = s3upload.Sums{MD5: f.MD5, SHA3_512: f.SHA3}
-		if obj.HashType == "SHA_512" {
-			exp.sums.SHA512 = strings.ToLower(obj.HashValue)
-		}
 	}
 	return exp
 }
@@ -255,13 +249,11 @@ func (u *uploader) matches(ctx context.Context, rec *jamf.Package, exp expectati
 		}
 		compared++
 	}
-	if compared == 0 {
-		if exp.local {
-			return false, "no digest to compare yet", nil
-		}
-		// The kept file's earlier record had no digest the server now
-		// shows; the size it had still says it is the same file.
-		u.log.Debug().Msg("no digest to compare with the record before this run; size and status match")
+	if compared == 0 && exp.local {
+		return false, "no digest to compare yet", nil
+	}
+	if compared == 0 && got.SHA3 == "" && got.MD5 == "" && sha512 == "" {
+		return false, "no digest yet", nil
 	}
 	return true, "", nil
 }

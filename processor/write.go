@@ -163,7 +163,11 @@ func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package) error {
 	if want.HashType != "" && want.HashValue != "" {
 		cur.HashType, cur.HashValue = want.HashType, want.HashValue
 	}
-	cur.StaleHashes = u.sent()
+	// The server's digests are left out when they may describe another
+	// file: after a replacement, and whenever a refresh follows (this read
+	// may come from a cluster node that has not seen the latest one; the
+	// refresh writes the server's own values again).
+	cur.StaleHashes = u.sent() || u.canRefresh()
 	return u.client.UpdatePackage(ctx, cur)
 }
 
