@@ -58,8 +58,10 @@ type Facts struct {
 	LocalSHA3 string // computed only when a same-name, same-size file exists
 	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
 	// Unsettled: the object's record shows a file Jamf Pro has not finished
-	// with (PENDING, ERROR, size 0), left by a run that timed out or failed.
-	Unsettled bool
+	// with (PENDING, ERROR, size 0), left by a run that timed out or failed,
+	// or read from a cluster node that has not caught up. Failed: ERROR,
+	// the file is not usable.
+	Unsettled, Failed bool
 }
 
 // Plan is the sequence of changes a run will make.
@@ -90,6 +92,9 @@ func Decide(cfg *Config, facts Facts) Plan {
 	case facts.Object != nil && !cfg.ReplacePkg && !facts.Unsettled:
 		p.File = FileKeep
 		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
+	case facts.Object != nil && !cfg.ReplacePkg && !facts.Failed && facts.JCDSFile != nil && facts.JCDSFile.Length != 0:
+		p.File = FileKeep
+		p.Reason = fmt.Sprintf("package object %q exists and its file is in the distribution point; Jamf Pro has not finished with it yet", facts.Object.Name)
 	case facts.JCDSFile == nil:
 		p.File = FileUpload
 		p.Reason = "the JCDS has no file of this name"

@@ -36,7 +36,10 @@ func TestDecide(t *testing.T) {
 		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate},
 		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone},
 		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate},
-		{"unsettled object, bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true}, FileUnchanged, MetaNone},
+		{"unsettled object, its file there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone},
+		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone},
+		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true, Failed: true}, FileUnchanged, MetaNone},
+		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate},
 		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate},
 	}
 	for _, tt := range tests {

@@ -280,7 +280,8 @@ func (u *uploader) sent() bool {
 // requests).
 func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
 	cfg, file := u.cfg, u.file
-	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: unsettled(obj)}
+	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: unsettled(obj),
+		Failed: obj != nil && strings.EqualFold(obj.TransferStatus, "ERROR")}
 	if obj != nil {
 		u.res.PackageID = obj.ID
 		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
@@ -308,18 +309,22 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		}
 		u.serverMD5 = listsMD5(files)
 		u.fileExisted = facts.JCDSFile != nil
-	case obj != nil && obj.SizeKnown && obj.FileName == file.Name:
+	case obj != nil && obj.SizeKnown && obj.FileName == file.Name && !facts.Unsettled:
 		// No JCDS list: the package record's own size and digests, which the
 		// server computed from the file, stand in for it.
 		facts.JCDSFile = recordAsFile(obj)
 		u.serverMD5 = obj.MD5 != ""
 		u.fileExisted = true
 	default:
-		if u.fileExisted = u.cloudFileExists(ctx); u.fileExisted {
+		status, known := u.cloudFile(ctx)
+		u.fileExisted = status != "" || !known
+		if status != "" && !strings.EqualFold(status, "ERROR") {
+			// There, or being processed: its bytes cannot be compared.
 			facts.JCDSFile = &jamf.JCDSFile{FileName: file.Name, Length: -1}
 		}
 	}
-	if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
+	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed // only unsettled: nothing to compare
+	if !keep && NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
 		// Compare by MD5 when the server lists one (several times faster
 		// than SHA3-512), and compute the metadata's digest in the same
 		// pass unless the server's own SHA3-512 can stand in for it.
@@ -336,20 +341,25 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 	return facts, nil
 }
 
-// cloudFileExists asks the cloud distribution point's inventory (11.23+)
-// whether a file of this name is there. When it cannot tell, it says yes:
-// the answer only decides whether a failed v1 upload may take back the
-// object it made, and deleting that object would delete such a file.
-func (u *uploader) cloudFileExists(ctx context.Context) bool {
+// cloudFile asks the cloud distribution point's inventory (11.23+) about
+// the file of this name: its status (READY, PENDING, ERROR; "" when not
+// there), and whether the inventory could tell at all.
+func (u *uploader) cloudFile(ctx context.Context) (status string, known bool) {
 	if !u.version.AtLeast(11, 23) {
-		return true
+		return "", false
 	}
 	files, err := u.client.CloudFiles(ctx, u.file.Name)
 	if err != nil {
-		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable; assuming the file may be there")
-		return true
+		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable")
+		return "", false
 	}
-	return len(files) > 0
+	for _, f := range files {
+		if f.Status == "" {
+			f.Status = "READY"
+		}
+		return f.Status, true
+	}
+	return "", true
 }
 
 // recordAsFile describes the file a package record points at as the JCDS
