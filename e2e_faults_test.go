@@ -42,6 +42,9 @@ func newMinioRig(t *testing.T, opts jamfsim.Options) (*rig, *miniotest.Server) {
 	if opts.ProcessInterval == 0 {
 		opts.ProcessInterval = 50 * time.Millisecond
 	}
+	if opts.ClusterLag == 0 {
+		opts.ClusterLag = fastLag // see newRig
+	}
 	sim := jamfsim.Start(t, opts)
 	return &rig{t: t, sim: sim, home: t.TempDir()}, m
 }

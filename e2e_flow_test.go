@@ -103,7 +103,6 @@ func TestRecordWholeAfterEveryRun(t *testing.T) {
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			m.opts.ClusterLag = fastLag
 			r := newRig(t, inProcess, m.opts)
 			r.sim.AddCategory("Browsers")
 			path, sum := makePkg(t, "Firefox.pkg", 600000)
@@ -328,7 +327,7 @@ func TestClusterConcurrentUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out Jamf Cloud's cluster lag")
 	}
-	r := newRig(t, inProcess, jamfsim.Options{ClusterNodes: 3})
+	r := newRig(t, inProcess, jamfsim.Options{ClusterNodes: 3, ClusterLag: time.Minute})
 	envs := map[string]plistio.Env{}
 	sums := map[string]string{}
 	for i := 1; i <= 4; i++ {
