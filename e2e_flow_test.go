@@ -373,3 +373,26 @@ func TestClusterConcurrentUploads(t *testing.T) {
 		t.Errorf("the reruns sent %d S3 requests", n-s3calls)
 	}
 }
+
+// TestV1CleanupKeepsAnEarlierFile: a v1 upload into a new object fails. The
+// object is taken back only when no file of that name was in the
+// distribution point before the run: deleting an object deletes its file.
+func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	earlier := []byte("an earlier upload without an object")
+	r.sim.AddFile("Earlier.pkg", earlier)
+	path, _ := makePkg(t, "Earlier.pkg", 5000)
+	env := r.baseEnv(path)
+	delete(env, "jcds2_mode")
+	env["upload_mode"] = "v1"
+	env["max_tries"] = "1"
+	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/*", Status: 500, Count: 1})
+	r.mustFail(env, "was kept because the distribution point already held a file named Earlier.pkg")
+	f, ok := r.sim.File("Earlier.pkg")
+	if !ok || f.Size != int64(len(earlier)) {
+		t.Fatalf("the earlier file was deleted or changed: %+v %v", f, ok)
+	}
+	if st := r.sim.State(); len(st.Packages) != 1 {
+		t.Errorf("packages = %+v, want the kept object", st.Packages)
+	}
+}

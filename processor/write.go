@@ -89,7 +89,7 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 		if u.fileExisted {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s: run again to finish", err, id, u.file.Name)
+			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete: run again with replace_pkg to upload the new file", err, id, u.file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
