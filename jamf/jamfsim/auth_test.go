@@ -2,6 +2,7 @@ package jamfsim
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,17 @@ func TestAuthEndpoints(t *testing.T) {
 					t.Errorf("oauth reply %+v", tok)
 				}
 			}},
+		{"oauth current path", func() resp { return c.do("POST", "/api/v1/oauth/token", form("client-id", "client-secret"), formHdr) }, 200, nil},
+		{"oauth without grant_type", func() resp {
+			return c.do("POST", "/api/v1/oauth/token", strings.NewReader("client_id=client-id&client_secret=client-secret"),
+				map[string]string{"Content-Type": "application/x-www-form-urlencoded", expectInvalidHeader: "grant_type left out on purpose"})
+		}, 400, func(t *testing.T, r resp) {
+			var e map[string]string
+			r.json(t, &e)
+			if e["error"] != "invalid_request" || e["error_description"] == "" {
+				t.Errorf("body %s", r.body)
+			}
+		}},
 		{"oauth wrong secret", func() resp { return c.do("POST", "/api/oauth/token", form("client-id", "x"), formHdr) }, 401,
 			func(t *testing.T, r resp) {
 				if !contains(string(r.body), "invalid_client") {
@@ -74,7 +86,7 @@ func TestAuthEndpoints(t *testing.T) {
 		})
 	}
 	st := c.sim.State().Counts
-	if st.TokenRequests != 3 || st.OAuthTokenRequests != 2 {
+	if st.TokenRequests != 3 || st.OAuthTokenRequests != 4 {
 		t.Errorf("counts %+v", st)
 	}
 }
@@ -82,8 +94,11 @@ func TestAuthEndpoints(t *testing.T) {
 func TestTokenLifecycle(t *testing.T) {
 	c := newTC(t, Options{TokenTTL: 300 * time.Millisecond})
 	c.login()
-	if r := c.do("GET", "/api/v1/jamf-pro-version", nil, nil); r.status != 200 || !contains(string(r.body), `"11.25.0-t`) {
-		t.Fatalf("version: %d %s", r.status, r.body)
+	r0 := c.do("GET", "/api/v1/jamf-pro-version", nil, nil)
+	var ver struct{ Version string }
+	r0.json(t, &ver)
+	if r0.status != 200 || !regexp.MustCompile(`^11\.25\.0-t[0-9]{13}$`).MatchString(ver.Version) {
+		t.Fatalf("version: %d %s, want 11.25.0-t and 13 digits", r0.status, r0.body)
 	}
 	// keep-alive: a fresh token, the old one stops working
 	old := c.token

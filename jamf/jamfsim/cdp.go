@@ -95,6 +95,12 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 		}
 		next := *p
 		if f := s.files[p.FileName]; f != nil {
+			// "If available, the inventory and status will be updated"
+			// (the schema's file-name description): a failed upload whose
+			// file is there after all becomes READY.
+			if next.TransferStatus == "ERROR" {
+				next.TransferStatus = ""
+			}
 			next.Size = strconv.FormatInt(f.Size, 10)
 			next.HashType, next.HashValue = "SHA3_512", f.SHA3
 			next.MD5, next.SHA256, next.SHA3512 = f.MD5, f.SHA256, f.SHA3
@@ -112,7 +118,7 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 
 func samePackage(a, b *Package) bool {
 	return a.Size == b.Size && a.HashType == b.HashType && a.HashValue == b.HashValue &&
-		a.MD5 == b.MD5 && a.SHA256 == b.SHA256 && a.SHA3512 == b.SHA3512
+		a.MD5 == b.MD5 && a.SHA256 == b.SHA256 && a.SHA3512 == b.SHA3512 && a.TransferStatus == b.TransferStatus
 }
 
 // GET /api/v1/cloud-distribution-point (11.23.2+ schema): the configured

@@ -117,7 +117,7 @@ type contractChecker struct {
 	rep Reporter
 
 	mu      sync.Mutex
-	checked map[string]int // "METHOD /template" -> exchanges checked
+	checked map[string]int // "METHOD /template" -> successful exchanges checked
 }
 
 func newContractChecker(v version, rep Reporter) (*contractChecker, error) {
@@ -208,9 +208,11 @@ func (c *contractChecker) wrap(w http.ResponseWriter, r *http.Request) (http.Res
 		if rec.status == 0 {
 			return // dropped connection: nothing to check
 		}
-		c.mu.Lock()
-		c.checked[key]++
-		c.mu.Unlock()
+		if rec.status < 400 {
+			c.mu.Lock()
+			c.checked[key]++
+			c.mu.Unlock()
+		}
 		c.checkResponse(key, r, in, rec)
 	}
 }
@@ -249,7 +251,8 @@ func (c *contractChecker) report(what, key string, r *http.Request, err error) {
 	c.rep.Errorf("jamfsim contract (%s): %s %s (%s): %v", c.sd.name, what, key, r.URL.RequestURI(), err)
 }
 
-// coverage is how many exchanges were checked per "METHOD /template".
+// coverage is how many successful exchanges were checked per
+// "METHOD /template".
 func (c *contractChecker) coverage() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,9 +2,11 @@
 // point backed by a real S3 API (in-process gofakes3, or MinIO with STS
 // credentials). No Jamf Pro server can run in tests, so everything the
 // uploader claims about Jamf is only as true as this simulator: it follows
-// the endpoint shapes, status codes and version differences documented in
-// the team's jamf-api.md reference, and it lets tests inject the failures
-// real servers produce.
+// real servers' OpenAPI documents (testdata/openapi, 11.23.2–11.30.1), the
+// team's jamf-api.md reference (its "Real servers" section first) and the
+// public sources named below, and it lets tests inject the failures real
+// servers produce. Where nothing public settles a point, the text says
+// "choice".
 //
 // # Use
 //
@@ -14,16 +16,24 @@
 //	// S3 endpoint sim.S3Endpoint() (AWS_ENDPOINT_URL_S3, path-style)
 //	st := sim.State() // packages, JCDS files with md5/sha3, call logs, counts
 //
+// Start's defaults are the faithful ones: a two-node cluster with a 60 s
+// refresh lag, and the OpenAPI contract check failing the test on any
+// exchange the documents do not allow. Tests that need instant
+// convergence say so (ClusterNodes: 1, or a short ClusterLag).
+//
 // The standalone program (jamf/cmd/jamfsim) prints JSS_URL=… and
-// AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state.
+// AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state
+// (each package as GET /api/v1/packages/{id} shows it once the cluster has
+// caught up). Flags -cluster-nodes, -cluster-lag, -processing-delay,
+// -no-jcds, -jcds-removed and -contract (log violations) mirror Options.
 //
 // # Faults
 //
-// Go API: InjectFault(Fault{…}), FailS3Parts(n), ExpireTokens(),
-// ExpireCredentials(), ClearFaults(). Over HTTP (for the program and
-// outside checks): POST /_sim/fault with a JSON Fault or one line in the
-// flag format, POST /_sim/expire-tokens, /_sim/expire-credentials,
-// /_sim/fail-s3-parts?n=N, /_sim/clear-faults. Flag format (-fault, and
+// Go API: InjectFault(Fault{…}), FailS3Parts(n), FailProcessing(n),
+// ExpireTokens(), ExpireCredentials(), ClearFaults(). Over HTTP: POST
+// /_sim/fault with a JSON Fault or one line in the flag format, POST
+// /_sim/expire-tokens, /_sim/expire-credentials, /_sim/fail-s3-parts?n=N,
+// /_sim/fail-processing?n=N, /_sim/clear-faults. Flag format (-fault,
 // ParseFault):
 //
 //	METHOD PATH STATUS [COUNT] [retry-after=S] [latency=D] [body=TEXT] [s3]
@@ -37,45 +47,148 @@
 //	"PUT /jcds-sim/tmp/* 500 3 s3"                  three failing S3 PUTs
 //
 // Jamf faults match the request path (exact, or prefix with a trailing *);
-// S3 faults match /BUCKET/KEY at the S3 proxy. Note that net/http silently
-// retries an idempotent request whose reused keep-alive connection was
-// dropped, so a single "drop" on a GET may go unnoticed by Go clients; use
-// a count of 2 or more to make it visible.
+// S3 faults match /BUCKET/KEY at the S3 proxy. net/http silently retries an
+// idempotent request whose reused keep-alive connection was dropped, so a
+// single "drop" on a GET may go unnoticed by Go clients; use a count of 2.
 //
-// # Choices where the real server is not documented
+// # Modelled behaviour and its sources
 //
-//   - Missing privileges: the Jamf Pro API answers 403 with
-//     {"httpStatus":403,"errors":[{"code":"INVALID_PRIVILEGE",…}]}, the
-//     Classic API a 403 "Forbidden" status page; both name the missing
-//     privilege (the real server does not), so tests can assert on it.
-//     Privileges: Create/Read/Update/Delete Packages, Read Categories,
-//     Read Cloud Distribution Point (cloud-distribution-point refresh),
-//     Create/Read/Delete "Jamf Content Distribution Server Files" before
-//     11.20 and "Jamf Cloud Distribution Service Files" from 11.20
-//     (initiate and renew need Create; list, get, properties and the jcds
-//     refresh need Read; delete needs Delete); v1 {id}/upload needs Update
-//     Packages. The version endpoint needs only a valid token.
-//   - Bad basic credentials: 401 {"httpStatus":401,"errors":[]}; bad
-//     client credentials: 401 {"error":"invalid_client"}; keep-alive with
-//     an OAuth client token: 401 INVALID_TOKEN; keep-alive invalidates the
-//     old token.
-//   - /api/v1/cloud-distribution-point/refresh-inventory exists from
-//     11.16 (Options.CDPRefreshSince); /api/v1/jcds/refresh-inventory from
-//     11.10; both answer 204 and re-read the bucket (a file that changed
-//     behind the inventory's back gets new hashes; package sizes follow).
-//   - SHA3_512 before 11.25: v1 400 INVALID_FIELD (field hashType); Classic
-//     400 "<p>Error: Problem with hash_type</p>".
-//   - Classic category that does not exist: 400 "Problem with category";
-//     v1 categoryId that does not exist: 400 INVALID_FIELD (categoryId).
+//   - Cluster (cluster.go). "Jamf Cloud hosted environments … are
+//     clustered … web applications, which do not directly communicate with
+//     each other … the cluster refresh, which occurs every minute"
+//     (developer.jamf.com/jamf-pro/docs/sticky-sessions-for-jamf-cloud);
+//     stickiness is the APBALANCEID cookie (same page; jamf-upload keeps a
+//     cookie jar). Model: one database (writes, uniqueness checks) plus,
+//     per node, a view of package records in which another node's write
+//     appears only after ClusterLag; a node reads its own writes at once.
+//     The real refresh runs every minute, so a write shows elsewhere 0–60 s
+//     later; the simulator always takes the full lag (the worst case).
+//     Choices: GET, list and {id}/upload (which must load the object) read
+//     the node's view, while PUT, DELETE and uniqueness act on the
+//     database; a cookieless request goes to the next node in turn (round
+//     robin, deterministic); the cookie is set on the first response
+//     without Secure (plain HTTP on loopback); tokens, accounts,
+//     categories and the JCDS inventory are shared by all nodes; the
+//     server's own background writes (upload processing) are made on the
+//     node that took the upload; fixtures (AddPackage) are seen everywhere.
+//   - Lenient v1 bodies (packages_v1.go): the Java service coerces 0/1 and
+//     "true"/"false" to booleans and "10" to integers (jamf-api.md;
+//     JamfPackageUploader sent fillUserTemplate 0 and priority "10" for
+//     years); the v1 Package schema's `required` list is the rule (no
+//     `uninstall`); unknown fields are ignored. A number for categoryId is
+//     accepted (the same coercion; choice that it applies to strings).
+//   - size is the server's (packages.go, cdp.go): read-only in the schema;
+//     a POST or PUT carrying it is not refused and the value is dropped;
+//     any metadata PUT (v1 or Classic) on a package whose file is in the
+//     distribution point blanks it to null, and only an inventory refresh
+//     (cloud-distribution-point or jcds, full or one file-name) fills it
+//     (terraform-provider-jamfplatform package helpers "wire-confirmed
+//     2026-06-25"; jamf-cli PR #258; jamf/JamfSync#41). A new object starts
+//     with size null (choice, from "only a refresh fills it"). A refresh
+//     gives size "0" to a package whose file is not in the distribution
+//     point ("size "0" means the file never landed", jamf-api.md; applying
+//     it at refresh time is the choice).
+//   - Hashes are the server's: a refresh writes hashType SHA3_512,
+//     hashValue, md5, sha256 and, shown from 11.25 (the field first
+//     appears in the 11.25.2 schema), sha3512. Client-written values stay
+//     until the next refresh (jamf-api.md "Hashes are computed by the
+//     server"). SHA3_512 is accepted as a hashType from 11.11: the sources
+//     put servers on SHA3_512 "around 11.11–11.12" (jamf-api.md), and 11.11
+//     is when the server's own inventory refresh, which writes SHA3_512,
+//     shipped; taking the lower end never refuses SHA3_512 where a real
+//     server took it (the 11.25 change was the sha3512 field, not the
+//     type). Before 11.11, v1 answers 400 INVALID_FIELD (hashType) and
+//     Classic 400 "Problem with hash_type" (choice of wording).
+//   - Asynchronous processing (cdp.go): v1 {id}/upload answers 201 once the
+//     bytes are in; the record shows cloudTransferStatus PENDING with the
+//     hash blanked, then, after ProcessingDelay plus the copy, READY with
+//     the server's hashes and the old size until a refresh (jamf-api.md
+//     "Processing is asynchronous"; jamf-cli verifyPackageUpload polls for
+//     exactly this). FailProcessing ends it in ERROR (the old file, if
+//     any, stays; a later refresh that finds a file makes it READY: "the
+//     inventory and status will be updated", the schema's file-name text). JCDS 2.0 uploads are
+//     moved out of tmp/ by a background loop after ProcessingDelay; they do
+//     not touch package records (a refresh does).
+//   - cloudTransferStatus takes the schema's values READY, PENDING, ERROR
+//     (CloudDistributionPointInventoryFileInfo.status). A record whose file
+//     is not in the distribution point is PENDING ("Availability Pending"
+//     in Jamf Pro; choice).
+//   - v1 {id}/upload to an object whose file exists replaces the file
+//     under the same name (no _1): grahampugh/jamf-upload#172 shows such
+//     uploads succeeding on a real server; that the old file stays listed
+//     until the new one is processed is the choice. JCDS 2.0 uploads of a
+//     taken name become Name_1, Name_2 (jamf-api.md).
+//   - Versions (version.go): /api/v1/packages from 11.5; jcds/properties
+//     only before 11.19 (go-api-sdk-jamfpro "Remove removed endpoint
+//     /v1/jcds/properties (11.19)"); jcds/refresh-inventory from 11.11
+//     (Jamf changelog), its file-name from 11.14 (ignored before: a full
+//     refresh); cloud-distribution-point/refresh-inventory from 11.24 (Jamf
+//     changelog "11.24.0 Additions", absent from the 11.23.2 schema);
+//     GET cloud-distribution-point, its /files and /upload-capability from
+//     11.23 (present in the 11.23.2 schema, the oldest the project has; the
+//     first release is the choice); the privilege "Jamf Content
+//     Distribution Server Files" became "Jamf Cloud Distribution Service
+//     Files" in 11.20; OAuth clients from 10.49. The version string carries
+//     Jamf's -t and 13-digit millisecond suffix (11.25.2-t1772925731845).
+//   - Full inventory refresh at most once every 15 s (the schema's
+//     file-name description). What a sooner one answers is not public: the
+//     choice is 204 without refreshing (the least helpful reading; a
+//     client must not rely on a full refresh having run).
+//   - OAuth: POST /api/v1/oauth/token (the schemas' only path) and the
+//     deprecated /api/oauth/token; a bad request answers 400
+//     {"error","error_description"} (schema OAuthTokenEndpointErrorResponse);
+//     wrong client credentials 401 invalid_client (RFC 6749 §5.2; choice).
+//   - -jcds-removed: the JCDS endpoints are deprecated since 2025-08-28
+//     (x-deprecation-date in the 11.25.2+ schemas) and may go in any later
+//     release: every /api/v1/jcds/* answers 404 as an unknown endpoint,
+//     the cloud distribution point endpoints and v1 {id}/upload work.
+//   - -no-jcds: an instance without a cloud distribution point answers 500
+//     on the JCDS endpoints before 11.25.2 and 404 "JCDS Settings record
+//     not found" with "id": null from then on (jamf/JamfSync#80 and #85
+//     show 11.26.1; 11.25.2 as the switch is the choice); the cloud
+//     distribution point endpoints (and v1 {id}/upload) answer 404 "Cloud
+//     distribution point not found or is null" (wording from jamf-api.md;
+//     that {id}/upload answers so is the choice).
+//   - Names compare without case in RSQL filters, Classic name lookups and
+//     uniqueness (DUPLICATE_FIELD, Classic 409 "Duplicate name"): Jamf's
+//     RSQL guide, "not case sensitive … for all operators".
+//   - Classic API errors: a missing privilege is 401 and an unknown
+//     category 409 "Problem with category name" (python-jss and JSSImporter
+//     reports); a PUT naming "No category assigned" is 409 the same way
+//     (issue 10); a POST may name it to mean none (choice). 404 is the
+//     status page "The server has not found anything matching the request
+//     URI".
+//   - Deleting a package object (v1 or Classic) deletes its file in the
+//     distribution point (jamf-pro-sdk-python docs, JCDS 2.0 page).
+//   - POST /api/v1/jcds/files answers 201 and v1 {id}/upload needs Update
+//     and Read Packages (the schemas' responses and x-required-privileges).
+//
+// # Contract check
+//
+// With Options.Contract set (Start sets it to the test), every request and
+// response on a path of the documents is validated with kin-openapi against
+// 11.30.1 (simulated 11.24 on) or 11.23.2 (older), and any violation fails
+// the test; contract.go lists the deliberate exceptions and their reasons.
+// The documents are parsed once per process.
+//
+// # Other choices where the real server is not documented
+//
+//   - Missing privileges on the Jamf Pro API: 403 INVALID_PRIVILEGE, the
+//     description naming the privilege (the real server does not name it),
+//     so tests can assert on it. Privileges: Create/Read/Update/Delete
+//     Packages, Read Categories, Read Cloud Distribution Point
+//     (cloud-distribution-point refresh, files and the object), and the JCDS
+//     ones (initiate and renew need Create; list, get, properties and the
+//     jcds refresh need Read; delete needs Delete). The version endpoint and
+//     upload-capability need only a valid token.
+//   - Bad basic credentials: 401 {"httpStatus":401,"errors":[]}; keep-alive
+//     with an OAuth client token: 401 INVALID_TOKEN; keep-alive invalidates
+//     the old token.
+//   - v1 categoryId that does not exist: 400 INVALID_FIELD (categoryId).
 //   - Unsupported extension (not pkg, mpkg, dmg, zip): an object uploaded
 //     to tmp/ is dropped and never listed (State.Rejected records
 //     "Unsupported file extension"); v1 {id}/upload answers 400
 //     INVALID_FIELD "Unsupported file extension".
-//   - v1 {id}/upload overwrites a JCDS file of the same name (it belongs
-//     to the package); only uploads through JCDS credentials get _1, _2.
-//   - A PUT /api/v1/packages/{id} that carries "size" overwrites the
-//     stored size (null clears it) and adds "size-written" to
-//     Package.Writes, so tests can catch clients that send it.
 //   - renew-credentials returns new keys for the account's latest upload
 //     session (same uuid and path); without one it opens a new session.
 //   - Upload credentials: in-process, the S3 proxy checks the access key,
@@ -86,13 +199,15 @@
 //     scope; the client is told the shorter CredentialsTTL and the proxy
 //     answers 400 ExpiredToken after it. Clients must use S3Endpoint (the
 //     proxy), never the MinIO URL, or expiry and faults are bypassed.
-//   - Uploads are moved out of tmp/ by a background loop (every
-//     ProcessInterval), right after the proxy sees a PutObject or
-//     CompleteMultipartUpload succeed, and before each list; a list waits
-//     up to ListWait for a move in progress and does not show files not
-//     yet moved. Moves hash the object in one streamed read (MD5 and
-//     SHA3-512) and copy server-side (CopyObject up to 5 GiB, UploadPartCopy
-//     beyond, streamed copy as a last resort).
-//   - The jcds properties body is {"jcds2Enabled":true,
-//     "fileStreamEndpointEnabled":true,"maxChunkSize":…} (fields unconfirmed).
+//   - JCDS moves hash the object in one streamed read and copy server-side
+//     (CopyObject up to 5 GiB, UploadPartCopy beyond, streamed copy as a
+//     last resort); a list waits up to ListWait for a move in progress and
+//     does not show files not yet moved.
+//   - GET /api/v1/cloud-distribution-point describes a JAMF_CLOUD point;
+//     its /files lists one PACKAGE entry per file (status READY) or upload
+//     in processing (PENDING/ERROR), fileObjectId the package's id ("-1"
+//     when no object names the file).
+//   - The jcds properties body (before 11.19) is {"jcds2Enabled":true,
+//     "fileStreamEndpointEnabled":true,"maxChunkSize":…} (fields
+//     unconfirmed).
 package jamfsim

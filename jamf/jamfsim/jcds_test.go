@@ -287,3 +287,18 @@ func TestStaleListings(t *testing.T) {
 		}
 	}
 }
+
+// With a processing delay, a JCDS upload is not listed until the service
+// has processed it.
+func TestJCDSProcessingDelay(t *testing.T) {
+	c := newTC(t, Options{ProcessingDelay: 1500 * time.Millisecond, ListWait: 100 * time.Millisecond})
+	c.login()
+	cr := c.initiate()
+	if err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"Late.pkg", []byte("late")); err != nil {
+		t.Fatal(err)
+	}
+	if f := fileNamed(c.files(), "Late.pkg"); f != nil {
+		t.Errorf("listed before processing: %+v", f)
+	}
+	waitFor(t, func() bool { return fileNamed(c.files(), "Late.pkg") != nil })
+}

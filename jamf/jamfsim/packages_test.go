@@ -334,7 +334,7 @@ func multipartBody(t *testing.T, field, fileName string, data []byte) (*bytes.Bu
 // refresh. Uploading again to the same object replaces its file under the
 // same name (no _1); the old file stays listed until then.
 func TestV1Upload(t *testing.T) {
-	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: 300 * time.Millisecond})
+	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: time.Second})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Tool", "Tool 1.0.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -408,6 +408,11 @@ func TestV1Upload(t *testing.T) {
 	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha2 {
 		t.Errorf("after a failed processing: %+v", f)
 	}
+	// A refresh finds the (old) file and updates status and size.
+	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha2 || p["size"] != "11" {
+		t.Errorf("refresh after a failed processing: %v", p)
+	}
 }
 
 // Deleting a package object deletes its file in the distribution point.
@@ -444,7 +449,7 @@ func TestCategories(t *testing.T) {
 	if list.TotalCount != 1 || list.Results[0].Name != "Apps" || list.Results[0].ID != "1" {
 		t.Errorf("filter: %+v", list)
 	}
-	c.do("GET", "/api/v1/categories?filter="+q(`name=="Apps & Tools"`), nil, nil).json(t, &list)
+	c.do("GET", "/api/v1/categories?filter="+q(`name=="apps & TOOLS"`), nil, nil).json(t, &list)
 	if list.TotalCount != 1 || list.Results[0].ID != "2" {
 		t.Errorf("filter with &: %+v", list)
 	}
@@ -456,5 +461,30 @@ func TestCategories(t *testing.T) {
 	}
 	if r := c.do("GET", "/JSSResource/categories/name/Apps", nil, nil); r.status != 200 || !contains(string(r.body), `"name": "Apps"`) {
 		t.Errorf("classic category: %d %s", r.status, r.body)
+	}
+}
+
+// SHA3_512 is a hashType from 11.11 on, in both APIs.
+func TestSHA3HashTypeFrom1111(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		v1      int
+		classic int
+	}{
+		{"11.10.0", 400, 400},
+		{"11.11.0", 201, 201},
+		{"11.30.1", 201, 201},
+	} {
+		t.Run(tt.version, func(t *testing.T) {
+			c := newTC(t, Options{JamfVersion: tt.version, ClusterNodes: 1})
+			c.login()
+			if r := c.jsonBody("POST", "/api/v1/packages", v1Body("V1", "v1.pkg", "-1", "SHA3_512")); r.status != tt.v1 {
+				t.Errorf("v1: %d %s", r.status, r.body)
+			}
+			body := strings.NewReader(`<package><name>Classic</name><filename>c.pkg</filename><hash_type>SHA3_512</hash_type><hash_value>ab</hash_value></package>`)
+			if r := c.do("POST", "/JSSResource/packages/id/0", body, map[string]string{"Content-Type": "text/xml"}); r.status != tt.classic {
+				t.Errorf("classic: %d %s", r.status, r.body)
+			}
+		})
 	}
 }

@@ -267,12 +267,18 @@ func (s *Server) applyV1Locked(p *Package, raw map[string]json.RawMessage) (code
 		}
 		*bools[k] = b
 	}
+	// A PUT replaces the object: a client field it leaves out is cleared.
+	// The server-computed digests (md5, sha256, sha3512) stay when left
+	// out (choice: the sources only say a PUT blanks size).
 	strs := map[string]*string{"info": &next.Info, "notes": &next.Notes, "osRequirements": &next.OSRequirements,
 		"hashValue": &next.HashValue, "hashType": &next.HashType, "md5": &next.MD5, "sha256": &next.SHA256, "sha3512": &next.SHA3512}
+	serverDigest := map[string]bool{"md5": true, "sha256": true, "sha3512": true}
 	for _, k := range sortedKeys(strs) {
 		raw, present := raw[k]
 		if !present {
-			*strs[k] = ""
+			if !serverDigest[k] {
+				*strs[k] = ""
+			}
 			continue
 		}
 		v, ok := lenientString(raw)

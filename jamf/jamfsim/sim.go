@@ -374,7 +374,7 @@ type Call struct {
 // Counts counts authentication traffic.
 type Counts struct {
 	TokenRequests      int `json:"tokenRequests"`      // POST /api/v1/auth/token (all outcomes)
-	OAuthTokenRequests int `json:"oauthTokenRequests"` // POST /api/oauth/token (all outcomes)
+	OAuthTokenRequests int `json:"oauthTokenRequests"` // POST /api/v1/oauth/token or /api/oauth/token (all outcomes)
 	KeepAlives         int `json:"keepAlives"`
 	Invalidations      int `json:"invalidations"`
 	Initiates          int `json:"initiates"` // POST /api/v1/jcds/files
