@@ -280,7 +280,7 @@ func (u *uploader) sent() bool {
 // requests).
 func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
 	cfg, file := u.cfg, u.file
-	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: unsettled(obj),
+	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: u.unsettled(obj),
 		Failed: obj != nil && strings.EqualFold(obj.TransferStatus, "ERROR")}
 	if obj != nil {
 		u.res.PackageID = obj.ID
@@ -376,20 +376,23 @@ func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
 }
 
 // unsettled reports whether a package record shows a file Jamf Pro has not
-// finished with: processing still PENDING or ended in ERROR, or a size of 0
-// (the file never landed). A run that timed out waiting, or whose upload
-// failed, leaves such a record; the rerun finishes the job instead of
-// keeping it as it is. A blank size alone is not enough: some records never
-// get one.
-func unsettled(p *jamf.Package) bool {
-	if p == nil {
+// finished with: processing still PENDING or ended in ERROR, a size of 0
+// (the file never landed), or a blank size ("Availability Pending": a
+// metadata write since the last inventory refresh) where a refresh can fill
+// it. A run that timed out waiting or failed leaves such a record, and so
+// do other tools' writes; the rerun finishes the job instead of keeping it.
+func (u *uploader) unsettled(p *jamf.Package) bool {
+	if p == nil || u.classic() {
 		return false
 	}
 	switch strings.ToUpper(p.TransferStatus) {
 	case "PENDING", "ERROR":
 		return true
+	case "":
+		// A server that reports no status: only a size of 0 says anything.
+		return p.SizeKnown && p.Size == 0
 	}
-	return p.SizeKnown && p.Size == 0
+	return p.SizeKnown && p.Size == 0 || !p.SizeKnown && u.canRefresh()
 }
 
 func orNone(s string) string {

@@ -111,7 +111,7 @@ type expectation struct {
 // own tools do, for up to verify_timeout.
 func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) error {
 	id := u.res.PackageID
-	touched := u.res.MetaWritten || u.sent() || (obj != nil && unsettled(obj))
+	touched := u.res.MetaWritten || u.sent() || u.unsettled(obj)
 	if !touched || id == "" || u.classic() {
 		return nil
 	}
@@ -134,8 +134,9 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 	needRefresh := true
 	var last string
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+		var refreshErr error
 		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= u.refreshGap()) {
-			u.refresh(ctx, exp.fileName)
+			refreshErr = u.refresh(ctx, exp.fileName)
 			lastRefresh = time.Now()
 		}
 		rec, err := u.client.GetPackage(ctx, id)
@@ -157,6 +158,11 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return fmt.Errorf("Jamf Pro reports that processing %s ended in ERROR (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
 		}
 		last = why
+		if refreshErr != nil && !strings.EqualFold(rec.TransferStatus, "PENDING") {
+			// Only a refresh fills the size again, and it failed after its
+			// tries: waiting longer cannot help.
+			return fmt.Errorf("%s is in the distribution point, but the inventory refresh failed, so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes without uploading again", exp.fileName, id, why, refreshErr)
+		}
 		// A refresh that came before the service finished with the file
 		// left the record without it: refresh again once processing is
 		// over.
@@ -184,18 +190,21 @@ func (u *uploader) refreshGap() time.Duration {
 	return 15 * time.Second
 }
 
-// refresh asks for an inventory refresh; a failure is logged, not fatal:
-// the poll still sees whatever the server does on its own.
-func (u *uploader) refresh(ctx context.Context, fileName string) {
+// refresh asks for an inventory refresh. A failure (after the request's
+// own tries) is logged and returned; the caller decides whether the record
+// can still become whole without one.
+func (u *uploader) refresh(ctx context.Context, fileName string) error {
 	perFile, err := u.client.RefreshInventory(ctx, fileName, u.version)
 	switch {
 	case errors.Is(err, jamf.ErrUnsupported):
+		return nil
 	case err != nil:
-		u.log.Warn().Err(err).Msg("inventory refresh failed; waiting for Jamf Pro to show the package ready anyway")
-	default:
-		u.refreshed = true
-		u.perFile = u.perFile || perFile
+		u.log.Warn().Err(err).Msg("inventory refresh failed")
+		return err
 	}
+	u.refreshed = true
+	u.perFile = u.perFile || perFile
+	return nil
 }
 
 // expect says what the record must show: the local file when it is what
