@@ -112,7 +112,7 @@ func TestDescribeListsEveryReferenceInputAndOutput(t *testing.T) {
 	if m.Inputs["JSS_URL"]["required"] != true {
 		t.Errorf("JSS_URL not required")
 	}
-	defaults := map[string]string{"pkg_priority": "10", "required_processor": "None", "max_tries": "5", "sleep": "0", "upload_mode": "jcds2", "verify_timeout": "300"}
+	defaults := map[string]string{"pkg_priority": "10", "required_processor": "None", "max_tries": "5", "sleep": "0", "upload_mode": "auto", "verify_timeout": "600"}
 	for k, want := range defaults {
 		if got := m.Inputs[k]["default"]; got != want {
 			t.Errorf("default of %s = %v, want %s", k, got, want)

@@ -42,6 +42,9 @@ func newMinioRig(t *testing.T, opts jamfsim.Options) (*rig, *miniotest.Server) {
 	if opts.ProcessInterval == 0 {
 		opts.ProcessInterval = 50 * time.Millisecond
 	}
+	if opts.ClusterLag == 0 {
+		opts.ClusterLag = fastLag // see newRig
+	}
 	sim := jamfsim.Start(t, opts)
 	return &rig{t: t, sim: sim, home: t.TempDir()}, m
 }
@@ -132,7 +135,9 @@ func flowEndpoints(bucket string) []faultCase {
 		{name: "initiate", fault: jamfsim.Fault{Method: "POST", Path: "/api/v1/jcds/files"}, failWant: []string{"start JCDS upload", "503"}},
 		{name: "S3 part", fault: jamfsim.Fault{Method: "PUT", Path: "/" + bucket + "/tmp/*", S3: true}, size: 9 << 20, backend: minio, failWant: []string{"upload", "503"}},
 		{name: "delete", fault: jamfsim.Fault{Method: "DELETE", Path: "/api/v1/jcds/files/*"}, replace: true, version: "11.4.0", failWant: []string{"could not delete the stale JCDS file", "the new upload was abandoned and nothing was changed", "503"}},
-		{name: "refresh", fault: jamfsim.Fault{Method: "POST", Path: "/api/v1/cloud-distribution-point/refresh-inventory"}, warnWant: "inventory refresh failed"},
+		// Only a refresh fills the size a metadata write blanks: a refresh
+		// that keeps failing ends the run (the rerun refreshes and finishes).
+		{name: "refresh", fault: jamfsim.Fault{Method: "POST", Path: "/api/v1/cloud-distribution-point/refresh-inventory"}, failWant: []string{"inventory refresh failed", "Availability Pending", "503"}},
 		{name: "metadata create", fault: jamfsim.Fault{Method: "POST", Path: "/api/v1/packages"}, failWant: []string{"write package metadata", "run again", "503"}},
 		{name: "metadata update", fault: jamfsim.Fault{Method: "PUT", Path: "/api/v1/packages/*"}, replace: true, failWant: []string{"write package metadata", "run again", "503"}},
 	}

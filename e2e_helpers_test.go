@@ -71,6 +71,15 @@ func newRig(t *testing.T, b backend, opts jamfsim.Options) *rig {
 	if opts.ProcessInterval == 0 {
 		opts.ProcessInterval = 50 * time.Millisecond
 	}
+	if opts.ClusterLag == 0 {
+		// Tests run one run after another at once, and each run is a new
+		// process (a new cookie jar) that may land on a node that has not
+		// seen the last run's writes; the client then waits for the node
+		// to catch up. Jamf Cloud's lag is a minute; a few seconds keeps
+		// the same stale reads without a minute's wait per rerun.
+		// TestClusterConcurrentUploads keeps the full minute.
+		opts.ClusterLag = fastLag
+	}
 	sim := jamfsim.Start(t, opts)
 	return &rig{t: t, sim: sim, home: t.TempDir()}
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/processor"
@@ -75,10 +76,14 @@ func TestNewPackageBothBackends(t *testing.T) {
 }
 
 func TestIdenticalRerunIsANoOp(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
+	// The nightly rerun comes a day after the upload, long after Jamf
+	// Cloud's nodes caught up with each other; a short lag waited out
+	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
+	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: time.Second})
 	path, _ := makePkg(t, "Zoom.pkg", 1<<20)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
+	time.Sleep(1500 * time.Millisecond)
 	r.sim.ResetCalls()
 
 	res := r.mustSucceed(env)
@@ -196,21 +201,6 @@ func TestReplaceMetadataOnly(t *testing.T) {
 	}
 }
 
-func TestSkipMetadataUpload(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
-	path, _ := makePkg(t, "NoMeta.pkg", 5000)
-	env := r.baseEnv(path)
-	env["skip_metadata_upload"] = true
-	res := r.mustSucceed(env)
-	if !boolOut(t, res.out, "pkg_uploaded") || boolOut(t, res.out, "pkg_metadata_updated") {
-		t.Errorf("uploaded/metadata = %v/%v, want true/false", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
-	}
-	st := r.sim.State()
-	if len(st.Packages) != 0 || len(st.Files) != 1 {
-		t.Errorf("packages=%d files=%d", len(st.Packages), len(st.Files))
-	}
-}
-
 func TestMissingCategoryUploadsNothing(t *testing.T) {
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Cat.pkg", 5000)
@@ -282,8 +272,8 @@ func TestBundlePackageIsZipped(t *testing.T) {
 	}
 }
 
-func TestRecalculateOn1110(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+func TestRecalculateOn1111(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, sum := makePkg(t, "Recalc.pkg", 5000)
 	env := r.baseEnv(path)
 	env["recalculate"] = "yes"
@@ -295,7 +285,23 @@ func TestRecalculateOn1110(t *testing.T) {
 	if r.sim.State().Counts.Refreshes < 1 {
 		t.Errorf("no inventory refresh")
 	}
-	if p := r.sim.State().Packages[0]; p.HashType != "SHA_512" || p.HashValue == sum {
+	recordReady(t, r.sim, "Recalc.pkg", sum)
+}
+
+// TestSHA512Before1111: before 11.11 the server takes no SHA3_512 and has
+// no inventory refresh: the metadata carries SHA_512, and recalculate says
+// it could not run.
+func TestSHA512Before1111(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+	path, sum := makePkg(t, "Old.pkg", 5000)
+	env := r.baseEnv(path)
+	env["recalculate"] = "yes"
+	res := r.mustSucceed(env)
+	data := res.out[processor.SummaryKey].(map[string]any)["data"].(map[string]any)
+	if data["packages_recalculated"] != "False" || !strings.Contains(res.stderr, "recalculate needs Jamf Pro 11.11") {
+		t.Errorf("packages_recalculated = %v\n%s", data["packages_recalculated"], res.stderr)
+	}
+	if p := r.sim.State().Packages[0]; p.HashType != "SHA_512" || len(p.HashValue) != 128 || p.HashValue == sum {
 		t.Errorf("11.10 must get SHA_512 metadata: %s %s", p.HashType, p.HashValue)
 	}
 }
@@ -352,9 +358,11 @@ func TestV1UploadMode(t *testing.T) {
 	old.mustFail(env, "upload_mode v1 needs Jamf Pro 11.5")
 }
 
+// TestAutoModeFallsBackToV1WithoutJCDS: upload_mode auto (the default
+// spelled out) uploads through v1 where the JCDS endpoints are gone.
 func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{NoJCDS: true})
-	path, _ := makePkg(t, "Auto.pkg", 5000)
+	r := newRig(t, inProcess, jamfsim.Options{JCDSRemoved: true})
+	path, sum := makePkg(t, "Auto.pkg", 5000)
 	env := r.baseEnv(path)
 	delete(env, "jcds2_mode")
 	env["upload_mode"] = "auto"
@@ -362,10 +370,7 @@ func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
 	if n := r.sim.CallCount("POST", "/api/v1/packages/*"); n != 1 {
 		t.Errorf("auto did not use v1: %d", n)
 	}
-	// jcds2 mode on an instance without JCDS says so clearly.
-	env["upload_mode"] = "jcds2"
-	env["replace_pkg"] = true
-	r.mustFail(env, "JCDS")
+	recordReady(t, r.sim, "Auto.pkg", sum)
 }
 
 func TestDryRunChangesNothing(t *testing.T) {

@@ -316,7 +316,7 @@ func TestCreatePackageV1Body(t *testing.T) {
 	if err != nil || id != "13" {
 		t.Fatal(id, err)
 	}
-	for _, k := range []string{"fillUserTemplate", "uninstall", "osInstall", "suppressUpdates", "suppressFromDock", "suppressEula", "suppressRegistration"} {
+	for _, k := range []string{"fillUserTemplate", "osInstall", "suppressUpdates", "suppressFromDock", "suppressEula", "suppressRegistration"} {
 		if got[k] != false {
 			t.Errorf("%s = %v, want false", k, got[k])
 		}
@@ -324,8 +324,10 @@ func TestCreatePackageV1Body(t *testing.T) {
 	if got["categoryId"] != "-1" || got["rebootRequired"] != true || got["priority"] != float64(10) || got["hashValue"] != "abc" {
 		t.Errorf("body %v", got)
 	}
-	if _, ok := got["size"]; ok {
-		t.Errorf("create sent size")
+	for _, k := range []string{"size", "uninstall", "id", "cloudTransferStatus"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("create sent %s, which the Package schema does not take", k)
+		}
 	}
 }
 

@@ -434,7 +434,7 @@ func (c *Client) GetPackage(ctx context.Context, id string) (*Package, error) {
 // CreatePackage creates a package object through the Jamf Pro API.
 func (c *Client) CreatePackage(ctx context.Context, p *Package) (string, error) {
 	obj := map[string]any{
-		"fillUserTemplate": false, "uninstall": false, "osInstall": false,
+		"fillUserTemplate": false, "osInstall": false,
 		"suppressUpdates": false, "suppressFromDock": false, "suppressEula": false,
 		"suppressRegistration": false,
 	}
@@ -480,7 +480,7 @@ func (c *Client) UpdatePackage(ctx context.Context, p *Package) error {
 	}
 	if len(obj) == 0 {
 		obj = map[string]any{
-			"fillUserTemplate": false, "uninstall": false, "osInstall": false,
+			"fillUserTemplate": false, "osInstall": false,
 			"suppressUpdates": false, "suppressFromDock": false, "suppressEula": false,
 			"suppressRegistration": false,
 		}

@@ -64,8 +64,10 @@ type Facts struct {
 	// (PendingFile, PendingMetadata), "" for nothing.
 	Pending string
 	// Unsettled: the object's record shows a file Jamf Pro has not finished
-	// with (PENDING, ERROR, size 0), left by a run that timed out or failed.
-	Unsettled bool
+	// with (PENDING, ERROR, size 0), left by a run that timed out or failed,
+	// or read from a cluster node that has not caught up. Failed: ERROR,
+	// the file is not usable.
+	Unsettled, Failed bool
 }
 
 // Plan is the sequence of changes a run will make.
@@ -107,6 +109,9 @@ func Decide(cfg *Config, facts Facts) Plan {
 		p.File = FileKeep
 		p.Reason = fmt.Sprintf("package object %q exists and replace_pkg is false", facts.Object.Name)
 		p.FinishMeta = facts.Pending == PendingMetadata
+	case facts.Object != nil && !cfg.ReplacePkg && !facts.Failed && !p.Repair && facts.JCDSFile != nil && facts.JCDSFile.Length != 0:
+		p.File = FileKeep
+		p.Reason = fmt.Sprintf("package object %q exists and its file is in the distribution point; Jamf Pro has not finished with it yet", facts.Object.Name)
 	case facts.JCDSFile == nil:
 		p.File = FileUpload
 		p.Reason = "the JCDS has no file of this name"

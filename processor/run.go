@@ -121,9 +121,6 @@ type uploader struct {
 	pending    *JournalEntry   // what an earlier run left unfinished
 	dupsBefore map[string]bool // Name_N copies listed before this run uploaded
 	deleted    bool            // this run deleted the old file and has not yet committed the new one
-	// cloudSaysAbsent: the cloud distribution point's inventory was read
-	// and does not list this file.
-	cloudSaysAbsent bool
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -305,7 +302,8 @@ func (u *uploader) sent() bool {
 // requests).
 func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
 	cfg, file := u.cfg, u.file
-	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: unsettled(obj)}
+	facts := Facts{Object: obj, LocalSize: file.Size, Unsettled: u.unsettled(obj),
+		Failed: obj != nil && strings.EqualFold(obj.TransferStatus, "ERROR")}
 	if obj != nil {
 		u.res.PackageID = obj.ID
 		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
@@ -342,17 +340,20 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		if facts.ObjectFileMissing {
 			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the package object's file is missing from the distribution point; it will be uploaded again from the local file")
 		}
-	case obj != nil && obj.SizeKnown && obj.FileName == file.Name:
+	case obj != nil && obj.SizeKnown && obj.FileName == file.Name && !facts.Unsettled:
 		// No JCDS list: the package record's own size and digests, which the
 		// server computed from the file, stand in for it.
 		facts.JCDSFile = recordAsFile(obj)
 		u.serverMD5 = obj.MD5 != ""
 		u.fileExisted = true
 	default:
-		if u.fileExisted = u.cloudFileExists(ctx); u.fileExisted {
+		status, known := u.cloudFile(ctx)
+		u.fileExisted = status != "" || !known
+		if status != "" && !strings.EqualFold(status, "ERROR") {
+			// There, or being processed: its bytes cannot be compared.
 			facts.JCDSFile = &jamf.JCDSFile{FileName: file.Name, Length: -1}
 		}
-		if obj != nil && obj.FileName == file.Name && u.cloudSaysAbsent {
+		if obj != nil && obj.FileName == file.Name && known && status == "" {
 			// No JCDS list and a record without size: the cloud
 			// distribution point's inventory is what tells.
 			facts.ObjectFileMissing = true
@@ -367,7 +368,9 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 	if !mayUpload {
 		return facts, nil
 	}
-	if NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
+	// Only unsettled: nothing to compare. A repair compares like a replace.
+	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && facts.Pending != PendingFile
+	if !keep && NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
 		// Compare by MD5 when the server lists one (several times faster
 		// than SHA3-512), and compute the metadata's digest in the same
 		// pass unless the server's own SHA3-512 can stand in for it.
@@ -384,21 +387,25 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 	return facts, nil
 }
 
-// cloudFileExists asks the cloud distribution point's inventory (11.23+)
-// whether a file of this name is there. When it cannot tell, it says yes:
-// the answer only decides whether a failed v1 upload may take back the
-// object it made, and deleting that object would delete such a file.
-func (u *uploader) cloudFileExists(ctx context.Context) bool {
+// cloudFile asks the cloud distribution point's inventory (11.23+) about
+// the file of this name: its status (READY, PENDING, ERROR; "" when not
+// there), and whether the inventory could tell at all.
+func (u *uploader) cloudFile(ctx context.Context) (status string, known bool) {
 	if !u.version.AtLeast(11, 23) {
-		return true
+		return "", false
 	}
 	files, err := u.client.CloudFiles(ctx, u.file.Name)
 	if err != nil {
-		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable; assuming the file may be there")
-		return true
+		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable")
+		return "", false
 	}
-	u.cloudSaysAbsent = len(files) == 0
-	return len(files) > 0
+	for _, f := range files {
+		if f.Status == "" {
+			f.Status = "READY"
+		}
+		return f.Status, true
+	}
+	return "", true
 }
 
 // recordAsFile describes the file a package record points at as the JCDS
@@ -415,20 +422,23 @@ func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
 }
 
 // unsettled reports whether a package record shows a file Jamf Pro has not
-// finished with: processing still PENDING or ended in ERROR, or a size of 0
-// (the file never landed). A run that timed out waiting, or whose upload
-// failed, leaves such a record; the rerun finishes the job instead of
-// keeping it as it is. A blank size alone is not enough: some records never
-// get one.
-func unsettled(p *jamf.Package) bool {
-	if p == nil {
+// finished with: processing still PENDING or ended in ERROR, a size of 0
+// (the file never landed), or a blank size ("Availability Pending": a
+// metadata write since the last inventory refresh) where a refresh can fill
+// it. A run that timed out waiting or failed leaves such a record, and so
+// do other tools' writes; the rerun finishes the job instead of keeping it.
+func (u *uploader) unsettled(p *jamf.Package) bool {
+	if p == nil || u.classic() {
 		return false
 	}
 	switch strings.ToUpper(p.TransferStatus) {
 	case "PENDING", "ERROR":
 		return true
+	case "":
+		// A server that reports no status: only a size of 0 says anything.
+		return p.SizeKnown && p.Size == 0
 	}
-	return p.SizeKnown && p.Size == 0
+	return p.SizeKnown && p.Size == 0 || !p.SizeKnown && u.canRefresh()
 }
 
 func orNone(s string) string {

@@ -116,7 +116,7 @@ type expectation struct {
 // own tools do, for up to verify_timeout.
 func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) error {
 	id := u.res.PackageID
-	touched := u.res.MetaWritten || u.sent() || (obj != nil && unsettled(obj))
+	touched := u.res.MetaWritten || u.sent() || u.unsettled(obj)
 	if !touched || id == "" || u.classic() {
 		return nil
 	}
@@ -139,8 +139,9 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 	needRefresh := true
 	var last string
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+		var refreshErr error
 		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= u.refreshGap()) {
-			u.refresh(ctx, exp.fileName)
+			refreshErr = u.refresh(ctx, exp.fileName)
 			lastRefresh = time.Now()
 		}
 		rec, err := u.client.GetPackage(ctx, id)
@@ -162,6 +163,11 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return fmt.Errorf("Jamf Pro reports that processing %s ended in ERROR (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
 		}
 		last = why
+		if refreshErr != nil && !strings.EqualFold(rec.TransferStatus, "PENDING") {
+			// Only a refresh fills the size again, and it failed after its
+			// tries: waiting longer cannot help.
+			return fmt.Errorf("%s is in the distribution point, but the inventory refresh failed, so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes without uploading again", exp.fileName, id, why, refreshErr)
+		}
 		// A refresh that came before the service finished with the file
 		// left the record without it: refresh again once processing is
 		// over.
@@ -189,23 +195,28 @@ func (u *uploader) refreshGap() time.Duration {
 	return 15 * time.Second
 }
 
-// refresh asks for an inventory refresh; a failure is logged, not fatal:
-// the poll still sees whatever the server does on its own.
-func (u *uploader) refresh(ctx context.Context, fileName string) {
+// refresh asks for an inventory refresh. A failure (after the request's
+// own tries) is logged and returned; the caller decides whether the record
+// can still become whole without one.
+func (u *uploader) refresh(ctx context.Context, fileName string) error {
 	perFile, err := u.client.RefreshInventory(ctx, fileName, u.version)
 	switch {
 	case errors.Is(err, jamf.ErrUnsupported):
+		return nil
 	case err != nil:
-		u.log.Warn().Err(err).Msg("inventory refresh failed; waiting for Jamf Pro to show the package ready anyway")
-	default:
-		u.refreshed = true
-		u.perFile = u.perFile || perFile
+		u.log.Warn().Err(err).Msg("inventory refresh failed")
+		return err
 	}
+	u.refreshed = true
+	u.perFile = u.perFile || perFile
+	return nil
 }
 
 // expect says what the record must show: the local file when it is what
-// the distribution point holds (sent, or identical bytes), else the file
-// the record described before this run.
+// the distribution point holds (sent, or identical bytes). A kept file is
+// whatever the server shows once refreshed: any size above 0, READY. What
+// this run read of it may be a cluster node's stale copy, so it is no
+// measure.
 func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	if u.sent() || plan.File == FileUnchanged {
 		return expectation{fileName: u.file.Name, size: u.file.Size, sums: u.sums, local: true}
@@ -218,14 +229,6 @@ func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	exp := expectation{fileName: u.file.Name, size: -1}
 	if obj != nil {
 		exp.fileName = obj.FileName
-		if obj.SizeKnown && obj.Size > 0 {
-			exp.size = obj.Size
-		}
-		f := recordAsFile(obj)
-		exp.sums = s3upload.Sums{MD5: f.MD5, SHA3_512: f.SHA3}
-		if obj.HashType == "SHA_512" {
-			exp.sums.SHA512 = strings.ToLower(obj.HashValue)
-		}
 	}
 	return exp
 }
@@ -265,13 +268,11 @@ func (u *uploader) matches(ctx context.Context, rec *jamf.Package, exp expectati
 		}
 		compared++
 	}
-	if compared == 0 {
-		if exp.local {
-			return false, "no digest to compare yet", nil
-		}
-		// The kept file's earlier record had no digest the server now
-		// shows; the size it had still says it is the same file.
-		u.log.Debug().Msg("no digest to compare with the record before this run; size and status match")
+	if compared == 0 && exp.local {
+		return false, "no digest to compare yet", nil
+	}
+	if compared == 0 && got.SHA3 == "" && got.MD5 == "" && sha512 == "" {
+		return false, "no digest yet", nil
 	}
 	return true, "", nil
 }

@@ -103,7 +103,7 @@ func (u *uploader) sendV1(ctx context.Context, obj, pkg *jamf.Package) error {
 		if u.fileExisted {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s: run again to finish", err, id, u.file.Name)
+			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete: run again with replace_pkg to upload the new file", err, id, u.file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
@@ -189,7 +189,11 @@ func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package) error {
 	if want.HashType != "" && want.HashValue != "" {
 		cur.HashType, cur.HashValue = want.HashType, want.HashValue
 	}
-	cur.StaleHashes = u.sent()
+	// The server's digests are left out when they may describe another
+	// file: after a replacement, and whenever a refresh follows (this read
+	// may come from a cluster node that has not seen the latest one; the
+	// refresh writes the server's own values again).
+	cur.StaleHashes = u.sent() || u.canRefresh()
 	return u.client.UpdatePackage(ctx, cur)
 }
 

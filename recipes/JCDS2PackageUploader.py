@@ -294,8 +294,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "default": "False",
             "description": (
-                "Accepted for compatibility with JamfPackageUploader; implies "
-                "upload_mode jcds2, which is already the default."
+                "Accepted for compatibility with JamfPackageUploader; the same as "
+                "leaving upload_mode unset (the JCDS 2.0 flow while the server offers "
+                "it)."
             ),
         },
         "jcds2_uploader_path": {
@@ -376,9 +377,10 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "default": "False",
             "description": (
-                "Ask Jamf Pro (11.10+) to refresh the cloud distribution point "
-                "inventory after writing metadata (boolean). Reported as "
-                "packages_recalculated."
+                "Ask Jamf Pro (11.11+) for a full inventory refresh after writing "
+                "metadata, unless this run already refreshed (boolean). Every upload is"
+                " followed by a refresh of its file anyway; packages_recalculated "
+                "reports True when either ran."
             ),
         },
         "replace_pkg": {
@@ -408,7 +410,10 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "skip_metadata_upload": {
             "required": False,
             "default": "False",
-            "description": "Never write package metadata (boolean).",
+            "description": (
+                "Never amend an existing package object (boolean). A new package still "
+                "gets its object, as JamfPackageUploader does."
+            ),
         },
         "sleep": {
             "required": False,
@@ -421,19 +426,22 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         },
         "upload_mode": {
             "required": False,
-            "default": "jcds2",
+            "default": "auto",
             "description": (
-                "jcds2: upload through the JCDS 2.0 S3 flow; v1: upload through "
-                "/api/v1/packages/{id}/upload (Jamf Pro 11.5+); auto: jcds2 when the "
-                "JCDS endpoints answer, else v1."
+                "auto (the default): the JCDS 2.0 S3 flow while the server's JCDS "
+                "endpoints answer (deprecated by Jamf since 2025-08-28), else "
+                "/api/v1/packages/{id}/upload with one warning; jcds2: the JCDS flow "
+                "only, failing where the endpoints are gone; v1: "
+                "/api/v1/packages/{id}/upload (Jamf Pro 11.5+)."
             ),
         },
         "verify_timeout": {
             "required": False,
-            "default": "300",
+            "default": "600",
             "description": (
-                "Seconds to wait for the uploaded file to appear in the JCDS with the "
-                "right size and hash before failing."
+                "Seconds to wait for Jamf Pro to show the file with the right size and "
+                "hash (and the package record READY) after an upload or metadata write "
+                "before failing; progress is logged every 30 s at -v."
             ),
         },
         "version": {

@@ -69,8 +69,10 @@ MINIO_ROOT_USER=$minio_user MINIO_ROOT_PASSWORD=$minio_pass \
 pids+=($!)
 "$work/s3bench" -wait "$minio_url"
 
-# The simulator prints JSS_URL=… and AWS_ENDPOINT_URL_S3=… first.
-"$work/jamfsim" -s3-endpoint "$minio_url" -s3-access-key "$minio_user" -s3-secret-key "$minio_pass" \
+# The simulator prints JSS_URL=… and AWS_ENDPOINT_URL_S3=… first. It is a
+# Jamf Cloud cluster; the nightly no-op comes a day after the upload, long
+# after the nodes caught up, which a short lag waited out below stands for.
+"$work/jamfsim" -s3-endpoint "$minio_url" -s3-access-key "$minio_user" -s3-secret-key "$minio_pass" -cluster-lag 2s \
 	>"$work/jamfsim.out" 2>"$work/jamfsim.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
@@ -135,6 +137,7 @@ jcds_size=$(state | jq --arg n "Bench App.pkg" '[.files[] | select(.fileName == 
 [ "$jcds_size" = "$bytes" ] || { echo "bench: JCDS holds $jcds_size bytes, want $bytes" >&2; exit 1; }
 
 # 2. The nightly no-op.
+sleep 3 # the cluster lag: every node sees the upload's writes
 before=$(state | jq '.calls | length')
 tok_before=$(state | jq '.counts.tokenRequests')
 t0=$(now)
