@@ -159,8 +159,10 @@ func objectFileMissing(obj *jamf.Package, files []jamf.JCDSFile) bool {
 // through /api/v1/packages/{id}/upload (Jamf Pro 11.5+), which swaps the
 // file server-side and so never leaves the object without one. It needs
 // the object to already name this file: the endpoint refuses another name.
+// An explicit upload_mode jcds2 ("the JCDS flow only") keeps the JCDS path,
+// with its one-request window.
 func (u *uploader) inPlace(plan Plan, obj *jamf.Package) bool {
-	return obj != nil && !u.classic() && obj.FileName == u.file.Name &&
+	return obj != nil && !u.classic() && obj.FileName == u.file.Name && u.cfg.UploadMode != ModeJCDS2 &&
 		(plan.File == FileReplace || plan.File == FileUpload)
 }
 
