@@ -182,7 +182,11 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload, then verify its size and digest", f.Name, f.Size))
 			break
 		}
-		s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once", f.Name, p.Reason))
+		if mode == ModeV1 {
+			s = append(s, fmt.Sprintf("replace the file of this name (%s)", p.Reason))
+		} else {
+			s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once", f.Name, p.Reason))
+		}
 		fallthrough
 	case FileUpload:
 		if f.Zipped {

@@ -116,11 +116,13 @@ type uploader struct {
 	bytesSent bool
 	res       Result
 
-	fileID     fileID          // the local file as the run began
-	journal    *journal        // nil when unavailable
-	pending    *JournalEntry   // what an earlier run left unfinished
-	dupsBefore map[string]bool // Name_N copies listed before this run uploaded
-	deleted    bool            // this run deleted the old file and has not yet committed the new one
+	fileID      fileID        // the local file as the run began
+	journal     *journal      // nil when unavailable
+	pending     *JournalEntry // the journal entry as it stands (nil: none)
+	earlier     *JournalEntry // what an earlier run left unfinished
+	journalRead bool
+	dupsBefore  map[string]bool // Name_N copies listed before this run uploaded
+	deleted     bool            // this run deleted the old file and has not yet committed the new one
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -220,7 +222,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
 		u.res.Status = StatusSkippedExists
 		u.log.Info().Msgf("Not replacing existing %s as 'replace_pkg' is set to False", obj.Name)
 		if plan.FinishMeta && pkg != nil {
-			pkg.HashType, pkg.HashValue = u.pending.HashType, u.pending.HashValue
+			pkg.HashType, pkg.HashValue = u.earlier.HashType, u.earlier.HashValue
 		}
 	case FileUnchanged:
 		u.res.Status = StatusHashMatch
@@ -247,7 +249,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
 		u.res.Status = StatusUploaded
 		u.res.Uploaded = true
 	}
-	if u.pending != nil || u.res.Uploaded {
+	if u.pending != nil || u.earlier != nil || u.res.Uploaded {
 		u.clearJournal()
 	}
 	return u.recalculate(ctx)
@@ -361,8 +363,8 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		}
 	}
 	u.loadPending(listed, facts.JCDSFile)
-	if u.pending != nil {
-		facts.Pending = u.pending.Pending
+	if u.earlier != nil {
+		facts.Pending = u.earlier.Pending
 	}
 	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
 	if !mayUpload {

@@ -54,10 +54,14 @@ func (u *uploader) openJournal(create bool) {
 // loadPending reads the journal entry for this server and file, and keeps
 // it only while it still describes the distribution point: a metadata
 // entry whose file has since been replaced by someone else is dropped.
+//
+// It reads the journal once per run: an entry this run wrote itself (a
+// second attempt after a cluster node caught up) is not an earlier run's.
 func (u *uploader) loadPending(jcdsListed bool, jf *jamf.JCDSFile) {
-	if u.journal == nil {
+	if u.journal == nil || u.journalRead {
 		return
 	}
+	u.journalRead = true
 	e, ok, err := u.journal.load(u.cfg.URL, u.file.Name)
 	if err != nil {
 		u.log.Warn().Err(err).Msg("journal")
@@ -76,7 +80,7 @@ func (u *uploader) loadPending(jcdsListed bool, jf *jamf.JCDSFile) {
 			return
 		}
 	}
-	u.pending = &e
+	u.pending, u.earlier = &e, &e
 	msg := "an earlier run left this upload unfinished: the file must be sent again"
 	if e.Pending == PendingMetadata {
 		msg = "an earlier run uploaded this file but did not write its metadata; finishing it"
@@ -138,7 +142,7 @@ func (u *uploader) clearJournal() {
 	if err := u.journal.clear(u.cfg.URL, u.file.Name); err != nil {
 		u.log.Warn().Err(err).Msg("could not clear the journal entry; the next run will check this package again")
 	}
-	u.pending = nil
+	u.pending, u.earlier = nil, nil
 }
 
 // objectFileMissing reports whether the distribution point lacks the file
@@ -232,10 +236,10 @@ func (u *uploader) removeOwnDuplicate(ctx context.Context, dup *jamf.JCDSFile, n
 // before the new one was committed, what state the run left and that any
 // later run repairs it.
 func (u *uploader) lostFileError(obj *jamf.Package, err error) error {
-	who := "the package object"
-	if obj != nil {
-		who = fmt.Sprintf("package object %q (id %s)", obj.Name, obj.ID)
+	if obj == nil {
+		return fmt.Errorf("the old file %s was deleted from the distribution point (no package object pointed at it), but the new one could not be committed; run again to upload it. Cause: %w", u.file.Name, err)
 	}
+	who := fmt.Sprintf("package object %q (id %s)", obj.Name, obj.ID)
 	note := "any later run uploads it again from the local file, whatever replace_pkg says (it sees the file missing)"
 	if u.journal != nil {
 		note = "the journal records it, and any later run uploads it again from the local file, whatever replace_pkg says"

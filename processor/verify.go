@@ -221,10 +221,10 @@ func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	if u.sent() || plan.File == FileUnchanged {
 		return expectation{fileName: u.file.Name, size: u.file.Size, sums: u.sums, local: true}
 	}
-	if plan.FinishMeta && u.pending != nil {
+	if plan.FinishMeta && u.earlier != nil {
 		// The file an earlier run uploaded, as the journal describes it.
-		return expectation{fileName: u.pending.FileName, size: u.pending.Size,
-			sums: s3upload.Sums{MD5: u.pending.MD5, SHA3_512: u.pending.SHA3}}
+		return expectation{fileName: u.earlier.FileName, size: u.earlier.Size,
+			sums: s3upload.Sums{MD5: u.earlier.MD5, SHA3_512: u.earlier.SHA3}}
 	}
 	exp := expectation{fileName: u.file.Name, size: -1}
 	if obj != nil {
