@@ -353,13 +353,13 @@ func (u *uploader) cloudFile(ctx context.Context) (status string, known bool) {
 		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable")
 		return "", false
 	}
-	for _, f := range files {
-		if f.Status == "" {
-			f.Status = "READY"
-		}
-		return f.Status, true
+	if len(files) == 0 {
+		return "", true
 	}
-	return "", true
+	if files[0].Status == "" {
+		return "READY", true
+	}
+	return files[0].Status, true
 }
 
 // recordAsFile describes the file a package record points at as the JCDS
