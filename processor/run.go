@@ -145,10 +145,12 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
+	// A second attempt only follows a create that met an object this node
+	// did not show; with that object found, no create is tried again.
+	for try := 1; ; try++ {
 		err = u.attempt(ctx, obj)
 		var stale *staleNodeError
-		if !errors.As(err, &stale) {
+		if !errors.As(err, &stale) || try == 3 {
 			break
 		}
 		// The object exists, but this cluster node had not seen it when
