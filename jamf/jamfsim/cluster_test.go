@@ -18,6 +18,7 @@ func (c *tc) onNode(node int, method, path string, body map[string]any) resp {
 }
 
 func TestClusterLag(t *testing.T) {
+	t.Parallel() // waits out real delays
 	const lag = 2 * time.Second
 	c := newTC(t, Options{ClusterNodes: 2, ClusterLag: lag})
 	c.client = &http.Client{} // no jar: the test picks nodes itself
