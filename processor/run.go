@@ -229,6 +229,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
 	if u.sent() {
 		u.res.Status = StatusUploaded
 		u.res.Uploaded = true
+		u.log.Info().Str("file", file.Name).Str("mode", u.res.Mode).Msg("uploaded and verified")
 	}
 	return u.recalculate(ctx)
 }
