@@ -216,11 +216,6 @@ func IsDuplicate(err error) bool {
 	return ae.Code == "DUPLICATE_FIELD" || ae.Status == http.StatusConflict && strings.Contains(strings.ToLower(ae.Message), "duplicate")
 }
 
-func isStatus(err error, status int) bool {
-	var ae *APIError
-	return errors.As(err, &ae) && ae.Status == status
-}
-
 // createdByEarlierTry handles a create whose earlier try reached the server
 // but whose answer was lost (a dropped connection, a 5xx from a proxy): the
 // retry then meets the object that try made. It is ours if it has the name

@@ -60,7 +60,7 @@ func (u *uploader) chooseMode(ctx context.Context) ([]jamf.JCDSFile, bool, error
 	case cfg.UploadMode == ModeJCDS2:
 		return nil, false, err
 	case u.classic():
-		return nil, false, fmt.Errorf("Jamf Pro %s is older than 11.5, so it has no /api/v1/packages/{id}/upload, and its JCDS endpoints do not answer: %w", u.version.Raw, err)
+		return nil, false, fmt.Errorf("this Jamf Pro (%s) is older than 11.5, so it has no /api/v1/packages/{id}/upload, and its JCDS endpoints do not answer: %w", u.version.Raw, err)
 	}
 	if u.version.AtLeast(11, 23) {
 		capable, cerr := u.client.CloudUploadCapability(ctx)

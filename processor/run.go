@@ -160,10 +160,12 @@ func (u *uploader) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
+	// A second attempt only follows a create that met an object this node
+	// did not show; with that object found, no create is tried again.
+	for try := 1; ; try++ {
 		err = u.attempt(ctx, obj)
 		var stale *staleNodeError
-		if !errors.As(err, &stale) {
+		if !errors.As(err, &stale) || try == 3 {
 			break
 		}
 		// The object exists, but this cluster node had not seen it when
@@ -248,6 +250,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
 	if u.sent() {
 		u.res.Status = StatusUploaded
 		u.res.Uploaded = true
+		u.log.Info().Str("file", file.Name).Str("mode", u.res.Mode).Msg("uploaded and verified")
 	}
 	if u.pending != nil || u.earlier != nil || u.res.Uploaded {
 		u.clearJournal()
@@ -401,13 +404,13 @@ func (u *uploader) cloudFile(ctx context.Context) (status string, known bool) {
 		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable")
 		return "", false
 	}
-	for _, f := range files {
-		if f.Status == "" {
-			f.Status = "READY"
-		}
-		return f.Status, true
+	if len(files) == 0 {
+		return "", true
 	}
-	return "", true
+	if files[0].Status == "" {
+		return "READY", true
+	}
+	return files[0].Status, true
 }
 
 // recordAsFile describes the file a package record points at as the JCDS

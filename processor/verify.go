@@ -160,7 +160,7 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return nil
 		}
 		if strings.EqualFold(rec.TransferStatus, "ERROR") {
-			return fmt.Errorf("Jamf Pro reports that processing %s ended in ERROR (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
+			return fmt.Errorf("processing of %s ended in ERROR in Jamf Pro (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
 		}
 		last = why
 		if refreshErr != nil && !strings.EqualFold(rec.TransferStatus, "PENDING") {

@@ -532,7 +532,7 @@ class TestSerialisation(FakeBinaryTestCase):
         self.assertEqual(sent["verbose"], 3)
         # AutoPkg applies input defaults before main(); they reach the binary.
         self.assertEqual(sent["max_tries"], "5")
-        self.assertEqual(sent["upload_mode"], "jcds2")
+        self.assertEqual(sent["upload_mode"], "auto")
 
     def test_required_input_checked_before_running(self):
         binary = self.fake(ECHO_BINARY)

@@ -235,7 +235,7 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 	}
 	node := nodeOf(r)
 	s.mu.Lock()
-	p := s.viewPkgLocked(node, atoi(r.PathValue("id")))
+	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	var want, id string
 	if p != nil {
 		want, id = p.FileName, p.ID

@@ -63,9 +63,12 @@
 //     appears only after ClusterLag; a node reads its own writes at once.
 //     The real refresh runs every minute, so a write shows elsewhere 0–60 s
 //     later; the simulator always takes the full lag (the worst case).
-//     Choices: GET, list and {id}/upload (which must load the object) read
-//     the node's view, while PUT, DELETE and uniqueness act on the
-//     database; a cookieless request goes to the next node in turn (round
+//     Jamf's guide says workflows that create a resource and then interact
+//     with it need sticky sessions, so GET, list, PUT, DELETE and
+//     {id}/upload all act on the object as the serving node sees it (404
+//     where it has not seen it yet; a PUT builds on its possibly stale
+//     copy) and write to the database; uniqueness is the database's.
+//     Choices: a cookieless request goes to the next node in turn (round
 //     robin, deterministic); the cookie is set on the first response
 //     without Secure (plain HTTP on loopback); tokens, accounts,
 //     categories and the JCDS inventory are shared by all nodes; the

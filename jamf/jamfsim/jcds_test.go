@@ -133,6 +133,7 @@ func s3Code(err error) string {
 }
 
 func TestJCDSCredentialScopeAndExpiry(t *testing.T) {
+	t.Parallel() // waits out real delays
 	c := newTC(t, Options{CredentialsTTL: 2 * time.Second})
 	c.login()
 	ctx := context.Background()
@@ -291,6 +292,7 @@ func TestStaleListings(t *testing.T) {
 // With a processing delay, a JCDS upload is not listed until the service
 // has processed it.
 func TestJCDSProcessingDelay(t *testing.T) {
+	t.Parallel() // waits out real delays
 	c := newTC(t, Options{ProcessingDelay: 1500 * time.Millisecond, ListWait: 100 * time.Millisecond})
 	c.login()
 	cr := c.initiate()

@@ -233,13 +233,17 @@ func (s *Server) classicLookupLocked(r *http.Request) *Package {
 	return s.viewPkgLocked(node, atoi(r.PathValue("id")))
 }
 
-// classicTargetLocked finds the object a Classic write names, in the
-// database.
-func (s *Server) classicTargetLocked(r *http.Request) *Package {
-	if name := r.PathValue("name"); name != "" {
-		return s.packageByNameLocked(name)
+// writeTargetLocked is the object a write (PUT, DELETE, {id}/upload) acts
+// on: as the serving node sees it, and still in the database. A node that
+// has not yet seen an object cannot update it ("almost all API calls that
+// create new resources, assuming subsequent interaction with that resource
+// is required", need sticky sessions: Jamf's sticky-sessions guide); one
+// that still caches a deleted object finds it gone when it writes.
+func (s *Server) writeTargetLocked(p *Package) *Package {
+	if p == nil || s.packages[atoi(p.ID)] == nil {
+		return nil
 	}
-	return s.packages[atoi(r.PathValue("id"))]
+	return p
 }
 
 // GET /JSSResource/packages/{name|id}/…
@@ -400,13 +404,13 @@ func (s *Server) classicUpdatePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.classicTargetLocked(r)
+	p := s.writeTargetLocked(s.classicLookupLocked(r))
 	if p == nil {
 		writeClassicError(w, http.StatusNotFound, classicNotFound)
 		return
 	}
 	if in.Name != nil {
-		if other := s.packageByNameLocked(*in.Name); other != nil && other != p {
+		if other := s.packageByNameLocked(*in.Name); other != nil && other.ID != p.ID {
 			writeClassicError(w, http.StatusConflict, "Duplicate name")
 			return
 		}
@@ -431,7 +435,7 @@ func (s *Server) classicDeletePackage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := atoi(r.PathValue("id"))
-	p := s.packages[id]
+	p := s.writeTargetLocked(s.viewPkgLocked(nodeOf(r), id))
 	if p == nil {
 		writeClassicError(w, http.StatusNotFound, classicNotFound)
 		return

@@ -334,6 +334,7 @@ func multipartBody(t *testing.T, field, fileName string, data []byte) (*bytes.Bu
 // refresh. Uploading again to the same object replaces its file under the
 // same name (no _1); the old file stays listed until then.
 func TestV1Upload(t *testing.T) {
+	t.Parallel() // waits out real delays
 	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: time.Second})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Tool", "Tool 1.0.pkg", "-1", "SHA_512")); r.status != 201 {

@@ -360,7 +360,8 @@ func (s *Server) v1UpdatePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.packages[atoi(r.PathValue("id"))]
+	node := nodeOf(r)
+	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	if p == nil {
 		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
 		return
@@ -390,7 +391,8 @@ func (s *Server) v1DeletePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.packages[atoi(r.PathValue("id"))]
+	node := nodeOf(r)
+	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	if p == nil {
 		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
 		return

@@ -1,0 +1,80 @@
+package processor
+
+import (
+	"context"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
+)
+
+func testUploader(version string) *uploader {
+	v, _ := jamf.ParseVersion(version)
+	return &uploader{cfg: &Config{}, version: v, log: zerolog.Nop(), file: &PkgFile{Name: "App.pkg", Size: 100}}
+}
+
+func TestRecordMatches(t *testing.T) {
+	local := expectation{fileName: "App.pkg", size: 100, sums: s3upload.Sums{SHA3_512: "aa", MD5: "mm"}, local: true}
+	kept := expectation{fileName: "App.pkg", size: -1}
+	tests := []struct {
+		name string
+		rec  jamf.Package
+		exp  expectation
+		ok   bool
+	}{
+		{"whole", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "AA", MD5: "mm"}, local, true},
+		{"pending", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "PENDING", HashType: "SHA3_512", HashValue: "aa"}, local, false},
+		{"size blank after a write", jamf.Package{TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
+		{"size 0: never landed", jamf.Package{Size: 0, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
+		{"new hash, old size", jamf.Package{Size: 90, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
+		{"old hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "bb"}, local, false},
+		{"stale md5 beside the right hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa", MD5: "old"}, local, false},
+		{"no status field (older server)", jamf.Package{Size: 100, SizeKnown: true, MD5: "MM"}, local, true},
+		{"no digest yet", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY"}, local, false},
+		{"kept file: any size, a digest", jamf.Package{Size: 7, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "zz"}, kept, true},
+		{"kept file: still blank", jamf.Package{TransferStatus: "READY", HashType: "SHA3_512", HashValue: "zz"}, kept, false},
+	}
+	u := testUploader("11.25.0")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ok, why, err := u.matches(context.Background(), &tt.rec, tt.exp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tt.ok {
+				t.Errorf("matches = %v (%s), want %v", ok, why, tt.ok)
+			}
+			if !ok && why == "" {
+				t.Errorf("no reason given")
+			}
+		})
+	}
+}
+
+func TestUnsettled(t *testing.T) {
+	tests := []struct {
+		name    string
+		version string
+		p       *jamf.Package
+		want    bool
+	}{
+		{"none", "11.25.0", nil, false},
+		{"whole", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true, TransferStatus: "READY"}, false},
+		{"pending", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true, TransferStatus: "PENDING"}, true},
+		{"error", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true, TransferStatus: "ERROR"}, true},
+		{"size 0", "11.25.0", &jamf.Package{Size: 0, SizeKnown: true, TransferStatus: "READY"}, true},
+		{"availability pending", "11.25.0", &jamf.Package{TransferStatus: "READY"}, true},
+		{"blank size, no refresh to fill it", "11.10.0", &jamf.Package{TransferStatus: "READY"}, false},
+		{"blank size, no status reported", "11.25.0", &jamf.Package{}, false},
+		{"Classic", "11.4.0", &jamf.Package{TransferStatus: "PENDING"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := testUploader(tt.version).unsettled(tt.p); got != tt.want {
+				t.Errorf("unsettled = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
