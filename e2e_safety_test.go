@@ -94,6 +94,43 @@ func TestSafeReplaceInPlace(t *testing.T) {
 	})
 }
 
+// TestSafeKilledDuringInPlaceReplace: kill -9 while the new file streams
+// through {id}/upload (11.5+). The old file and object stay whole; the
+// journal makes the next run, without replace_pkg, finish the replace.
+func TestSafeKilledDuringInPlaceReplace(t *testing.T) {
+	r, env, oldSum, newSum := replaceRig(t, "", "Killed InPlace.pkg", 4<<20, 5)
+	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Latency: 3 * time.Second, Count: -1})
+	cmd, stderr := startBinary(t, r, env, nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(journalEntries(t, r.home)) == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no journal entry within 30 s:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // into the upload's latency
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if n := callsWith(r.sim.State().Calls, "POST", "/api/v1/packages/1/upload", 201); n != 0 {
+		t.Fatalf("the upload finished before the kill; the test proves nothing")
+	}
+	oldIntact(t, r.sim, "Killed InPlace.pkg", oldSum)
+	r.sim.ClearFaults()
+	env["replace_pkg"] = false
+	res := r.mustSucceed(env)
+	if !boolOut(t, res.out, "pkg_uploaded") {
+		t.Errorf("the next run did not finish the replace:\n%s", res.stderr)
+	}
+	converged(t, r.sim, "Killed InPlace.pkg", newSum)
+	if entries := journalEntries(t, r.home); len(entries) != 0 {
+		t.Errorf("journal entries left: %v", entries)
+	}
+}
+
 // TestSafeReplaceClassicPartsFail: below 11.5, with every S3 PUT failing, a
 // replace of a one-part (1 MiB) file never deletes the old file: all bytes
 // must be in S3 before the delete, and they never are.
