@@ -234,6 +234,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package) error {
 				return err
 			}
 			u.bytesSent = true
+			u.fileDelivered()
 		}
 	}
 

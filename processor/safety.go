@@ -257,3 +257,14 @@ func (u *uploader) listedAsOurs(files []jamf.JCDSFile) bool {
 	}
 	return false
 }
+
+// fileDelivered drops the "send the file again" note once Jamf Pro has the
+// whole file (committed and listed, or {id}/upload answered 201). What is
+// left, Jamf Pro's own processing, a later run sees in the record (PENDING,
+// ERROR, size 0) or the listing; sending the file again then would only
+// race the processing.
+func (u *uploader) fileDelivered() {
+	if u.pending != nil && u.pending.Pending == PendingFile {
+		u.clearJournal()
+	}
+}
