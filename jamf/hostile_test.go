@@ -69,7 +69,9 @@ func TestRedirectsNeverCarryCredentials(t *testing.T) {
 		want     string
 	}{
 		{"oauth secret to another host", true, "/api/oauth/token", 307,
-			func(string) string { return strings.Replace(plain.srv.URL, "127.0.0.1", "localhost", 1) + "/api/oauth/token" }, "another server"},
+			func(string) string {
+				return strings.Replace(plain.srv.URL, "127.0.0.1", "localhost", 1) + "/api/oauth/token"
+			}, "another server"},
 		{"oauth secret, same host other port", true, "/api/oauth/token", 308,
 			func(self string) string { return otherPort(self, plain.srv.URL) + "/api/oauth/token" }, "another server"},
 		{"basic auth, same host other port", false, "/api/v1/auth/token", 307,
@@ -82,8 +84,7 @@ func TestRedirectsNeverCarryCredentials(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := plain.hits.Load()
-			var f *fakeJamf
-			f = newFake(t, versionAPI)
+			f := newFake(t, versionAPI)
 			inner := f.srv.Config.Handler
 			f.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == tt.path {
