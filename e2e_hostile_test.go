@@ -18,8 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -55,10 +53,9 @@ func newHostile(t *testing.T, api http.HandlerFunc) *hostile {
 }
 
 type hostileRun struct {
-	code     int
-	stdout   []byte
-	stderr   string
-	maxRSSKB int64 // 0 when the system does not say
+	code   int
+	stdout []byte
+	stderr string
 }
 
 // runHostile runs the binary with env on standard input (or args) in a
@@ -94,29 +91,8 @@ func runHostileRaw(t *testing.T, stdin []byte, args ...string) hostileRun {
 	default:
 		t.Fatalf("run jcds2-uploader: %v", err)
 	}
-	res.maxRSSKB = maxRSSKB(cmd.ProcessState)
 	noPanic(t, res.stderr)
 	return res
-}
-
-// maxRSSKB reads the child's peak resident set from its rusage, where the
-// system keeps one (kilobytes on Linux, bytes on macOS).
-func maxRSSKB(ps *os.ProcessState) int64 {
-	if ps == nil || ps.SysUsage() == nil {
-		return 0
-	}
-	v := reflect.ValueOf(ps.SysUsage())
-	if v.Kind() == reflect.Pointer {
-		v = v.Elem()
-	}
-	f := v.FieldByName("Maxrss")
-	if !f.IsValid() || !f.CanInt() {
-		return 0
-	}
-	if runtime.GOOS == "darwin" {
-		return f.Int() / 1024
-	}
-	return f.Int()
 }
 
 func hostileEnv(t *testing.T, jssURL string) plistio.Env {
@@ -223,10 +199,14 @@ func TestHostileRedirectsRefused(t *testing.T) {
 	}
 }
 
-// A 60 MiB error body: the binary stays within its 64 MB goal and prints a
-// short error. (Peak RSS is read from the child's rusage after it exits.)
+// A 60 MiB error body is read only as far as the cap: the server never gets
+// to send the whole of it (the binary drops the connection), and the error
+// line stays short. Reading it whole took the run to ~385 MB peak RSS; with
+// the cap it stays near 15 MB. Peak RSS is not asserted here: a child's
+// rusage on Linux includes the test process it was forked from.
 func TestHostileHugeErrorBody(t *testing.T) {
 	const size = 60 << 20
+	var whole atomic.Int64
 	h := newHostile(t, func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -238,7 +218,12 @@ func TestHostileHugeErrorBody(t *testing.T) {
 				return
 			}
 		}
-		io.WriteString(w, `"}]}`)
+		if _, err := io.WriteString(w, `"}]}`); err == nil {
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			whole.Add(1)
+		}
 	})
 	res := runHostile(t, hostileEnv(t, h.srv.URL))
 	if res.code != 10 {
@@ -247,9 +232,9 @@ func TestHostileHugeErrorBody(t *testing.T) {
 	if n := len(res.stderr); n > 4096 {
 		t.Errorf("standard error is %d bytes", n)
 	}
-	t.Logf("peak RSS %d KB", res.maxRSSKB)
-	if res.maxRSSKB > 64*1024 {
-		t.Errorf("peak RSS %d KB, over the 64 MB goal", res.maxRSSKB)
+	h.srv.Close() // waits for the handler
+	if whole.Load() != 0 {
+		t.Errorf("the binary read the whole %d MiB error body", size>>20)
 	}
 }
 
@@ -288,7 +273,6 @@ func TestHostileDeepPlist(t *testing.T) {
 	if res.code != 10 || len(processorErrorLines(res.stderr)) != 1 || !strings.Contains(res.stderr, "nests") {
 		t.Errorf("exit %d, want 10 with a ProcessorError about nesting:\n%.1000s", res.code, res.stderr)
 	}
-	t.Logf("peak RSS %d KB", res.maxRSSKB)
 }
 
 // Warnings a quiet run (verbosity 0) still prints: an http:// URL,
