@@ -62,6 +62,12 @@ type hostileRun struct {
 // private home, with no AutoPkg around it.
 func runHostile(t *testing.T, env plistio.Env, args ...string) hostileRun {
 	t.Helper()
+	return runHostileWith(t, env, nil, args...)
+}
+
+// runHostileWith adds extra variables to the process environment.
+func runHostileWith(t *testing.T, env plistio.Env, extra []string, args ...string) hostileRun {
+	t.Helper()
 	var stdin []byte
 	if env != nil {
 		var err error
@@ -69,10 +75,10 @@ func runHostile(t *testing.T, env plistio.Env, args ...string) hostileRun {
 			t.Fatal(err)
 		}
 	}
-	return runHostileRaw(t, stdin, args...)
+	return runHostileRaw(t, stdin, extra, args...)
 }
 
-func runHostileRaw(t *testing.T, stdin []byte, args ...string) hostileRun {
+func runHostileRaw(t *testing.T, stdin []byte, extra []string, args ...string) hostileRun {
 	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(binary, args...)
@@ -81,6 +87,10 @@ func runHostileRaw(t *testing.T, stdin []byte, args ...string) hostileRun {
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
 		"NO_PROXY=127.0.0.1,localhost", "AWS_EC2_METADATA_DISABLED=true"}
+	// Nothing may leave the machine, whatever the binary makes of the
+	// server's answers: S3 goes to a local address unless a test says where.
+	cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3=http://127.0.0.1:9")
+	cmd.Env = append(cmd.Env, extra...)
 	err := cmd.Run()
 	res := hostileRun{stdout: stdout.Bytes(), stderr: stderr.String()}
 	var exit *exec.ExitError
@@ -269,7 +279,7 @@ func TestHostileDeepPlist(t *testing.T) {
 	b.WriteString(strings.Repeat("<array>", 1_000_000))
 	b.WriteString(strings.Repeat("</array>", 1_000_000))
 	b.WriteString("</dict></plist>")
-	res := runHostileRaw(t, b.Bytes())
+	res := runHostileRaw(t, b.Bytes(), nil)
 	if res.code != 10 || len(processorErrorLines(res.stderr)) != 1 || !strings.Contains(res.stderr, "nests") {
 		t.Errorf("exit %d, want 10 with a ProcessorError about nesting:\n%.1000s", res.code, res.stderr)
 	}
@@ -327,5 +337,50 @@ func TestHostileOutputSymlink(t *testing.T) {
 	}
 	if _, err := plistio.ReadFile(out, nil); err != nil {
 		t.Errorf("output: %v", err)
+	}
+}
+
+// An upload-start answer naming a folder outside tmp/<uuid>/, or a bucket
+// that is no S3 bucket name, stops the run before a byte is sent.
+func TestHostileUploadTarget(t *testing.T) {
+	for _, tc := range []struct{ name, bucket, path, want string }{
+		{"path climbs out", "jcds-bucket", "tmp/fc041b05-516e-4bde-9882-a08b1cc5473c/../../", "tmp/<uuid>/"},
+		{"bucket with a slash", "evil.example/x", "tmp/fc041b05-516e-4bde-9882-a08b1cc5473c/", "S3 bucket name"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var s3calls atomic.Int64
+			s3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s3calls.Add(1)
+				w.WriteHeader(500)
+			}))
+			t.Cleanup(s3.Close)
+			h := newHostile(t, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				switch {
+				case r.URL.Path == "/api/v1/jamf-pro-version":
+					io.WriteString(w, `{"version":"11.25.2-t1760000000"}`)
+				case r.Method == http.MethodGet && r.URL.Path == "/api/v1/jcds/files":
+					io.WriteString(w, `[]`)
+				case r.Method == http.MethodPost && r.URL.Path == "/api/v1/jcds/files":
+					w.WriteHeader(201)
+					json.NewEncoder(w).Encode(map[string]any{"accessKeyID": "AKIAHOSTILE0001", "secretAccessKey": "hostile-secret-0001",
+						"sessionToken": "hostile-session-0001", "region": "us-east-1", "expiration": 4102444800,
+						"bucketName": tc.bucket, "path": tc.path, "uuid": "fc041b05-516e-4bde-9882-a08b1cc5473c"})
+				case r.Method == http.MethodGet:
+					io.WriteString(w, `{"totalCount":0,"results":[]}`)
+				default:
+					w.WriteHeader(404)
+				}
+			})
+			env := hostileEnv(t, h.srv.URL)
+			res := runHostileWith(t, env, []string{"AWS_ENDPOINT_URL_S3=" + s3.URL}, "-v")
+			if res.code != 10 || !strings.Contains(res.stderr, tc.want) || !strings.Contains(res.stderr, "refusing to upload") {
+				t.Errorf("exit %d, want 10 naming %q:\n%s", res.code, tc.want, res.stderr)
+			}
+			if s3calls.Load() != 0 {
+				t.Errorf("%d requests reached S3", s3calls.Load())
+			}
+		})
 	}
 }
