@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -206,6 +207,10 @@ func (c *Config) validate() []error {
 		if i := strings.IndexFunc(in.v, isControl); i >= 0 {
 			errs = append(errs, fmt.Errorf("input %s %q holds a control character at byte %d; package names are shown in Jamf Pro and in logs, so remove it", in.key, in.v, i))
 		}
+	}
+	// Without pkg_name the file's own name becomes the package name.
+	if base := filepath.Base(c.PkgPath); c.PkgName == "" && c.PkgPath != "" && strings.IndexFunc(base, isControl) >= 0 {
+		errs = append(errs, fmt.Errorf("input pkg_path: the file name %q holds a control character; rename the file or set pkg_name", base))
 	}
 	if c.PkgPath == "" {
 		errs = append(errs, errors.New("input pkg_path is missing (and pathname does not end in .pkg): set pkg_path to the package to upload"))

@@ -21,6 +21,7 @@ func TestHostileInputsRefused(t *testing.T) {
 		{"pkg_name with a C1 control", plistio.Env{"pkg_name": "App\u009b2K.pkg"}, "control character"},
 		{"pkg_display_name with a tab", plistio.Env{"pkg_display_name": "App\tName"}, "pkg_display_name"},
 		{"pkg_display_name with DEL", plistio.Env{"pkg_display_name": "App\x7f"}, "pkg_display_name"},
+		{"file name with an escape and no pkg_name", plistio.Env{"pkg_path": "/tmp/App\x1b[2K.pkg"}, "rename the file or set pkg_name"},
 		{"verify_timeout past a duration", plistio.Env{"verify_timeout": "9223372037"}, "verify_timeout: must be at most"},
 		{"verify_timeout uint64", plistio.Env{"verify_timeout": uint64(1) << 62}, "verify_timeout"},
 		{"verify_timeout two days", plistio.Env{"verify_timeout": uint64(172800)}, "verify_timeout"},
