@@ -17,7 +17,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
@@ -141,6 +143,16 @@ Flags:
 	}
 	level = max(level, int(verbose))
 	log := processor.NewLogger(stderr, level, format)
+	// These are logged at every verbosity: a quiet nightly run is exactly
+	// where nobody would otherwise notice.
+	for _, w := range processor.SecurityWarnings(env) {
+		log.Warn().Msg(w)
+	}
+	if *input == "" {
+		for _, key := range secretArgs(fs.Args()) {
+			log.Warn().Msgf("%s was given as a command-line argument, where other users of this computer can read it (ps); put it in a plist file (-input) or the AutoPkg environment on standard input instead", key)
+		}
+	}
 
 	// Progress is for people watching (autopkg run -v); a quiet nightly run
 	// at verbose 0 keeps its log to warnings and errors.
@@ -169,9 +181,30 @@ func readEnv(input string, args []string, stdin io.Reader) (plistio.Env, error) 
 	}
 }
 
+// secretKeys are the inputs that carry a secret.
+var secretKeys = []string{"API_PASSWORD", "CLIENT_SECRET", "BEARER_TOKEN"}
+
+// secretArgs names the secret inputs among key=value arguments.
+func secretArgs(args []string) []string {
+	var out []string
+	for _, arg := range args {
+		key, value, _ := strings.Cut(arg, "=")
+		if value != "" && slices.Contains(secretKeys, key) && !slices.Contains(out, key) {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
 // fail reports a processor error exactly as AutoPkg's execute_shell does.
+// Line breaks between the parts of a joined error stay; every other control
+// character is escaped, so text from a server cannot rewrite the line.
 func fail(stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "ProcessorError: %s\n", secret.Scrub(err.Error()))
+	lines := strings.Split(secret.Scrub(err.Error()), "\n")
+	for i, l := range lines {
+		lines[i] = secret.Escape(l)
+	}
+	fmt.Fprintf(stderr, "ProcessorError: %s\n", strings.Join(lines, "\n"))
 	return exitProcessorError
 }
 

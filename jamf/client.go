@@ -180,21 +180,36 @@ func normalizeURL(raw string) (string, error) {
 	if raw == "" {
 		return "", errors.New("jamf: no Jamf Pro URL given (JSS_URL)")
 	}
+	// Messages show the URL without user information, parsed or not: a
+	// password in a malformed URL must not reach the log either.
+	shown := secret.RedactURL(raw)
+	userinfo := secret.URLUserinfo(raw)
+	if _, pw, ok := strings.Cut(userinfo, ":"); ok {
+		secret.Register(pw)
+	}
 	u, err := url.Parse(strings.TrimRight(raw, "/"))
 	if err != nil {
-		return "", fmt.Errorf("jamf: Jamf Pro URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the raw URL url.Error repeats
+		}
+		if userinfo != "" {
+			// The parse error may quote part of the password.
+			return "", fmt.Errorf("jamf: Jamf Pro URL %q is not a valid URL, and must not carry credentials; use the username and password settings", shown)
+		}
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q: %v", shown, err)
+	}
+	if u.User != nil || userinfo != "" {
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q must not carry credentials; use the username and password settings", shown)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return "", fmt.Errorf("jamf: Jamf Pro URL %q must start with https://", raw)
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q must start with https://", shown)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("jamf: Jamf Pro URL %q has no host name", raw)
-	}
-	if u.User != nil {
-		return "", fmt.Errorf("jamf: Jamf Pro URL must not carry credentials; use the username and password settings")
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q has no host name", shown)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("jamf: Jamf Pro URL %q must not have a query or fragment", raw)
+		return "", fmt.Errorf("jamf: Jamf Pro URL %q must not have a query or fragment", shown)
 	}
 	return u.Scheme + "://" + u.Host + u.EscapedPath(), nil
 }
@@ -238,5 +253,18 @@ func NewHTTPClient(insecure bool) (*http.Client, error) {
 			InsecureSkipVerify: insecure, //nolint:gosec // only when the user asks for insecure mode
 		},
 	}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: tr, CheckRedirect: sameOriginRedirects}, nil
+}
+
+// sameOriginRedirects follows a redirect only within the first request's
+// scheme, host and port: Go itself keeps Authorization for another port of
+// the same host, and resends a body (a form with a client secret) on 307/308.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !sameOrigin(via[0].URL, req.URL) {
+		return &RedirectError{Status: redirectStatus(req), From: via[0].URL, To: req.URL}
+	}
+	return nil
 }

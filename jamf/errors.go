@@ -7,6 +7,7 @@ import (
 	"html"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
 )
@@ -74,12 +75,38 @@ var (
 	spaceRE        = regexp.MustCompile(`\s+`)
 )
 
+// Limits on what of a server's error text goes into a message: a JSON
+// description is the server's own sentence and may be long; a text or HTML
+// body is often a whole page or an echo of the request.
+const (
+	maxCode     = 100
+	maxJSONText = 1000
+	maxText     = 300
+)
+
 // parseErrorBody pulls the server's own message out of an error body: the
 // Jamf Pro API's JSON errors, the Classic API's HTML page, or plain text.
+// Secrets are masked before anything is cut, in the raw body and again in
+// the decoded text (decoding JSON or HTML escapes can reassemble a secret),
+// so a cut never leaves a secret's unmasked prefix behind; control
+// characters are escaped so the text cannot forge or erase log lines.
 func parseErrorBody(body []byte) (code, msg string) {
+	code, msg, isJSON := rawErrorBody(secret.ScrubBytes(body))
+	limit := maxText
+	if isJSON {
+		limit = maxJSONText
+	}
+	return clip(code, maxCode), clip(msg, limit)
+}
+
+func clip(s string, limit int) string {
+	return shorten(secret.Escape(secret.Scrub(s)), limit)
+}
+
+func rawErrorBody(body []byte) (code, msg string, isJSON bool) {
 	trimmed := strings.TrimSpace(string(body))
 	if trimmed == "" {
-		return "", ""
+		return "", "", false
 	}
 	if strings.HasPrefix(trimmed, "{") {
 		var j struct {
@@ -111,27 +138,26 @@ func parseErrorBody(body []byte) (code, msg string) {
 			}
 			switch {
 			case len(descs) > 0:
-				return code, strings.Join(descs, "; ")
+				return code, strings.Join(descs, "; "), true
 			case j.ErrorDescription != "":
-				return j.Error, j.ErrorDescription
+				return j.Error, j.ErrorDescription, true
 			case j.Error != "":
-				return "", j.Error
+				return "", j.Error, true
 			case j.Message != "":
-				return code, j.Message
+				return code, j.Message, true
 			}
-			return code, ""
+			return code, "", true
 		}
 	}
 	if m := classicErrorRE.FindStringSubmatch(trimmed); m != nil {
-		return "", cleanText(m[1])
+		return "", cleanText(m[1]), false
 	}
 	if strings.HasPrefix(trimmed, "<") {
 		if m := titleRE.FindStringSubmatch(trimmed); m != nil {
-			return "", cleanText(m[1])
+			return "", cleanText(m[1]), false
 		}
-		return "", shorten(cleanText(trimmed))
 	}
-	return "", shorten(cleanText(trimmed))
+	return "", cleanText(trimmed), false
 }
 
 func cleanText(s string) string {
@@ -140,12 +166,16 @@ func cleanText(s string) string {
 	return strings.TrimSpace(spaceRE.ReplaceAllString(s, " "))
 }
 
-func shorten(s string) string {
-	const max = 300
-	if len(s) <= max {
+// shorten cuts s to at most limit bytes on a character boundary.
+func shorten(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
-	return s[:max] + "…"
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // jcdsPrivilege names the privilege a JCDS call needs. The privilege was

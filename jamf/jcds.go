@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -104,6 +105,9 @@ func (c *Client) uploadCredentials(ctx context.Context, step, path string) (*Upl
 	if out.AccessKeyID == "" || out.SecretAccessKey == "" || out.BucketName == "" {
 		return nil, fmt.Errorf("%s: reply lacks the access key, secret or bucket name", step)
 	}
+	if err := checkUploadTarget(out.BucketName, out.Path, out.Region); err != nil {
+		return nil, fmt.Errorf("%s: %w", step, err)
+	}
 	exp, ok := parseTime(out.Expiration)
 	if !ok {
 		// Unknown expiry: assume the shortest common STS lifetime so the
@@ -115,6 +119,33 @@ func (c *Client) uploadCredentials(ctx context.Context, step, path string) (*Upl
 		AccessKeyID: out.AccessKeyID, SecretAccessKey: out.SecretAccessKey, SessionToken: out.SessionToken,
 		Region: out.Region, BucketName: out.BucketName, Path: out.Path, UUID: out.UUID, Expiration: exp,
 	}, nil
+}
+
+var (
+	// uploadPathRE is the shape of the folder an upload goes to:
+	// "tmp/<uuid>/". Anything else (a "..", a slash too many, no tmp/
+	// prefix) would write outside the upload area or fail late and obscurely.
+	uploadPathRE = regexp.MustCompile(`^tmp/[A-Za-z0-9][A-Za-z0-9-]{0,63}/$`)
+	// bucketRE follows S3's bucket naming rules: 3 to 63 lowercase letters,
+	// digits, dots and hyphens, starting and ending with a letter or digit.
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	ipRE     = regexp.MustCompile(`^\d+\.\d+\.\d+\.\d+$`)
+	regionRE = regexp.MustCompile(`^[a-z0-9-]{1,40}$`)
+)
+
+// checkUploadTarget refuses an upload-start answer whose bucket, folder or
+// region would send the package somewhere else than a JCDS upload area.
+func checkUploadTarget(bucket, path, region string) error {
+	if !bucketRE.MatchString(bucket) || strings.Contains(bucket, "..") || ipRE.MatchString(bucket) {
+		return fmt.Errorf("the server named bucket %q for the upload, which is not a valid S3 bucket name; refusing to upload", bucket)
+	}
+	if !uploadPathRE.MatchString(path) {
+		return fmt.Errorf("the server named folder %q for the upload, which is not of the form tmp/<uuid>/; refusing to upload", path)
+	}
+	if region != "" && !regionRE.MatchString(region) {
+		return fmt.Errorf("the server named region %q for the upload, which is not an AWS region name; refusing to upload", region)
+	}
+	return nil
 }
 
 // InitiateUpload starts a JCDS upload and returns its temporary AWS

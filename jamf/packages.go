@@ -325,7 +325,17 @@ func (c *Client) findExact(ctx context.Context, step, path, field, name string) 
 	const pageSize = 100
 	var found map[string]json.RawMessage
 	var foundName string
+	// maxPages stops a server that claims an endless totalCount, or keeps
+	// sending full pages, from holding the run in a loop: an exact-name
+	// filter matches a handful of entries, and only a name with RSQL
+	// wildcards could match more.
+	const maxPages = 100
+	total := 0
 	for page := 0; ; page++ {
+		if page == maxPages {
+			return nil, fmt.Errorf("%s: GET %s: no exact match in the first %d pages of %d entries, and the server claims %d; giving up rather than paging on",
+				step, path, maxPages, pageSize, total)
+		}
 		q := url.Values{}
 		q.Set("page", strconv.Itoa(page))
 		q.Set("page-size", strconv.Itoa(pageSize))
@@ -338,6 +348,7 @@ func (c *Client) findExact(ctx context.Context, step, path, field, name string) 
 		if err := c.doJSON(ctx, request{step: step, method: http.MethodGet, path: path, query: q}, &out); err != nil {
 			return nil, err
 		}
+		total = out.TotalCount
 		for _, r := range out.Results {
 			var got string
 			if json.Unmarshal(r[field], &got) != nil || !strings.EqualFold(got, name) {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
 )
 
 // request describes one logical call; do sends it up to maxTries times.
@@ -49,9 +51,24 @@ type response struct {
 	body   []byte
 }
 
-// maxBody bounds what is read of any reply; the largest replies are package
-// lists of at most one page.
-const maxBody = 64 << 20
+// maxBody bounds what is read of a success reply; the largest replies are
+// the JCDS file list and package lists of at most one page. maxErrorBody
+// bounds an error reply: only its first few hundred characters are ever
+// shown, and a hostile or broken server must not make the run hold tens of
+// megabytes (an RSS goal of 64 MB) for a message nobody reads.
+const (
+	maxBody      = 64 << 20
+	maxErrorBody = 64 << 10
+)
+
+// longWait is the pause from which a retry is worth telling a person
+// watching (-v) about: the run is not stuck, it is waiting for the server.
+const longWait = 5 * time.Second
+
+// maxRetryAfter caps one wait a server may ask for with Retry-After. A
+// server that wants more is told no: the run's whole retry budget (five
+// tries by default) then stays within minutes, not hours.
+const maxRetryAfter = 2 * time.Minute
 
 func bytesBody(b []byte) func() (io.ReadCloser, int64, error) {
 	return func() (io.ReadCloser, int64, error) {
@@ -82,7 +99,11 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	var wait time.Duration
 	for try := 1; try <= c.maxTries; {
 		if wait > 0 {
-			c.log.Debug().Str("step", r.step).Dur("wait", wait).Int("try", try).Msg("retrying")
+			ev := c.log.Debug()
+			if wait >= longWait {
+				ev = c.log.Info()
+			}
+			ev.Str("step", r.step).Dur("wait", wait).Int("try", try).Int("of", c.maxTries).Msg("retrying after a pause")
 			if err := c.hooks.sleep(ctx, wait); err != nil {
 				return nil, scrub(fmt.Errorf("%s: %s %s: %w (last error: %v)", r.step, r.method, r.target(), err, lastErr))
 			}
@@ -123,7 +144,17 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			lastErr = c.apiError(r, resp, renewed)
 			wait = c.backoff(try)
 			if ra, ok := retryAfter(resp.header.Get("Retry-After"), c.hooks.now()); ok {
-				wait = ra
+				if ra > maxRetryAfter {
+					c.log.Info().Str("step", r.step).Dur("asked", ra).Dur("wait", maxRetryAfter).
+						Msg("the server asked for a longer pause than this run allows; waiting less")
+				}
+				wait = min(ra, maxRetryAfter)
+			}
+			if dl, ok := ctx.Deadline(); ok && c.hooks.now().Add(wait).After(dl) {
+				// Waiting past the run's deadline only to be cancelled
+				// would hide the server's answer behind a timeout.
+				return nil, scrub(fmt.Errorf("%s: the server asks to wait %s before trying again, longer than this run has left: %w",
+					r.step, wait.Round(time.Second), lastErr))
 			}
 			try++
 			continue
@@ -196,7 +227,7 @@ func (c *Client) once(ctx context.Context, r request) (resp *response, tok strin
 
 	start := c.hooks.now()
 	c.requests.Add(1)
-	hr, err := c.hc.Do(req)
+	hr, err := c.noRedirects().Do(req)
 	if err != nil {
 		if dog != nil && dog.fired() != nil {
 			err = dog.fired()
@@ -210,13 +241,87 @@ func (c *Client) once(ctx context.Context, r request) (resp *response, tok strin
 	if dog != nil {
 		dog.replied()
 	}
-	b, err := io.ReadAll(io.LimitReader(hr.Body, maxBody))
+	limit := int64(maxBody)
+	if hr.StatusCode < 200 || hr.StatusCode >= 300 {
+		limit = maxErrorBody
+	}
+	b, err := io.ReadAll(io.LimitReader(hr.Body, limit+1))
 	if err != nil {
 		return nil, tok, fmt.Errorf("read reply (HTTP %d): %w", hr.StatusCode, err)
+	}
+	if int64(len(b)) > limit {
+		if limit == maxBody {
+			return nil, tok, errPermanent{fmt.Errorf("reply (HTTP %d) is larger than %d MiB; is this really Jamf Pro?", hr.StatusCode, maxBody>>20)}
+		}
+		// The start of an error body is all that is shown; the rest is
+		// left unread and the connection dropped.
+		b = b[:limit]
 	}
 	c.log.Debug().Str("step", r.step).Str("method", r.method).Str("path", r.path).
 		Int("status", hr.StatusCode).Dur("took", c.hooks.now().Sub(start)).Msg("jamf request")
 	return &response{status: hr.StatusCode, header: hr.Header, body: b}, tok, nil
+}
+
+// noRedirects returns the HTTP client for Jamf requests: every one of them
+// carries a credential (a bearer token, basic auth, or the OAuth client
+// secret in its body), and Go's client would resend a body on a 307/308 and
+// keep Authorization for the same host name on another port. So no Jamf
+// request follows a redirect; the error names where it pointed.
+func (c *Client) noRedirects() *http.Client {
+	hc := *c.hc
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		return &RedirectError{Status: redirectStatus(req), From: via[0].URL, To: req.URL}
+	}
+	return &hc
+}
+
+func redirectStatus(req *http.Request) int {
+	if req.Response != nil {
+		return req.Response.StatusCode
+	}
+	return 0
+}
+
+// RedirectError is a redirect that was refused.
+type RedirectError struct {
+	Status   int
+	From, To *url.URL
+}
+
+func (e *RedirectError) Error() string {
+	to := redactedURL(e.To)
+	switch {
+	case e.From.Scheme == "https" && e.To.Scheme != "https":
+		return fmt.Sprintf("refused a redirect (HTTP %d) from https to %s: credentials are never sent in clear", e.Status, to)
+	case !sameOrigin(e.From, e.To):
+		return fmt.Sprintf("refused a redirect (HTTP %d) to another server, %s: credentials are only sent to JSS_URL's own scheme, host and port", e.Status, to)
+	}
+	return fmt.Sprintf("refused a redirect (HTTP %d) to %s: credentials are not resent across redirects; if that is Jamf Pro's own address, set JSS_URL to it", e.Status, to)
+}
+
+// sameOrigin compares scheme, host and port, with default ports spelled out.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// redactedURL shows a URL without user information, query or fragment (a
+// redirect target could carry tokens in any of them), escaped for a log.
+func redactedURL(u *url.URL) string {
+	v := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return secret.Escape(v.String())
 }
 
 // errPermanent marks errors that a retry cannot fix.
@@ -237,7 +342,10 @@ func retryable(err error) bool {
 		return false
 	}
 	var apiErr *APIError
+	var redirect *RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		return false
 	case isCertError(err):
 		return false
 	case errors.As(err, &apiErr):

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
@@ -37,6 +38,9 @@ func Decode(data []byte) (Env, error) {
 	trimmed := bytes.TrimLeft(data, " \t\r\n\ufeff")
 	if !bytes.HasPrefix(trimmed, []byte("bplist")) && !bytes.HasPrefix(trimmed, []byte("<")) {
 		return nil, fmt.Errorf("input is not an XML or binary property list (it starts with %q)", head(trimmed))
+	}
+	if err := checkShape(data); err != nil {
+		return nil, err
 	}
 	var root any
 	format, err := plist.Unmarshal(data, &root)
@@ -174,11 +178,26 @@ func WriteFile(name string, w io.Writer, env Env) error {
 	if err != nil {
 		return err
 	}
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	// The temporary file gets a fresh, exclusively created name in the
+	// target's folder (so the rename stays on one file system): a fixed
+	// name such as FILE.tmp could be a symlink planted by another user,
+	// and writing through it would overwrite whatever it points at.
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("write output plist: %w", err)
 	}
-	if err := os.Rename(tmp, name); err != nil {
+	tmp := f.Name()
+	err = f.Chmod(0o644)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, name)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write output plist: %w", err)
 	}

@@ -3,6 +3,7 @@ package processor
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -141,13 +142,19 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	if sleep < 0 {
 		errs = append(errs, fmt.Errorf("input sleep: must be 0 or more seconds, got %d", sleep))
 	}
-	c.Sleep = time.Duration(sleep) * time.Second
+	if sleep > maxSeconds {
+		errs = append(errs, fmt.Errorf("input sleep: must be at most %d seconds (one day), got %d", maxSeconds, sleep))
+	}
+	c.Sleep = time.Duration(min(max(sleep, 0), maxSeconds)) * time.Second
 	// Jamf's own tools wait up to 10 minutes for a multi-GB file.
 	verify := integer("verify_timeout", 600)
 	if verify < 0 {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be 0 or more seconds, got %d", verify))
 	}
-	c.VerifyTimeout = time.Duration(verify) * time.Second
+	if verify > maxSeconds {
+		errs = append(errs, fmt.Errorf("input verify_timeout: must be at most %d seconds (one day), got %d", maxSeconds, verify))
+	}
+	c.VerifyTimeout = time.Duration(min(max(verify, 0), maxSeconds)) * time.Second
 
 	jcds2Mode := boolean("jcds2_mode")
 	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""
@@ -189,18 +196,52 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	return c, nil
 }
 
+// maxSeconds bounds inputs given in seconds: a day is more than any wait
+// needs, and far below where a time.Duration overflows.
+const maxSeconds = 24 * 60 * 60
+
 func (c *Config) validate() []error {
 	var errs []error
 	switch {
 	case c.URL == "":
 		errs = append(errs, errors.New("input JSS_URL is missing: set it to your Jamf Pro URL, e.g. https://example.jamfcloud.com"))
 	case !strings.HasPrefix(c.URL, "https://") && !strings.HasPrefix(c.URL, "http://"):
-		errs = append(errs, fmt.Errorf("input JSS_URL %q must start with https://", c.URL))
+		errs = append(errs, fmt.Errorf("input JSS_URL %q must start with https://", secret.RedactURL(c.URL)))
+	}
+	for _, in := range []struct{ key, v string }{{"pkg_name", c.PkgName}, {"pkg_display_name", c.DisplayName}} {
+		if i := strings.IndexFunc(in.v, isControl); i >= 0 {
+			errs = append(errs, fmt.Errorf("input %s %q holds a control character at byte %d; package names are shown in Jamf Pro and in logs, so remove it", in.key, in.v, i))
+		}
+	}
+	// Without pkg_name the file's own name becomes the package name.
+	if base := filepath.Base(c.PkgPath); c.PkgName == "" && c.PkgPath != "" && strings.IndexFunc(base, isControl) >= 0 {
+		errs = append(errs, fmt.Errorf("input pkg_path: the file name %q holds a control character; rename the file or set pkg_name", base))
 	}
 	if c.PkgPath == "" {
 		errs = append(errs, errors.New("input pkg_path is missing (and pathname does not end in .pkg): set pkg_path to the package to upload"))
 	}
 	return errs
+}
+
+// isControl matches what must not be in a package name: C0 and C1 control
+// characters (a terminal escape, a line break) and DEL.
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f)
+}
+
+// SecurityWarnings lists what in env weakens a run's security but is
+// allowed: an http:// Jamf Pro URL (credentials and tokens in clear) and
+// insecure_mode (any certificate accepted). The caller logs them at every
+// verbosity.
+func SecurityWarnings(env plistio.Env) []string {
+	var out []string
+	if u, err := env.String("JSS_URL", ""); err == nil && strings.HasPrefix(strings.ToLower(strings.TrimSpace(u)), "http://") {
+		out = append(out, "JSS_URL uses http://: credentials, tokens and the upload's AWS keys cross the network unencrypted; use https://")
+	}
+	if b, err := env.Bool("insecure_mode"); err == nil && b {
+		out = append(out, "insecure_mode is on: the server's TLS certificate is not checked, so anyone in the network path can pose as Jamf Pro and take the credentials; trust its CA with SSL_CERT_FILE instead")
+	}
+	return out
 }
 
 var placeholder = regexp.MustCompile(`%([A-Za-z0-9_]+)%`)

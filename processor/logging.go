@@ -37,6 +37,16 @@ func NewLogger(w io.Writer, verbose int, format string) zerolog.Logger {
 			NoColor:     true,
 			PartsOrder:  []string{zerolog.LevelFieldName, zerolog.MessageFieldName},
 			FormatLevel: formatLevel,
+			// Messages carry text from outside (server answers, file and
+			// package names); escaped, it cannot move the cursor, rewrite
+			// the line or forge a "ProcessorError:" line for the shim.
+			// Field values are quoted by the writer when they need it.
+			FormatMessage: func(i any) string {
+				if i == nil {
+					return ""
+				}
+				return secret.Escape(fmt.Sprint(i))
+			},
 			FormatFieldName: func(i any) string {
 				return fmt.Sprintf("%s=", i)
 			},

@@ -10,10 +10,17 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html"
 	"io"
+	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Mask replaces a registered secret in any scrubbed text.
@@ -28,17 +35,43 @@ var (
 	secrets []string // longest first, so a secret containing another is masked whole
 )
 
-// Register records values that must never appear in output.
+// Register records values that must never appear in output, together with
+// the escaped forms a server or a formatter could turn them into: a body
+// that echoes a form field is URL-encoded, a JSON error escapes quotes and
+// "<>&", a Go %q adds backslashes, an HTML page uses entities.
 func Register(values ...string) {
 	mu.Lock()
 	defer mu.Unlock()
 	for _, v := range values {
-		if len(v) < minLen || contains(secrets, v) {
+		if len(v) < minLen {
 			continue
 		}
-		secrets = append(secrets, v)
+		for _, f := range forms(v) {
+			if len(f) >= minLen && !contains(secrets, f) {
+				secrets = append(secrets, f)
+			}
+		}
 	}
 	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
+}
+
+// forms returns v and its escaped spellings, quotes stripped.
+func forms(v string) []string {
+	out := []string{v, url.QueryEscape(v), url.PathEscape(v), html.EscapeString(v)}
+	out = append(out, strings.Trim(strconv.Quote(v), `"`), strings.Trim(strconv.QuoteToASCII(v), `"`))
+	if j, err := json.Marshal(v); err == nil { // escapes <, >, & as \u003c…
+		out = append(out, strings.Trim(string(j), `"`))
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(v) == nil {
+		out = append(out, strings.Trim(strings.TrimSpace(b.String()), `"`))
+	}
+	// A secret long enough to be worth it is also masked base64-encoded,
+	// as in an echoed basic-auth header of the secret alone.
+	out = append(out, base64.StdEncoding.EncodeToString([]byte(v)))
+	return out
 }
 
 func contains(list []string, v string) bool {
@@ -86,6 +119,89 @@ func (s *scrubWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// RedactURL hides the user information of a URL in text meant for people,
+// whether or not the URL parses: everything between the scheme and the last
+// "@" is replaced, so a password holding "/", "@" or a bad "%" escape is
+// never printed. Over-redacting a path that holds "@" is the lesser harm.
+func RedactURL(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return raw
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return raw[:start] + "REDACTED@" + raw[at+1:]
+}
+
+// URLUserinfo returns the user information a URL-like string carries (the
+// text RedactURL hides), or "".
+func URLUserinfo(raw string) string {
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
+		return ""
+	}
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return raw[start:at]
+}
+
+// Escape makes text from outside (a server's message, a file name) safe to
+// print on a terminal or in a line-oriented log: control characters (ANSI
+// escapes, carriage returns, newlines that could forge a "ProcessorError:"
+// line), Unicode bidirectional overrides and invalid UTF-8 are written as Go
+// escapes. Everything else is left as it is.
+func Escape(s string) string {
+	if !needsEscape(s) {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8RuneError && isInvalidAt(s, i):
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unsafeRune(r):
+			q := strconv.QuoteRuneToASCII(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+const utf8RuneError = '\uFFFD'
+
+func isInvalidAt(s string, i int) bool {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	return r == utf8.RuneError && size <= 1
+}
+
+func needsEscape(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if unsafeRune(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func unsafeRune(r rune) bool {
+	switch {
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true // bidirectional controls reorder what a reader sees
+	}
+	return false
 }
 
 // Reset forgets all registered secrets; tests use it between cases.

@@ -2,6 +2,8 @@ package secret
 
 import (
 	"bytes"
+	"encoding/base64"
+	"strings"
 	"testing"
 )
 
@@ -35,5 +37,54 @@ func TestWriter(t *testing.T) {
 	}
 	if got, want := buf.String(), "Authorization: Bearer "+Mask+"\n"; got != want {
 		t.Errorf("wrote %q, want %q", got, want)
+	}
+}
+
+func TestScrubEscapedForms(t *testing.T) {
+	Reset()
+	t.Cleanup(Reset)
+	const s = `Pw"Ze\b&<r>a 1%`
+	Register(s)
+	for _, in := range []string{
+		`q="Pw\"Ze\\b&<r>a 1%"`,                    // %q
+		`{"p":"Pw\"Ze\\b\u0026\u003cr\u003ea 1%"}`, // encoding/json
+		`{"p":"Pw\"Ze\\b&<r>a 1%"}`,                // JSON without HTML escaping
+		"p=Pw%22Ze%5Cb%26%3Cr%3Ea+1%25",            // form body
+		"/Pw%22Ze%5Cb&%3Cr%3Ea%201%25",             // path
+		"<p>Pw&#34;Ze\\b&amp;&lt;r&gt;a 1%</p>",    // html.EscapeString
+		"Basic " + base64.StdEncoding.EncodeToString([]byte(s)),
+	} {
+		if got := Scrub(in); strings.Contains(got, "Ze") || strings.Contains(got, base64.StdEncoding.EncodeToString([]byte(s))) || !strings.Contains(got, Mask) {
+			t.Errorf("Scrub(%q) = %q", in, got)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://jamf.example/x":           "https://jamf.example/x",
+		"ftp://bob:pw@jamf.example":        "ftp://REDACTED@jamf.example",
+		"https://bob:p/w@x@jamf.example/a": "https://REDACTED@jamf.example/a",
+		"bob:pw%zz@host":                   "REDACTED@host",
+		"https://bob:pw@":                  "https://REDACTED@",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestEscape(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain text – ümlaut":       "plain text – ümlaut",
+		"a\x1b[2Kb":                 `a\x1b[2Kb`,
+		"line\r\nProcessorError: x": `line\r\nProcessorError: x`,
+		"bell\x07 del\x7f c1\u009b": `bell\a del\x7f c1\u009b`,
+		"rtl \u202eevil\u202c":      `rtl \u202eevil\u202c`,
+		"bad \xff utf8":             `bad \xff utf8`,
+	} {
+		if got := Escape(in); got != want {
+			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
