@@ -44,6 +44,9 @@ type Config struct {
 	ReplaceMetadata bool
 	SkipMetadata    bool
 	Recalculate     bool
+	// RecalculateWait is waited before the first inventory refresh after an
+	// upload (recalculate_wait_time).
+	RecalculateWait time.Duration
 	MD5             bool
 	Insecure        bool
 	DryRun          bool
@@ -145,6 +148,11 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be 0 or more seconds, got %d", verify))
 	}
 	c.VerifyTimeout = time.Duration(verify) * time.Second
+	recalcWait := integer("recalculate_wait_time", 0)
+	if recalcWait < 0 {
+		errs = append(errs, fmt.Errorf("input recalculate_wait_time: must be 0 or more seconds, got %d", recalcWait))
+	}
+	c.RecalculateWait = time.Duration(recalcWait) * time.Second
 
 	jcds2Mode := boolean("jcds2_mode")
 	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""
@@ -165,6 +173,10 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	c.RecipeOverrideDirs = list("RECIPE_OVERRIDE_DIRS")
 	c.RecipeSearchDirs = list("RECIPE_SEARCH_DIRS")
 	c.RecipeCacheDir = str("RECIPE_CACHE_DIR", "")
+
+	// Settings this processor cannot honour stop the run here, before any
+	// request is sent.
+	errs = append(errs, refusals(env)...)
 
 	rawCategory := str("pkg_category", "")
 	if len(errs) == 0 {

@@ -107,6 +107,8 @@ type uploader struct {
 	// serverMD5: the JCDS lists MD5s, so verification can compare them.
 	serverMD5 bool
 	res       Result
+	// refreshWaited: recalculate_wait_time has been waited in this run.
+	refreshWaited bool
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
@@ -506,6 +508,9 @@ func (u *uploader) verify(ctx context.Context) error {
 	}
 	name := u.file.Name
 	if u.version.AtLeast(11, 10) {
+		if err := u.waitBeforeRefresh(ctx); err != nil {
+			return err
+		}
 		if err := u.client.RefreshInventory(ctx, name, u.version); err != nil && !errors.Is(err, jamf.ErrUnsupported) {
 			u.log.Warn().Err(err).Msg("inventory refresh failed; waiting for the JCDS to list the file anyway")
 		}
@@ -651,6 +656,9 @@ func (u *uploader) recalculate(ctx context.Context) error {
 	if !u.version.AtLeast(11, 10) {
 		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.10 or later; %s is %s", u.cfg.URL, u.version.Raw)
 		return nil
+	}
+	if err := u.waitBeforeRefresh(ctx); err != nil {
+		return err
 	}
 	if err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
 		return fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
