@@ -212,6 +212,15 @@ class TestPostProcessor(MigrationTestCase):
             self.autopkg_run("local.pkg.Firefox_EN", "--post", POST, "--key", "pkg_category=Not A Category")
         self.assertIn("Not A Category", str(ctx.exception))
 
+    def test_recipe_list_for_nightly_runs(self):
+        # autopkg run --recipe-list FILE: its postprocessors and keys apply
+        # to every recipe in it.
+        shutil.copy(os.path.join(EXAMPLES, "migration", "recipe-list.plist"), self.tmp)
+        run = self.autopkg_run("--recipe-list", os.path.join(self.tmp, "recipe-list.plist"))
+        self.assertEqual(run.steps, ["StandInPkgBuilder", POST])
+        self.assertIs(run.env["pkg_uploaded"], True)
+        self.assertEqual(self.category_name(self.package("Firefox-128.0.pkg")), "Browsers")
+
     def test_global_file_share_preference_is_refused_then_acknowledged(self):
         # A hybrid site keeps SMB_URL in AutoPkg's preferences for every
         # recipe. The run stops before anything reaches Jamf Pro ...

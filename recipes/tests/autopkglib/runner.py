@@ -183,14 +183,35 @@ class AutoPackager:
             self.steps.append(step["Processor"])
 
 
+def parse_recipe_list(path):
+    """A recipe list: a plist dictionary (recipes, preprocessors,
+    postprocessors, and any other keys as inputs) or a text file of recipe
+    names, one a line, # for comments."""
+    try:
+        with open(path, "rb") as f:
+            data = plistlib.load(f)
+        if isinstance(data, dict):
+            return data
+    except Exception:  # pylint: disable=broad-except
+        pass
+    with open(path, encoding="utf-8") as f:
+        return {"recipes": [l for l in f.read().splitlines() if l and not l.startswith("#")]}
+
+
 def parse_run_args(argv):
-    """`autopkg run` arguments: recipe names, --post/--postprocessor,
-    --pre/--preprocessor, -k/--key KEY=VALUE, -v."""
+    """`autopkg run` arguments: recipe names, -l/--recipe-list FILE,
+    --post/--postprocessor, --pre/--preprocessor, -k/--key KEY=VALUE, -v.
+    Returns recipes, preprocessors, postprocessors, input values, verbosity.
+    A recipe list's processors give way to those on the command line, its
+    other keys to --key."""
     recipes, pre, post, keys, verbose = [], [], [], {}, 0
+    listed = {}
     args = list(argv)
     while args:
         arg = args.pop(0)
-        if arg in ("--post", "--postprocessor"):
+        if arg in ("-l", "--recipe-list"):
+            listed = parse_recipe_list(args.pop(0))
+        elif arg in ("--post", "--postprocessor"):
             post.append(args.pop(0))
         elif arg in ("--pre", "--preprocessor"):
             pre.append(args.pop(0))
@@ -203,7 +224,12 @@ def parse_run_args(argv):
             verbose += len(arg) - 1
         else:
             recipes.append(arg)
-    return recipes, pre, post, keys, verbose
+    recipes.extend(listed.get("recipes", []))
+    pre = pre or listed.get("preprocessors", [])
+    post = post or listed.get("postprocessors", [])
+    values = {k: v for k, v in listed.items() if k not in ("recipes", "preprocessors", "postprocessors")}
+    values.update(keys)
+    return recipes, pre, post, values, verbose
 
 
 def run(argv, prefs):
