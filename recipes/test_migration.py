@@ -168,7 +168,7 @@ class TestPostProcessor(MigrationTestCase):
     """Path 1: autopkg run Foo.pkg --post .../JCDS2PackageUploader."""
 
     def test_override_keys_are_the_inputs(self):
-        self.place(os.path.join(EXAMPLES, "migration", "local.pkg.Firefox_EN.recipe.yaml"), self.overrides)
+        self.place(os.path.join(EXAMPLES, "local.pkg.Firefox_EN.recipe.yaml"), self.overrides)
         run = self.autopkg_run("local.pkg.Firefox_EN", "--post", POST)
         self.assertEqual(run.steps, ["StandInPkgBuilder", POST])
         env = run.env
@@ -207,7 +207,7 @@ class TestPostProcessor(MigrationTestCase):
         self.assertIs(kept.env["pkg_uploaded"], False)
 
     def test_key_wins_over_the_override(self):
-        self.place(os.path.join(EXAMPLES, "migration", "local.pkg.Firefox_EN.recipe.yaml"), self.overrides)
+        self.place(os.path.join(EXAMPLES, "local.pkg.Firefox_EN.recipe.yaml"), self.overrides)
         with self.assertRaises(autopkglib.ProcessorError) as ctx:
             self.autopkg_run("local.pkg.Firefox_EN", "--post", POST, "--key", "pkg_category=Not A Category")
         self.assertIn("Not A Category", str(ctx.exception))
@@ -215,7 +215,7 @@ class TestPostProcessor(MigrationTestCase):
     def test_recipe_list_for_nightly_runs(self):
         # autopkg run --recipe-list FILE: its postprocessors and keys apply
         # to every recipe in it.
-        shutil.copy(os.path.join(EXAMPLES, "migration", "recipe-list.plist"), self.tmp)
+        shutil.copy(os.path.join(EXAMPLES, "recipe-list.plist"), self.tmp)
         run = self.autopkg_run("--recipe-list", os.path.join(self.tmp, "recipe-list.plist"))
         self.assertEqual(run.steps, ["StandInPkgBuilder", POST])
         self.assertIs(run.env["pkg_uploaded"], True)
@@ -246,9 +246,9 @@ class TestCopiedJamfRecipe(MigrationTestCase):
 
     def test_override_of_the_copy(self):
         mine = os.path.join(self.recipes, "my-recipes")
-        self.place(os.path.join(EXAMPLES, "migration", "Firefox_EN.jamf.recipe.yaml"), mine)
-        self.place(os.path.join(EXAMPLES, "migration", "local.jamf.Firefox_EN.recipe.yaml"), self.overrides)
-        run = self.autopkg_run("local.jamf.Firefox_EN")
+        self.place(os.path.join(EXAMPLES, "Firefox_EN.copied.jamf.recipe.yaml"), mine)
+        self.place(os.path.join(EXAMPLES, "local.jamf.Firefox.recipe.yaml"), self.overrides)
+        run = self.autopkg_run("local.jamf.Firefox")
         self.assertEqual(run.steps, ["StandInPkgBuilder", POST])
         self.assertIs(run.env["pkg_uploaded"], True)
         pkg = self.package("Firefox-128.0.pkg")
