@@ -44,6 +44,9 @@ type credentials struct {
 	// Empty until read from the keychain when keychain is set.
 	secret   string
 	keychain bool
+	// discover: neither account nor secret was given; both come from the
+	// login keychain, and kind is settled by the account found there.
+	discover bool
 	once     sync.Once
 	err      error
 }
@@ -54,6 +57,8 @@ func (c *credentials) renewable() bool { return c.kind != credBearer }
 func (c *credentials) describe() string {
 	var s string
 	switch c.kind {
+	case 0:
+		return "the account in the login keychain"
 	case credBasic:
 		s = fmt.Sprintf("user %q (basic auth)", c.account)
 	case credOAuth:
@@ -90,8 +95,12 @@ func pickCredentials(cfg Config, goos string) (*credentials, error) {
 		return nil, errors.New("a client secret but no client id (CLIENT_ID) given")
 	case cfg.Password != "":
 		return nil, errors.New("a password but no user name (API_USERNAME) given")
+	case darwin:
+		// Only JSS_URL given: the login keychain holds account and secret,
+		// as JamfUploader's set-credentials.sh leaves them.
+		return &credentials{keychain: true, discover: true}, nil
 	}
-	return nil, errors.New("no credentials: give API_USERNAME and API_PASSWORD, CLIENT_ID and CLIENT_SECRET, or BEARER_TOKEN")
+	return nil, errors.New("no credentials: give API_USERNAME and API_PASSWORD, CLIENT_ID and CLIENT_SECRET, or BEARER_TOKEN (on macOS the login keychain may hold them)")
 }
 
 // resolveSecret reads a missing password or client secret from the macOS
@@ -105,7 +114,13 @@ func (c *Client) resolveSecret(ctx context.Context) error {
 		// The keychain item's server is the Jamf Pro URL as configured; some
 		// people store the bare host name, so that is tried second.
 		servers := []string{c.base}
-		if u, err := url.Parse(c.base); err == nil && u.Host != c.base {
+		if cr.discover {
+			// Only the item for the URL itself: a bare host name could be a
+			// browser's saved password for the web interface.
+			if cr.err = c.discoverAccount(ctx); cr.err != nil {
+				return
+			}
+		} else if u, err := url.Parse(c.base); err == nil && u.Host != c.base {
 			servers = append(servers, u.Host)
 		}
 		for _, s := range servers {

@@ -47,6 +47,9 @@ type Config struct {
 	ReplaceMetadata bool
 	SkipMetadata    bool
 	Recalculate     bool
+	// RecalculateWait is waited before the first inventory refresh after an
+	// upload (recalculate_wait_time).
+	RecalculateWait time.Duration
 	MD5             bool
 	Insecure        bool
 	DryRun          bool
@@ -155,6 +158,11 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be at most %d seconds (one day), got %d", maxSeconds, verify))
 	}
 	c.VerifyTimeout = time.Duration(min(max(verify, 0), maxSeconds)) * time.Second
+	recalcWait := integer("recalculate_wait_time", 0)
+	if recalcWait < 0 || recalcWait > maxSeconds {
+		errs = append(errs, fmt.Errorf("input recalculate_wait_time: must be 0 or more and at most %d seconds, got %d", maxSeconds, recalcWait))
+	}
+	c.RecalculateWait = time.Duration(min(max(recalcWait, 0), maxSeconds)) * time.Second
 
 	jcds2Mode := boolean("jcds2_mode")
 	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""
@@ -177,6 +185,10 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	c.RecipeOverrideDirs = list("RECIPE_OVERRIDE_DIRS")
 	c.RecipeSearchDirs = list("RECIPE_SEARCH_DIRS")
 	c.RecipeCacheDir = str("RECIPE_CACHE_DIR", "")
+
+	// Settings this processor cannot honour stop the run here, before any
+	// request is sent.
+	errs = append(errs, refusals(env)...)
 
 	rawCategory := str("pkg_category", "")
 	if len(errs) == 0 {

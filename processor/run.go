@@ -123,6 +123,8 @@ type uploader struct {
 	journalRead bool
 	dupsBefore  map[string]bool // Name_N copies listed before this run uploaded
 	deleted     bool            // this run deleted the old file and has not yet committed the new one
+	// refreshWaited: recalculate_wait_time has been waited in this run.
+	refreshWaited bool
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

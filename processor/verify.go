@@ -199,6 +199,9 @@ func (u *uploader) refreshGap() time.Duration {
 // own tries) is logged and returned; the caller decides whether the record
 // can still become whole without one.
 func (u *uploader) refresh(ctx context.Context, fileName string) error {
+	if err := u.waitBeforeRefresh(ctx); err != nil {
+		return err
+	}
 	perFile, err := u.client.RefreshInventory(ctx, fileName, u.version)
 	switch {
 	case errors.Is(err, jamf.ErrUnsupported):
@@ -293,6 +296,9 @@ func (u *uploader) recalculate(ctx context.Context) error {
 	if !u.canRefresh() {
 		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
 		return nil
+	}
+	if err := u.waitBeforeRefresh(ctx); err != nil {
+		return err
 	}
 	if _, err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
 		return fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)

@@ -201,6 +201,10 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "description": (
                 "Jamf Pro account name, exchanged with API_PASSWORD for a bearer token."
+                " On macOS, when neither API_USERNAME nor CLIENT_ID is given, the "
+                "account is taken from the login keychain's internet password for "
+                "JSS_URL (as JamfUploader's set-credentials.sh stores it): a UUID is "
+                "used as an API client ID, anything else as an account name."
             ),
         },
         "BEARER_TOKEN": {
@@ -227,7 +231,18 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "CLOUD_DP": {
             "required": False,
             "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
+                "JamfPackageUploader's switch to upload to the cloud distribution point"
+                " as well as to file shares. This processor only ever uploads to the "
+                "cloud distribution point, so True on its own changes nothing; with a "
+                "file share set it is refused like SMB_URL."
+            ),
+        },
+        "JAMF_CLI_PROFILE": {
+            "required": False,
+            "description": (
+                "Refused when set: jamf-cli is not used. Give JSS_URL and CLIENT_ID "
+                "with CLIENT_SECRET (or the secret in the login keychain), or a ready "
+                "BEARER_TOKEN, instead."
             ),
         },
         "JSS_URL": {
@@ -237,41 +252,51 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "trailing / is ignored."
             ),
         },
-        "S3_BUCKET_NAME": {
+        "PLATFORM_API_REGION": {
             "required": False,
             "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
+                "Refused when set: the Jamf Platform API gateway is not supported; "
+                "authenticate to Jamf Pro at JSS_URL with an API client or account "
+                "instead."
             ),
+        },
+        "PLATFORM_API_TENANT_ID": {
+            "required": False,
+            "description": "Refused when set, like PLATFORM_API_REGION.",
+        },
+        "S3_BUCKET_NAME": {
+            "required": False,
+            "description": "Ignored: the bucket of aws_cdp_mode, which is refused.",
         },
         "SMB_PASSWORD": {
             "required": False,
-            "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
-            ),
+            "description": "Ignored: the password for SMB_URL, which is refused.",
         },
         "SMB_SHARES": {
             "required": False,
-            "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
-            ),
+            "description": "Refused when a non-empty array, like SMB_URL.",
         },
         "SMB_URL": {
             "required": False,
             "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader (as are "
-                "SMB_USERNAME, SMB_PASSWORD, SMB_SHARES and SMBn_*)."
+                "Refused when set (not empty): JamfPackageUploader copied the package "
+                "to this file share distribution point, and this processor uploads only"
+                " to the cloud distribution point. The run stops before contacting Jamf"
+                " Pro unless file_shares_updated_elsewhere is True. The same holds for "
+                "SMB2_URL, SMB3_URL and so on."
             ),
         },
         "SMB_USERNAME": {
             "required": False,
-            "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
-            ),
+            "description": "Ignored: the account for SMB_URL, which is refused.",
         },
         "aws_cdp_mode": {
             "required": False,
             "description": (
-                "Ignored: accepted for compatibility with JamfPackageUploader."
+                "Refused when True: JamfPackageUploader then copied the package to your"
+                " own S3 bucket as the cloud distribution point, and this processor "
+                "uploads only to Jamf's cloud distribution service (JCDS). The run "
+                "stops before contacting Jamf Pro."
             ),
         },
         "dry_run": {
@@ -280,6 +305,16 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "description": (
                 "Look everything up and log the plan, but change nothing (boolean). "
                 "Outputs say what would have happened."
+            ),
+        },
+        "file_shares_updated_elsewhere": {
+            "required": False,
+            "default": "False",
+            "description": (
+                "True: another step (e.g. JamfPackageUploader after this one, with "
+                "CLOUD_DP False) keeps the file share distribution points updated, so "
+                "SMB_URL, SMBn_URL and SMB_SHARES do not stop the run; this processor "
+                "leaves the shares alone (boolean)."
             ),
         },
         "insecure_mode": {
@@ -381,6 +416,16 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "metadata, unless this run already refreshed (boolean). Every upload is"
                 " followed by a refresh of its file anyway; packages_recalculated "
                 "reports True when either ran."
+            ),
+        },
+        "recalculate_wait_time": {
+            "required": False,
+            "default": "0",
+            "description": (
+                "Seconds to wait before the first inventory refresh of the run, as "
+                "JamfPackageUploader does before its refresh. Rarely needed: every "
+                "upload and metadata write is followed by a refresh and a check that "
+                "Jamf Pro shows the package ready."
             ),
         },
         "replace_pkg": {

@@ -7,9 +7,32 @@ tests; it is not AutoPkg's code.
 """
 
 import plistlib
+import re
 import sys
 
-__all__ = ["Processor", "ProcessorError"]
+__all__ = ["Processor", "ProcessorError", "update_data"]
+
+# A %KEY% reference inside a value, as AutoPkg's substitution reads them.
+RE_KEYREF = re.compile(r"%(?P<key>[a-zA-Z_][a-zA-Z_0-9]*)%")
+
+
+def update_data(a_dict, key, value):
+    """Set a_dict[key] to value with %KEY% references replaced from
+    a_dict, inside lists and dictionaries too. An unknown reference is
+    left as it is (AutoPkg logs it)."""
+
+    def sub(item):
+        if isinstance(item, str):
+            return RE_KEYREF.sub(
+                lambda m: str(a_dict[m.group("key")]) if m.group("key") in a_dict else m.group(0), item
+            )
+        if isinstance(item, list):
+            return [sub(i) for i in item]
+        if isinstance(item, dict):
+            return {k: sub(v) for k, v in item.items()}
+        return item
+
+    a_dict[key] = sub(value)
 
 
 class ProcessorError(Exception):
@@ -35,6 +58,11 @@ class Processor:
 
     def main(self):
         raise ProcessorError("main() is not implemented")
+
+    def inject(self, arguments):
+        """Set a recipe step's Arguments into the environment."""
+        for key, value in arguments.items():
+            update_data(self.env, key, value)
 
     def process(self):
         """Apply input defaults, check required inputs, run main()."""

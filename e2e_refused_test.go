@@ -1,0 +1,90 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+	"github.com/jcds2-uploader/jcds2-uploader/processor"
+)
+
+// TestRefusedSettingsStopBeforeContact: every setting this processor
+// refuses ends the real binary with a ProcessorError (exit 10) before a
+// single request reaches Jamf Pro or S3.
+func TestRefusedSettingsStopBeforeContact(t *testing.T) {
+	tests := []struct {
+		name string
+		set  plistio.Env
+		want string
+	}{
+		{"SMB_URL", plistio.Env{"SMB_URL": "smb://svc:Share-Pw-77@fs.example.com/CasperShare", "SMB_USERNAME": "svc", "SMB_PASSWORD": "Share-Pw-77"}, "SMB_URL is set"},
+		{"SMB2_URL", plistio.Env{"SMB2_URL": "smb://fs2.example.com/share"}, "SMB2_URL is set"},
+		{"SMB_SHARES", plistio.Env{"SMB_SHARES": []any{map[string]any{"SMB_URL": "smb://fs/x", "SMB_USERNAME": "u", "SMB_PASSWORD": "p"}}}, "SMB_SHARES is set"},
+		{"CLOUD_DP with a share", plistio.Env{"CLOUD_DP": true, "SMB_URL": "smb://fs/x"}, "with CLOUD_DP True"},
+		{"aws_cdp_mode", plistio.Env{"aws_cdp_mode": "True", "S3_BUCKET_NAME": "cdp"}, "aws_cdp_mode is True"},
+		{"JAMF_CLI_PROFILE", plistio.Env{"JAMF_CLI_PROFILE": "prod"}, "JAMF_CLI_PROFILE is set"},
+		{"PLATFORM_API_REGION", plistio.Env{"PLATFORM_API_REGION": "eu"}, "PLATFORM_API_REGION is set"},
+		{"PLATFORM_API_TENANT_ID", plistio.Env{"PLATFORM_API_TENANT_ID": "0f1e2d3c"}, "PLATFORM_API_TENANT_ID is set"},
+	}
+	r := newRig(t, inProcess, jamfsim.Options{})
+	path, _ := makePkg(t, "Refused.pkg", 4096)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r.t = t
+			env := r.baseEnv(path)
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			res := r.mustFail(env, tt.want)
+			st := r.sim.State()
+			if n := len(st.Calls) + len(st.S3Calls); n != 0 {
+				t.Errorf("%d requests reached the server before the refusal: %+v %+v", n, st.Calls, st.S3Calls)
+			}
+			if strings.Contains(res.stderr, "Share-Pw-77") {
+				t.Errorf("stderr shows the share password: %s", res.stderr)
+			}
+		})
+	}
+}
+
+// TestUnsetLookingSettingsRun: the leftovers AutoPkg preferences and other
+// JamfUploader steps put in the environment (empty share URLs, False
+// switches) do not stop a run, and neither do shares another step keeps
+// updated.
+func TestUnsetLookingSettingsRun(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	for i, set := range []plistio.Env{
+		{"SMB_URL": "", "SMB_SHARES": []any{}, "CLOUD_DP": "False", "aws_cdp_mode": "False", "JAMF_CLI_PROFILE": "",
+			"PLATFORM_API_REGION": "", "PLATFORM_API_TENANT_ID": "", "S3_BUCKET_NAME": "x", "SMB_USERNAME": "u"},
+		{"CLOUD_DP": true},
+		{"SMB_URL": "smb://fs/CasperShare", "CLOUD_DP": true, processor.FileSharesElsewhere: true},
+	} {
+		path, _ := makePkg(t, "Leftovers"+string(rune('A'+i))+".pkg", 3000)
+		env := r.baseEnv(path)
+		for k, v := range set {
+			env[k] = v
+		}
+		res := r.mustSucceed(env)
+		if res.out["pkg_uploaded"] != true {
+			t.Errorf("case %d: pkg_uploaded = %v", i, res.out["pkg_uploaded"])
+		}
+	}
+}
+
+// TestRecalculateWaitTimeIsHonoured: the wait is logged and the refresh
+// still follows it.
+func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+	path, _ := makePkg(t, "Wait.pkg", 3000)
+	env := r.baseEnv(path)
+	env["recalculate_wait_time"] = "1"
+	env["verbose"] = uint64(1)
+	res := r.mustSucceed(env)
+	if !strings.Contains(res.stderr, "Waiting 1s before asking for a cloud distribution point inventory refresh") {
+		t.Errorf("no wait logged:\n%s", res.stderr)
+	}
+	if r.sim.State().Counts.Refreshes < 1 {
+		t.Errorf("no inventory refresh after the wait")
+	}
+}
