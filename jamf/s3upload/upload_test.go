@@ -5,13 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -165,22 +168,6 @@ func TestExplain(t *testing.T) {
 		if tt.want == "" && hasHint || tt.want != "" && (!hasHint || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("%s: %q, want hint mentioning %q", tt.code, err, tt.want)
 		}
-	}
-}
-
-func TestSourceReaderDetectsChangedFile(t *testing.T) {
-	s := &sourceReader{ctx: context.Background(), r: strings.NewReader("12345")}
-	buf := make([]byte, 10)
-	n, _ := s.Read(buf)
-	if err := s.complete(5); err == nil {
-		t.Error("no EOF seen yet: must not count as complete")
-	}
-	_, _ = s.Read(buf[n:])
-	if err := s.complete(5); err != nil {
-		t.Errorf("whole file read: %v", err)
-	}
-	if err := s.complete(4); err == nil || !strings.Contains(err.Error(), "changed") {
-		t.Errorf("size mismatch: %v", err)
 	}
 }
 
@@ -410,5 +397,86 @@ func TestBeforeCommit(t *testing.T) {
 				t.Errorf("stored object differs")
 			}
 		})
+	}
+}
+
+// A file that grows or shrinks while its parts are sent is never committed:
+// the size is checked again just before the commit, and parts cut from a
+// shrunken file fail on their own.
+func TestUploadDetectsChangedFile(t *testing.T) {
+	env := startFake(t)
+	for i, tc := range []struct {
+		name   string
+		hashes HashSet
+		change func(path string) error
+	}{
+		{"grows, no digests", 0, func(path string) error { return appendTo(path, 1000) }},
+		{"grows, MD5", MD5, func(path string) error { return appendTo(path, 1000) }},
+		{"shrinks, MD5", MD5, func(path string) error { return os.Truncate(path, int64(smallPart)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := newFaultProxy(t, env.endpoint)
+			path, _ := writeTestFile(t, int(3*smallPart), uint64(70+i))
+			var once sync.Once
+			proxy.onPart = func(n int) {
+				once.Do(func() {
+					if err := tc.change(path); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			key := fmt.Sprintf("changed-%d.pkg", i)
+			_, err := Upload(context.Background(), Input{
+				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+				FilePath: path, Hashes: tc.hashes, PartSize: smallPart, Concurrency: 1, MaxAttempts: 1,
+			})
+			if err == nil {
+				t.Fatal("a file changed during the upload was reported as uploaded")
+			}
+			if strings.Contains(tc.name, "grows") && !strings.Contains(err.Error(), "changed during upload") {
+				t.Errorf("err = %v, want it to say the file changed", err)
+			}
+			if env.objectExists(t, key) {
+				t.Error("object committed")
+			}
+		})
+	}
+}
+
+func appendTo(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(make([]byte, n)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// The transport keeps one connection per part in flight (Go's default, 2
+// per host, would re-dial most parts) and writes in large buffers; the
+// caller's client is left as it was.
+func TestTransportFor(t *testing.T) {
+	orig := &http.Transport{MaxIdleConns: 20}
+	c := &http.Client{Transport: orig, Timeout: time.Hour}
+	got, ok := transportFor(c, 16).(*http.Client)
+	if !ok {
+		t.Fatalf("got %T", transportFor(c, 16))
+	}
+	tr := got.Transport.(*http.Transport)
+	if tr.MaxIdleConnsPerHost != 16 || tr.MaxIdleConns != 20 || tr.WriteBufferSize != writeBufferSize || got.Timeout != time.Hour {
+		t.Errorf("tuned transport: idle/host %d, idle %d, write buffer %d, timeout %v", tr.MaxIdleConnsPerHost, tr.MaxIdleConns, tr.WriteBufferSize, got.Timeout)
+	}
+	if tr2 := transportFor(c, 32).(*http.Client).Transport.(*http.Transport); tr2.MaxIdleConns != 32 {
+		t.Errorf("idle connections %d, want 32", tr2.MaxIdleConns)
+	}
+	if orig.MaxIdleConnsPerHost != 0 || orig.WriteBufferSize != 0 {
+		t.Error("the caller's transport was changed")
+	}
+	sdk, ok := transportFor(nil, 24).(*awshttp.BuildableClient)
+	if !ok || sdk.GetTransport().MaxIdleConnsPerHost != 24 {
+		t.Errorf("SDK client not tuned: %T", transportFor(nil, 24))
 	}
 }
