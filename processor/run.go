@@ -396,6 +396,10 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	if u.res.Mode == ModeV1 {
 		return u.sendV1(ctx, obj, pkg)
 	}
+	// A part size this file cannot take is refused before the upload starts.
+	if _, err := s3upload.NewPlan(u.file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
+		return fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
+	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
 		return err
@@ -442,6 +446,8 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		Hashes:       u.localDigests(),
 		HTTPClient:   httpClient,
 		MaxAttempts:  u.cfg.MaxTries,
+		PartSize:     u.cfg.UploadPartSize,
+		Concurrency:  u.cfg.UploadConcurrency,
 		Progress:     p,
 		Logger:       u.log,
 	})

@@ -419,6 +419,15 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "honoured."
             ),
         },
+        "upload_concurrency": {
+            "required": False,
+            "default": "16",
+            "description": (
+                "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit "
+                "long, fast paths; parts are read from the file as they are sent, so "
+                "memory does not grow with it."
+            ),
+        },
         "upload_mode": {
             "required": False,
             "default": "jcds2",
@@ -426,6 +435,16 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "jcds2: upload through the JCDS 2.0 S3 flow; v1: upload through "
                 "/api/v1/packages/{id}/upload (Jamf Pro 11.5+); auto: jcds2 when the "
                 "JCDS endpoints answer, else v1."
+            ),
+        },
+        "upload_part_size": {
+            "required": False,
+            "default": "8",
+            "description": (
+                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120; by default 8, "
+                "larger when a file needs it to stay within S3's 10,000 parts. A size "
+                "that would need more than 10,000 parts is refused before the upload "
+                "starts."
             ),
         },
         "verify_timeout": {
