@@ -20,6 +20,7 @@ import (
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/wanlink"
 	"github.com/rs/zerolog"
 )
 
@@ -53,6 +54,9 @@ func run(args []string) error {
 		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without JCDS 2.0 (JCDS endpoints 404)")
 		cdpSince     = fs.String("cdp-refresh-since", "11.16.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
 		verbose      = fs.Bool("v", false, "log every request")
+		wanDelay     = fs.Duration("wan-delay", 0, "S3 path: one-way delay added each way (e.g. 30ms; package wanlink)")
+		wanConnMbps  = fs.Float64("wan-conn-mbps", 0, "S3 path: bandwidth per connection and direction, Mbit/s (0: unlimited)")
+		wanLinkMbps  = fs.Float64("wan-link-mbps", 0, "S3 path: bandwidth shared by all connections per direction, Mbit/s (0: unlimited)")
 		categories   listFlag
 		faults       listFlag
 	)
@@ -72,6 +76,7 @@ func run(args []string) error {
 	opts := jamfsim.Options{
 		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
 		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, CDPRefreshSince: *cdpSince, Logger: logger,
+		WAN: wanlink.Profile{Delay: *wanDelay, ConnRate: wanlink.Mbps(*wanConnMbps), LinkRate: wanlink.Mbps(*wanLinkMbps)},
 	}
 	if *s3Endpoint != "" {
 		if *s3Key == "" || *s3Secret == "" {
