@@ -9,7 +9,7 @@
 // A Proxy accepts connections and forwards each to a target address,
 // shaping both directions. The model is deliberately simple and
 // deterministic: no loss, no jitter, FIFO queues. Each chunk read from one
-// side is scheduled through the connection's cap and then the shared link,
+// side is scheduled through the shared link and then the connection's cap,
 // delivered to the other side one delay later, and acknowledged to the
 // sender one more delay after that; the sender may have at most one
 // congestion window of unacknowledged bytes.
@@ -242,7 +242,7 @@ type pump struct {
 	inflight int
 	pending  []ack // acknowledgements on their way back, in order
 	connFree time.Time
-	lastSend time.Time
+	lastAck  time.Time // when the last acknowledgement came back
 }
 
 func newPump(p Profile, link *lane) *pump {
@@ -290,10 +290,6 @@ func (p *pump) run(src, dst net.Conn) int64 {
 	var timer *time.Timer
 	for {
 		p.drain(acks)
-		now := time.Now()
-		if p.inflight == 0 && !p.lastSend.IsZero() && now.Sub(p.lastSend) > rto {
-			p.cwnd = min(initialWindow, p.prof.window())
-		}
 		room := p.cwnd - p.inflight
 		if room <= 0 {
 			// Wait for the next acknowledgement to come back.
@@ -316,6 +312,13 @@ func (p *pump) run(src, dst net.Conn) int64 {
 		buf := make([]byte, min(room, chunkSize))
 		n, err := src.Read(buf)
 		if n > 0 {
+			// Idle means nothing in flight for an RTO since the last
+			// acknowledgement; when the application last wrote is no
+			// measure, as its bytes may have waited in the queue long after.
+			p.drain(acks)
+			if p.inflight == 0 && !p.lastAck.IsZero() && time.Since(p.lastAck) > rto {
+				p.cwnd = min(initialWindow, p.prof.window())
+			}
 			p.send(q, buf[:n])
 		}
 		if err != nil {
@@ -345,15 +348,19 @@ func (p *pump) drain(acks chan ack) {
 	for ; i < len(p.pending) && !p.pending[i].at.After(now); i++ {
 		p.inflight -= p.pending[i].n
 		p.cwnd = min(p.cwnd+p.pending[i].n, p.prof.window())
+		p.lastAck = p.pending[i].at
 	}
 	p.pending = p.pending[i:]
 }
 
-// send schedules b, read from the sender just now, through the connection's
-// cap and the shared link, and queues it for delivery one delay later.
+// send schedules b, read from the sender just now, through the shared link
+// and then the connection's cap, and queues it for delivery one delay later.
+// The link comes first, as the user's uplink is the first hop and the
+// per-connection limit arises further along the path. That order also
+// keeps the link work-conserving here: every connection books it at the
+// time it reads, so bookings arrive in time order.
 func (p *pump) send(q chan chunk, b []byte) {
-	now := time.Now()
-	t := now
+	t := p.link.pass(time.Now(), len(b))
 	if p.prof.ConnRate > 0 {
 		if p.connFree.After(t) {
 			t = p.connFree
@@ -361,8 +368,6 @@ func (p *pump) send(q chan chunk, b []byte) {
 		t = t.Add(transmit(len(b), p.prof.ConnRate))
 		p.connFree = t
 	}
-	t = p.link.pass(t, len(b))
 	p.inflight += len(b)
-	p.lastSend = now
 	q <- chunk{b: b, due: t.Add(p.prof.Delay)}
 }
