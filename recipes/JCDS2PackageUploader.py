@@ -439,12 +439,11 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         },
         "upload_part_size": {
             "required": False,
-            "default": "8",
             "description": (
-                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120; by default 8, "
-                "larger when a file needs it to stay within S3's 10,000 parts. A size "
-                "that would need more than 10,000 parts is refused before the upload "
-                "starts."
+                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 for "
+                "files up to 128 MiB and 16 above, larger when a file needs it to stay "
+                "within S3's 10,000 parts. A size that would need more than 10,000 "
+                "parts is refused before the upload starts."
             ),
         },
         "verify_timeout": {
