@@ -7,6 +7,7 @@ package s3upload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -296,7 +298,9 @@ const writeBufferSize = 64 << 10
 // (the SDK's own client 10): with more parts in flight the rest would be
 // closed after each part and re-dialled, paying TCP and TLS handshakes and
 // slow start again on every part, which on a long path costs more than the
-// part itself.
+// part itself. It speaks HTTP/1.1 only: S3 does, but a TLS-inspecting proxy
+// may offer HTTP/2, which would carry every part over one TCP connection
+// and undo the parallelism.
 func transportFor(c *http.Client, conc int) aws.HTTPClient {
 	tune := func(t *http.Transport) {
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, conc)
@@ -304,6 +308,13 @@ func transportFor(c *http.Client, conc int) aws.HTTPClient {
 			t.MaxIdleConns = max(t.MaxIdleConns, conc)
 		}
 		t.WriteBufferSize = max(t.WriteBufferSize, writeBufferSize)
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+		t.ForceAttemptHTTP2 = false
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		if t.TLSClientConfig != nil {
+			t.TLSClientConfig.NextProtos = slices.DeleteFunc(slices.Clone(t.TLSClientConfig.NextProtos), func(p string) bool { return p == "h2" })
+		}
 	}
 	if c == nil {
 		return awshttp.NewBuildableClient().WithTransportOptions(tune)

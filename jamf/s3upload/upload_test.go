@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -478,5 +480,37 @@ func TestTransportFor(t *testing.T) {
 	sdk, ok := transportFor(nil, 24).(*awshttp.BuildableClient)
 	if !ok || sdk.GetTransport().MaxIdleConnsPerHost != 24 {
 		t.Errorf("SDK client not tuned: %T", transportFor(nil, 24))
+	}
+}
+
+// Parts in flight must be separate TCP connections: an HTTP/2 offer (from a
+// TLS-inspecting proxy, say) is declined, also by a client that forces it.
+func TestTransportSpeaksHTTP1(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	base := srv.Client()
+	base.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	hc := transportFor(base, 4).(*http.Client)
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "HTTP/1.1" || resp.ProtoMajor != 1 {
+		t.Errorf("upload client spoke %s (server saw %s), want HTTP/1.1", resp.Proto, b)
+	}
+	// The caller's own client still negotiates HTTP/2: only the copy changed.
+	resp, err = base.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("caller's client spoke %s, want HTTP/2 (it must not be changed)", resp.Proto)
 	}
 }
