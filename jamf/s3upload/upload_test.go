@@ -514,3 +514,53 @@ func TestTransportSpeaksHTTP1(t *testing.T) {
 		t.Errorf("caller's client spoke %s, want HTTP/2 (it must not be changed)", resp.Proto)
 	}
 }
+
+// Over HTTPS, as real JCDS endpoints are, the SDK signs no payload hash and
+// sends its checksum as a trailer computed while sending, so each part is
+// read from the file once; over plain HTTP (tests, benches) it hashes the
+// part first and reads it again to send it.
+func TestPayloadSigningByScheme(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Amz-Content-Sha256"))
+		mu.Unlock()
+		w.Header().Set("ETag", `"0"`)
+	})
+	path, _ := writeTestFile(t, 1000, 9)
+	for _, tc := range []struct {
+		name string
+		tls  bool
+		want func(string) bool
+	}{
+		{"https", true, func(v string) bool { return strings.HasPrefix(v, "STREAMING-UNSIGNED-PAYLOAD") || v == "UNSIGNED-PAYLOAD" }},
+		{"http", false, func(v string) bool { return len(v) == 64 && !strings.Contains(v, "UNSIGNED") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(h)
+			if tc.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			_, err := Upload(context.Background(), Input{
+				Bucket: "b", Key: "k.pkg", Region: "us-east-1", Endpoint: srv.URL, FilePath: path,
+				Credentials: credentials.NewStaticCredentialsProvider("a", "s", ""), HTTPClient: srv.Client(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != 1 || !tc.want(seen[0]) {
+				t.Errorf("X-Amz-Content-Sha256 = %q", seen)
+			}
+		})
+	}
+}
