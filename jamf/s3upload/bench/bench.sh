@@ -30,6 +30,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$root"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 size_mib=${BENCH_SIZE_MIB:-1024}
 sparse_gib=${BENCH_SPARSE_GIB:-10}
 wan_delay=${BENCH_WAN_DELAY:-30ms}
@@ -187,7 +188,7 @@ rm -f "$work/file.bin" "$work/file256.bin"
 
 # speedup TABLE OURS OTHER: ratio of wall times.
 speedup() { awk -F'|' -v t="$1" -v a="$2" -v b="$3" '$1 == t && $2 == a { x = $3 } $1 == t && $2 == b { y = $3 } END { if (x > 0 && y > 0) printf "%.2fx", y / x; else printf "n/a" }' "$work/times.txt"; }
-machine="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average before $(cut -d' ' -f1-3 /proc/loadavg) after, MinIO $(basename "$(dirname "$minio")"), $("$python" -c 'import boto3; print("boto3", boto3.__version__)'), $("$aws" --version 2>&1 | cut -d' ' -f1)"
+machine="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load average $load_start at start and $(cut -d' ' -f1-3 /proc/loadavg) at end, MinIO $(basename "$(dirname "$minio")"), $("$python" -c 'import boto3; print("boto3", boto3.__version__)'), $("$aws" --version 2>&1 | cut -d' ' -f1)"
 {
 	echo "## $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo
