@@ -535,7 +535,9 @@ func TestPayloadSigningByScheme(t *testing.T) {
 		tls  bool
 		want func(string) bool
 	}{
-		{"https", true, func(v string) bool { return strings.HasPrefix(v, "STREAMING-UNSIGNED-PAYLOAD") || v == "UNSIGNED-PAYLOAD" }},
+		{"https", true, func(v string) bool {
+			return strings.HasPrefix(v, "STREAMING-UNSIGNED-PAYLOAD") || v == "UNSIGNED-PAYLOAD"
+		}},
 		{"http", false, func(v string) bool { return len(v) == 64 && !strings.Contains(v, "UNSIGNED") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
