@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 )
@@ -54,10 +55,14 @@ type Config struct {
 	Insecure        bool
 	DryRun          bool
 
-	UploadMode    string
-	MaxTries      int
-	Sleep         time.Duration
-	VerifyTimeout time.Duration
+	UploadMode string
+	MaxTries   int
+	// Parts in flight and part size (bytes) for the JCDS 2.0 upload; 0
+	// leaves the choice to package s3upload.
+	UploadConcurrency int
+	UploadPartSize    int64
+	Sleep             time.Duration
+	VerifyTimeout     time.Duration
 
 	// Where a relative pkg_path is searched for.
 	RecipeDir          string
@@ -163,6 +168,20 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input recalculate_wait_time: must be 0 or more and at most %d seconds, got %d", maxSeconds, recalcWait))
 	}
 	c.RecalculateWait = time.Duration(min(max(recalcWait, 0), maxSeconds)) * time.Second
+	if env.Has("upload_concurrency") {
+		n := integer("upload_concurrency", 0)
+		if n < 1 || n > s3upload.MaxConcurrency {
+			errs = append(errs, fmt.Errorf("input upload_concurrency: must be 1 to %d parts in flight, got %d; remove it for the default (%d)", s3upload.MaxConcurrency, n, s3upload.DefaultConcurrency))
+		}
+		c.UploadConcurrency = n
+	}
+	if env.Has("upload_part_size") {
+		n := int64(integer("upload_part_size", 0))
+		if lo, hi := s3upload.S3MinPartSize>>20, s3upload.MaxPartSize>>20; n < lo || n > hi {
+			errs = append(errs, fmt.Errorf("input upload_part_size: must be %d to %d MiB (S3's limits), got %d; remove it for the default", lo, hi, n))
+		}
+		c.UploadPartSize = n << 20
+	}
 
 	jcds2Mode := boolean("jcds2_mode")
 	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""

@@ -47,6 +47,13 @@ func TestParseConfig(t *testing.T) {
 		{"no scheme", plistio.Env{"JSS_URL": "jamf.example"}, nil, "must start with https://"},
 		{"bool strings", plistio.Env{"replace_pkg": "True", "skip_metadata_upload": "false", "md5": "1"}, func(c *Config) bool { return c.ReplacePkg && !c.SkipMetadata && c.MD5 }, ""},
 		{"several errors at once", plistio.Env{"replace_pkg": "perhaps", "max_tries": "many"}, nil, "max_tries"},
+		{"upload tuning", plistio.Env{"upload_concurrency": "32", "upload_part_size": uint64(64)}, func(c *Config) bool { return c.UploadConcurrency == 32 && c.UploadPartSize == 64<<20 }, ""},
+		{"upload tuning unset", plistio.Env{}, func(c *Config) bool { return c.UploadConcurrency == 0 && c.UploadPartSize == 0 }, ""},
+		{"concurrency zero", plistio.Env{"upload_concurrency": uint64(0)}, nil, "upload_concurrency: must be 1 to 64"},
+		{"concurrency too high", plistio.Env{"upload_concurrency": "65"}, nil, "upload_concurrency: must be 1 to 64 parts in flight, got 65"},
+		{"concurrency not a number", plistio.Env{"upload_concurrency": "lots"}, nil, "upload_concurrency"},
+		{"part size too small", plistio.Env{"upload_part_size": "4"}, nil, "upload_part_size: must be 5 to 5120 MiB"},
+		{"part size too large", plistio.Env{"upload_part_size": "5121"}, nil, "upload_part_size: must be 5 to 5120 MiB"},
 		{"dry run input", plistio.Env{"dry_run": "yes"}, func(c *Config) bool { return c.DryRun }, ""},
 	}
 	for _, tt := range tests {

@@ -584,6 +584,10 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 	if u.res.Mode == ModeV1 || plan.InPlace {
 		return u.sendV1(ctx, obj, pkg)
 	}
+	// A part size this file cannot take is refused before the upload starts.
+	if _, err := s3upload.NewPlan(u.file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
+		return fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
+	}
 	// The object keeps pointing at this name while its file is at risk:
 	// note first that the file must be sent again if this run stops.
 	if obj != nil {
@@ -650,6 +654,8 @@ func (u *uploader) send(ctx context.Context, plan Plan, obj, pkg *jamf.Package) 
 		Hashes:       u.localDigests(),
 		HTTPClient:   httpClient,
 		MaxAttempts:  u.cfg.MaxTries,
+		PartSize:     u.cfg.UploadPartSize,
+		Concurrency:  u.cfg.UploadConcurrency,
 		Progress:     p,
 		Logger:       u.log,
 	})

@@ -469,6 +469,15 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "honoured."
             ),
         },
+        "upload_concurrency": {
+            "required": False,
+            "default": "16",
+            "description": (
+                "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit "
+                "long, fast paths; parts are read from the file as they are sent, so "
+                "memory does not grow with it."
+            ),
+        },
         "upload_mode": {
             "required": False,
             "default": "auto",
@@ -478,6 +487,15 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "/api/v1/packages/{id}/upload with one warning; jcds2: the JCDS flow "
                 "only, failing where the endpoints are gone; v1: "
                 "/api/v1/packages/{id}/upload (Jamf Pro 11.5+)."
+            ),
+        },
+        "upload_part_size": {
+            "required": False,
+            "description": (
+                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 for "
+                "files up to 128 MiB and 16 above, larger when a file needs it to stay "
+                "within S3's 10,000 parts. A size that would need more than 10,000 "
+                "parts is refused before the upload starts."
             ),
         },
         "verify_timeout": {

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/wanlink"
 )
 
 // Options configures a simulated Jamf Pro server. The zero value is a
@@ -86,6 +88,11 @@ type Options struct {
 
 	Logger zerolog.Logger
 
+	// WAN, when enabled, puts a modelled wide-area path (package wanlink:
+	// delay, per-connection and link bandwidth) between clients and the S3
+	// proxy, for upload benchmarks; S3Endpoint then points at it.
+	WAN wanlink.Profile
+
 	// Tests lower these to exercise the multi-GB copy path with small objects.
 	copyThreshold, copyPartSize int64
 }
@@ -150,6 +157,7 @@ type Server struct {
 	backendURL string
 	proxy      *http.Server
 	proxyURL   string
+	wan        *wanlink.Proxy
 	procSem    chan struct{}
 	kick       chan struct{}
 	stop       chan struct{}
@@ -352,6 +360,9 @@ func (s *Server) Close() {
 			_ = srv.Close()
 		}
 		s.wg.Wait()
+		if s.wan != nil {
+			_ = s.wan.Close()
+		}
 		if s.proxy != nil {
 			_ = s.proxy.Close()
 		}

@@ -113,7 +113,7 @@ func (s *Server) startS3(ctx context.Context) error {
 	s.proxyURL = "http://" + l.Addr().String()
 	s.proxy = &http.Server{Handler: s.s3ProxyHandler(), ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = s.proxy.Serve(l) }()
-	return nil
+	return s.shapeS3(l.Addr().String())
 }
 
 func newUUID() string {

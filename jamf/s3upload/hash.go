@@ -55,9 +55,9 @@ var hashKinds = []struct {
 
 // Hashing runs one goroutine per digest so a pass costs the time of the
 // slowest digest, not the sum of all. Data is copied into a few slots owned
-// by the pipeline: the caller's buffer (an uploader's part buffer) may be
-// reused as soon as Write returns, and the slots let the digests lag the
-// reader a little without stalling it on every read.
+// by the pipeline: the caller's buffer may be reused as soon as Write
+// returns, and the slots let the digests lag the reader a little without
+// stalling it on every read.
 const (
 	hashSlotSize = 256 << 10
 	hashSlots    = 4
@@ -163,15 +163,24 @@ func HashFile(ctx context.Context, path string, which HashSet, p *Progress) (Sum
 		return Sums{}, 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
+	sums, n, err := hashReader(ctx, f, which, p)
+	if err != nil {
+		return Sums{}, n, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return sums, n, nil
+}
+
+// hashReader digests r up to end of file in reads of one slot.
+func hashReader(ctx context.Context, r io.Reader, which HashSet, p *Progress) (Sums, int64, error) {
 	hp := newHashPipeline(which)
 	defer hp.close()
 	buf := make([]byte, hashSlotSize)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return Sums{}, n, fmt.Errorf("hash %s: %w", path, err)
+			return Sums{}, n, err
 		}
-		m, err := f.Read(buf)
+		m, err := r.Read(buf)
 		if m > 0 {
 			_, _ = hp.Write(buf[:m])
 			n += int64(m)
@@ -181,7 +190,7 @@ func HashFile(ctx context.Context, path string, which HashSet, p *Progress) (Sum
 			break
 		}
 		if err != nil {
-			return Sums{}, n, fmt.Errorf("hash %s: %w", path, err)
+			return Sums{}, n, err
 		}
 	}
 	return hp.Sums(), n, nil

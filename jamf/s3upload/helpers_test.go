@@ -175,6 +175,7 @@ type faultProxy struct {
 	failPart  int           // part number to fail, 0 none
 	failTimes int           // how many times (-1: always)
 	partDelay time.Duration // pause before forwarding each part
+	onPart    func(n int)   // runs before part n is forwarded
 	hits      map[int]int   // UploadPart requests seen per part number
 	failed    int
 }
@@ -196,8 +197,11 @@ func newFaultProxy(t testing.TB, target string) *faultProxy {
 			if fail {
 				p.failed++
 			}
-			delay := p.partDelay
+			delay, onPart := p.partDelay, p.onPart
 			p.mu.Unlock()
+			if onPart != nil {
+				onPart(n)
+			}
 			if fail {
 				_, _ = io.Copy(io.Discard, r.Body)
 				w.Header().Set("Content-Type", "application/xml")

@@ -1,5 +1,7 @@
 package s3upload
 
+import "fmt"
+
 const (
 	mib = int64(1) << 20
 	gib = int64(1) << 30
@@ -7,28 +9,86 @@ const (
 	// MaxParts is S3's limit on parts in one multipart upload.
 	MaxParts = 10000
 	// MinPartSize is the smallest part this package plans. S3 allows 5 MiB;
-	// 8 MiB halves the request count at no memory cost worth noting.
+	// 8 MiB halves the request count, and parts cost no memory any more
+	// (each is read from the file as it is sent).
 	MinPartSize = 8 * mib
+	// LargePartSize is the part size for files over LargeFile. Each part
+	// costs a pause on its connection (a round trip for Expect:
+	// 100-continue, one for the answer, and the server's own work before
+	// it answers); 16 MiB parts halve that share and were faster on both
+	// the WAN path and loopback in bench/RESULTS.md, while a file of
+	// LargeFile or less keeps 8 MiB parts, so that it still has 16 parts
+	// to send at once.
+	LargePartSize = 16 * mib
+	LargeFile     = 128 * mib
+	// S3MinPartSize is the smallest part S3 accepts (all but the last).
+	S3MinPartSize = 5 * mib
 	// MaxPartSize is S3's largest part.
 	MaxPartSize = 5 * gib
 	// MaxObjectSize is S3's largest object.
 	MaxObjectSize = 5 * 1024 * gib
 
-	// partBudget bounds the part buffers in flight. The SDK's uploader holds
-	// concurrency+1 part buffers plus the first part it read, so 3 x 8 MiB
-	// keeps peak RSS under 64 MB (measured by bench/bench.sh, also on a
-	// 6 GiB file); throughput on loopback MinIO was the same as with 4.
-	// Past about 80 GiB parts must grow beyond 8 MiB to stay within 10,000
-	// and memory grows with them, one part in flight at least.
-	partBudget     = 24 * mib
-	maxConcurrency = 4
+	// DefaultConcurrency is how many parts are in flight unless the caller
+	// says otherwise. On a real path to S3 each connection is held well
+	// below the link (by the path, and by TCP over a long round trip), so
+	// throughput grows with the parts in flight: 16 connections of
+	// 80 Mbit/s can fill a 1 Gbit/s link, and 16 cost nothing on loopback
+	// (bench/RESULTS.md). Parts are sections of the file, so concurrency
+	// costs no memory.
+	DefaultConcurrency = 16
+	// MaxConcurrency bounds the parts in flight a caller may ask for.
+	MaxConcurrency = 64
 )
 
+// Plan is how a file is cut into parts and how many are sent at once.
+type Plan struct {
+	Size        int64
+	PartSize    int64
+	Parts       int
+	Concurrency int
+}
+
+// NewPlan checks a caller's part size and concurrency (0 for either means
+// this package's choice) against S3's limits for a file of size bytes. It
+// sends nothing, so callers can refuse bad settings before any request.
+func NewPlan(size, partSize int64, concurrency int) (Plan, error) {
+	if size < 0 || size > MaxObjectSize {
+		return Plan{}, fmt.Errorf("file is %d bytes; S3 takes 0 to %d", size, MaxObjectSize)
+	}
+	p := Plan{Size: size, Concurrency: concurrency}
+	switch {
+	case concurrency == 0:
+		p.Concurrency = DefaultConcurrency
+	case concurrency < 1 || concurrency > MaxConcurrency:
+		return Plan{}, fmt.Errorf("concurrency %d is outside 1..%d", concurrency, MaxConcurrency)
+	}
+	if partSize == 0 {
+		p.PartSize, p.Parts = PartPlan(size)
+	} else {
+		if partSize < S3MinPartSize || partSize > MaxPartSize {
+			return Plan{}, fmt.Errorf("part size %d outside S3's limits %d..%d (5 MiB..5 GiB)", partSize, S3MinPartSize, MaxPartSize)
+		}
+		p.PartSize, p.Parts = partSize, partCount(size, partSize)
+		if p.Parts > MaxParts {
+			least := max(S3MinPartSize, ceilDiv(ceilDiv(size, MaxParts), mib)*mib)
+			return Plan{}, fmt.Errorf("part size %d MiB would cut this %d-byte file into %d parts, more than S3's %d; use at least %d MiB",
+				partSize/mib, size, p.Parts, MaxParts, least/mib)
+		}
+	}
+	// More parts in flight than parts only opens idle connections.
+	p.Concurrency = min(p.Concurrency, p.Parts)
+	return p, nil
+}
+
 // PartPlan returns the part size and part count for a file of size bytes:
-// the smallest whole number of MiB, at least MinPartSize, with which at most
-// MaxParts parts cover the file. An empty file is one (empty) part.
+// the smallest whole number of MiB, at least MinPartSize (LargePartSize
+// for a file over LargeFile), with which at most MaxParts parts cover the
+// file. An empty file is one (empty) part.
 func PartPlan(size int64) (partSize int64, parts int) {
 	partSize = MinPartSize
+	if size > LargeFile {
+		partSize = LargePartSize
+	}
 	if need := ceilDiv(size, MaxParts); need > partSize {
 		partSize = ceilDiv(need, mib) * mib
 	}
@@ -40,12 +100,6 @@ func partCount(size, partSize int64) int {
 		return 1
 	}
 	return int(ceilDiv(size, partSize))
-}
-
-// autoConcurrency keeps part buffers within partBudget: the uploader holds
-// one buffer per part in flight plus one being filled.
-func autoConcurrency(partSize int64) int {
-	return int(max(1, min(maxConcurrency, partBudget/partSize)))
 }
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }

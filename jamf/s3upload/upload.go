@@ -1,11 +1,13 @@
 // Package s3upload uploads a package file to S3 (JCDS 2.0) as a multipart
-// upload with bounded memory, computing the file's digests in the same read
-// pass, renewing temporary credentials as they near expiry, and reporting
-// progress on standard error.
+// upload whose parts are read straight from the file as they are sent, so
+// memory does not depend on part size or parts in flight; it computes the
+// file's digests in one sequential read beside the upload, renews temporary
+// credentials as they near expiry, and reports progress on standard error.
 package s3upload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +15,14 @@ import (
 	"net/http"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -33,11 +36,13 @@ type Input struct {
 	Credentials         aws.CredentialsProvider
 	// Endpoint "" => AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS's
 	// own. A custom endpoint uses path-style addressing.
-	Endpoint    string
-	FilePath    string
-	Hashes      HashSet // computed in the same read pass as the upload
-	PartSize    int64   // 0 => PartPlan
-	Concurrency int     // 0 => as many parts as fit in 24 MiB (3 x 8 MiB), at most 4
+	Endpoint string
+	FilePath string
+	Hashes   HashSet // computed in one read of the file beside the upload
+	// PartSize in bytes (0 => PartPlan) and Concurrency, the parts in
+	// flight (0 => DefaultConcurrency); NewPlan says which values S3 takes.
+	PartSize    int64
+	Concurrency int
 	// MaxAttempts per request (each part retried on its own); 0 => 5.
 	MaxAttempts int
 	HTTPClient  *http.Client // nil => the SDK's default client
@@ -49,14 +54,18 @@ type Input struct {
 	// the stale same-name file here, so the window in which neither the old
 	// nor the new file exists shrinks from the whole upload to one request.
 	BeforeCommit func(ctx context.Context) error
+	// ClientOptions adjust the S3 client (benchmarks use it to compare
+	// payload signing over plain HTTP); nil for normal use.
+	ClientOptions []func(*s3.Options)
 }
 
 // Result describes a finished upload.
 type Result struct {
-	Size     int64
-	Sums     Sums
-	Parts    int
-	PartSize int64
+	Size        int64
+	Sums        Sums
+	Parts       int
+	PartSize    int64
+	Concurrency int
 }
 
 const defaultMaxAttempts = 5
@@ -71,8 +80,12 @@ var testBackoff retry.BackoffDelayer
 // Upload sends the file at in.FilePath to s3://in.Bucket/in.Key. Files
 // larger than one part go as a multipart upload whose parts are each retried
 // on their own; on failure the multipart upload is aborted so no parts are
-// left behind. The file is read once, sequentially: the digests in in.Hashes
-// are computed from the same bytes that are sent.
+// left behind. Each part is a section of the open file, read as it is sent
+// (and again on a retry), never copied into a buffer of its own. The digests
+// in in.Hashes come from one more sequential read of the file that runs
+// beside the upload; the upload is committed only once that read has seen
+// exactly the bytes the upload planned for, and the file still has that
+// size.
 func Upload(ctx context.Context, in Input) (*Result, error) {
 	res, err := upload(ctx, in)
 	if err != nil {
@@ -98,22 +111,9 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("not a regular file")
 	}
-	if size > MaxObjectSize {
-		return nil, fmt.Errorf("file is %d bytes, larger than S3's limit of %d", size, MaxObjectSize)
-	}
-	partSize, parts := PartPlan(size)
-	if in.PartSize > 0 {
-		partSize, parts = in.PartSize, partCount(size, in.PartSize)
-		if partSize < manager.MinUploadPartSize || partSize > MaxPartSize {
-			return nil, fmt.Errorf("part size %d outside S3's limits %d..%d", partSize, manager.MinUploadPartSize, MaxPartSize)
-		}
-		if parts > MaxParts {
-			return nil, fmt.Errorf("part size %d needs %d parts, more than S3's %d", partSize, parts, MaxParts)
-		}
-	}
-	conc := in.Concurrency
-	if conc <= 0 {
-		conc = autoConcurrency(partSize)
+	plan, err := NewPlan(size, in.PartSize, in.Concurrency)
+	if err != nil {
+		return nil, err
 	}
 
 	// Fail early, before any data moves, when no credentials can be had.
@@ -121,32 +121,32 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 		return nil, fmt.Errorf("get S3 credentials: %w", err)
 	}
 	endpoint := resolveEndpoint(in.Endpoint)
-	in.Logger.Debug().Int64("size", size).Int64("part_size", partSize).Int("parts", parts).
-		Int("concurrency", conc).Str("endpoint", endpoint).Str("hashes", in.Hashes.String()).Msg("S3 upload plan")
+	in.Logger.Debug().Int64("size", size).Int64("part_size", plan.PartSize).Int("parts", plan.Parts).
+		Int("concurrency", plan.Concurrency).Str("endpoint", endpoint).Str("hashes", in.Hashes.String()).Msg("S3 upload plan")
 
-	defer limitMemory(partSize, conc)()
-	hp := newHashPipeline(in.Hashes)
-	defer hp.close()
-	src := &sourceReader{ctx: ctx, r: f}
-	if len(hp.workers) > 0 {
-		src.hash = hp
+	defer limitMemory()()
+	var side *hashPass
+	if in.Hashes != 0 {
+		side = startHashPass(ctx, f, in.Hashes)
+		defer side.stop()
 	}
-	tc := &trackingClient{api: newClient(in, endpoint), progress: in.Progress, src: src, size: size,
+	tc := &trackingClient{api: newClient(in, endpoint, plan.Concurrency), progress: in.Progress, file: f, side: side, size: size,
 		beforeCommit: in.BeforeCommit, creds: in.Credentials, log: in.Logger}
 	//lint:ignore SA1019 manager is the SDK's multipart uploader in go.mod; its successor (transfermanager) is still v0.
 	up := manager.NewUploader(tc, func(u *manager.Uploader) {
-		u.PartSize = partSize
-		u.Concurrency = conc
+		u.PartSize = plan.PartSize
+		u.Concurrency = plan.Concurrency
 		u.LeavePartsOnError = false
 	})
 	//lint:ignore SA1019 see above.
 	out, err := up.Upload(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(in.Bucket),
 		Key:    aws.String(in.Key),
-		// A plain reader (not an io.ReaderAt) makes the uploader read the
-		// file once, in order, into its part buffers: that single pass is
-		// what feeds the digests.
-		Body: src,
+		// An io.ReaderAt makes the uploader send each part as a section of
+		// the file instead of reading it into a part buffer; the section
+		// is fixed at the size planned, so a file that grows meanwhile is
+		// caught before commit rather than half sent.
+		Body: io.NewSectionReader(f, 0, size),
 	})
 	if err != nil {
 		if id := tc.uploadID(); id != "" {
@@ -163,20 +163,26 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	if n == 0 {
 		n = 1
 	}
-	return &Result{Size: size, Sums: hp.Sums(), Parts: n, PartSize: partSize}, nil
+	res := &Result{Size: size, Parts: n, PartSize: plan.PartSize, Concurrency: plan.Concurrency}
+	if side != nil {
+		// Committed only after the pass ended well, so this returns at once.
+		if res.Sums, _, err = side.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
-// memOverhead is the heap beyond part buffers: the hash slots, the SDK's
-// per-request state, and garbage between collections.
-const memOverhead = 12 * mib
+// memLimit is the soft Go memory limit during an upload. Parts are read from
+// the file, so the heap holds only the hash slots, the HTTP transport's
+// buffers and the SDK's per-request state, whatever the concurrency.
+const memLimit = 40 * mib
 
 // limitMemory sets a soft Go memory limit for the upload when the process
 // has none (no GOMEMLIMIT, no debug.SetMemoryLimit), and returns a func that
 // restores the previous state. Without it the garbage the SDK makes per part
-// piles up to twice the live heap (the part buffers) before the collector
-// runs: a 6 GiB upload peaked near 85 MB instead of under 64 MB. Part
-// buffers are pointer-free, so the extra collections cost little.
-func limitMemory(partSize int64, conc int) (restore func()) {
+// (signing, checksums, XML) piles up between collections.
+func limitMemory() (restore func()) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
@@ -184,8 +190,51 @@ func limitMemory(partSize int64, conc int) (restore func()) {
 	if prev != math.MaxInt64 {
 		return func() {}
 	}
-	debug.SetMemoryLimit(int64(conc+1)*partSize + memOverhead)
+	debug.SetMemoryLimit(memLimit)
 	return func() { debug.SetMemoryLimit(prev) }
+}
+
+// hashPass digests the file in one sequential read on its own goroutine,
+// beside the upload: on a fast link the parts do not wait for the digests,
+// on a slow one the digests do not wait for the parts.
+type hashPass struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	sums   Sums
+	n      int64
+	err    error
+}
+
+func startHashPass(ctx context.Context, f *os.File, which HashSet) *hashPass {
+	ctx, cancel := context.WithCancel(ctx)
+	h := &hashPass{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(h.done)
+		// To end of file, not to the planned size: a file that grew is
+		// then seen as changed.
+		h.sums, h.n, h.err = hashReader(ctx, io.NewSectionReader(f, 0, math.MaxInt64), which, nil)
+	}()
+	return h
+}
+
+// wait returns the pass's digests and byte count once it has ended.
+func (h *hashPass) wait(ctx context.Context) (Sums, int64, error) {
+	select {
+	case <-h.done:
+		if h.err != nil {
+			return Sums{}, h.n, fmt.Errorf("read the file for its digests: %w", h.err)
+		}
+		return h.sums, h.n, nil
+	case <-ctx.Done():
+		return Sums{}, 0, ctx.Err()
+	}
+}
+
+// stop ends the pass (if still running) and waits for it, so the file can
+// be closed.
+func (h *hashPass) stop() {
+	h.cancel()
+	<-h.done
 }
 
 func (in *Input) validate() error {
@@ -215,7 +264,7 @@ func resolveEndpoint(explicit string) string {
 	return ""
 }
 
-func newClient(in Input, endpoint string) *s3.Client {
+func newClient(in Input, endpoint string, conc int) *s3.Client {
 	attempts := in.MaxAttempts
 	if attempts <= 0 {
 		attempts = defaultMaxAttempts
@@ -223,6 +272,7 @@ func newClient(in Input, endpoint string) *s3.Client {
 	opts := s3.Options{
 		Region:      in.Region,
 		Credentials: in.Credentials,
+		HTTPClient:  transportFor(in.HTTPClient, conc),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			// Each part retries on its own budget: a long upload over a
@@ -233,50 +283,52 @@ func newClient(in Input, endpoint string) *s3.Client {
 			}
 		}),
 	}
-	if in.HTTPClient != nil {
-		opts.HTTPClient = in.HTTPClient
-	}
 	if endpoint != "" {
 		opts.BaseEndpoint = aws.String(endpoint)
 		opts.UsePathStyle = true
 	}
-	return s3.New(opts)
+	return s3.New(opts, in.ClientOptions...)
 }
 
-// sourceReader is the file as the uploader sees it: read in order, each byte
-// passed to the digests, honouring ctx between reads.
-type sourceReader struct {
-	ctx  context.Context
-	r    io.Reader
-	hash io.Writer
-	n    atomic.Int64
-	eof  atomic.Bool
-}
+// writeBufferSize is the HTTP transport's write buffer per connection. Go's
+// default (4 KiB) cuts each part into 4 KiB TLS records and write calls.
+const writeBufferSize = 64 << 10
 
-func (s *sourceReader) Read(p []byte) (int, error) {
-	if err := s.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := s.r.Read(p)
-	if n > 0 {
-		if s.hash != nil {
-			_, _ = s.hash.Write(p[:n])
+// transportFor returns an HTTP client that keeps a connection per part in
+// flight. Go's transport keeps only 2 idle connections per host by default
+// (the SDK's own client 10): with more parts in flight the rest would be
+// closed after each part and re-dialled, paying TCP and TLS handshakes and
+// slow start again on every part, which on a long path costs more than the
+// part itself. It speaks HTTP/1.1 only: S3 does, but a TLS-inspecting proxy
+// may offer HTTP/2, which would carry every part over one TCP connection
+// and undo the parallelism.
+func transportFor(c *http.Client, conc int) aws.HTTPClient {
+	tune := func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, conc)
+		if t.MaxIdleConns != 0 {
+			t.MaxIdleConns = max(t.MaxIdleConns, conc)
 		}
-		s.n.Add(int64(n))
+		t.WriteBufferSize = max(t.WriteBufferSize, writeBufferSize)
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetHTTP1(true)
+		t.ForceAttemptHTTP2 = false
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		if t.TLSClientConfig != nil {
+			t.TLSClientConfig.NextProtos = slices.DeleteFunc(slices.Clone(t.TLSClientConfig.NextProtos), func(p string) bool { return p == "h2" })
+		}
 	}
-	if err == io.EOF {
-		s.eof.Store(true)
+	if c == nil {
+		return awshttp.NewBuildableClient().WithTransportOptions(tune)
 	}
-	return n, err
-}
-
-// complete reports whether exactly size bytes were read up to end of file,
-// i.e. the file did not change while it was sent.
-func (s *sourceReader) complete(size int64) error {
-	if n := s.n.Load(); n != size || !s.eof.Load() {
-		return fmt.Errorf("file changed during upload: read %d bytes, expected %d", n, size)
+	t, ok := c.Transport.(*http.Transport)
+	if !ok {
+		return c // a caller's own RoundTripper: use as given
 	}
-	return nil
+	t = t.Clone()
+	tune(t)
+	cc := *c
+	cc.Transport = t
+	return &cc
 }
 
 // trackingClient sits between the SDK's uploader and S3: it records the
@@ -286,7 +338,8 @@ func (s *sourceReader) complete(size int64) error {
 type trackingClient struct {
 	api          manager.UploadAPIClient
 	progress     *Progress
-	src          *sourceReader
+	file         *os.File
+	side         *hashPass // nil when no digests were asked for
 	size         int64
 	beforeCommit func(ctx context.Context) error
 	creds        aws.CredentialsProvider
@@ -331,9 +384,26 @@ func (t *trackingClient) withFreshCredentials(ctx context.Context, body any, cal
 	return err
 }
 
+// commit checks, just before the object is made whole, that the file is
+// still what the upload planned: the digest pass read exactly size bytes to
+// end of file and the file still has that size. A change of content at the
+// same size shows as a digest mismatch at verification.
 func (t *trackingClient) commit(ctx context.Context) error {
-	if err := t.src.complete(t.size); err != nil {
-		return err
+	if t.side != nil {
+		_, n, err := t.side.wait(ctx)
+		if err != nil {
+			return err
+		}
+		if n != t.size {
+			return fmt.Errorf("file changed during upload: read %d bytes, expected %d", n, t.size)
+		}
+	}
+	st, err := t.file.Stat()
+	if err != nil {
+		return fmt.Errorf("check the file before commit: %w", err)
+	}
+	if st.Size() != t.size {
+		return fmt.Errorf("file changed during upload: it has %d bytes, expected %d", st.Size(), t.size)
 	}
 	if t.beforeCommit != nil {
 		if err := t.beforeCommit(ctx); err != nil {

@@ -5,13 +5,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
@@ -165,22 +170,6 @@ func TestExplain(t *testing.T) {
 		if tt.want == "" && hasHint || tt.want != "" && (!hasHint || !strings.Contains(err.Error(), tt.want)) {
 			t.Errorf("%s: %q, want hint mentioning %q", tt.code, err, tt.want)
 		}
-	}
-}
-
-func TestSourceReaderDetectsChangedFile(t *testing.T) {
-	s := &sourceReader{ctx: context.Background(), r: strings.NewReader("12345")}
-	buf := make([]byte, 10)
-	n, _ := s.Read(buf)
-	if err := s.complete(5); err == nil {
-		t.Error("no EOF seen yet: must not count as complete")
-	}
-	_, _ = s.Read(buf[n:])
-	if err := s.complete(5); err != nil {
-		t.Errorf("whole file read: %v", err)
-	}
-	if err := s.complete(4); err == nil || !strings.Contains(err.Error(), "changed") {
-		t.Errorf("size mismatch: %v", err)
 	}
 }
 
@@ -415,6 +404,171 @@ func TestBeforeCommit(t *testing.T) {
 			}
 			if !bytes.Equal(env.object(t, key), data) {
 				t.Errorf("stored object differs")
+			}
+		})
+	}
+}
+
+// A file that grows or shrinks while its parts are sent is never committed:
+// the size is checked again just before the commit, and parts cut from a
+// shrunken file fail on their own.
+func TestUploadDetectsChangedFile(t *testing.T) {
+	env := startFake(t)
+	for i, tc := range []struct {
+		name   string
+		hashes HashSet
+		change func(path string) error
+	}{
+		{"grows, no digests", 0, func(path string) error { return appendTo(path, 1000) }},
+		{"grows, MD5", MD5, func(path string) error { return appendTo(path, 1000) }},
+		{"shrinks, MD5", MD5, func(path string) error { return os.Truncate(path, int64(smallPart)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := newFaultProxy(t, env.endpoint)
+			path, _ := writeTestFile(t, int(3*smallPart), uint64(70+i))
+			var once sync.Once
+			proxy.onPart = func(n int) {
+				once.Do(func() {
+					if err := tc.change(path); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			key := fmt.Sprintf("changed-%d.pkg", i)
+			_, err := Upload(context.Background(), Input{
+				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+				FilePath: path, Hashes: tc.hashes, PartSize: smallPart, Concurrency: 1, MaxAttempts: 1,
+			})
+			if err == nil {
+				t.Fatal("a file changed during the upload was reported as uploaded")
+			}
+			if strings.Contains(tc.name, "grows") && !strings.Contains(err.Error(), "changed during upload") {
+				t.Errorf("err = %v, want it to say the file changed", err)
+			}
+			if env.objectExists(t, key) {
+				t.Error("object committed")
+			}
+		})
+	}
+}
+
+func appendTo(path string, n int) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(make([]byte, n)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// The transport keeps one connection per part in flight (Go's default, 2
+// per host, would re-dial most parts) and writes in large buffers; the
+// caller's client is left as it was.
+func TestTransportFor(t *testing.T) {
+	orig := &http.Transport{MaxIdleConns: 20}
+	c := &http.Client{Transport: orig, Timeout: time.Hour}
+	got, ok := transportFor(c, 16).(*http.Client)
+	if !ok {
+		t.Fatalf("got %T", transportFor(c, 16))
+	}
+	tr := got.Transport.(*http.Transport)
+	if tr.MaxIdleConnsPerHost != 16 || tr.MaxIdleConns != 20 || tr.WriteBufferSize != writeBufferSize || got.Timeout != time.Hour {
+		t.Errorf("tuned transport: idle/host %d, idle %d, write buffer %d, timeout %v", tr.MaxIdleConnsPerHost, tr.MaxIdleConns, tr.WriteBufferSize, got.Timeout)
+	}
+	if tr2 := transportFor(c, 32).(*http.Client).Transport.(*http.Transport); tr2.MaxIdleConns != 32 {
+		t.Errorf("idle connections %d, want 32", tr2.MaxIdleConns)
+	}
+	if orig.MaxIdleConnsPerHost != 0 || orig.WriteBufferSize != 0 {
+		t.Error("the caller's transport was changed")
+	}
+	sdk, ok := transportFor(nil, 24).(*awshttp.BuildableClient)
+	if !ok || sdk.GetTransport().MaxIdleConnsPerHost != 24 {
+		t.Errorf("SDK client not tuned: %T", transportFor(nil, 24))
+	}
+}
+
+// Parts in flight must be separate TCP connections: an HTTP/2 offer (from a
+// TLS-inspecting proxy, say) is declined, also by a client that forces it.
+func TestTransportSpeaksHTTP1(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, r.Proto)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	base := srv.Client()
+	base.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	hc := transportFor(base, 4).(*http.Client)
+	resp, err := hc.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "HTTP/1.1" || resp.ProtoMajor != 1 {
+		t.Errorf("upload client spoke %s (server saw %s), want HTTP/1.1", resp.Proto, b)
+	}
+	// The caller's own client still negotiates HTTP/2: only the copy changed.
+	resp, err = base.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("caller's client spoke %s, want HTTP/2 (it must not be changed)", resp.Proto)
+	}
+}
+
+// Over HTTPS, as real JCDS endpoints are, the SDK signs no payload hash and
+// sends its checksum as a trailer computed while sending, so each part is
+// read from the file once; over plain HTTP (tests, benches) it hashes the
+// part first and reads it again to send it.
+func TestPayloadSigningByScheme(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Amz-Content-Sha256"))
+		mu.Unlock()
+		w.Header().Set("ETag", `"0"`)
+	})
+	path, _ := writeTestFile(t, 1000, 9)
+	for _, tc := range []struct {
+		name string
+		tls  bool
+		want func(string) bool
+	}{
+		{"https", true, func(v string) bool {
+			return strings.HasPrefix(v, "STREAMING-UNSIGNED-PAYLOAD") || v == "UNSIGNED-PAYLOAD"
+		}},
+		{"http", false, func(v string) bool { return len(v) == 64 && !strings.Contains(v, "UNSIGNED") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(h)
+			if tc.tls {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			mu.Lock()
+			seen = nil
+			mu.Unlock()
+			_, err := Upload(context.Background(), Input{
+				Bucket: "b", Key: "k.pkg", Region: "us-east-1", Endpoint: srv.URL, FilePath: path,
+				Credentials: credentials.NewStaticCredentialsProvider("a", "s", ""), HTTPClient: srv.Client(),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(seen) != 1 || !tc.want(seen[0]) {
+				t.Errorf("X-Amz-Content-Sha256 = %q", seen)
 			}
 		})
 	}

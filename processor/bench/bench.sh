@@ -10,7 +10,11 @@
 #   2. the nightly no-op (object exists, replace_pkg off): wall time and the
 #      number of Jamf Pro HTTP requests (target <= 4), from /_sim/state;
 #   3. BENCH_NOOP_RUNS (default 100) back-to-back no-op runs from an empty
-#      token cache: total time and token requests (target 1).
+#      token cache: total time and token requests (target 1);
+#   4. peak RSS of the uploader by mode and size (target <= 64 MB): a new
+#      package through v1 (multipart/form-data to /api/v1/packages/{id}/upload)
+#      at BENCH_SIZE_MIB, and through v1 and jcds2 as a BENCH_SPARSE_GIB
+#      (default 10, 0 skips) GiB sparse file.
 #
 # S3 upload throughput against boto3 and aws-cli is measured by
 # jamf/s3upload/bench/bench.sh, not here.
@@ -166,12 +170,52 @@ loop_tokens=$(($(state | jq '.counts.tokenRequests') - tok_before))
 loop_calls=$(($(state | jq '.calls | length') - before))
 loop_per=$(awk -v s="$loop_wall" -v n="$noop_runs" 'BEGIN{printf "%.1f", s*1000/n}')
 
+# 4. Peak RSS by mode and size. Each run is a new package (own name), with
+# md5 on so the metadata digest is the quick one; the simulator hashes what
+# it stores (SHA3-512) while the upload streams, which sets the pace.
+sparse_gib=${BENCH_SPARSE_GIB:-10}
+rss_rows=()
+rss_run() { # NAME FILE MODE
+	local name=$1 file=$2 mode=$3 plist=$work/rss.plist t0 t1 kb
+	sed -e "s|<string>$pkg</string>|<string>$file</string>|" \
+		-e "s|<key>jcds2_mode</key><true/>|<key>upload_mode</key><string>$mode</string><key>md5</key><true/>|" \
+		"$work/env.plist" >"$plist"
+	t0=$(now)
+	/usr/bin/time -v -o "$work/time-rss.txt" env -i PATH="$PATH" HOME="$home" XDG_CACHE_HOME="$home/.cache" \
+		AWS_ENDPOINT_URL_S3="$s3_url" AWS_EC2_METADATA_DISABLED=true NO_PROXY=127.0.0.1,localhost \
+		"$uploader" -v <"$plist" >"$work/out.plist" 2>>"$work/uploader.log" ||
+		{ echo "bench: $name failed" >&2; tail -20 "$work/uploader.log" >&2; exit 1; }
+	t1=$(now)
+	grep -q '<key>pkg_uploaded</key>[[:space:]]*<true/>' <(tr -d '\n' <"$work/out.plist") ||
+		{ echo "bench: $name did not upload" >&2; exit 1; }
+	kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time-rss.txt")
+	rss_rows+=("$(awk -v n="$name" -v s="$(stat -c %s "$file")" -v w="$(elapsed "$t0" "$t1")" -v k="$kb" \
+		'BEGIN { printf "| %s | %.1f s | %.1f MiB/s | %.1f MB |", n, w, s / 1048576 / w, k / 1000 }')")
+	echo "${rss_rows[-1]}" >&2
+}
+echo "bench: peak RSS by mode" >&2
+cp "$pkg" "$work/Bench V1.pkg"
+rss_run "v1, ${size_mib} MiB" "$work/Bench V1.pkg" v1
+rm -f "$work/Bench V1.pkg"
+if [ "$sparse_gib" -gt 0 ]; then
+	truncate -s "${sparse_gib}G" "$work/Bench Sparse V1.pkg"
+	rss_run "v1, ${sparse_gib} GiB sparse" "$work/Bench Sparse V1.pkg" v1
+	rm -f "$work/Bench Sparse V1.pkg"
+	truncate -s "${sparse_gib}G" "$work/Bench Sparse.pkg"
+	rss_run "jcds2, ${sparse_gib} GiB sparse" "$work/Bench Sparse.pkg" jcds2
+	rm -f "$work/Bench Sparse.pkg"
+fi
+
 summary=$(
 	cat <<EOF
 jcds2-uploader end-to-end benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(go version | awk '{print $3}'))
 new package ${size_mib} MiB via jamfsim + MinIO: ${new_wall} s wall, ${new_mibs} MiB/s, peak RSS $((new_rss_kb / 1024)) MiB, ${new_calls} Jamf requests; S3 phase alone: ${s3_phase:-?}
 nightly no-op: ${noop_wall} s wall, ${noop_calls} Jamf requests (target <= 4), ${noop_tokens} token requests: ${noop_paths}
 ${noop_runs} back-to-back no-op runs: ${loop_wall} s total (${loop_per} ms/run), ${loop_tokens} token requests (target 1), ${loop_calls} Jamf requests
+peak RSS of the uploader, new package end to end (target <= 64 MB):
+| run | wall | throughput | peak RSS |
+|---|---|---|---|
+$(printf '%s\n' "${rss_rows[@]}")
 EOF
 )
 echo "$summary"

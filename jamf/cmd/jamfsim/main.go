@@ -20,6 +20,7 @@ import (
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/wanlink"
 	"github.com/rs/zerolog"
 )
 
@@ -65,6 +66,9 @@ func run(args []string) error {
 		procDelay    = fs.Duration("processing-delay", 0, "added before an upload is processed (0: as long as hashing and copying take)")
 		contract     = fs.Bool("contract", false, "log requests and responses that Jamf's OpenAPI documents do not allow")
 		verbose      = fs.Bool("v", false, "log every request")
+		wanDelay     = fs.Duration("wan-delay", 0, "S3 path: one-way delay added each way (e.g. 30ms; package wanlink)")
+		wanConnMbps  = fs.Float64("wan-conn-mbps", 0, "S3 path: bandwidth per connection and direction, Mbit/s (0: unlimited)")
+		wanLinkMbps  = fs.Float64("wan-link-mbps", 0, "S3 path: bandwidth shared by all connections per direction, Mbit/s (0: unlimited)")
 		categories   listFlag
 		faults       listFlag
 	)
@@ -85,6 +89,7 @@ func run(args []string) error {
 		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
 		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, JCDSRemoved: *jcdsRemoved, CDPRefreshSince: *cdpSince,
 		ClusterNodes: *nodes, ClusterLag: *lag, ProcessingDelay: *procDelay, Logger: logger,
+		WAN: wanlink.Profile{Delay: *wanDelay, ConnRate: wanlink.Mbps(*wanConnMbps), LinkRate: wanlink.Mbps(*wanLinkMbps)},
 	}
 	if *nodes < 1 {
 		return errors.New("-cluster-nodes must be at least 1")
