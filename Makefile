@@ -31,7 +31,7 @@ PKG_BINARY ?= $(firstword $(wildcard $(DIST)/jcds2-uploader_darwin_all/jcds2-upl
 PKG_SIGN_IDENTITY ?=
 FUZZTIME ?= 20s
 
-.PHONY: all build test test-long lint fuzz demo bench tools release-tools release-snapshot release-check \
+.PHONY: all build test test-long lint fuzz demo bench tools release-tools release release-snapshot release-check \
 	pkg-root pkg install uninstall clean
 
 all: build
@@ -83,6 +83,12 @@ $(ACTIONLINT):
 # archive and checksums.txt; then checked (packaging/releasecheck).
 release-snapshot: $(GORELEASER)
 	$(GORELEASER) release --snapshot --clean
+	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION)
+
+# The real release (the release workflow, on a vX.Y.Z tag equal to VERSION):
+# signs and notarizes when the secrets are set, publishes a draft.
+release: $(GORELEASER)
+	$(GORELEASER) release --clean
 	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION)
 
 # The release configuration and workflow lint clean.
