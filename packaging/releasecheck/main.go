@@ -55,10 +55,10 @@ type artifact struct {
 // archiveMembers are the files every release archive must hold, relative
 // to the folder the archive wraps them in, with whether each is executable.
 var archiveMembers = map[string]bool{
-	"jcds2-uploader":                     true,
-	"README.md":                          false,
-	"LICENSE":                            false,
-	"CHANGELOG.md":                       false,
+	"jcds2-uploader":                      true,
+	"README.md":                           false,
+	"LICENSE":                             false,
+	"CHANGELOG.md":                        false,
 	"recipes/JCDS2PackageUploader.py":     false,
 	"recipes/JCDS2PackageUploader.recipe": false,
 }
