@@ -47,9 +47,16 @@ func main() {
 
 // artifact is the part of goreleaser's dist/artifacts.json used here.
 type artifact struct {
-	Name string `json:"name"`
-	Path string `json:"path"`
-	Type string `json:"type"`
+	Name   string `json:"name"`
+	Path   string `json:"path"`
+	Type   string `json:"type"`
+	Goarch string `json:"goarch,omitempty"`
+}
+
+// isUniversal tells the universal binary apart: goreleaser lists it as a
+// "Binary" with goarch "all" once it replaces the thin ones.
+func (a artifact) isUniversal() bool {
+	return a.Type == "Universal Binary" || (a.Type == "Binary" && a.Goarch == "all")
 }
 
 // archiveMembers are the files every release archive must hold, relative
@@ -82,10 +89,19 @@ func check(dist, release string) (string, error) {
 	if err := readJSON(filepath.Join(dist, "artifacts.json"), &arts); err != nil {
 		return "", err
 	}
-	universal, err := one(arts, "Universal Binary")
-	if err != nil {
-		return "", err
+	var universals []artifact
+	for _, a := range arts {
+		switch {
+		case a.isUniversal():
+			universals = append(universals, a)
+		case a.Type == "Binary":
+			return "", fmt.Errorf("thin binary %s (%s) is among the artifacts; only the universal binary should be", a.Path, a.Goarch)
+		}
 	}
+	if len(universals) != 1 {
+		return "", fmt.Errorf("want exactly one universal binary artifact, found %d", len(universals))
+	}
+	universal := universals[0]
 	archive, err := one(arts, "Archive")
 	if err != nil {
 		return "", err
@@ -93,11 +109,6 @@ func check(dist, release string) (string, error) {
 	sums, err := one(arts, "Checksum")
 	if err != nil {
 		return "", err
-	}
-	for _, a := range arts {
-		if a.Type == "Binary" {
-			return "", fmt.Errorf("thin binary %s is among the artifacts; only the universal binary should be", a.Path)
-		}
 	}
 
 	bin, err := os.ReadFile(universal.Path)

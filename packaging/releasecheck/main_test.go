@@ -117,12 +117,13 @@ func writeDist(t *testing.T, s distSpec) string {
 	must(os.WriteFile(sums, []byte(hexsum+"  "+filepath.Base(archive)+"\n"), 0o644))
 
 	arts := []artifact{
-		{Name: "jcds2-uploader", Path: binPath, Type: "Universal Binary"},
+		// As goreleaser v2.16 writes it with universal_binaries.replace.
+		{Name: "jcds2-uploader", Path: binPath, Type: "Binary", Goarch: "all"},
 		{Name: filepath.Base(archive), Path: archive, Type: "Archive"},
 		{Name: "checksums.txt", Path: sums, Type: "Checksum"},
 	}
 	if s.extraBinary {
-		arts = append(arts, artifact{Name: "jcds2-uploader", Path: binPath, Type: "Binary"})
+		arts = append(arts, artifact{Name: "jcds2-uploader", Path: binPath, Type: "Binary", Goarch: "arm64"})
 	}
 	data, err := json.Marshal(arts)
 	must(err)
