@@ -581,7 +581,15 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 what = "was stopped by signal %d" % -code
         else:
             what = "exited with status %d" % code
-        if code == -signal.SIGKILL and not stderr_tail and not stdout:
+        if (
+            code == -signal.SIGKILL
+            and not stderr_tail
+            and not stdout
+            and _quarantined(os.path.realpath(binary))
+        ):
+            # -version ran a moment ago, so Gatekeeper is the cause only if
+            # the file was swapped since; without the attribute a silent
+            # SIGKILL is as likely the memory killer or a user's kill -9.
             raise ProcessorError(_killed_at_start(binary))
         msg = "%s %s" % (binary, what)
         if stderr_tail:

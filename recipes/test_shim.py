@@ -912,6 +912,13 @@ class TestKilledAtStart(FakeBinaryTestCase):
         self.assertIn("killed as it started", msg)
         self.assertIn("xattr -d com.apple.quarantine", msg)
 
+    def test_silent_sigkill_in_the_real_run_without_quarantine_is_not_blamed(self):
+        # A run killed by the memory killer or kill -9 at verbosity 0 also
+        # dies silently; -version proved the signature was accepted.
+        _, msg = self.run_killed("0", answers_version=True)
+        self.assertIn("stopped by signal SIGKILL and printed nothing", msg)
+        self.assertNotIn("killed as it started", msg)
+
     def test_through_a_link_the_real_file_is_named(self):
         real = self.fake(KILLED_AT_START, name="real-uploader", answers_version=False)
         link = os.path.join(self.tmp, "linked-uploader")
