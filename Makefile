@@ -89,7 +89,7 @@ release-snapshot: $(GORELEASER)
 # signs and notarizes when the secrets are set, publishes a draft.
 release: $(GORELEASER)
 	$(GORELEASER) release --clean
-	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION)
+	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION) $(if $(MACOS_SIGN_P12),-signed)
 
 # The release configuration and workflow lint clean.
 release-check: $(GORELEASER) $(ACTIONLINT)

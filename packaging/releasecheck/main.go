@@ -32,12 +32,13 @@ import (
 func main() {
 	dist := flag.String("dist", "dist", "goreleaser's dist `folder`")
 	release := flag.String("version", "", "the VERSION file's `semver`; the stamped version must be it, or it plus build metadata")
+	signed := flag.Bool("signed", false, "require a code signature in every slice (a release built with the signing secrets)")
 	flag.Parse()
 	if *release == "" {
 		fmt.Fprintln(os.Stderr, "releasecheck: -version is required")
 		os.Exit(2)
 	}
-	report, err := check(*dist, *release)
+	report, err := check(*dist, *release, *signed)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "releasecheck: %v\n", err)
 		os.Exit(1)
@@ -75,7 +76,7 @@ var wantArchs = []macho.Cpu{macho.CpuArm64, macho.CpuAmd64}
 
 var shimVersionRE = regexp.MustCompile(`(?m)^BINARY_VERSION = "([^"]*)"$`)
 
-func check(dist, release string) (string, error) {
+func check(dist, release string, signed bool) (string, error) {
 	var meta struct {
 		Version string `json:"version"`
 	}
@@ -115,7 +116,8 @@ func check(dist, release string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("universal binary: %w", err)
 	}
-	if err := checkUniversal(bin, meta.Version); err != nil {
+	signatures, err := checkUniversal(bin, meta.Version, signed)
+	if err != nil {
 		return "", fmt.Errorf("%s: %w", universal.Path, err)
 	}
 	inArchive, err := checkArchive(archive.Path, release)
@@ -128,8 +130,8 @@ func check(dist, release string) (string, error) {
 	if err := checkSums(sums.Path, archive); err != nil {
 		return "", fmt.Errorf("%s: %w", sums.Path, err)
 	}
-	return fmt.Sprintf("ok: %s (arm64 + x86_64, version %s)\nok: %s\nok: %s\n",
-		universal.Path, meta.Version, archive.Path, sums.Path), nil
+	return fmt.Sprintf("ok: %s (arm64 + x86_64, version %s; code signature: %s)\nok: %s\nok: %s\n",
+		universal.Path, meta.Version, signatures, archive.Path, sums.Path), nil
 }
 
 func readJSON(file string, v any) error {
@@ -156,35 +158,51 @@ func one(arts []artifact, typ string) (artifact, error) {
 	return found[0], nil
 }
 
+// lcCodeSignature is LC_CODE_SIGNATURE, the load command that points at a
+// slice's code signature (ad-hoc or Developer ID).
+const lcCodeSignature macho.LoadCmd = 0x1d
+
 // checkUniversal checks that bin is a fat Mach-O file with exactly the
-// wanted slices, each an executable that carries the stamped version.
-func checkUniversal(bin []byte, version string) error {
+// wanted slices, each an executable that carries the stamped version (and
+// a code signature when signed is set). It returns which slices are signed.
+func checkUniversal(bin []byte, version string, signed bool) (string, error) {
 	fat, err := macho.NewFatFile(bytes.NewReader(bin))
 	if err != nil {
 		if errors.Is(err, macho.ErrNotFat) {
-			return errors.New("not a universal binary (a thin Mach-O file)")
+			return "", errors.New("not a universal binary (a thin Mach-O file)")
 		}
-		return fmt.Errorf("not a universal binary: %w", err)
+		return "", fmt.Errorf("not a universal binary: %w", err)
 	}
 	defer fat.Close()
 	var got []macho.Cpu
+	var signatures []string
 	for _, a := range fat.Arches {
 		got = append(got, a.Cpu)
 		if a.Type != macho.TypeExec {
-			return fmt.Errorf("%v slice is a %v, not an executable", a.Cpu, a.Type)
+			return "", fmt.Errorf("%v slice is a %v, not an executable", a.Cpu, a.Type)
 		}
 		slice := bin[a.Offset : a.Offset+a.Size]
 		if !bytes.Contains(slice, []byte(version)) {
-			return fmt.Errorf("%v slice does not carry version %q (-X main.version)", a.Cpu, version)
+			return "", fmt.Errorf("%v slice does not carry version %q (-X main.version)", a.Cpu, version)
 		}
+		has := false
+		for _, l := range a.Loads {
+			if raw := l.Raw(); len(raw) >= 4 && macho.LoadCmd(a.ByteOrder.Uint32(raw)) == lcCodeSignature {
+				has = true
+			}
+		}
+		if signed && !has {
+			return "", fmt.Errorf("%v slice has no code signature", a.Cpu)
+		}
+		signatures = append(signatures, fmt.Sprintf("%v %v", a.Cpu, map[bool]string{true: "yes", false: "no"}[has]))
 	}
 	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 	want := append([]macho.Cpu(nil), wantArchs...)
 	sort.Slice(want, func(i, j int) bool { return want[i] < want[j] })
 	if fmt.Sprint(got) != fmt.Sprint(want) {
-		return fmt.Errorf("slices %v, want %v", got, want)
+		return "", fmt.Errorf("slices %v, want %v", got, want)
 	}
-	return nil
+	return strings.Join(signatures, ", "), nil
 }
 
 // checkArchive checks the archive's members and returns its binary.

@@ -20,9 +20,22 @@ const testVersion = "0.3.0+snapshot.abc1234"
 // thinMachO is a minimal 64-bit Mach-O executable header for cpu, followed
 // by payload (where a real binary carries its stamped version string).
 func thinMachO(cpu macho.Cpu, payload string) []byte {
+	return thinMachOSigned(cpu, payload, false)
+}
+
+// thinMachOSigned is thinMachO, with an LC_CODE_SIGNATURE load command
+// (pointing at no data) when signed is set.
+func thinMachOSigned(cpu macho.Cpu, payload string, signed bool) []byte {
 	var b bytes.Buffer
-	binary.Write(&b, binary.LittleEndian, macho.FileHeader{Magic: macho.Magic64, Cpu: cpu, Type: macho.TypeExec})
+	h := macho.FileHeader{Magic: macho.Magic64, Cpu: cpu, Type: macho.TypeExec}
+	if signed {
+		h.Ncmd, h.Cmdsz = 1, 16
+	}
+	binary.Write(&b, binary.LittleEndian, h)
 	b.Write(make([]byte, 4)) // reserved word of mach_header_64
+	if signed {
+		binary.Write(&b, binary.LittleEndian, []uint32{uint32(lcCodeSignature), 16, 0, 0})
+	}
 	b.WriteString(payload)
 	return b.Bytes()
 }
@@ -144,27 +157,43 @@ func TestCheck(t *testing.T) {
 	tests := []struct {
 		name    string
 		edit    func(*distSpec)
+		signed  bool
 		wantErr string
 	}{
-		{"complete release", func(*distSpec) {}, ""},
-		{"thin binary", func(s *distSpec) { s.bin = thinOnly; s.members["jcds2-uploader"] = string(thinOnly) }, "thin Mach-O"},
-		{"one slice", func(s *distSpec) { s.bin = armOnly; s.members["jcds2-uploader"] = string(armOnly) }, "slices [CpuArm64], want"},
-		{"slice without the version", func(s *distSpec) { s.bin = unstamped; s.members["jcds2-uploader"] = string(unstamped) }, "CpuAmd64 slice does not carry version"},
-		{"no LICENSE in the archive", func(s *distSpec) { delete(s.members, "LICENSE") }, "missing LICENSE"},
-		{"no shim in the archive", func(s *distSpec) { delete(s.members, "recipes/JCDS2PackageUploader.py") }, "missing recipes/JCDS2PackageUploader.py"},
+		{"complete release", func(*distSpec) {}, false, ""},
+		{"signature required but absent", func(*distSpec) {}, true, "slice has no code signature"},
+		{"signature required, one slice signed", func(s *distSpec) {
+			s.bin = fatMachO(map[macho.Cpu][]byte{
+				macho.CpuArm64: thinMachOSigned(macho.CpuArm64, "jcds2-uploader "+testVersion, true),
+				macho.CpuAmd64: thinMachO(macho.CpuAmd64, "jcds2-uploader "+testVersion),
+			}, macho.CpuAmd64, macho.CpuArm64)
+			s.members["jcds2-uploader"] = string(s.bin)
+		}, true, "CpuAmd64 slice has no code signature"},
+		{"signature required, both slices signed", func(s *distSpec) {
+			s.bin = fatMachO(map[macho.Cpu][]byte{
+				macho.CpuArm64: thinMachOSigned(macho.CpuArm64, "jcds2-uploader "+testVersion, true),
+				macho.CpuAmd64: thinMachOSigned(macho.CpuAmd64, "jcds2-uploader "+testVersion, true),
+			}, macho.CpuAmd64, macho.CpuArm64)
+			s.members["jcds2-uploader"] = string(s.bin)
+		}, true, ""},
+		{"thin binary", func(s *distSpec) { s.bin = thinOnly; s.members["jcds2-uploader"] = string(thinOnly) }, false, "thin Mach-O"},
+		{"one slice", func(s *distSpec) { s.bin = armOnly; s.members["jcds2-uploader"] = string(armOnly) }, false, "slices [CpuArm64], want"},
+		{"slice without the version", func(s *distSpec) { s.bin = unstamped; s.members["jcds2-uploader"] = string(unstamped) }, false, "CpuAmd64 slice does not carry version"},
+		{"no LICENSE in the archive", func(s *distSpec) { delete(s.members, "LICENSE") }, false, "missing LICENSE"},
+		{"no shim in the archive", func(s *distSpec) { delete(s.members, "recipes/JCDS2PackageUploader.py") }, false, "missing recipes/JCDS2PackageUploader.py"},
 		{"shim of another version", func(s *distSpec) {
 			s.members["recipes/JCDS2PackageUploader.py"] = "BINARY_VERSION = \"0.2.0\"\n"
-		}, "BINARY_VERSION is not 0.3.0"},
-		{"archive binary differs", func(s *distSpec) { s.members["jcds2-uploader"] = "other" }, "differs from"},
-		{"wrong checksum", func(s *distSpec) { s.corruptSum = true }, "the file's SHA-256 is"},
-		{"thin binaries published too", func(s *distSpec) { s.extraBinary = true }, "thin binary"},
-		{"built as another version", func(s *distSpec) { s.builtVersion = "0.4.0" }, "want VERSION (0.3.0)"},
+		}, false, "BINARY_VERSION is not 0.3.0"},
+		{"archive binary differs", func(s *distSpec) { s.members["jcds2-uploader"] = "other" }, false, "differs from"},
+		{"wrong checksum", func(s *distSpec) { s.corruptSum = true }, false, "the file's SHA-256 is"},
+		{"thin binaries published too", func(s *distSpec) { s.extraBinary = true }, false, "thin binary"},
+		{"built as another version", func(s *distSpec) { s.builtVersion = "0.4.0" }, false, "want VERSION (0.3.0)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := goodSpec()
 			tt.edit(&s)
-			report, err := check(writeDist(t, s), "0.3.0")
+			report, err := check(writeDist(t, s), "0.3.0", tt.signed)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("check: %v", err)
