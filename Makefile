@@ -27,6 +27,9 @@ PKG_ID := com.github.jcds2-uploader.pkg
 # The binary the installer package carries: the universal one from
 # `make release-snapshot` (or the release workflow), else bin/'s.
 PKG_BINARY ?= $(firstword $(wildcard $(DIST)/jcds2-uploader_darwin_all/jcds2-uploader) $(BIN)/jcds2-uploader)
+# Extra goreleaser flags for `make release` (the workflow passes the
+# CHANGELOG's section as --release-notes).
+RELEASE_FLAGS ?=
 # "Developer ID Installer: Name (TEAMID)" to sign the package with productsign.
 PKG_SIGN_IDENTITY ?=
 FUZZTIME ?= 20s
@@ -88,7 +91,7 @@ release-snapshot: $(GORELEASER)
 # The real release (the release workflow, on a vX.Y.Z tag equal to VERSION):
 # signs and notarizes when the secrets are set, publishes a draft.
 release: $(GORELEASER)
-	$(GORELEASER) release --clean
+	$(GORELEASER) release --clean $(RELEASE_FLAGS)
 	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION) $(if $(MACOS_SIGN_P12),-signed)
 
 # The release configuration and workflow lint clean.
