@@ -16,7 +16,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,9 +32,6 @@ const (
 	exitUsage          = 2
 	exitProcessorError = 10 // AutoPkg's execute_shell status for ProcessorError
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -206,14 +202,4 @@ func fail(stderr io.Writer, err error) int {
 	}
 	fmt.Fprintf(stderr, "ProcessorError: %s\n", strings.Join(lines, "\n"))
 	return exitProcessorError
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
 }

@@ -20,6 +20,15 @@ not sent. Inside a dictionary or list only the offending item is left out, so
 the binary sees as much as possible; the log names the item, never its
 value. AutoPkg's own copy is never changed for them: a key whose value the
 binary hands back unchanged keeps its original Python value, items included.
+
+Secrets (API_PASSWORD, CLIENT_SECRET, BEARER_TOKEN, SMB_PASSWORD) are not
+declared in input_variables, because `autopkg run -vv` prints every declared
+input with its value; they reach the binary with the rest of the environment.
+
+Before each run the shim asks the binary for its version and refuses one of
+another release than BINARY_VERSION (build metadata after "+" aside), so the
+processor file, which AutoPkg's trust info hashes, changes with every
+upgrade of the binary. The check applies to jcds2_uploader_path too.
 """
 
 import collections
@@ -40,9 +49,22 @@ __all__ = ["JCDS2PackageUploader"]
 BINARY_NAME = "jcds2-uploader"
 # The binary starts its log lines with this; AutoPkg's output() adds it again.
 LOG_PREFIX = "JCDS2PackageUploader: "
-# Where `make install` puts the binary by default; AutoPkg started by launchd
-# or cron has a PATH without /usr/local/bin.
+# The jcds2-uploader release this processor belongs to: the VERSION file of
+# its source tree (test_shim.py checks they agree). The shim refuses a binary
+# of any other version, so that upgrading the binary always comes with a new
+# .py file, and AutoPkg's trust info (which hashes this file only) shows it.
+BINARY_VERSION = "0.3.0"
+# Where the installer package and `make install` put the binary; AutoPkg
+# started by launchd or cron has a PATH without /usr/local/bin.
 DEFAULT_BINARY = "/usr/local/bin/" + BINARY_NAME
+# Homebrew's prefix on Apple silicon, also missing from launchd's PATH.
+HOMEBREW_BINARY = "/opt/homebrew/bin/" + BINARY_NAME
+# macOS tags downloaded files with this attribute; Gatekeeper then kills a
+# binary that is not notarized as it starts.
+QUARANTINE_ATTR = "com.apple.quarantine"
+XATTR = "/usr/bin/xattr"
+# A deadlock guard for `jcds2-uploader -version`, which does no I/O.
+VERSION_TIMEOUT_SECONDS = 60
 EXIT_PROCESSOR_ERROR = 10
 ERROR_PREFIX = "ProcessorError: "
 # Lines of standard error quoted when the binary fails without a
@@ -178,25 +200,93 @@ def _is_executable(path):
     return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
+def _parse_version(out):
+    """The version in `jcds2-uploader -version` output, or None."""
+    parts = out.split()
+    if len(parts) != 2 or parts[0] != BINARY_NAME:
+        return None
+    return parts[1]
+
+
+def _release_of(version):
+    """version without semver build metadata (after "+"), which dev builds of
+    the same release add (e.g. 0.3.0+g1a2b3c4)."""
+    return version.split("+", 1)[0]
+
+
+def _quarantined(path):
+    """Whether path has the quarantine attribute; None when xattr fails."""
+    try:
+        proc = subprocess.run(
+            [XATTR, "-p", QUARANTINE_ATTR, path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=VERSION_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode == 0:
+        return True
+    if b"No such xattr" in proc.stderr or proc.returncode == 1:
+        return False
+    return None
+
+
+def _killed_at_start(binary):
+    """Why macOS kills a binary before it prints anything, and the fix."""
+    real = os.path.realpath(binary)
+    head = "%s was killed as it started (SIGKILL, no output)" % binary
+    quarantine_fix = (
+        "clear the attribute with:\n    xattr -d %s %s\n(prefix sudo when the "
+        "file belongs to root), or install the signed and notarized installer "
+        "package instead" % (QUARANTINE_ATTR, real)
+    )
+    signature_fix = (
+        "macOS runs only binaries with a valid code signature: use the release "
+        "binary, which has a Developer ID signature and is notarized (installer "
+        "package or release archive), or give a binary you built yourself an "
+        "ad-hoc signature with `codesign --force --sign - %s`. `codesign "
+        "--verify --verbose %s` shows what is wrong" % (real, real)
+    )
+    quarantined = _quarantined(real)
+    if quarantined:
+        return (
+            "%s: macOS Gatekeeper stopped it because it carries the quarantine "
+            "attribute (%s) of a download and is not notarized; %s."
+            % (head, QUARANTINE_ATTR, quarantine_fix)
+        )
+    if quarantined is False:
+        return (
+            "%s, and it has no quarantine attribute, so its code signature is "
+            "missing or invalid (an unsigned or modified binary); %s." % (head, signature_fix)
+        )
+    return (
+        "%s. If it was downloaded, %s. Otherwise %s." % (head, quarantine_fix, signature_fix)
+    )
+
+
 class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
     """Runs jcds2-uploader, which uploads a package to Jamf Pro's JCDS 2.0."""
 
     # BEGIN MANIFEST (generated from `jcds2-uploader -describe` by
-    # recipes/sync_manifest.py; test_shim.py checks it matches exactly)
+    # recipes/sync_manifest.py, secrets moved into the description;
+    # test_shim.py checks it matches)
     description = (
         "Uploads a package to Jamf Pro's cloud distribution point (JCDS 2.0) and writes"
         " its package metadata. A drop-in replacement for JamfPackageUploader in jcds2 "
         "mode: same inputs, same outputs, truthful results, multipart uploads of any "
-        "size, no Python modules to install."
+        "size, no Python modules to install. Secrets are read from AutoPkg's "
+        "environment (its preferences) but not declared as inputs, so that `autopkg run"
+        " -vv` does not print them. API_PASSWORD: Password of API_USERNAME. On macOS it"
+        " may instead come from the login keychain (an internet password for JSS_URL "
+        "and the account). CLIENT_SECRET: Secret of CLIENT_ID. On macOS it may instead "
+        "come from the login keychain. BEARER_TOKEN: A ready Jamf Pro bearer token, "
+        "used as is instead of any other credential. SMB_PASSWORD: Ignored: the "
+        "password for SMB_URL, which is refused."
     )
     input_variables = {
-        "API_PASSWORD": {
-            "required": False,
-            "description": (
-                "Password of API_USERNAME. On macOS it may instead come from the login "
-                "keychain (an internet password for JSS_URL and the account)."
-            ),
-        },
         "API_USERNAME": {
             "required": False,
             "description": (
@@ -207,25 +297,11 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "used as an API client ID, anything else as an account name."
             ),
         },
-        "BEARER_TOKEN": {
-            "required": False,
-            "description": (
-                "A ready Jamf Pro bearer token, used as is instead of any other "
-                "credential."
-            ),
-        },
         "CLIENT_ID": {
             "required": False,
             "description": (
                 "API client ID (OAuth client credentials); preferred over API_USERNAME "
                 "when both are given."
-            ),
-        },
-        "CLIENT_SECRET": {
-            "required": False,
-            "description": (
-                "Secret of CLIENT_ID. On macOS it may instead come from the login "
-                "keychain."
             ),
         },
         "CLOUD_DP": {
@@ -267,10 +343,6 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "S3_BUCKET_NAME": {
             "required": False,
             "description": "Ignored: the bucket of aws_cdp_mode, which is refused.",
-        },
-        "SMB_PASSWORD": {
-            "required": False,
-            "description": "Ignored: the password for SMB_URL, which is refused.",
         },
         "SMB_SHARES": {
             "required": False,
@@ -566,6 +638,7 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
 
     def main(self):
         binary = self._find_binary()
+        self._check_version(binary)
         payload, sent = self._encode_env()
         proc, stdout, stderr_tail, error_message = self._run(binary, payload)
         code = proc.returncode
@@ -581,6 +654,16 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 what = "was stopped by signal %d" % -code
         else:
             what = "exited with status %d" % code
+        if (
+            code == -signal.SIGKILL
+            and not stderr_tail
+            and not stdout
+            and _quarantined(os.path.realpath(binary))
+        ):
+            # -version ran a moment ago, so Gatekeeper is the cause only if
+            # the file was swapped since; without the attribute a silent
+            # SIGKILL is as likely the memory killer or a user's kill -9.
+            raise ProcessorError(_killed_at_start(binary))
         msg = "%s %s" % (binary, what)
         if stderr_tail:
             msg += "; last lines of its output:\n" + "\n".join(stderr_tail)
@@ -613,17 +696,76 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         on_path = shutil.which(BINARY_NAME)
         if on_path:
             return on_path
-        if _is_executable(DEFAULT_BINARY):
-            return DEFAULT_BINARY
-        looked = candidates + ["PATH (%s)" % os.environ.get("PATH", ""), DEFAULT_BINARY]
+        for path in (DEFAULT_BINARY, HOMEBREW_BINARY):
+            if _is_executable(path):
+                return path
+        looked = candidates + [
+            "PATH (%s)" % os.environ.get("PATH", ""),
+            DEFAULT_BINARY,
+            HOMEBREW_BINARY,
+        ]
         raise ProcessorError(
-            "the jcds2-uploader binary was not found (looked at: %s). Install it "
-            "with `make install` in the jcds2-uploader source folder (binary in "
-            "PREFIX/bin, default /usr/local/bin), or with `go install "
-            "github.com/jcds2-uploader/jcds2-uploader@latest` and then set the "
-            "jcds2_uploader_path input (or AutoPkg preference) to the installed "
-            "binary, e.g. ~/go/bin/jcds2-uploader." % ", ".join(looked)
+            "the jcds2-uploader binary was not found (looked at: %s). Install "
+            "jcds2-uploader %s: the installer package puts the binary in "
+            "/usr/local/bin; from the release archive, copy jcds2-uploader to "
+            "/usr/local/bin; from source, `make build` then `sudo make install`. "
+            "Or set the jcds2_uploader_path input (or AutoPkg preference) to the "
+            "binary's full path." % (", ".join(looked), BINARY_VERSION)
         )
+
+    # -- checking the binary ------------------------------------------------
+
+    def _check_version(self, binary):
+        """Refuse a binary of another release than this processor's.
+
+        Applies to jcds2_uploader_path too: that input chooses which copy
+        runs, not which release, because this file's inputs and outputs
+        describe one release of the binary.
+        """
+        try:
+            proc = subprocess.run(
+                [binary, "-version"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                timeout=VERSION_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except OSError as err:
+            raise ProcessorError("cannot run %s: %s" % (binary, err)) from err
+        except subprocess.TimeoutExpired as err:
+            raise ProcessorError(
+                "%s -version did not answer within %ds" % (binary, VERSION_TIMEOUT_SECONDS)
+            ) from err
+        out = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode == -signal.SIGKILL and not out and not proc.stderr:
+            raise ProcessorError(_killed_at_start(binary))
+        found = _parse_version(out) if proc.returncode == 0 else None
+        if found is None:
+            detail = (out or proc.stderr.decode("utf-8", "replace")).strip()
+            raise ProcessorError(
+                "%s does not look like jcds2-uploader %s: `%s -version` exited "
+                "with status %d and printed %r. Point jcds2_uploader_path at the "
+                "jcds2-uploader binary, or reinstall it."
+                % (binary, BINARY_VERSION, binary, proc.returncode, detail[:200])
+            )
+        if _release_of(found) != _release_of(BINARY_VERSION):
+            raise ProcessorError(
+                "%s is jcds2-uploader %s, but this processor (%s) belongs to "
+                "jcds2-uploader %s. Install the binary and the processor from the "
+                "same release: the installer package or release archive of the "
+                "version you want has both (from source: `make build` then `sudo "
+                "make install`), or point jcds2_uploader_path at a %s binary. A new "
+                "processor file changes your overrides' trust info: review it with "
+                "`autopkg verify-trust-info -vv`, then `autopkg update-trust-info`."
+                % (
+                    binary,
+                    found,
+                    os.path.abspath(__file__),
+                    BINARY_VERSION,
+                    BINARY_VERSION,
+                )
+            )
 
     # -- environment out ----------------------------------------------------
 

@@ -24,6 +24,39 @@ BEGIN = "    # BEGIN MANIFEST"
 END = "    # END MANIFEST"
 WIDTH = 88
 
+# Inputs that carry secrets. AutoPkg prints every declared input with its
+# value at `autopkg run -vv`, so the shim does not declare these; AutoPkg
+# still passes them in the environment (from its preferences, or a recipe's
+# Arguments), and the shim hands the whole environment to the binary. Their
+# documentation moves into the description, which `autopkg processor-info`
+# shows. test_shim.py fails when -describe gains an input whose name looks
+# like a secret and is not listed here.
+SECRET_INPUTS = ("API_PASSWORD", "CLIENT_SECRET", "BEARER_TOKEN", "SMB_PASSWORD")
+
+
+def shim_manifest(manifest):
+    """The manifest as the shim declares it: secrets moved from
+    input_variables into the description."""
+    inputs = dict(manifest["input_variables"])
+    notes = []
+    for name in SECRET_INPUTS:
+        flags = inputs.pop(name, None)
+        if flags is not None:
+            notes.append("%s: %s" % (name, flags["description"]))
+    description = manifest["description"]
+    if notes:
+        description += (
+            " Secrets are read from AutoPkg's environment (its preferences) but "
+            "not declared as inputs, so that `autopkg run -vv` does not print them. "
+            + " ".join(notes)
+        )
+    return {
+        "name": manifest["name"],
+        "description": description,
+        "input_variables": inputs,
+        "output_variables": manifest["output_variables"],
+    }
+
 
 def describe(binary):
     """Run `binary -describe` and return the parsed manifest."""
@@ -88,7 +121,7 @@ def render(manifest):
 
 def main(argv):
     binary = argv[1] if len(argv) > 1 else DEFAULT_BINARY
-    manifest = describe(binary)
+    manifest = shim_manifest(describe(binary))
     with open(SHIM, encoding="utf-8") as f:
         source = f.read().split("\n")
     start = next(i for i, l in enumerate(source) if l.startswith(BEGIN))

@@ -44,6 +44,9 @@ if STANDIN not in sys.path:
 
 import autopkglib  # noqa: E402  (the stand-in)
 
+sys.path.insert(0, HERE)
+import sync_manifest  # noqa: E402
+
 # A deadlock guard, not a speed target: runs that should take a second or
 # two fail if they have not finished in this time.
 HANG_SECONDS = 120
@@ -134,11 +137,25 @@ def run_with_guard(fn):
     return result.get("value")
 
 
-def write_script(directory, name, body):
+# Fake binaries answer `-version` as the real one does, with the version
+# the shim expects unless FAKE_VERSION says otherwise.
+VERSION_PREAMBLE = """\
+import os as _os, sys as _sys
+if _sys.argv[1:] == ["-version"]:
+    with open(_os.environ.get("FAKE_RECEIVED", _os.devnull) + ".version-asked", "a") as _f:
+        _f.write("asked\\n")
+    print("jcds2-uploader " + _os.environ.get("FAKE_VERSION", %r))
+    _sys.exit(0)
+"""
+
+
+def write_script(directory, name, body, answers_version=True):
     """Write an executable Python script run by this interpreter."""
     path = os.path.join(directory, name)
     with open(path, "w", encoding="utf-8") as f:
         f.write("#!%s\n" % sys.executable)
+        if answers_version:
+            f.write(VERSION_PREAMBLE % SHIM_MODULE.BINARY_VERSION)
         f.write(textwrap.dedent(body))
     os.chmod(path, 0o755)
     return path
@@ -172,8 +189,8 @@ class FakeBinaryTestCase(unittest.TestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
 
-    def fake(self, body, name="fake-uploader"):
-        return write_script(self.tmp, name, body)
+    def fake(self, body, name="fake-uploader", answers_version=True):
+        return write_script(self.tmp, name, body, answers_version)
 
     @staticmethod
     def shim(env, cls=None):
@@ -198,22 +215,66 @@ class TestManifest(unittest.TestCase):
     def setUpClass(cls):
         ensure_binaries()
 
-    def test_matches_binary_describe(self):
+    def describe(self):
         out = subprocess.run(
             [UPLOADER, "-describe"], check=True, stdout=subprocess.PIPE
         ).stdout
-        manifest = json.loads(out.decode("utf-8"))
+        return json.loads(out.decode("utf-8"))
+
+    def test_matches_binary_describe(self):
+        # The shim declares what -describe lists, less the secrets, which
+        # sync_manifest.py moves into the description (see the next test).
+        manifest = self.describe()
+        self.assertEqual(set(manifest), {"name", "description", "input_variables", "output_variables"})
         cls = SHIM_MODULE.JCDS2PackageUploader
         hint = " (run: python3 recipes/sync_manifest.py)"
         self.assertEqual(manifest["name"], cls.__name__)
-        self.assertEqual(cls.description, manifest["description"], "description" + hint)
-        self.assertEqual(
-            cls.input_variables, manifest["input_variables"], "input_variables" + hint
+        declared = dict(manifest["input_variables"])
+        for name in sync_manifest.SECRET_INPUTS:
+            del declared[name]
+        self.assertEqual(cls.input_variables, declared, "input_variables" + hint)
+        self.assertTrue(
+            cls.description.startswith(manifest["description"] + " "), "description" + hint
         )
         self.assertEqual(
             cls.output_variables, manifest["output_variables"], "output_variables" + hint
         )
-        self.assertEqual(set(manifest), {"name", "description", "input_variables", "output_variables"})
+        self.assertEqual(
+            sync_manifest.shim_manifest(manifest)["description"], cls.description, hint
+        )
+
+    def test_secrets_are_documented_not_declared(self):
+        # `autopkg run -vv` prints each declared input with its value.
+        manifest = self.describe()
+        cls = SHIM_MODULE.JCDS2PackageUploader
+        looks_secret = {
+            name
+            for name in manifest["input_variables"]
+            if any(word in name.upper() for word in ("PASSWORD", "SECRET", "TOKEN", "KEY"))
+        }
+        self.assertEqual(
+            looks_secret,
+            set(sync_manifest.SECRET_INPUTS),
+            "an input that carries a secret must be listed in sync_manifest.SECRET_INPUTS",
+        )
+        for name in ("API_PASSWORD", "CLIENT_SECRET", "BEARER_TOKEN", "SMB_PASSWORD"):
+            self.assertNotIn(name, cls.input_variables)
+            self.assertIn(name, manifest["input_variables"], "-describe still lists " + name)
+            entry = "%s: %s" % (name, manifest["input_variables"][name]["description"])
+            self.assertIn(entry, cls.description)
+        self.assertIn("autopkg run -vv", cls.description)
+
+    def test_version_matches_version_file(self):
+        with open(os.path.join(ROOT, "VERSION"), encoding="utf-8") as f:
+            release = f.read().strip()
+        self.assertEqual(SHIM_MODULE.BINARY_VERSION, release)
+        out = subprocess.run(
+            [UPLOADER, "-version"], check=True, stdout=subprocess.PIPE
+        ).stdout.decode()
+        name, version = out.split()
+        self.assertEqual(name, "jcds2-uploader")
+        # bin/ holds a dev build of this tree: VERSION plus build metadata.
+        self.assertEqual(version.split("+")[0], release)
 
     def test_module_shape(self):
         self.assertEqual(SHIM_MODULE.__all__, ["JCDS2PackageUploader"])
@@ -643,11 +704,23 @@ class TestProcessHandling(FakeBinaryTestCase):
         self.assertNotIn("noise 29\n", msg)
 
     def test_killed_by_signal(self):
-        binary = self.fake("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+        binary = self.fake("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
         with self.assertRaises(autopkglib.ProcessorError) as ctx:
             run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
-        self.assertIn("stopped by signal SIGKILL", str(ctx.exception))
+        self.assertIn("stopped by signal SIGSEGV", str(ctx.exception))
         self.assertIn("printed nothing", str(ctx.exception))
+
+    def test_sigkill_after_output_is_not_blamed_on_gatekeeper(self):
+        binary = self.fake(
+            "import os, signal, sys\nprint('JCDS2PackageUploader: working', file=sys.stderr, flush=True)\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n"
+        )
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        msg = str(ctx.exception)
+        self.assertIn("stopped by signal SIGKILL", msg)
+        self.assertIn("working", msg)
+        self.assertNotIn("quarantine", msg)
 
     def test_exit_0_with_garbage_output(self):
         binary = self.fake("import sys\nsys.stdin.read()\nprint('not a plist')\n")
@@ -683,6 +756,179 @@ class TestProcessHandling(FakeBinaryTestCase):
         self.assertEqual(proc.env["pkg_name"], "x.pkg")
 
 
+class TestSecrets(FakeBinaryTestCase):
+    """Secrets are not declared, so AutoPkg does not print them, yet reach the binary."""
+
+    SECRETS = {
+        "API_PASSWORD": "pw-Secret-1",
+        "CLIENT_SECRET": "cs-Secret-2",
+        "BEARER_TOKEN": "bt-Secret-3",
+        "SMB_PASSWORD": "smb-Secret-4",
+    }
+
+    def test_passed_to_the_binary_but_not_in_what_autopkg_prints(self):
+        binary = self.fake(ECHO_BINARY)
+        env = {"jcds2_uploader_path": binary, "verbose": 2, "API_USERNAME": "admin"}
+        env.update(self.SECRETS)
+        proc = self.shim(env)
+        # What AutoPkg prints at -vv before running a processor: each
+        # declared input that is in the environment, with its value.
+        printed = repr(
+            {"Input": {k: proc.env[k] for k in proc.input_variables if k in proc.env}}
+        )
+        self.assertIn("API_USERNAME", printed)
+        run_with_guard(proc.process)
+        sent = self.sent()
+        for name, value in self.SECRETS.items():
+            self.assertNotIn(name, proc.input_variables)
+            self.assertNotIn(value, printed)
+            self.assertEqual(sent[name], value, name)
+            self.assertFalse([l for l in proc.lines if value in l])
+        # Still in AutoPkg's environment for the processors that follow.
+        self.assertEqual(proc.env["API_PASSWORD"], self.SECRETS["API_PASSWORD"])
+
+
+class TestVersionCheck(FakeBinaryTestCase):
+    """The shim runs only the binary release it was released with."""
+
+    def test_other_version_is_refused_with_both_versions_and_the_fix(self):
+        binary = self.fake(ECHO_BINARY)
+        with mock.patch.dict(os.environ, {"FAKE_VERSION": "0.2.9"}):
+            with self.assertRaises(autopkglib.ProcessorError) as ctx:
+                run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        msg = str(ctx.exception)
+        self.assertIn("%s is jcds2-uploader 0.2.9" % binary, msg)
+        self.assertIn("belongs to jcds2-uploader %s" % SHIM_MODULE.BINARY_VERSION, msg)
+        self.assertIn("same release", msg)
+        self.assertIn("jcds2_uploader_path", msg)
+        self.assertIn("update-trust-info", msg)
+        # Refused before the environment (and its secrets) went anywhere.
+        self.assertFalse(os.path.exists(self.received))
+
+    def test_refused_wherever_the_binary_was_found(self):
+        bindir = os.path.join(self.tmp, "path")
+        os.mkdir(bindir)
+        write_script(bindir, "jcds2-uploader", ECHO_BINARY)
+        with mock.patch.dict(os.environ, {"FAKE_VERSION": "1.0.0", "PATH": bindir}):
+            with self.assertRaises(autopkglib.ProcessorError) as ctx:
+                run_with_guard(self.shim({}).process)
+        self.assertIn("is jcds2-uploader 1.0.0", str(ctx.exception))
+
+    def test_a_prerelease_of_the_same_numbers_is_another_version(self):
+        binary = self.fake(ECHO_BINARY)
+        with mock.patch.dict(
+            os.environ, {"FAKE_VERSION": SHIM_MODULE.BINARY_VERSION + "-rc.1"}
+        ):
+            with self.assertRaises(autopkglib.ProcessorError):
+                run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+
+    def test_build_metadata_is_ignored(self):
+        binary = self.fake(ECHO_BINARY)
+        for version in ("+g1a2b3c4.dirty", "+dev", "+snapshot.1a2b3c4", ""):
+            with mock.patch.dict(
+                os.environ, {"FAKE_VERSION": SHIM_MODULE.BINARY_VERSION + version}
+            ):
+                proc = self.run_shim({"jcds2_uploader_path": binary})
+            self.assertEqual(proc.env["added_by_binary"], "yes", version)
+
+    def test_version_asked_once_per_run(self):
+        binary = self.fake(ECHO_BINARY)
+        self.run_shim({"jcds2_uploader_path": binary})
+        with open(self.received + ".version-asked", encoding="utf-8") as f:
+            self.assertEqual(f.read(), "asked\n")
+
+    def test_not_a_jcds2_uploader(self):
+        binary = self.fake("print('hello')\n", answers_version=False)
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        msg = str(ctx.exception)
+        self.assertIn("does not look like jcds2-uploader", msg)
+        self.assertIn("hello", msg)
+
+
+# A binary that macOS kills before it runs: SIGKILL, nothing printed.
+KILLED_AT_START = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"
+
+# A stand-in for /usr/bin/xattr: records its arguments, and answers as
+# `xattr -p NAME FILE` does (status 0 and the value when FILE has NAME).
+FAKE_XATTR = """\
+import os, sys
+with open(os.environ["FAKE_RECEIVED"] + ".xattr", "w") as f:
+    f.write(" ".join(sys.argv[1:]))
+if os.environ.get("FAKE_QUARANTINED") == "1":
+    print("0081;65a1b2c3;Safari;")
+    sys.exit(0)
+print("xattr: %s: No such xattr: %s" % (sys.argv[-1], sys.argv[-2]), file=sys.stderr)
+sys.exit(1)
+"""
+
+
+class TestKilledAtStart(FakeBinaryTestCase):
+    """Gatekeeper's SIGKILL gets a diagnosis: quarantine or signature."""
+
+    def setUp(self):
+        super().setUp()
+        xattr = self.fake(FAKE_XATTR, name="xattr", answers_version=False)
+        patcher = mock.patch.object(SHIM_MODULE, "XATTR", xattr)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def run_killed(self, quarantined, body=KILLED_AT_START, answers_version=False):
+        binary = self.fake(body, answers_version=answers_version)
+        with mock.patch.dict(os.environ, {"FAKE_QUARANTINED": quarantined}):
+            with self.assertRaises(autopkglib.ProcessorError) as ctx:
+                run_with_guard(self.shim({"jcds2_uploader_path": binary}).process)
+        return binary, str(ctx.exception)
+
+    def test_quarantined_binary_gets_the_xattr_command(self):
+        binary, msg = self.run_killed("1")
+        self.assertIn("killed as it started", msg)
+        self.assertIn("quarantine attribute", msg)
+        self.assertIn("xattr -d com.apple.quarantine %s" % os.path.realpath(binary), msg)
+        with open(self.received + ".xattr", encoding="utf-8") as f:
+            self.assertEqual(
+                f.read(), "-p com.apple.quarantine %s" % os.path.realpath(binary)
+            )
+        self.assertFalse(os.path.exists(self.received), "the environment was sent")
+
+    def test_unquarantined_binary_needs_a_signature(self):
+        binary, msg = self.run_killed("0")
+        self.assertIn("killed as it started", msg)
+        self.assertIn("no quarantine attribute", msg)
+        self.assertIn("Developer ID", msg)
+        self.assertIn("codesign --force --sign - %s" % os.path.realpath(binary), msg)
+        self.assertNotIn("xattr -d", msg)
+
+    def test_xattr_unavailable_gives_both_fixes(self):
+        with mock.patch.object(SHIM_MODULE, "XATTR", os.path.join(self.tmp, "no-xattr")):
+            _, msg = self.run_killed("1")
+        self.assertIn("xattr -d com.apple.quarantine", msg)
+        self.assertIn("Developer ID", msg)
+
+    def test_killed_in_the_real_run_too(self):
+        # -version answered (say, before a copy replaced the file), then the
+        # run itself was killed before printing anything.
+        _, msg = self.run_killed("1", answers_version=True)
+        self.assertIn("killed as it started", msg)
+        self.assertIn("xattr -d com.apple.quarantine", msg)
+
+    def test_silent_sigkill_in_the_real_run_without_quarantine_is_not_blamed(self):
+        # A run killed by the memory killer or kill -9 at verbosity 0 also
+        # dies silently; -version proved the signature was accepted.
+        _, msg = self.run_killed("0", answers_version=True)
+        self.assertIn("stopped by signal SIGKILL and printed nothing", msg)
+        self.assertNotIn("killed as it started", msg)
+
+    def test_through_a_link_the_real_file_is_named(self):
+        real = self.fake(KILLED_AT_START, name="real-uploader", answers_version=False)
+        link = os.path.join(self.tmp, "linked-uploader")
+        os.symlink(real, link)
+        with mock.patch.dict(os.environ, {"FAKE_QUARANTINED": "1"}):
+            with self.assertRaises(autopkglib.ProcessorError) as ctx:
+                run_with_guard(self.shim({"jcds2_uploader_path": link}).process)
+        self.assertIn("xattr -d com.apple.quarantine %s" % os.path.realpath(real), str(ctx.exception))
+
+
 class TestFindingTheBinary(FakeBinaryTestCase):
     """jcds2_uploader_path, beside the shim, PATH, /usr/local/bin, or a clear error."""
 
@@ -693,21 +939,42 @@ class TestFindingTheBinary(FakeBinaryTestCase):
         patcher = mock.patch.dict(os.environ, {"PATH": self.empty})
         patcher.start()
         self.addCleanup(patcher.stop)
-        # No /usr/local/bin fallback while these tests run.
-        patcher = mock.patch.object(
-            SHIM_MODULE, "DEFAULT_BINARY", os.path.join(self.tmp, "nowhere", "jcds2-uploader")
-        )
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        # No /usr/local/bin or /opt/homebrew/bin fallback while these tests run.
+        for attr in ("DEFAULT_BINARY", "HOMEBREW_BINARY"):
+            patcher = mock.patch.object(
+                SHIM_MODULE, attr, os.path.join(self.tmp, "nowhere", attr, "jcds2-uploader")
+            )
+            patcher.start()
+            self.addCleanup(patcher.stop)
 
     def test_missing_binary_says_how_to_install(self):
         with self.assertRaises(autopkglib.ProcessorError) as ctx:
             self.shim({}).main()
         msg = str(ctx.exception)
         self.assertIn("jcds2-uploader binary was not found", msg)
+        self.assertIn("installer package", msg)
         self.assertIn("make install", msg)
-        self.assertIn("go install github.com/jcds2-uploader/jcds2-uploader@latest", msg)
         self.assertIn("jcds2_uploader_path", msg)
+        self.assertIn(SHIM_MODULE.BINARY_VERSION, msg)
+        self.assertIn(SHIM_MODULE.HOMEBREW_BINARY, msg)
+
+    def test_homebrew_location_after_usr_local_bin(self):
+        homebrew = os.path.join(self.tmp, "opt-homebrew-bin")
+        usr_local = os.path.join(self.tmp, "usr-local-bin")
+        os.mkdir(homebrew)
+        os.mkdir(usr_local)
+        write_script(homebrew, "jcds2-uploader", ECHO_BINARY.replace('"yes"', '"homebrew"'))
+        with mock.patch.object(
+            SHIM_MODULE, "HOMEBREW_BINARY", os.path.join(homebrew, "jcds2-uploader")
+        ), mock.patch.object(
+            SHIM_MODULE, "DEFAULT_BINARY", os.path.join(usr_local, "jcds2-uploader")
+        ):
+            proc = self.run_shim({})
+            self.assertEqual(proc.env["added_by_binary"], "homebrew")
+            write_script(usr_local, "jcds2-uploader", ECHO_BINARY.replace('"yes"', '"usr-local"'))
+            proc = self.run_shim({})
+            self.assertEqual(proc.env["added_by_binary"], "usr-local")
+        self.assertEqual(load_shim().HOMEBREW_BINARY, "/opt/homebrew/bin/jcds2-uploader")
 
     def test_explicit_path_that_is_not_executable(self):
         path = os.path.join(self.tmp, "jcds2-uploader")
@@ -751,95 +1018,226 @@ class TestFindingTheBinary(FakeBinaryTestCase):
         self.assertEqual(proc.env["added_by_binary"], "default")
 
 
+STUB_ID = "com.github.jcds2-uploader.SharedProcessors"
+
+
+def find_stub(search_dir):
+    """The stub recipe as AutoPkg finds a recipe by identifier: in a search
+    folder or one level below it."""
+    found = None
+    for pattern in ("*.recipe", os.path.join("*", "*.recipe")):
+        for path in sorted(glob.glob(os.path.join(search_dir, pattern))):
+            with open(path, "rb") as f:
+                if plistlib.load(f).get("Identifier") == STUB_ID:
+                    found = path
+    return found
+
+
 class TestInstall(unittest.TestCase):
-    """install.sh lays out the binary, the shim and the stub recipe."""
+    """install.sh and uninstall.sh (make install / make uninstall)."""
 
     @classmethod
     def setUpClass(cls):
         ensure_binaries()
 
-    def test_install_layout_and_shim_finds_binary(self):
-        tmp = tempfile.mkdtemp(prefix="shiminstall-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        destdir = os.path.join(tmp, "dest")
-        prefix = "/opt/jcds2"
-        subprocess.run(
-            ["sh", os.path.join(HERE, "install.sh"), prefix, destdir],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        root = destdir + prefix
-        binary = os.path.join(root, "bin", "jcds2-uploader")
-        share = os.path.join(root, "share", "jcds2-uploader")
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="shiminstall-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def install(self, prefix, recipes, destdir=None, script="install.sh"):
+        args = ["sh", os.path.join(HERE, script), prefix]
+        if destdir is not None:
+            args.append(destdir)
+        env = dict(os.environ, RECIPES_DIR=recipes)
+        return subprocess.run(
+            args, check=True, stdout=subprocess.PIPE, env=env
+        ).stdout.decode()
+
+    def test_layout_under_destdir(self):
+        destdir = os.path.join(self.tmp, "dest")
+        self.install("/opt/jcds2", "/Library/AutoPkg/Recipes/jcds2-uploader", destdir)
+        binary = os.path.join(destdir, "opt/jcds2/bin/jcds2-uploader")
+        recipes = os.path.join(destdir, "Library/AutoPkg/Recipes/jcds2-uploader")
         self.assertTrue(os.access(binary, os.X_OK))
-        mode = stat.S_IMODE(os.stat(os.path.join(share, "JCDS2PackageUploader.py")).st_mode)
-        self.assertEqual(mode, 0o644)
-        with open(os.path.join(share, "JCDS2PackageUploader.recipe"), "rb") as f:
+        for name in ("JCDS2PackageUploader.py", "JCDS2PackageUploader.recipe"):
+            mode = stat.S_IMODE(os.stat(os.path.join(recipes, name)).st_mode)
+            self.assertEqual(mode, 0o644, name)
+        with open(os.path.join(recipes, "JCDS2PackageUploader.recipe"), "rb") as f:
             stub = plistlib.load(f)
-        self.assertEqual(stub["Identifier"], "com.github.jcds2-uploader.SharedProcessors")
+        self.assertEqual(stub["Identifier"], STUB_ID)
         self.assertEqual(stub["Process"], [])
-        # The link beside the shim is relative, so it works under DESTDIR
-        # and after the files are moved into PREFIX.
-        link = os.path.join(share, "jcds2-uploader")
-        self.assertEqual(os.readlink(link), "../../bin/jcds2-uploader")
-        with mock.patch.dict(os.environ, {"PATH": tmp}), mock.patch.object(
-            SHIM_MODULE, "DEFAULT_BINARY", os.path.join(tmp, "nowhere")
-        ):
-            module = load_shim(os.path.join(share, "JCDS2PackageUploader.py"))
-            module.DEFAULT_BINARY = os.path.join(tmp, "nowhere")
-            found = module.JCDS2PackageUploader({})._find_binary()
-        self.assertEqual(os.path.realpath(found), os.path.realpath(binary))
-        docs = os.path.join(root, "share", "doc", "jcds2-uploader")
-        for name in ("README.md", "MIGRATING.md"):
+        # Absolute, to where the binary lands once DESTDIR is gone.
+        self.assertEqual(
+            os.readlink(os.path.join(recipes, "jcds2-uploader")), "/opt/jcds2/bin/jcds2-uploader"
+        )
+        docs = os.path.join(destdir, "opt/jcds2/share/doc/jcds2-uploader")
+        for name in ("README.md", "LICENSE", "CHANGELOG.md", "MIGRATING.md", "AutoPkg.md"):
             self.assertTrue(os.path.isfile(os.path.join(docs, name)), name)
         self.assertTrue(os.listdir(os.path.join(docs, "examples")))
-
-    def test_found_as_readme_says_through_a_linked_recipes_folder(self):
-        # README: ln -s PREFIX/share/jcds2-uploader ~/Library/AutoPkg/Recipes/jcds2-uploader.
-        # AutoPkg then finds the stub by identifier in SEARCH_DIR/*/*.recipe
-        # and loads the .py beside it; the shim must reach the binary through
-        # both links.
-        tmp = tempfile.mkdtemp(prefix="shimlink-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        prefix = os.path.join(tmp, "prefix")
-        subprocess.run(
-            ["sh", os.path.join(HERE, "install.sh"), prefix],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        recipes = os.path.join(tmp, "Library", "AutoPkg", "Recipes")
-        os.makedirs(recipes)
-        os.symlink(
-            os.path.join(prefix, "share", "jcds2-uploader"),
-            os.path.join(recipes, "jcds2-uploader"),
-        )
-        found = None
-        for pattern in ("*.recipe", os.path.join("*", "*.recipe")):
-            for path in sorted(glob.glob(os.path.join(recipes, pattern))):
-                with open(path, "rb") as f:
-                    if plistlib.load(f).get("Identifier") == (
-                        "com.github.jcds2-uploader.SharedProcessors"
-                    ):
-                        found = path
-        self.assertIsNotNone(found, "stub recipe not found by identifier")
-        shim_path = os.path.join(os.path.dirname(found), "JCDS2PackageUploader.py")
-        module = load_shim(shim_path)
-        module.DEFAULT_BINARY = os.path.join(tmp, "nowhere")
-        with mock.patch.dict(os.environ, {"PATH": tmp}):
-            binary = module.JCDS2PackageUploader({})._find_binary()
+        # AutoPkg finds the stub in the default search folder.
         self.assertEqual(
-            os.path.realpath(binary),
-            os.path.realpath(os.path.join(prefix, "bin", "jcds2-uploader")),
+            find_stub(os.path.join(destdir, "Library/AutoPkg/Recipes")),
+            os.path.join(recipes, "JCDS2PackageUploader.recipe"),
+        )
+
+    def test_shim_finds_the_binary_through_the_link(self):
+        # Any PREFIX: the shim in RECIPES_DIR reaches PREFIX/bin through the
+        # link beside it, with a PATH that lacks PREFIX/bin (launchd, cron).
+        prefix = os.path.join(self.tmp, "prefix")
+        search = os.path.join(self.tmp, "Library", "AutoPkg", "Recipes")
+        self.install(prefix, os.path.join(search, "jcds2-uploader"))
+        stub = find_stub(search)
+        self.assertIsNotNone(stub, "stub recipe not found by identifier")
+        module = load_shim(os.path.join(os.path.dirname(stub), "JCDS2PackageUploader.py"))
+        module.DEFAULT_BINARY = os.path.join(self.tmp, "nowhere")
+        module.HOMEBREW_BINARY = os.path.join(self.tmp, "nowhere")
+        with mock.patch.dict(os.environ, {"PATH": self.tmp}):
+            binary = module.JCDS2PackageUploader({})._find_binary()
+            module.JCDS2PackageUploader({})._check_version(binary)
+        self.assertEqual(
+            os.path.realpath(binary), os.path.join(os.path.realpath(prefix), "bin", "jcds2-uploader")
         )
         out = subprocess.run([binary, "-describe"], check=True, stdout=subprocess.PIPE)
         self.assertEqual(json.loads(out.stdout)["name"], "JCDS2PackageUploader")
 
+    def test_upgrade_from_the_old_layout_then_uninstall(self):
+        prefix = os.path.join(self.tmp, "prefix")
+        recipes = os.path.join(self.tmp, "Recipes", "jcds2-uploader")
+        old = os.path.join(prefix, "share", "jcds2-uploader")
+        os.makedirs(old)
+        with open(os.path.join(old, "JCDS2PackageUploader.py"), "w", encoding="utf-8") as f:
+            f.write("old")
+        out = self.install(prefix, recipes)
+        self.assertFalse(os.path.exists(old))
+        self.assertIn("removed the old", out)
+        self.install(prefix, recipes)  # again: idempotent
+        out = self.install(prefix, recipes, script="uninstall.sh")
+        self.assertIn("removed %s/bin/jcds2-uploader" % prefix, out)
+        self.assertFalse(os.path.exists(recipes))
+        self.assertFalse(os.path.lexists(os.path.join(prefix, "bin", "jcds2-uploader")))
+        self.assertFalse(os.path.exists(os.path.join(prefix, "share", "doc", "jcds2-uploader")))
+        # A folder the user put their own files in stays, with them.
+        self.install(prefix, recipes)
+        mine = os.path.join(recipes, "Mine.recipe")
+        with open(mine, "w", encoding="utf-8") as f:
+            f.write("mine")
+        self.install(prefix, recipes, script="uninstall.sh")
+        self.assertEqual(os.listdir(recipes), ["Mine.recipe"])
+
+    def test_missing_binary_is_an_error_that_says_build_first(self):
+        env = dict(os.environ, JCDS2_UPLOADER_BIN=os.path.join(self.tmp, "none"))
+        proc = subprocess.run(
+            ["sh", os.path.join(HERE, "install.sh"), "/usr/local", os.path.join(self.tmp, "d")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+        )
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"make build", proc.stderr)
+
     def test_stub_recipe_in_repo(self):
         with open(os.path.join(HERE, "JCDS2PackageUploader.recipe"), "rb") as f:
             stub = plistlib.load(f)
-        self.assertEqual(stub["Identifier"], "com.github.jcds2-uploader.SharedProcessors")
+        self.assertEqual(stub["Identifier"], STUB_ID)
         self.assertIn("Description", stub)
         self.assertEqual(stub["Input"], {})
+
+
+class TestMakeInstall(unittest.TestCase):
+    """`sudo make install` installs bin/ as built; it never builds."""
+
+    def make(self, *args):
+        return subprocess.run(
+            ["make", "-s", "-C", ROOT] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+        )
+
+    def test_install_builds_nothing(self):
+        proc = self.make("-n", "install", "PREFIX=/opt/x", "DESTDIR=/nonexistent")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn(b"go build", proc.stdout)
+        for line in proc.stdout.decode().splitlines():
+            self.assertFalse(line.split()[0].endswith("go"), line)
+        self.assertIn(b"recipes/install.sh", proc.stdout)
+
+    def test_install_without_a_build_says_so(self):
+        tmp = tempfile.mkdtemp(prefix="makeinstall-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proc = self.make("install", "BIN=" + os.path.join(tmp, "nobin"), "DESTDIR=" + tmp)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(b"is missing; run make build first", proc.stderr)
+        self.assertEqual(os.listdir(tmp), [])
+
+    def test_install_then_uninstall_into_destdir(self):
+        ensure_binaries()
+        tmp = tempfile.mkdtemp(prefix="makeinstall-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proc = self.make("install", "DESTDIR=" + tmp)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(os.access(os.path.join(tmp, "usr/local/bin/jcds2-uploader"), os.X_OK))
+        self.assertTrue(
+            os.path.isfile(
+                os.path.join(tmp, "Library/AutoPkg/Recipes/jcds2-uploader/JCDS2PackageUploader.py")
+            )
+        )
+        proc = self.make("uninstall", "DESTDIR=" + tmp)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.lexists(os.path.join(tmp, "usr/local/bin/jcds2-uploader")))
+        self.assertFalse(os.path.exists(os.path.join(tmp, "Library/AutoPkg/Recipes/jcds2-uploader")))
+
+
+class TestPackagePayload(unittest.TestCase):
+    """packaging/stage-pkg.sh lays out what the installer package installs."""
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_binaries()
+
+    def test_payload_layout(self):
+        tmp = tempfile.mkdtemp(prefix="pkgroot-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        root = os.path.join(tmp, "root")
+        os.makedirs(os.path.join(root, "stale"))
+        subprocess.run(
+            ["sh", os.path.join(ROOT, "packaging", "stage-pkg.sh"), UPLOADER, root],
+            check=True, stdout=subprocess.DEVNULL,
+        )
+        files = {}
+        for top, dirs, names in os.walk(root):
+            for name in dirs + names:
+                path = os.path.join(top, name)
+                rel = "/" + os.path.relpath(path, root)
+                if os.path.islink(path):
+                    files[rel] = "-> " + os.readlink(path)
+                elif os.path.isfile(path):
+                    files[rel] = oct(stat.S_IMODE(os.stat(path).st_mode))
+                else:
+                    self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o755, rel)
+        recipes = "/Library/AutoPkg/Recipes/jcds2-uploader/"
+        self.assertEqual(files.pop("/usr/local/bin/jcds2-uploader"), "0o755")
+        self.assertEqual(files.pop(recipes + "JCDS2PackageUploader.py"), "0o644")
+        self.assertEqual(files.pop(recipes + "JCDS2PackageUploader.recipe"), "0o644")
+        self.assertEqual(files.pop(recipes + "jcds2-uploader"), "-> /usr/local/bin/jcds2-uploader")
+        # The rest is documentation; nothing else, and the stale folder is gone.
+        self.assertTrue(files)
+        for rel, mode in files.items():
+            self.assertTrue(rel.startswith("/usr/local/share/doc/jcds2-uploader/"), rel)
+            self.assertEqual(mode, "0o644", rel)
+        with open(os.path.join(root, recipes[1:], "JCDS2PackageUploader.py"), "rb") as f, open(
+            SHIM, "rb"
+        ) as g:
+            self.assertEqual(f.read(), g.read())
+
+    def test_make_pkg_on_linux_says_it_needs_a_mac(self):
+        if sys.platform == "darwin":
+            self.skipTest("on a Mac make pkg builds the package")
+        tmp = tempfile.mkdtemp(prefix="makepkg-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        proc = subprocess.run(
+            ["make", "-s", "-C", ROOT, "pkg", "DIST=" + tmp, "PKG_BINARY=" + UPLOADER],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False,
+        )
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(b"pkgbuild needs macOS", proc.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(tmp, "pkgroot/usr/local/bin/jcds2-uploader")))
 
 
 RUNNER = """\
