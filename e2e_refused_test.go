@@ -75,7 +75,8 @@ func TestUnsetLookingSettingsRun(t *testing.T) {
 // TestRecalculateWaitTimeIsHonoured: the wait is logged and the refresh
 // still follows it.
 func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+	// 11.11 is the first version with an inventory refresh to wait for.
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, _ := makePkg(t, "Wait.pkg", 3000)
 	env := r.baseEnv(path)
 	env["recalculate_wait_time"] = "1"

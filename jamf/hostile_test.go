@@ -68,12 +68,12 @@ func TestRedirectsNeverCarryCredentials(t *testing.T) {
 		location func(self string) string
 		want     string
 	}{
-		{"oauth secret to another host", true, "/api/oauth/token", 307,
+		{"oauth secret to another host", true, "/api/v1/oauth/token", 307,
 			func(string) string {
-				return strings.Replace(plain.srv.URL, "127.0.0.1", "localhost", 1) + "/api/oauth/token"
+				return strings.Replace(plain.srv.URL, "127.0.0.1", "localhost", 1) + "/api/v1/oauth/token"
 			}, "another server"},
-		{"oauth secret, same host other port", true, "/api/oauth/token", 308,
-			func(self string) string { return otherPort(self, plain.srv.URL) + "/api/oauth/token" }, "another server"},
+		{"oauth secret, same host other port", true, "/api/v1/oauth/token", 308,
+			func(self string) string { return otherPort(self, plain.srv.URL) + "/api/v1/oauth/token" }, "another server"},
 		{"basic auth, same host other port", false, "/api/v1/auth/token", 307,
 			func(self string) string { return otherPort(self, plain.srv.URL) + "/api/v1/auth/token" }, "another server"},
 		{"bearer, same host other port", false, "/api/v1/jamf-pro-version", 302,
