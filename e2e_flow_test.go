@@ -426,3 +426,19 @@ func TestNamesMatchWithoutCase(t *testing.T) {
 		t.Errorf("the error does not name both objects:\n%s", res.stderr)
 	}
 }
+
+// TestClassicMissingPrivilege: on a Classic server (11.4) the 401 for a
+// missing privilege names the privilege; no token renewal hides it.
+func TestClassicMissingPrivilege(t *testing.T) {
+	const v = "11.4.0"
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: v})
+	r.sim.AddAccount("uploader", "uploader-pass", jamfsim.PrivReadPackages, jamfsim.PrivReadCategories,
+		jamfsim.JCDSPrivilege(v, "Read"), jamfsim.JCDSPrivilege(v, "Create"), jamfsim.JCDSPrivilege(v, "Delete"))
+	path, _ := makePkg(t, "Limited.pkg", 5000)
+	env := r.baseEnv(path)
+	env["API_USERNAME"], env["API_PASSWORD"] = "uploader", "uploader-pass"
+	r.mustFail(env, `lacks the "Create Packages" privilege`)
+	if n := r.sim.State().Counts.TokenRequests; n != 1 {
+		t.Errorf("token requests = %d, want 1: a Classic 401 is no expired token", n)
+	}
+}
