@@ -396,3 +396,49 @@ func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 		t.Errorf("packages = %+v, want the kept object", st.Packages)
 	}
 }
+
+// TestNamesMatchWithoutCase: a recipe that spells the display name or the
+// category in another case finds the object and category Jamf Pro would;
+// two objects whose names differ only in case stop the run, both named.
+func TestNamesMatchWithoutCase(t *testing.T) {
+	r := newRig(t, inProcess, jamfsim.Options{})
+	r.sim.AddCategory("Browsers")
+	path, sum := makePkg(t, "Firefox.pkg", 5000)
+	env := r.baseEnv(path)
+	env["pkg_category"] = "Browsers"
+	r.mustSucceed(env)
+	recordReady(t, r.sim, "Firefox.pkg", sum)
+	time.Sleep(fastLag + 500*time.Millisecond) // the next run may land on another node
+
+	env["pkg_display_name"] = "FIREFOX.PKG"
+	env["pkg_category"] = "browsers"
+	env["replace_pkg_metadata"] = true
+	res := r.mustSucceed(env)
+	wantOutputs(t, res.out, false, true, processor.StatusSkippedExists)
+	p := recordReady(t, r.sim, "Firefox.pkg", sum)
+	if p.CategoryID == "-1" || p.Name != "FIREFOX.PKG" {
+		t.Errorf("object %+v: want the existing object renamed, in category Browsers", p)
+	}
+
+	r.sim.AddPackage(jamfsim.Package{Name: "firefox.pkg", FileName: "Other.pkg"})
+	res = r.mustFail(env, "two objects match without regard to case")
+	if !strings.Contains(res.stderr, `"firefox.pkg"`) || !strings.Contains(res.stderr, `"FIREFOX.PKG"`) {
+		t.Errorf("the error does not name both objects:\n%s", res.stderr)
+	}
+}
+
+// TestClassicMissingPrivilege: on a Classic server (11.4) the 401 for a
+// missing privilege names the privilege; no token renewal hides it.
+func TestClassicMissingPrivilege(t *testing.T) {
+	const v = "11.4.0"
+	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: v})
+	r.sim.AddAccount("uploader", "uploader-pass", jamfsim.PrivReadPackages, jamfsim.PrivReadCategories,
+		jamfsim.JCDSPrivilege(v, "Read"), jamfsim.JCDSPrivilege(v, "Create"), jamfsim.JCDSPrivilege(v, "Delete"))
+	path, _ := makePkg(t, "Limited.pkg", 5000)
+	env := r.baseEnv(path)
+	env["API_USERNAME"], env["API_PASSWORD"] = "uploader", "uploader-pass"
+	r.mustFail(env, `lacks the "Create Packages" privilege`)
+	if n := r.sim.State().Counts.TokenRequests; n != 1 {
+		t.Errorf("token requests = %d, want 1: a Classic 401 is no expired token", n)
+	}
+}

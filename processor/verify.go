@@ -153,7 +153,8 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return err
 		}
 		if ok {
-			if u.res.SHA3 == "" {
+			if exp.local && u.res.SHA3 == "" {
+				// The server's digest of bytes shown to be ours.
 				u.adoptServerSHA3(recordAsFile(rec))
 			}
 			u.log.Info().Str("id", id).Int64("size", rec.Size).Str("hash_type", rec.HashType).Msg("Jamf Pro shows the package ready: size and digest match")
