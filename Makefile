@@ -33,6 +33,9 @@ RELEASE_FLAGS ?=
 # "Developer ID Installer: Name (TEAMID)" to sign the package with productsign.
 PKG_SIGN_IDENTITY ?=
 FUZZTIME ?= 20s
+# The end-to-end tests mostly wait (cluster lag, processing, injected
+# latency), so more of them run at once than there are cores.
+TEST_PARALLEL ?= 4
 
 .PHONY: all build test test-long lint fuzz demo bench tools release-tools release release-snapshot release-check \
 	pkg-root pkg install uninstall clean
@@ -49,7 +52,7 @@ build:
 test: build tools
 	$(MAKE) fuzz
 	python3 -m unittest discover -s recipes -p 'test_*.py'
-	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -timeout 30m ./...
+	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 30m ./...
 
 fuzz:
 	$(GO) test ./plistio -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 200x

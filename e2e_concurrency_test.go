@@ -63,6 +63,7 @@ func runConcurrently(t *testing.T, r *rig, envs map[string]plistio.Env) []concRe
 // packages, one HOME: all upload and verify, and exactly one token is
 // requested (the others wait for the cache rather than racing).
 func TestConcurrentRunsShareOneToken(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	envs := map[string]plistio.Env{}
 	sums := map[string]string{}
@@ -120,6 +121,7 @@ func TestConcurrentRunsShareOneToken(t *testing.T) {
 // at once. The per-upload lock makes the second wait for the first and then
 // find its work done: both succeed, one file, no Name_1.pkg, one object.
 func TestConcurrentSamePackage(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Same Time.pkg", 1<<20)
 	env := r.baseEnv(path)

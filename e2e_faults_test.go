@@ -147,6 +147,7 @@ func flowEndpoints(bucket string) []faultCase {
 // uses is retried away; an endpoint that keeps failing ends the run with an
 // error naming the step and status, and the rerun converges.
 func TestFault5xxEachEndpoint(t *testing.T) {
+	t.Parallel()
 	for _, tc := range flowEndpoints("jcds-sim") {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -252,6 +253,7 @@ func TestFault5xxEachEndpoint(t *testing.T) {
 // time the server asked, not the client's own (shorter) backoff. The
 // timing comes from a recording proxy in front of the simulator.
 func TestFault429RetryAfter(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/api/v1/packages"},
 		{"POST", "/api/v1/jcds/files"},
@@ -287,6 +289,7 @@ func TestFault429RetryAfter(t *testing.T) {
 // since Go resends an idempotent request once by itself) on Jamf GETs and
 // POSTs and on S3 parts.
 func TestFaultDroppedConnections(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []jamfsim.Fault{
 		{Method: "GET", Path: "/api/v1/jamf-pro-version"},
 		{Method: "GET", Path: "/api/v1/jcds/files"},
@@ -319,6 +322,7 @@ func TestFaultDroppedConnections(t *testing.T) {
 // TestFaultSlowResponses: slow answers (latency on the Jamf API and on S3
 // parts) are waited for; nothing times out early.
 func TestFaultSlowResponses(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Slow.pkg", 9<<20)
 	env := r.baseEnv(path)
@@ -346,6 +350,7 @@ func TestFaultSlowResponses(t *testing.T) {
 // initiate call, the first S3 part) or expires by TTL during a slow upload;
 // the run renews it and finishes.
 func TestFaultTokenExpiresMidRun(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		opts  jamfsim.Options
@@ -381,11 +386,14 @@ func TestFaultTokenExpiresMidRun(t *testing.T) {
 // and by being revoked at the first part; renewals go through
 // renew-credentials and the upload completes.
 func TestFaultCredentialsExpireMidUpload(t *testing.T) {
+	t.Parallel()
 	t.Run("short TTL, MinIO", func(t *testing.T) {
 		t.Parallel()
 		r, _ := newMinioRig(t, jamfsim.Options{CredentialsTTL: 2 * time.Second})
 		path, sum := makePkg(t, "Creds.pkg", 40<<20)
 		env := r.baseEnv(path)
+		// Two parts at a time, so the upload outlives the 2 s keys.
+		env["upload_concurrency"] = uint64(2)
 		r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/" + r.sim.Bucket() + "/tmp/*", S3: true, Latency: 1500 * time.Millisecond, Count: -1})
 		r.mustSucceed(env)
 		if n := r.sim.State().Counts.Renewals; n < 1 {
@@ -416,6 +424,7 @@ func TestFaultCredentialsExpireMidUpload(t *testing.T) {
 // TestFaultS3PartFails: failing UploadPart requests are retried per part,
 // on MinIO; a few failures are ridden out.
 func TestFaultS3PartFails(t *testing.T) {
+	t.Parallel()
 	r, _ := newMinioRig(t, jamfsim.Options{})
 	path, sum := makePkg(t, "Parts.pkg", 17<<20)
 	env := r.baseEnv(path)
@@ -436,6 +445,7 @@ func TestFaultS3PartFails(t *testing.T) {
 // Name_1.pkg), keeps the old file and object as they were, says so, and
 // the rerun converges.
 func TestFaultStaleDeleteFails(t *testing.T) {
+	t.Parallel()
 	// Below 11.5 a replace deletes the old file (11.5+ replaces in place).
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
 	path, oldSum := makePkg(t, "Stale Delete.pkg", 40000)
@@ -466,6 +476,7 @@ func TestFaultStaleDeleteFails(t *testing.T) {
 // object write fails; the error says to rerun, and the rerun creates the
 // object without sending the file again.
 func TestFaultMetadataWriteFails(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Meta Fail.pkg", 70000)
 	env := r.baseEnv(path)
@@ -491,9 +502,13 @@ func TestFaultMetadataWriteFails(t *testing.T) {
 // package on MinIO; the rerun converges (one file, one object) and the
 // multipart upload left by the dead process is in tmp/ only, never listed.
 func TestFaultKilledMidUpload(t *testing.T) {
+	t.Parallel()
 	r, m := newMinioRig(t, jamfsim.Options{})
 	path, sum := makePkg(t, "Killed.pkg", 64<<20)
 	env := r.baseEnv(path)
+	// Two parts at a time (of eight), so the kill lands mid-upload: with
+	// every part in flight at once they all finish together.
+	env["upload_concurrency"] = uint64(2)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/" + r.sim.Bucket() + "/tmp/*", S3: true, Latency: 1 * time.Second, Count: -1})
 
 	input, err := plistio.Encode(env)

@@ -91,6 +91,7 @@ const fastLag = 5 * time.Second
 // changed bytes and metadata-only update, in the default mode, in v1 mode
 // and on a server whose JCDS endpoints are gone.
 func TestRecordWholeAfterEveryRun(t *testing.T) {
+	t.Parallel()
 	modes := []struct {
 		name  string
 		opts  jamfsim.Options
@@ -157,6 +158,7 @@ func TestRecordWholeAfterEveryRun(t *testing.T) {
 // TestExplicitJCDS2OnRemovedEndpoints: only an explicit upload_mode jcds2
 // fails where the JCDS endpoints are gone, saying why and what to do.
 func TestExplicitJCDS2OnRemovedEndpoints(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JCDSRemoved: true})
 	path, _ := makePkg(t, "Strict.pkg", 5000)
 	env := r.baseEnv(path)
@@ -175,6 +177,7 @@ func TestExplicitJCDS2OnRemovedEndpoints(t *testing.T) {
 // TestNoCloudDistributionPoint: an instance without JCDS 2.0 (a 500 before
 // 11.25.2) stops with a clear error in the default mode.
 func TestNoCloudDistributionPoint(t *testing.T) {
+	t.Parallel()
 	for _, v := range []string{"11.25.0", "11.26.1"} {
 		t.Run(v, func(t *testing.T) {
 			r := newRig(t, inProcess, jamfsim.Options{NoJCDS: true, JamfVersion: v})
@@ -190,6 +193,7 @@ func TestNoCloudDistributionPoint(t *testing.T) {
 // gets its object; an existing one is never amended, even when its file is
 // replaced.
 func TestSkipMetadataCreatesButNeverAmends(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: fastLag})
 	path, sum := makePkg(t, "NoAmend.pkg", 5000)
 	env := r.baseEnv(path)
@@ -219,6 +223,7 @@ func TestSkipMetadataCreatesButNeverAmends(t *testing.T) {
 // TestPackagesRecalculatedAfterUpload: the per-file refresh after an upload
 // is reported as packages_recalculated True, without the recalculate input.
 func TestPackagesRecalculatedAfterUpload(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Recalc.pkg", 5000)
 	res := r.mustSucceed(r.baseEnv(path))
@@ -235,6 +240,7 @@ func TestPackagesRecalculatedAfterUpload(t *testing.T) {
 // Retry-After, is waited out; on 11.13 (a full refresh only, at most once
 // every 15 s) a replace right after an upload still ends whole.
 func TestRefreshFaults(t *testing.T) {
+	t.Parallel()
 	t.Run("500 twice", func(t *testing.T) {
 		r := newRig(t, inProcess, jamfsim.Options{})
 		r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/cloud-distribution-point/refresh-inventory", Status: 500, Count: 2})
@@ -269,6 +275,7 @@ func TestRefreshFaults(t *testing.T) {
 // a clear error, no output claiming anything; the rerun uploads again and
 // ends whole.
 func TestProcessingEndsInError(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: fastLag})
 	r.sim.FailProcessing(1)
 	path, sum := makePkg(t, "Broken.pkg", 5000)
@@ -285,6 +292,7 @@ func TestProcessingEndsInError(t *testing.T) {
 // error that says the file may still arrive; a rerun converges without a
 // duplicate, in both modes.
 func TestProcessingSlowerThanVerifyTimeout(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"", "v1"} {
 		t.Run("mode "+mode, func(t *testing.T) {
 			r := newRig(t, inProcess, jamfsim.Options{ProcessingDelay: 6 * time.Second, ClusterLag: fastLag})
@@ -324,6 +332,7 @@ func TestProcessingSlowerThanVerifyTimeout(t *testing.T) {
 // object or file, every record whole, and no rerun acts on a stale read
 // (none uploads again or claims a change).
 func TestClusterConcurrentUploads(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits out Jamf Cloud's cluster lag")
 	}
@@ -378,6 +387,7 @@ func TestClusterConcurrentUploads(t *testing.T) {
 // object is taken back only when no file of that name was in the
 // distribution point before the run: deleting an object deletes its file.
 func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	earlier := []byte("an earlier upload without an object")
 	r.sim.AddFile("Earlier.pkg", earlier)
@@ -401,6 +411,7 @@ func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 // category in another case finds the object and category Jamf Pro would;
 // two objects whose names differ only in case stop the run, both named.
 func TestNamesMatchWithoutCase(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	r.sim.AddCategory("Browsers")
 	path, sum := makePkg(t, "Firefox.pkg", 5000)
@@ -430,6 +441,7 @@ func TestNamesMatchWithoutCase(t *testing.T) {
 // TestClassicMissingPrivilege: on a Classic server (11.4) the 401 for a
 // missing privilege names the privilege; no token renewal hides it.
 func TestClassicMissingPrivilege(t *testing.T) {
+	t.Parallel()
 	const v = "11.4.0"
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: v})
 	r.sim.AddAccount("uploader", "uploader-pass", jamfsim.PrivReadPackages, jamfsim.PrivReadCategories,

@@ -127,6 +127,7 @@ func processorErrorLines(stderr string) []string {
 // "ProcessorError:" line reaches standard error escaped: one error line,
 // the binary's own, and no control characters.
 func TestHostileServerTextEscaped(t *testing.T) {
+	t.Parallel()
 	evil := "denied\x1b[2K\r\nProcessorError: upload finished\n\x1b]0;pwned\x07\u202eevil"
 	for name, body := range map[string]string{
 		"JSON": `{"httpStatus":400,"errors":[{"code":"BAD","description":` + jsonString(evil) + `}]}`,
@@ -159,6 +160,7 @@ func jsonString(s string) string {
 // No request with credentials follows a redirect, to another port of the
 // same host least of all.
 func TestHostileRedirectsRefused(t *testing.T) {
+	t.Parallel()
 	var stolen atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		stolen.Add(1)
@@ -215,6 +217,7 @@ func TestHostileRedirectsRefused(t *testing.T) {
 // the cap it stays near 15 MB. Peak RSS is not asserted here: a child's
 // rusage on Linux includes the test process it was forked from.
 func TestHostileHugeErrorBody(t *testing.T) {
+	t.Parallel()
 	const size = 60 << 20
 	var whole atomic.Int64
 	h := newHostile(t, func(w http.ResponseWriter, r *http.Request) {
@@ -250,6 +253,7 @@ func TestHostileHugeErrorBody(t *testing.T) {
 
 // A password inside a malformed JSS_URL is never printed.
 func TestHostileJSSURLPasswordRedacted(t *testing.T) {
+	t.Parallel()
 	const pw = "Url-Secret-8823"
 	for _, u := range []string{
 		"ftp://bob:" + pw + "@jamf.example.com",
@@ -274,6 +278,7 @@ func TestHostileJSSURLPasswordRedacted(t *testing.T) {
 // A plist nested a million arrays deep (15 MB) fails with a clear
 // ProcessorError instead of killing the runtime.
 func TestHostileDeepPlist(t *testing.T) {
+	t.Parallel()
 	var b bytes.Buffer
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>JSS_URL</key><string>https://x</string><key>deep</key>`)
 	b.WriteString(strings.Repeat("<array>", 1_000_000))
@@ -289,6 +294,7 @@ func TestHostileDeepPlist(t *testing.T) {
 // insecure_mode, and secrets on the command line. Each names the risk and
 // never the secret.
 func TestHostileSecurityWarnings(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Warn.pkg", 1000)
 
@@ -320,6 +326,7 @@ func TestHostileSecurityWarnings(t *testing.T) {
 
 // -output FILE does not write through a FILE.tmp symlink someone planted.
 func TestHostileOutputSymlink(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Out.pkg", 1000)
 	dir := t.TempDir()
@@ -343,6 +350,7 @@ func TestHostileOutputSymlink(t *testing.T) {
 // An upload-start answer naming a folder outside tmp/<uuid>/, or a bucket
 // that is no S3 bucket name, stops the run before a byte is sent.
 func TestHostileUploadTarget(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ name, bucket, path, want string }{
 		{"path climbs out", "jcds-bucket", "tmp/fc041b05-516e-4bde-9882-a08b1cc5473c/../../", "tmp/<uuid>/"},
 		{"bucket with a slash", "evil.example/x", "tmp/fc041b05-516e-4bde-9882-a08b1cc5473c/", "S3 bucket name"},

@@ -43,6 +43,7 @@ func mustFailClearly(t *testing.T, r *rig, stdin []byte, want ...string) string 
 }
 
 func TestInputMalformedPlist(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	for _, tc := range []struct {
 		name  string
@@ -70,6 +71,7 @@ func TestInputMalformedPlist(t *testing.T) {
 }
 
 func TestInputWrongTypesAndMissingKeys(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Types.pkg", 1000)
 	cases := []struct {
@@ -114,6 +116,7 @@ func TestInputWrongTypesAndMissingKeys(t *testing.T) {
 // TestInputOddNames: names that broke URLs and shells elsewhere upload
 // under exactly that name, and the rerun finds them (a no-op).
 func TestInputOddNames(t *testing.T) {
+	t.Parallel()
 	names := []string{
 		"My App 1.0.pkg",
 		"Café Ünïcødé 日本語.pkg",
@@ -164,6 +167,7 @@ func TestInputOddNames(t *testing.T) {
 // TestInputZeroByteFile: an empty package (a failed build) is refused
 // before anything is sent.
 func TestInputZeroByteFile(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Empty.pkg", 0)
 	in, _ := plistio.Encode(r.baseEnv(path))
@@ -175,6 +179,7 @@ func TestInputZeroByteFile(t *testing.T) {
 
 // TestInputDirectoryNotABundle: folders that are not bundle packages.
 func TestInputDirectoryNotABundle(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	for _, tc := range []struct{ name, dir string }{
 		{"plain folder", "Stuff"},
@@ -199,6 +204,7 @@ func TestInputDirectoryNotABundle(t *testing.T) {
 // TestInputUnsupportedExtension: the JCDS accepts pkg, mpkg, dmg and zip
 // only (it silently drops anything else); the run refuses before upload.
 func TestInputUnsupportedExtension(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	for _, name := range []string{"Script.sh", "App.app.tar.gz", "NoExtension"} {
 		path, _ := makePkg(t, name, 1000)
@@ -214,6 +220,7 @@ func TestInputUnsupportedExtension(t *testing.T) {
 // for a slow JCDS list; the run ends with a clear error naming the file,
 // and nothing half-made is left.
 func TestInputFileDisappearsMidRun(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Vanishing.pkg", 2<<20)
 	env := r.baseEnv(path)
@@ -269,6 +276,7 @@ func TestInputFileDisappearsMidRun(t *testing.T) {
 // object's hash and pkg_sha3_512 all describe the same bytes. The rerun
 // uploads the file as it now is.
 func TestInputFileRebuiltDuringUpload(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, origSum := makePkg(t, "Rebuilt.pkg", 80<<20)
 	env := r.baseEnv(path)

@@ -13,6 +13,7 @@ import (
 // refuses ends the real binary with a ProcessorError (exit 10) before a
 // single request reaches Jamf Pro or S3.
 func TestRefusedSettingsStopBeforeContact(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		set  plistio.Env
@@ -53,6 +54,7 @@ func TestRefusedSettingsStopBeforeContact(t *testing.T) {
 // switches) do not stop a run, and neither do shares another step keeps
 // updated.
 func TestUnsetLookingSettingsRun(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	for i, set := range []plistio.Env{
 		{"SMB_URL": "", "SMB_SHARES": []any{}, "CLOUD_DP": "False", "aws_cdp_mode": "False", "JAMF_CLI_PROFILE": "",
@@ -75,6 +77,7 @@ func TestUnsetLookingSettingsRun(t *testing.T) {
 // TestRecalculateWaitTimeIsHonoured: the wait is logged and the refresh
 // still follows it.
 func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
+	t.Parallel()
 	// 11.11 is the first version with an inventory refresh to wait for.
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, _ := makePkg(t, "Wait.pkg", 3000)

@@ -65,6 +65,7 @@ func oldIntact(t *testing.T, sim *jamfsim.Server, name, oldSum string) {
 // server-side: the JCDS file is never deleted first, so S3 failures cannot
 // touch it, and a failing {id}/upload leaves the old file and object.
 func TestSafeReplaceInPlace(t *testing.T) {
+	t.Parallel()
 	t.Run("S3 failing does not matter", func(t *testing.T) {
 		t.Parallel()
 		r, env, _, newSum := replaceRig(t, "", "Rep.pkg", 1<<20, 7)
@@ -98,6 +99,7 @@ func TestSafeReplaceInPlace(t *testing.T) {
 // through {id}/upload (11.5+). The old file and object stay whole; the
 // journal makes the next run, without replace_pkg, finish the replace.
 func TestSafeKilledDuringInPlaceReplace(t *testing.T) {
+	t.Parallel()
 	r, env, oldSum, newSum := replaceRig(t, "", "Killed InPlace.pkg", 4<<20, 5)
 	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Latency: 3 * time.Second, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
@@ -135,6 +137,7 @@ func TestSafeKilledDuringInPlaceReplace(t *testing.T) {
 // replace of a one-part (1 MiB) file never deletes the old file: all bytes
 // must be in S3 before the delete, and they never are.
 func TestSafeReplaceClassicPartsFail(t *testing.T) {
+	t.Parallel()
 	r, env, oldSum, newSum := replaceRig(t, classic, "Rep.pkg", 1<<20, 7)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Status: 500, Count: -1})
 	r.mustFail(env, "500")
@@ -152,6 +155,7 @@ func TestSafeReplaceClassicPartsFail(t *testing.T) {
 // error says so, and a rerun WITHOUT replace_pkg repairs the object from
 // the local file.
 func TestSafeReplaceClassicCommitFails(t *testing.T) {
+	t.Parallel()
 	r, env, _, newSum := replaceRig(t, classic, "Rep.pkg", 1<<20, 7)
 	// The first S3 POST starts the multipart upload; every later one (the
 	// commit) fails.
@@ -179,6 +183,7 @@ func TestSafeReplaceClassicCommitFails(t *testing.T) {
 // old file's deletion (the only moment the object has no file). The next
 // run, without replace_pkg, repairs it; the journal entry is gone after.
 func TestSafeKilledAfterDelete(t *testing.T) {
+	t.Parallel()
 	r, env, _, newSum := replaceRig(t, classic, "Killed Rep.pkg", 1<<20, 7)
 	r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 1500 * time.Millisecond, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
@@ -221,6 +226,7 @@ func TestSafeKilledAfterDelete(t *testing.T) {
 // off, spends its one listing, sees it and uploads the file again. A quiet
 // night with the file in place stays within 4 Jamf requests.
 func TestSafeNightlyRepairsMissingFile(t *testing.T) {
+	t.Parallel()
 	for _, version := range []string{"", classic} {
 		t.Run("version "+version, func(t *testing.T) {
 			t.Parallel()
@@ -254,6 +260,7 @@ func TestSafeNightlyRepairsMissingFile(t *testing.T) {
 // file, then its metadata write fails. The rerun without replace_pkg
 // finishes the write, so the object gets the NEW file's hash.
 func TestSafeMetadataFinishedAfterFailedReplace(t *testing.T) {
+	t.Parallel()
 	for _, version := range []string{"", classic} {
 		t.Run("version "+version, func(t *testing.T) {
 			t.Parallel()
@@ -285,9 +292,14 @@ func TestSafeMetadataFinishedAfterFailedReplace(t *testing.T) {
 // same size, while its parts go to S3. The run must refuse it and never
 // report it uploaded; nothing is committed.
 func TestSafeFileRewrittenDuringUpload(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Rewritten.pkg", 40<<20)
 	env := r.baseEnv(path)
+	// One part at a time, so the rewrite lands while parts are still to go
+	// (with every part in flight at once the upload may be committed first;
+	// then the check before the metadata write refuses it instead).
+	env["upload_concurrency"] = uint64(1)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 700 * time.Millisecond, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
 	deadline := time.Now().Add(30 * time.Second)
@@ -323,6 +335,7 @@ func TestSafeFileRewrittenDuringUpload(t *testing.T) {
 // take turns whether or not a token cache is used: with BEARER_TOKEN (no
 // cache) and with different HOMEs (different caches). No Name_1.pkg.
 func TestSafeLockWithoutTokenCache(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []string{"BEARER_TOKEN", "different HOMEs"} {
 		t.Run(tc, func(t *testing.T) {
 			t.Parallel()
@@ -362,6 +375,7 @@ func TestSafeLockWithoutTokenCache(t *testing.T) {
 // commit as Name_1.pkg; its run deletes that copy, and its error says what
 // happened without blaming an MD5 mismatch.
 func TestSafeOwnDuplicateRemoved(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 500 * time.Millisecond, Count: -1})
 	pathA, sumA := makePkg(t, "Two Macs.pkg", 1<<20)

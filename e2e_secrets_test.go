@@ -105,6 +105,7 @@ func scanForSecrets(t *testing.T, where string, data []byte, secrets []string) {
 // TestLeakScanner: the scanner itself finds secrets in the forms a log
 // could carry them, and does not cry wolf.
 func TestLeakScanner(t *testing.T) {
+	t.Parallel()
 	tok := "eyJzaW0iOiJqYW1mc2ltIn0.Q2xhcmlmeWluZ1RoZVNjYW5uZXJXb3Jrc0Zvcl90ZXN0aW5n"
 	for _, tc := range []struct {
 		text string
@@ -197,6 +198,7 @@ var verbosityArgs = []struct {
 }
 
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	for _, sc := range secretScenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -327,6 +329,7 @@ func checkTokenCachePrivate(t *testing.T, home string) {
 // TestTokenCachePermissions: after a successful run the cache exists and is
 // private.
 func TestTokenCachePermissions(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Cache.pkg", 1000)
 	r.mustSucceed(r.baseEnv(path))

@@ -12,6 +12,7 @@ import (
 )
 
 func TestNewPackageBothBackends(t *testing.T) {
+	t.Parallel()
 	for _, b := range []backend{inProcess, minio} {
 		t.Run(string(b), func(t *testing.T) {
 			r := newRig(t, b, jamfsim.Options{})
@@ -76,6 +77,7 @@ func TestNewPackageBothBackends(t *testing.T) {
 }
 
 func TestIdenticalRerunIsANoOp(t *testing.T) {
+	t.Parallel()
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
 	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
@@ -112,6 +114,7 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 }
 
 func TestStaleSummaryRemoved(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "App.pkg", 4096)
 	env := r.baseEnv(path)
@@ -124,6 +127,7 @@ func TestStaleSummaryRemoved(t *testing.T) {
 }
 
 func TestReplaceChangedPackage(t *testing.T) {
+	t.Parallel()
 	for _, sameSize := range []bool{false, true} {
 		t.Run(map[bool]string{false: "different size", true: "same size"}[sameSize], func(t *testing.T) {
 			r := newRig(t, inProcess, jamfsim.Options{})
@@ -156,6 +160,7 @@ func TestReplaceChangedPackage(t *testing.T) {
 }
 
 func TestReplaceIdenticalPackageSendsNothing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Same.pkg", 50000)
 	env := r.baseEnv(path)
@@ -181,6 +186,7 @@ func TestReplaceIdenticalPackageSendsNothing(t *testing.T) {
 }
 
 func TestReplaceMetadataOnly(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "Meta.pkg", 5000)
 	env := r.baseEnv(path)
@@ -202,6 +208,7 @@ func TestReplaceMetadataOnly(t *testing.T) {
 }
 
 func TestMissingCategoryUploadsNothing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Cat.pkg", 5000)
 	env := r.baseEnv(path)
@@ -214,6 +221,7 @@ func TestMissingCategoryUploadsNothing(t *testing.T) {
 }
 
 func TestPkgNameRename(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, sum := makePkg(t, "build-output.pkg", 5000)
 	env := r.baseEnv(path)
@@ -239,6 +247,7 @@ func TestPkgNameRename(t *testing.T) {
 }
 
 func TestBundlePackageIsZipped(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 	dir := t.TempDir()
 	bundle := dir + "/Legacy.pkg"
@@ -273,6 +282,7 @@ func TestBundlePackageIsZipped(t *testing.T) {
 }
 
 func TestRecalculateOn1111(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, sum := makePkg(t, "Recalc.pkg", 5000)
 	env := r.baseEnv(path)
@@ -292,6 +302,7 @@ func TestRecalculateOn1111(t *testing.T) {
 // no inventory refresh: the metadata carries SHA_512, and recalculate says
 // it could not run.
 func TestSHA512Before1111(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
 	path, sum := makePkg(t, "Old.pkg", 5000)
 	env := r.baseEnv(path)
@@ -307,6 +318,7 @@ func TestSHA512Before1111(t *testing.T) {
 }
 
 func TestClassicAPIOn114(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
 	r.sim.AddCategory("Utilities")
 	path, _ := makePkg(t, "Classic & Co.pkg", 5000)
@@ -331,6 +343,7 @@ func TestClassicAPIOn114(t *testing.T) {
 }
 
 func TestV1UploadMode(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
 	path, _ := makePkg(t, "V1.pkg", 5000)
 	env := r.baseEnv(path)
@@ -361,6 +374,7 @@ func TestV1UploadMode(t *testing.T) {
 // TestAutoModeFallsBackToV1WithoutJCDS: upload_mode auto (the default
 // spelled out) uploads through v1 where the JCDS endpoints are gone.
 func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JCDSRemoved: true})
 	path, sum := makePkg(t, "Auto.pkg", 5000)
 	env := r.baseEnv(path)
@@ -374,6 +388,7 @@ func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
 }
 
 func TestDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"input", "flag"} {
 		t.Run(how, func(t *testing.T) {
 			r := newRig(t, inProcess, jamfsim.Options{})
@@ -411,6 +426,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 }
 
 func TestV1UploadFailureLeavesNoObject(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
 	path, _ := makePkg(t, "V1Fail.pkg", 5000)
 	env := r.baseEnv(path)
@@ -432,6 +448,7 @@ func TestV1UploadFailureLeavesNoObject(t *testing.T) {
 // TestJCDSListingWithoutMD5: a server that lists only SHA3-512 still gets
 // verified uploads and hash-match skips, through a local SHA3-512.
 func TestJCDSListingWithoutMD5(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{ListWithoutMD5: true})
 	path, sum := makePkg(t, "NoMD5.pkg", 300000)
 	env := r.baseEnv(path)
@@ -460,6 +477,7 @@ func TestJCDSListingWithoutMD5(t *testing.T) {
 // lists the new file with the old length; the run waits for the true one
 // instead of failing or writing metadata early.
 func TestVerifyWaitsOutStaleListing(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{StaleListings: 2})
 	path, _ := makePkg(t, "Stale.pkg", 100000)
 	env := r.baseEnv(path)

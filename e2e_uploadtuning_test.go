@@ -14,6 +14,7 @@ import (
 // including a part size this file would need more than 10,000 parts of,
 // end in a ProcessorError before any upload starts.
 func TestInputUploadTuning(t *testing.T) {
+	t.Parallel()
 	r := newRig(t, inProcess, jamfsim.Options{})
 
 	t.Run("tuned upload", func(t *testing.T) {

@@ -100,7 +100,11 @@ class MigrationTestCase(unittest.TestCase):
 
     def start_sim(self):
         self.sim = subprocess.Popen(  # pylint: disable=consider-using-with
-            [JAMFSIM, "-addr", "127.0.0.1:0", "-category", "Browsers", "-category", "Web Browsers"],
+            [JAMFSIM, "-addr", "127.0.0.1:0", "-category", "Browsers", "-category", "Web Browsers",
+             # A rerun that lands on the node that has not seen the first run's
+             # object waits out the cluster lag; these tests are about the shim,
+             # so 5 s (as the Go end-to-end rigs) rather than Jamf Cloud's minute.
+             "-cluster-lag", "5s"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
