@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"howett.net/plist"
@@ -54,7 +55,39 @@ func Decode(data []byte) (Env, error) {
 	if !ok {
 		return nil, fmt.Errorf("property list root is %s, expected a dictionary of environment keys", TypeName(root))
 	}
+	for k, v := range dict {
+		if err := checkDates(v); err != nil {
+			return nil, fmt.Errorf("input %s: %w", k, err)
+		}
+	}
 	return Env(dict), nil
+}
+
+// checkDates refuses a date outside the years 1 to 9999. AutoPkg's Python
+// cannot hold one (datetime stops at 9999), so such an environment never
+// came from AutoPkg, and the decoder clamps a binary plist's far dates to
+// a value that would not go back out as it came in. Depth is bounded by
+// checkShape.
+func checkDates(v any) error {
+	switch x := v.(type) {
+	case time.Time:
+		if y := x.Year(); y < 1 || y > 9999 {
+			return fmt.Errorf("date in the year %d: a property list from AutoPkg holds years 1 to 9999 only", y)
+		}
+	case []any:
+		for _, e := range x {
+			if err := checkDates(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if err := checkDates(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func head(b []byte) string {

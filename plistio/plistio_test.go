@@ -2,6 +2,7 @@ package plistio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math"
 	"os"
 	"path/filepath"
@@ -211,5 +212,45 @@ func TestEncodeNaNWithControlCharacters(t *testing.T) {
 	}
 	if _, ok := back["control"]; ok {
 		t.Errorf("a value neither format can carry was written: %#v", back["control"])
+	}
+}
+
+// TestDecodeRefusesDatesAutoPkgCannotHold: a binary plist can carry a date
+// past the year 9999, which Python's datetime (and so AutoPkg) cannot; the
+// decoder would not give it back as it came, so it is refused by name.
+func TestDecodeRefusesDatesAutoPkgCannotHold(t *testing.T) {
+	epoch := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	placeholder := time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name    string
+		seconds float64 // since 2001, as a binary plist stores a date
+		wantErr bool
+	}{
+		{"2026", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), false},
+		{"9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), false},
+		{"far future", 1e15, true},
+		{"before year 1", -1e12, true},
+	} {
+		data, err := plist.Marshal(map[string]any{"last_modified": []any{placeholder}}, plist.BinaryFormat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The library's encoder cannot write such dates itself: patch the
+		// date object (marker 0x33, then a big-endian float64) in place.
+		var old, patched [9]byte
+		old[0], patched[0] = 0x33, 0x33
+		binary.BigEndian.PutUint64(old[1:], math.Float64bits(placeholder.Sub(epoch).Seconds()))
+		binary.BigEndian.PutUint64(patched[1:], math.Float64bits(tc.seconds))
+		if bytes.Count(data, old[:]) != 1 {
+			t.Fatalf("date object not found once in %x", data)
+		}
+		data = bytes.Replace(data, old[:], patched[:], 1)
+		_, err = Decode(data)
+		if tc.wantErr != (err != nil) {
+			t.Fatalf("%s: err = %v, want error %v", tc.name, err, tc.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), "input last_modified: date in the year") {
+			t.Errorf("%s: error does not name the key: %v", tc.name, err)
+		}
 	}
 }
