@@ -59,8 +59,33 @@ func Decode(data []byte) (Env, error) {
 		if err := checkDates(v); err != nil {
 			return nil, fmt.Errorf("input %s: %w", k, err)
 		}
+		dict[k] = normalize(v)
 	}
 	return Env(dict), nil
+}
+
+// normalize gives decoded values the form they keep when written back and
+// read again, as AutoPkg's Python reads them. Dates are rounded to the
+// millisecond: a binary plist stores a date as float64 seconds since 2001,
+// so its nanoseconds are noise of the conversion; milliseconds survive, for
+// every year AutoPkg can hold. A binary plist's 4-byte real is a float64,
+// as Python's float is.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.Round(time.Millisecond)
+	case float32:
+		return float64(x)
+	case []any:
+		for i, e := range x {
+			x[i] = normalize(e)
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalize(e)
+		}
+	}
+	return v
 }
 
 // checkDates refuses a date outside the years 1 to 9999. AutoPkg's Python
@@ -152,8 +177,8 @@ func FromArgs(args []string) (Env, error) {
 
 // Encode renders the environment as an XML property list. Keys whose value
 // is nil are left out, as AutoPkg does for None. XML cannot carry some
-// characters (NUL and most control characters, invalid UTF-8) that a binary
-// plist from AutoPkg may hold; rather than mangle or drop such a value, the
+// characters (NUL and most control characters, invalid UTF-8) nor a date's
+// fraction of a second, which a binary plist from AutoPkg may hold; rather than mangle or drop such a value, the
 // whole environment is then written as a binary plist, which AutoPkg and the
 // shim read just as well.
 func Encode(env Env) ([]byte, error) {
@@ -253,6 +278,9 @@ func xmlSafeValue(v any) bool {
 				return false
 			}
 		}
+	case time.Time:
+		// An XML date has whole seconds only.
+		return x.Nanosecond() == 0
 	}
 	return true
 }

@@ -254,3 +254,32 @@ func TestDecodeRefusesDatesAutoPkgCannotHold(t *testing.T) {
 		}
 	}
 }
+
+// TestFractionalDatesRoundTrip: a date with a fraction of a second, as a
+// binary plist from AutoPkg may carry, goes back out as it came (to the
+// millisecond; the rest is float noise), so the output is binary.
+func TestFractionalDatesRoundTrip(t *testing.T) {
+	when := time.Date(2026, 11, 24, 9, 10, 24, 546875000, time.UTC)
+	in, err := plist.Marshal(map[string]any{"last_modified": when, "ok": "x"}, plist.BinaryFormat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := Decode(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Encode(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(out, []byte("bplist")) {
+		t.Errorf("a fractional date went out as XML, which drops the fraction:\n%s", out)
+	}
+	back, err := Decode(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := back["last_modified"].(time.Time); !got.Equal(when.Round(time.Millisecond)) {
+		t.Errorf("date came back as %v, want %v", got, when)
+	}
+}
