@@ -34,6 +34,8 @@ JAMFSIM = os.path.join(BIN_DIR, "jamfsim")
 
 if STANDIN not in sys.path:
     sys.path.insert(0, STANDIN)
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 import autopkglib  # noqa: E402  (the stand-in)
 from autopkglib import runner  # noqa: E402
