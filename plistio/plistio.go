@@ -68,7 +68,7 @@ func Decode(data []byte) (Env, error) {
 // read again, as AutoPkg's Python reads them. Dates are rounded to the
 // millisecond: a binary plist stores a date as float64 seconds since 2001,
 // so its nanoseconds are noise of the conversion; milliseconds survive, for
-// every year AutoPkg can hold. A binary plist's 4-byte real is a float64,
+// every year checkDates lets through. A binary plist's 4-byte real is a float64,
 // as Python's float is.
 func normalize(v any) any {
 	switch x := v.(type) {
@@ -88,16 +88,16 @@ func normalize(v any) any {
 	return v
 }
 
-// checkDates refuses a date outside the years 1 to 9999. AutoPkg's Python
-// cannot hold one (datetime stops at 9999), so such an environment never
-// came from AutoPkg, and the decoder clamps a binary plist's far dates to
-// a value that would not go back out as it came in. Depth is bounded by
-// checkShape.
+// checkDates refuses a date outside the years 1700 to 2200. AutoPkg's own
+// dates are recent; the plist library writes a binary date through int64
+// nanoseconds (years 1678 to 2262 only) and would send a farther one back
+// as another date, and Python's datetime stops at 9999 anyway. Depth is
+// bounded by checkShape.
 func checkDates(v any) error {
 	switch x := v.(type) {
 	case time.Time:
-		if y := x.Year(); y < 1 || y > 9999 {
-			return fmt.Errorf("date in the year %d: a property list from AutoPkg holds years 1 to 9999 only", y)
+		if y := x.Year(); y < 1700 || y > 2200 {
+			return fmt.Errorf("date in the year %d: only dates from 1700 to 2200 can be passed back to AutoPkg unchanged", y)
 		}
 	case []any:
 		for _, e := range x {

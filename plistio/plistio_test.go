@@ -216,8 +216,8 @@ func TestEncodeNaNWithControlCharacters(t *testing.T) {
 }
 
 // TestDecodeRefusesDatesAutoPkgCannotHold: a binary plist can carry a date
-// past the year 9999, which Python's datetime (and so AutoPkg) cannot; the
-// decoder would not give it back as it came, so it is refused by name.
+// the plist library would not write back unchanged (past 2262, before 1678,
+// past Python's 9999); such a date is refused by name.
 func TestDecodeRefusesDatesAutoPkgCannotHold(t *testing.T) {
 	epoch := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
 	placeholder := time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -227,7 +227,8 @@ func TestDecodeRefusesDatesAutoPkgCannotHold(t *testing.T) {
 		wantErr bool
 	}{
 		{"2026", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), false},
-		{"9999", time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), false},
+		{"2200", time.Date(2200, 12, 31, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), false},
+		{"2268", time.Date(2268, 12, 14, 0, 0, 0, 0, time.UTC).Sub(epoch).Seconds(), true},
 		{"far future", 1e15, true},
 		{"before year 1", -1e12, true},
 	} {
