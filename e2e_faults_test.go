@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,7 +27,6 @@ import (
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/miniotest"
-	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 	"github.com/jcds2-uploader/jcds2-uploader/processor"
 )
 
@@ -511,27 +509,8 @@ func TestFaultKilledMidUpload(t *testing.T) {
 	env["upload_concurrency"] = uint64(2)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/" + r.sim.Bucket() + "/tmp/*", S3: true, Latency: 1 * time.Second, Count: -1})
 
-	input, err := plistio.Encode(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary)
-	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
-	cmd.Env = r.environ()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for s3Parts(r.sim.State().S3Calls, 200) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no part uploaded within 30 s:\n%s", stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd, stderr := startBinary(t, r, env, nil)
+	waitUntil(t, cmd, stderr, "no part uploaded", func() bool { return s3Parts(r.sim.State().S3Calls, 200) != 0 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -278,3 +278,38 @@ func encodeBinary(t *testing.T, env plistio.Env) []byte {
 	}
 	return data
 }
+
+// startBinary starts the uploader with env on stdin and extra process
+// environment.
+func startBinary(t *testing.T, r *rig, env plistio.Env, extra []string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	input, err := plistio.Encode(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary)
+	cmd.Stdin = bytes.NewReader(input)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
+	cmd.Env = append(r.environ(), extra...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, &stderr
+}
+
+// waitUntil polls cond while the run started by startBinary goes on; if it
+// does not hold within 30 s the run is killed and the test fails with what
+// never happened.
+func waitUntil(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer, never string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%s within 30 s:\n%s", never, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,33 +224,14 @@ func TestInputFileDisappearsMidRun(t *testing.T) {
 	path, _ := makePkg(t, "Vanishing.pkg", 2<<20)
 	env := r.baseEnv(path)
 	r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 2 * time.Second})
-	input, err := plistio.Encode(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary)
-	cmd.Stdin = bytes.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = r.environ()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, stderr := startBinary(t, r, env, nil)
 	// The package lookup comes right before the list; once it is logged the
 	// list is being held.
-	deadline := time.Now().Add(20 * time.Second)
-	for r.sim.CallCount("GET", "/api/v1/packages") == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("the run never looked the package up:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, cmd, stderr, "the run never looked the package up", func() bool { return r.sim.CallCount("GET", "/api/v1/packages") != 0 })
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	noPanic(t, stderr.String())
 	if r.sim.CallCount("GET", "/api/v1/jcds/files") == 0 {
 		t.Fatalf("the file was removed after the list; the test proves nothing")
@@ -281,32 +261,14 @@ func TestInputFileRebuiltDuringUpload(t *testing.T) {
 	path, origSum := makePkg(t, "Rebuilt.pkg", 80<<20)
 	env := r.baseEnv(path)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 1500 * time.Millisecond, Count: 3})
-	input, err := plistio.Encode(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary)
-	cmd.Stdin = bytes.NewReader(input)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = r.environ()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for callsWith(r.sim.State().S3Calls, "POST", "*", 200) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no multipart upload started:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	cmd, stderr := startBinary(t, r, env, nil)
+	stdout := cmd.Stdout.(*bytes.Buffer)
+	waitUntil(t, cmd, stderr, "no multipart upload started", func() bool { return callsWith(r.sim.State().S3Calls, "POST", "*", 200) != 0 })
 	time.Sleep(300 * time.Millisecond) // the first parts are read and held by the latency
 	if err := os.Truncate(path, 10<<20); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	noPanic(t, stderr.String())
 	st := r.sim.State()
 	if err == nil {

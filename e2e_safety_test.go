@@ -103,15 +103,7 @@ func TestSafeKilledDuringInPlaceReplace(t *testing.T) {
 	r, env, oldSum, newSum := replaceRig(t, "", "Killed InPlace.pkg", 4<<20, 5)
 	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Latency: 3 * time.Second, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(journalEntries(t, r.home)) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no journal entry within 30 s:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, cmd, stderr, "no journal entry", func() bool { return len(journalEntries(t, r.home)) != 0 })
 	time.Sleep(500 * time.Millisecond) // into the upload's latency
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -187,15 +179,7 @@ func TestSafeKilledAfterDelete(t *testing.T) {
 	r, env, _, newSum := replaceRig(t, classic, "Killed Rep.pkg", 1<<20, 7)
 	r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 1500 * time.Millisecond, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
-	deadline := time.Now().Add(30 * time.Second)
-	for callsWith(r.sim.State().Calls, "DELETE", "/api/v1/jcds/files/*", 204) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no delete within 30 s:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, cmd, stderr, "no delete", func() bool { return callsWith(r.sim.State().Calls, "DELETE", "/api/v1/jcds/files/*", 204) != 0 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -302,15 +286,7 @@ func TestSafeFileRewrittenDuringUpload(t *testing.T) {
 	env["upload_concurrency"] = uint64(1)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 700 * time.Millisecond, Count: -1})
 	cmd, stderr := startBinary(t, r, env, nil)
-	deadline := time.Now().Add(30 * time.Second)
-	for s3Parts(r.sim.State().S3Calls, 200) == 0 {
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("no part within 30 s:\n%s", stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(t, cmd, stderr, "no part", func() bool { return s3Parts(r.sim.State().S3Calls, 200) != 0 })
 	rewriteInPlace(t, path)
 	err := cmd.Wait()
 	var exit *exec.ExitError
@@ -451,25 +427,6 @@ func seedPackage(t *testing.T, r *rig, version, name string, size int) (string, 
 	}
 	r.sim.AddPackage(p)
 	return path, sum
-}
-
-// startBinary starts the uploader with env on stdin and extra process
-// environment.
-func startBinary(t *testing.T, r *rig, env plistio.Env, extra []string) (*exec.Cmd, *bytes.Buffer) {
-	t.Helper()
-	input, err := plistio.Encode(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary)
-	cmd.Stdin = bytes.NewReader(input)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &bytes.Buffer{}, &stderr
-	cmd.Env = append(r.environ(), extra...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return cmd, &stderr
 }
 
 // runEach runs env once per extra environment, all at the same moment.
