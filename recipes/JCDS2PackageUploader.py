@@ -543,7 +543,7 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         },
         "upload_concurrency": {
             "required": False,
-            "default": "16",
+            "default": "32",
             "description": (
                 "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit "
                 "long, fast paths; parts are read from the file as they are sent, so "
@@ -564,10 +564,11 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "upload_part_size": {
             "required": False,
             "description": (
-                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 for "
-                "files up to 128 MiB and 16 above, larger when a file needs it to stay "
-                "within S3's 10,000 parts. A size that would need more than 10,000 "
-                "parts is refused before the upload starts."
+                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 to "
+                "16, so that each part in flight gets one (16 for files over 480 MiB), "
+                "larger when a file needs it to stay within S3's 10,000 parts. A size "
+                "that would need more than 10,000 parts is refused before the upload "
+                "starts."
             ),
         },
         "verify_timeout": {

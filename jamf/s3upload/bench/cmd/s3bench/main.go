@@ -2,17 +2,30 @@
 // throughput; bench.sh runs it beside boto3 and the AWS CLI under
 // /usr/bin/time to compare speed and peak memory. It also carries the small
 // helpers the script needs (MinIO's path, a free port, readiness, a bucket),
-// so the script needs nothing but Go and Debian packages.
+// so the script needs nothing but Go and Debian packages: among them a
+// self-signed certificate for 127.0.0.1, so that MinIO can serve HTTPS as
+// real S3 endpoints do and every client is measured on the path it takes
+// there (over HTTPS the SDKs sign no payload hash and send checksums as
+// trailers, each part read once).
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -46,6 +59,8 @@ func run() error {
 		progress  = flag.Bool("progress", false, "report progress on standard error")
 		partSize  = flag.Int64("part-size", 0, "part size in bytes (0: the package's plan)")
 		conc      = flag.Int("concurrency", 0, "parts in flight (0: the package's choice)")
+		genCert   = flag.String("gen-cert", "", "write a self-signed certificate for 127.0.0.1 (public.crt, private.key, as MinIO's -certs-dir wants them) into this folder and exit")
+		caFile    = flag.String("ca", "", "trust this PEM certificate for an https -endpoint (as AWS_CA_BUNDLE does for boto3 and the AWS CLI)")
 		unsigned  = flag.Bool("unsigned-payload", false, "sign no payload hash and send no checksum, so each part is read once over plain HTTP too (as the SDK does over HTTPS); to measure what signing costs")
 	)
 	flag.Parse()
@@ -61,14 +76,23 @@ func run() error {
 		defer l.Close()
 		fmt.Println(l.Addr().(*net.TCPAddr).Port)
 		return nil
+	case *genCert != "":
+		return writeCert(*genCert)
 	case *wait != "":
-		return waitReady(*wait)
+		return waitReady(*wait, *caFile)
+	}
+	httpClient, err := clientTrusting(*caFile)
+	if err != nil {
+		return err
 	}
 	creds := credentials.NewStaticCredentialsProvider(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), "")
 	ctx := context.Background()
 	if *mkbucket {
-		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(*endpoint), UsePathStyle: true, Credentials: creds})
-		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket})
+		o := s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(*endpoint), UsePathStyle: true, Credentials: creds}
+		if httpClient != nil {
+			o.HTTPClient = httpClient
+		}
+		_, err := s3.New(o).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket})
 		return err
 	}
 	which, err := parseHashes(*hashes)
@@ -94,6 +118,7 @@ func run() error {
 	res, err := s3upload.Upload(ctx, s3upload.Input{
 		Bucket: *bucket, Key: *key, Region: "us-east-1", Credentials: creds, Endpoint: *endpoint,
 		FilePath: *file, Hashes: which, Progress: p, PartSize: *partSize, Concurrency: *conc, ClientOptions: clientOpts,
+		HTTPClient: httpClient,
 	})
 	p.Done()
 	if err != nil {
@@ -123,10 +148,17 @@ func parseHashes(s string) (s3upload.HashSet, error) {
 	return h, nil
 }
 
-func waitReady(url string) error {
+func waitReady(url, caFile string) error {
+	c, err := clientTrusting(caFile)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		c = http.DefaultClient
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/minio/health/ready")
+		resp, err := c.Get(url + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -136,4 +168,66 @@ func waitReady(url string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.New("MinIO at " + url + " not ready after 60s")
+}
+
+// clientTrusting returns an HTTP client that trusts the PEM certificate in
+// caFile besides the system's roots, or nil (the SDK's default) for "".
+func clientTrusting(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read -ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-ca %s holds no PEM certificate", caFile)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: t}, nil
+}
+
+// writeCert writes a self-signed ECDSA certificate for 127.0.0.1, valid for
+// a day, as dir/public.crt and dir/private.key.
+func writeCert(dir string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "public.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "private.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 }
