@@ -130,7 +130,7 @@ demo: build
 
 # Upload engine vs boto3 and aws-cli, then the end-to-end figures.
 bench: build tools
-	MINIO_BIN=$(MINIO_BIN) ./jamf/s3upload/bench/bench.sh
+	BENCH_WRITE=1 MINIO_BIN=$(MINIO_BIN) ./jamf/s3upload/bench/bench.sh
 	MINIO_BIN=$(MINIO_BIN) ./processor/bench/bench.sh
 
 # Installs what `make build` made; builds nothing, so `sudo make install`

@@ -107,7 +107,7 @@ func Describe() Manifest {
 			{Name: "recalculate_wait_time", Default: "0", Description: "Seconds to wait before the first inventory refresh of the run, as JamfPackageUploader does before its refresh. Rarely needed: every upload and metadata write is followed by a refresh and a check that Jamf Pro shows the package ready."},
 			{Name: "md5", Default: "False", Description: "Write an MD5 hash in the package metadata instead of SHA-512 / SHA3-512 (boolean)."},
 			{Name: "upload_concurrency", Default: "32", Description: "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit long, fast paths; parts are read from the file as they are sent, so memory does not grow with it."},
-			{Name: "upload_part_size", Description: "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 to 16, so that each part in flight gets one (16 for files over 480 MiB), larger when a file needs it to stay within S3's 10,000 parts. A size that would need more than 10,000 parts is refused before the upload starts."},
+			{Name: "upload_part_size", Description: "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8, larger when a file needs it to stay within S3's 10,000 parts. A size that would need more than 10,000 parts is refused before the upload starts."},
 			{Name: "max_tries", Default: "5", Description: "Tries per request, 1 to 10 (anything else: 5)."},
 			{Name: "sleep", Default: "0", Description: "Seconds to wait before the first retry of a request; later retries back off exponentially with jitter, and a server's Retry-After is honoured."},
 			{Name: "insecure_mode", Default: "False", Description: "Do not verify TLS certificates (boolean). Prefer SSL_CERT_FILE with your CA bundle."},

@@ -564,8 +564,7 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "upload_part_size": {
             "required": False,
             "description": (
-                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8 to "
-                "16, so that each part in flight gets one (16 for files over 480 MiB), "
+                "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8, "
                 "larger when a file needs it to stay within S3's 10,000 parts. A size "
                 "that would need more than 10,000 parts is refused before the upload "
                 "starts."

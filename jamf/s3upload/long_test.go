@@ -49,7 +49,7 @@ func TestUploadOver5GiBMinIO(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantPS, wantParts := PartPlan(size, DefaultConcurrency)
+	wantPS, wantParts := PartPlan(size)
 	if res.Size != size || res.PartSize != wantPS || res.Parts != wantParts {
 		t.Errorf("result %+v, want %d bytes in %d parts of %d", res, size, wantParts, wantPS)
 	}

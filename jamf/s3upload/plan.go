@@ -8,22 +8,22 @@ const (
 
 	// MaxParts is S3's limit on parts in one multipart upload.
 	MaxParts = 10000
-	// MinPartSize is the smallest part this package plans. S3 allows 5 MiB;
-	// 8 MiB halves the request count, and parts cost no memory any more
-	// (each is read from the file as it is sent).
-	MinPartSize = 8 * mib
-	// LargePartSize is the largest part this package plans unless S3's
-	// 10,000-part limit needs more. Each part costs a pause on its
-	// connection (a round trip for Expect: 100-continue, one for the
-	// answer, and the server's own work before it answers), so large files
-	// take 16 MiB parts; smaller files take parts small enough that every
-	// connection in flight gets one (PartPlan): on the WAN path a 256 MiB
-	// file took 3.2 s as 32 parts of 8 MiB and 3.5 s as 16 of 16 MiB, and a
-	// 300 MiB file 3.6-3.8 s as 30 parts of 10 MiB and 3.8-4.1 s as 19 of
-	// 16 MiB (bench/RESULTS.md). 16 MiB is also the largest chunk MinIO
-	// takes in the aws-chunked body the SDK sends over HTTPS
-	// (minio/minio#21611), so S3-compatible test servers take the default.
-	LargePartSize = 16 * mib
+	// PartSize is the part size this package plans unless S3's 10,000-part
+	// limit needs more (files over 78 GiB). S3 allows 5 MiB; 8 MiB parts
+	// cost no memory (each is read from the file as it is sent), and
+	// smaller parts end an upload sooner on a real path: the last parts
+	// run alone, each at one connection's speed, so the smaller they are
+	// the less of the link sits idle at the end. On the WAN path over HTTPS
+	// (bench/RESULTS.md) 1 GiB at 32 in flight took 9.7-10.3 s as 8 MiB
+	// parts, 9.8-10.6 s as 12 MiB and 10.5-10.6 s as 16 MiB; a 256 MiB
+	// file 3.2 s as 32 parts of 8 MiB and 3.5 s as 16 of 16 MiB; on
+	// loopback 8 and 16 MiB were within noise (4.9-5.9 s for 1 GiB). Each
+	// part also costs a pause on its connection (a round trip for Expect:
+	// 100-continue, one for the answer), which the other connections in
+	// flight cover. 8 MiB also stays within the largest chunk MinIO takes
+	// in the aws-chunked body the SDK sends over HTTPS (16 MiB,
+	// minio/minio#21611), so S3-compatible test servers take the default.
+	PartSize = 8 * mib
 	// S3MinPartSize is the smallest part S3 accepts (all but the last).
 	S3MinPartSize = 5 * mib
 	// MaxPartSize is S3's largest part.
@@ -68,7 +68,7 @@ func NewPlan(size, partSize int64, concurrency int) (Plan, error) {
 		return Plan{}, fmt.Errorf("concurrency %d is outside 1..%d", concurrency, MaxConcurrency)
 	}
 	if partSize == 0 {
-		p.PartSize, p.Parts = PartPlan(size, p.Concurrency)
+		p.PartSize, p.Parts = PartPlan(size)
 	} else {
 		if partSize < S3MinPartSize || partSize > MaxPartSize {
 			return Plan{}, fmt.Errorf("part size %d outside S3's limits %d..%d (5 MiB..5 GiB)", partSize, S3MinPartSize, MaxPartSize)
@@ -85,16 +85,11 @@ func NewPlan(size, partSize int64, concurrency int) (Plan, error) {
 	return p, nil
 }
 
-// PartPlan returns the part size and part count for a file of size bytes
-// sent concurrency parts at a time: the whole number of MiB, from
-// MinPartSize to LargePartSize, that gives every connection a part where
-// the file is large enough, raised where needed so that at most MaxParts
-// parts cover the file. An empty file is one (empty) part.
-func PartPlan(size int64, concurrency int) (partSize int64, parts int) {
-	partSize = LargePartSize
-	if concurrency > 0 {
-		partSize = min(LargePartSize, max(MinPartSize, ceilDiv(ceilDiv(size, int64(concurrency)), mib)*mib))
-	}
+// PartPlan returns the part size and part count for a file of size bytes:
+// PartSize, or the smallest whole number of MiB above it with which at
+// most MaxParts parts cover the file. An empty file is one (empty) part.
+func PartPlan(size int64) (partSize int64, parts int) {
+	partSize = PartSize
 	if need := ceilDiv(size, MaxParts); need > partSize {
 		partSize = ceilDiv(need, mib) * mib
 	}

@@ -30,7 +30,7 @@
 # digests, our rows compute MD5 beside the upload as the processor does.
 #
 # Output: the tables on stdout; with BENCH_WRITE=1 (as `make bench` sets) a
-# dated section is added to bench/RESULTS.md and the DEVELOPMENT.md tables are
+# dated section is added to bench/RESULTS.md and the README's tables are
 # replaced. Needs MinIO ($MINIO_BIN, else miniotest.BinaryPath()), boto3 and
 # the AWS CLI (python3 -c 'import boto3'; aws), /usr/bin/time.
 #
@@ -291,7 +291,7 @@ if [ "${BENCH_WRITE:-0}" = 1 ]; then
 	awk -v s="$start" -v e="$end" -v f="$work/report.md" '
 		$0 == s { print; while ((getline l < f) > 0) if (l !~ /^## /) print l; skip = 1; next }
 		$0 == e { skip = 0 }
-		!skip { print }' DEVELOPMENT.md >"$work/readme.new"
-	cp "$work/readme.new" DEVELOPMENT.md
-	echo "bench: wrote $results and DEVELOPMENT.md" >&2
+		!skip { print }' README.md >"$work/readme.new"
+	cp "$work/readme.new" README.md
+	echo "bench: wrote $results and README.md" >&2
 fi
