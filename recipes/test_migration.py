@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
 
@@ -40,6 +39,7 @@ if HERE not in sys.path:
 import autopkglib  # noqa: E402  (the stand-in)
 from autopkglib import runner  # noqa: E402
 
+import jamfsim_process  # noqa: E402  (recipes/tests)
 import sync_manifest  # noqa: E402
 
 POST = "com.github.jcds2-uploader.SharedProcessors/JCDS2PackageUploader"
@@ -101,54 +101,7 @@ class MigrationTestCase(unittest.TestCase):
                 delattr(autopkglib, name)
 
     def start_sim(self):
-        self.sim = subprocess.Popen(  # pylint: disable=consider-using-with
-            [JAMFSIM, "-addr", "127.0.0.1:0", "-category", "Browsers", "-category", "Web Browsers",
-             # A rerun that lands on the node that has not seen the first run's
-             # object waits out the cluster lag; these tests are about the shim,
-             # so 5 s (as the Go end-to-end rigs) rather than Jamf Cloud's minute.
-             "-cluster-lag", "5s"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.addCleanup(self.stop_sim)
-        lines = {}
-        deadline = time.monotonic() + 30
-        while len(lines) < 2:
-            if time.monotonic() > deadline:
-                self.fail("jamfsim did not start")
-            line = self.sim.stdout.readline().decode().strip()
-            if not line:
-                self.fail("jamfsim exited early (status %s)" % self.sim.poll())
-            key, _, value = line.partition("=")
-            lines[key] = value
-        self.url = lines["JSS_URL"]
-        saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "XDG_CACHE_HOME", "HOME")}
-        os.environ.update(
-            {
-                "AWS_ENDPOINT_URL_S3": lines["AWS_ENDPOINT_URL_S3"],
-                "XDG_CACHE_HOME": os.path.join(self.tmp, "xdg-cache"),
-                "HOME": self.tmp,
-            }
-        )
-
-        def restore():
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-
-        self.addCleanup(restore)
-
-    def stop_sim(self):
-        if self.sim.poll() is None:
-            self.sim.terminate()
-            try:
-                self.sim.wait(10)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
-        self.sim.stdout.close()
+        self.url = jamfsim_process.start(self, JAMFSIM, self.tmp, categories=("Browsers", "Web Browsers"))
 
     def sim_state(self):
         with urllib.request.urlopen(self.url + "/_sim/state", timeout=10) as resp:

@@ -43,6 +43,7 @@ if STANDIN not in sys.path:
     sys.path.insert(0, STANDIN)
 
 import autopkglib  # noqa: E402  (the stand-in)
+import jamfsim_process  # noqa: E402  (recipes/tests)
 
 sys.path.insert(0, HERE)
 import sync_manifest  # noqa: E402
@@ -298,51 +299,10 @@ class TestWithSimulator(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="shimsim-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.sim = subprocess.Popen(  # pylint: disable=consider-using-with
-            [JAMFSIM, "-addr", "127.0.0.1:0", "-category", "Browsers",
-             # A rerun that lands on the node that has not seen the first run's
-             # object waits out the cluster lag; these tests are about the shim,
-             # so 5 s (as the Go end-to-end rigs) rather than Jamf Cloud's minute.
-             "-cluster-lag", "5s"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
-        self.addCleanup(self.stop_sim)
-        lines = {}
-        deadline = time.monotonic() + 30
-        while len(lines) < 2:
-            if time.monotonic() > deadline:
-                self.fail("jamfsim did not print its two lines")
-            line = self.sim.stdout.readline().decode().strip()
-            if not line:
-                self.fail("jamfsim exited early (status %s)" % self.sim.poll())
-            key, _, value = line.partition("=")
-            lines[key] = value
-        self.url = lines["JSS_URL"]
-        patcher = mock.patch.dict(
-            os.environ,
-            {
-                "AWS_ENDPOINT_URL_S3": lines["AWS_ENDPOINT_URL_S3"],
-                # Keep the token cache out of the real home folder.
-                "XDG_CACHE_HOME": os.path.join(self.tmp, "cache"),
-                "HOME": self.tmp,
-            },
-        )
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        self.url = jamfsim_process.start(self, JAMFSIM, self.tmp)
         self.pkg = os.path.join(self.tmp, "Firefox-128.0.pkg")
         with open(self.pkg, "wb") as f:
             f.write(os.urandom(256 * 1024))
-
-    def stop_sim(self):
-        if self.sim.poll() is None:
-            self.sim.terminate()
-            try:
-                self.sim.wait(10)
-            except subprocess.TimeoutExpired:
-                self.sim.kill()
-                self.sim.wait()
-        self.sim.stdout.close()
 
     def env(self, **extra):
         env = {

@@ -1,0 +1,61 @@
+"""The Jamf Pro simulator (bin/jamfsim) as a child process of a test.
+
+test_shim.py and test_migration.py both run the real binary against it.
+"""
+
+import os
+import subprocess
+import time
+from unittest import mock
+
+
+def start(testcase, binary, tmp, categories=("Browsers",)):
+    """Start jamfsim on a free loopback port and point the environment at it.
+
+    The simulator gets the given categories and a 5 s cluster lag: a rerun
+    that lands on the node that has not seen the first run's object waits
+    out the lag, and these tests are about the shim, so 5 s (as the Go
+    end-to-end rigs) rather than Jamf Cloud's minute. AWS_ENDPOINT_URL_S3
+    points at its S3 proxy, and HOME and XDG_CACHE_HOME at tmp, so the token
+    cache stays out of the real home folder. Everything is undone when the
+    test ends. Returns the simulator's JSS_URL.
+    """
+    args = [binary, "-addr", "127.0.0.1:0", "-cluster-lag", "5s"]
+    for category in categories:
+        args += ["-category", category]
+    sim = subprocess.Popen(  # pylint: disable=consider-using-with
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    testcase.addCleanup(_stop, sim)
+    lines = {}
+    deadline = time.monotonic() + 30
+    while len(lines) < 2:
+        if time.monotonic() > deadline:
+            testcase.fail("jamfsim did not print its two lines")
+        line = sim.stdout.readline().decode().strip()
+        if not line:
+            testcase.fail("jamfsim exited early (status %s)" % sim.poll())
+        key, _, value = line.partition("=")
+        lines[key] = value
+    patcher = mock.patch.dict(
+        os.environ,
+        {
+            "AWS_ENDPOINT_URL_S3": lines["AWS_ENDPOINT_URL_S3"],
+            "XDG_CACHE_HOME": os.path.join(tmp, "cache"),
+            "HOME": tmp,
+        },
+    )
+    patcher.start()
+    testcase.addCleanup(patcher.stop)
+    return lines["JSS_URL"]
+
+
+def _stop(sim):
+    if sim.poll() is None:
+        sim.terminate()
+        try:
+            sim.wait(10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
+            sim.wait()
+    sim.stdout.close()
