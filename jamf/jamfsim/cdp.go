@@ -121,18 +121,29 @@ func samePackage(a, b *Package) bool {
 		a.MD5 == b.MD5 && a.SHA256 == b.SHA256 && a.SHA3512 == b.SHA3512 && a.TransferStatus == b.TransferStatus
 }
 
-// GET /api/v1/cloud-distribution-point (11.23.2+ schema): the configured
-// distribution point, a Jamf Cloud one.
-func (s *Server) cdpGet(w http.ResponseWriter, r *http.Request) {
+// cdpReadable answers for a read of the cloud distribution point what comes
+// before the answer: 404 before 11.23, the privilege, and 404 where the
+// server has no distribution point. It reports whether the caller may go
+// on.
+func (s *Server) cdpReadable(w http.ResponseWriter, r *http.Request) bool {
 	if !s.version.hasCDPEndpoints() {
 		s.notFoundAPI(w, r)
-		return
+		return false
 	}
 	if _, ok := s.authorize(w, r, false, PrivReadCDP); !ok {
-		return
+		return false
 	}
 	if s.opts.NoJCDS {
 		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Cloud distribution point not found or is null", "")
+		return false
+	}
+	return true
+}
+
+// GET /api/v1/cloud-distribution-point (11.23.2+ schema): the configured
+// distribution point, a Jamf Cloud one.
+func (s *Server) cdpGet(w http.ResponseWriter, r *http.Request) {
+	if !s.cdpReadable(w, r) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -160,15 +171,7 @@ func (s *Server) cdpUploadCapability(w http.ResponseWriter, r *http.Request) {
 // READY, v1 uploads being processed PENDING, failed ones ERROR. Filter on
 // fileName (RSQL ==, without case).
 func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
-	if !s.version.hasCDPEndpoints() {
-		s.notFoundAPI(w, r)
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivReadCDP); !ok {
-		return
-	}
-	if s.opts.NoJCDS {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Cloud distribution point not found or is null", "")
+	if !s.cdpReadable(w, r) {
 		return
 	}
 	field, value, err := parseFilter(r.URL.Query().Get("filter"), "fileName")

@@ -137,17 +137,29 @@ func (s *Server) jcdsRenew(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.credsReply(ic))
 }
 
-// GET /api/v1/jcds/files/{name} → {"uri": pre-signed download URL}
-func (s *Server) jcdsGet(w http.ResponseWriter, r *http.Request) {
+// jcdsFileNamed answers for a request on /api/v1/jcds/files/{name} what
+// comes before the action: the JCDS gate, the privilege for action, and a
+// 404 for a file that is not there. It returns the name, or false when it
+// has answered.
+func (s *Server) jcdsFileNamed(w http.ResponseWriter, r *http.Request, action string) (string, bool) {
 	if !s.jcdsGate(w, r) {
-		return
+		return "", false
 	}
-	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Read")); !ok {
-		return
+	if _, ok := s.authorize(w, r, false, s.jcdsPriv(action)); !ok {
+		return "", false
 	}
 	name := r.PathValue("name")
 	if _, ok := s.File(name); !ok {
 		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "File not found", "fileName")
+		return "", false
+	}
+	return name, true
+}
+
+// GET /api/v1/jcds/files/{name} → {"uri": pre-signed download URL}
+func (s *Server) jcdsGet(w http.ResponseWriter, r *http.Request) {
+	name, ok := s.jcdsFileNamed(w, r, "Read")
+	if !ok {
 		return
 	}
 	presign := s3.NewPresignClient(s3.New(s3.Options{
@@ -165,15 +177,8 @@ func (s *Server) jcdsGet(w http.ResponseWriter, r *http.Request) {
 
 // DELETE /api/v1/jcds/files/{name} → 204
 func (s *Server) jcdsDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.jcdsGate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, s.jcdsPriv("Delete")); !ok {
-		return
-	}
-	name := r.PathValue("name")
-	if _, ok := s.File(name); !ok {
-		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "File not found", "fileName")
+	name, ok := s.jcdsFileNamed(w, r, "Delete")
+	if !ok {
 		return
 	}
 	if err := s.deleteKey(r.Context(), name); err != nil {

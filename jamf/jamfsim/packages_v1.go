@@ -316,17 +316,28 @@ func (s *Server) href(r *http.Request, path string) string {
 	return "http://" + r.Host + path
 }
 
-// POST /api/v1/packages → 201 {"id","href"}
-func (s *Server) v1CreatePackage(w http.ResponseWriter, r *http.Request) {
+// v1Object answers for a v1 package write what comes before the object:
+// the version gate, the privilege, and a body that is a JSON object. It
+// returns the object's fields, or false when it has answered.
+func (s *Server) v1Object(w http.ResponseWriter, r *http.Request, priv string) (map[string]json.RawMessage, bool) {
 	if !s.v1Gate(w, r) {
-		return
+		return nil, false
 	}
-	if _, ok := s.authorize(w, r, false, PrivCreatePackages); !ok {
-		return
+	if _, ok := s.authorize(w, r, false, priv); !ok {
+		return nil, false
 	}
 	raw, err := readRawObject(r)
 	if err != nil {
 		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Malformed JSON: "+err.Error(), "")
+		return nil, false
+	}
+	return raw, true
+}
+
+// POST /api/v1/packages → 201 {"id","href"}
+func (s *Server) v1CreatePackage(w http.ResponseWriter, r *http.Request) {
+	raw, ok := s.v1Object(w, r, PrivCreatePackages)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -347,15 +358,8 @@ func (s *Server) v1CreatePackage(w http.ResponseWriter, r *http.Request) {
 
 // PUT /api/v1/packages/{id}: full object → 200 with the object.
 func (s *Server) v1UpdatePackage(w http.ResponseWriter, r *http.Request) {
-	if !s.v1Gate(w, r) {
-		return
-	}
-	if _, ok := s.authorize(w, r, false, PrivUpdatePackages); !ok {
-		return
-	}
-	raw, err := readRawObject(r)
-	if err != nil {
-		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "Malformed JSON: "+err.Error(), "")
+	raw, ok := s.v1Object(w, r, PrivUpdatePackages)
+	if !ok {
 		return
 	}
 	s.mu.Lock()
