@@ -546,8 +546,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "default": "32",
             "description": (
                 "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit "
-                "long, fast paths; parts are read from the file as they are sent, so "
-                "memory does not grow with it."
+                "long, fast paths; fewer leave more of a link shared with people at "
+                "work. Parts are read from the file as they are sent, so memory does "
+                "not grow with it."
             ),
         },
         "upload_mode": {
