@@ -87,7 +87,7 @@ type hooks struct {
 func defaultHooks() hooks {
 	return hooks{
 		now:         time.Now,
-		sleep:       sleepCtx,
+		sleep:       Sleep,
 		runCmd:      runCommand,
 		goos:        runtime.GOOS,
 		apiTimeout:  60 * time.Second,
@@ -96,7 +96,9 @@ func defaultHooks() hooks {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or less when ctx ends first (then it returns ctx's error):
+// the one wait of every retry and poll loop.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

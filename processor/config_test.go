@@ -78,3 +78,34 @@ func TestParseConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestRecalculateWaitTime(t *testing.T) {
+	tests := []struct {
+		val  any
+		want time.Duration
+		err  string
+	}{
+		{nil, 0, ""},
+		{"", 0, ""},
+		{"30", 30 * time.Second, ""},
+		{uint64(5), 5 * time.Second, ""},
+		{"-1", 0, "recalculate_wait_time: must be 0 or more"},
+		{"soon", 0, "recalculate_wait_time"},
+	}
+	for _, tt := range tests {
+		env := baseEnv()
+		if tt.val != nil {
+			env["recalculate_wait_time"] = tt.val
+		}
+		c, err := ParseConfig(env, false)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%v: err = %v, want %q", tt.val, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || c.RecalculateWait != tt.want {
+			t.Errorf("%v: wait %v, err %v; want %v", tt.val, c, err, tt.want)
+		}
+	}
+}

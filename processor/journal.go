@@ -9,7 +9,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 // The journal records, per Jamf Pro server and package file, the work a run
@@ -48,13 +54,13 @@ type JournalEntry struct {
 	Updated     time.Time `json:"updated"`
 }
 
-// journal is a folder of entries, one 0600 file per server and package in a
-// 0700 folder beside the token cache.
-type journal struct{ dir string }
+// journalStore is a folder of entries, one 0600 file per server and
+// package in a 0700 folder beside the token cache.
+type journalStore struct{ dir string }
 
-// openJournal opens (making if needed) the journal folder. dir "" means
-// the user cache folder's jcds2-uploader/journal.
-func openJournal(dir string) (*journal, error) {
+// openJournalStore opens (making if needed) the journal folder. dir ""
+// means the user cache folder's jcds2-uploader/journal.
+func openJournalStore(dir string) (*journalStore, error) {
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -80,7 +86,7 @@ func openJournal(dir string) (*journal, error) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 	}
-	return &journal{dir: dir}, nil
+	return &journalStore{dir: dir}, nil
 }
 
 func journalKey(url, fileName string) string {
@@ -88,14 +94,14 @@ func journalKey(url, fileName string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-func (j *journal) path(url, fileName string) string {
+func (j *journalStore) path(url, fileName string) string {
 	return filepath.Join(j.dir, journalKey(url, fileName)+".json")
 }
 
 // load returns the entry for url and fileName; ok is false when there is
 // none. An unreadable entry is an error: silently ignoring it would forget
 // a deleted file.
-func (j *journal) load(url, fileName string) (e JournalEntry, ok bool, err error) {
+func (j *journalStore) load(url, fileName string) (e JournalEntry, ok bool, err error) {
 	p := j.path(url, fileName)
 	fi, err := os.Lstat(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -119,7 +125,7 @@ func (j *journal) load(url, fileName string) (e JournalEntry, ok bool, err error
 
 // store writes e atomically (temporary file, fsync, rename, fsync of the
 // folder), so a kill at any instant leaves the old entry or the new one.
-func (j *journal) store(e JournalEntry) error {
+func (j *journalStore) store(e JournalEntry) error {
 	e.Updated = time.Now().UTC()
 	if e.Started.IsZero() {
 		e.Started = e.Updated
@@ -152,7 +158,7 @@ func (j *journal) store(e JournalEntry) error {
 }
 
 // clear removes the entry; a missing one is fine.
-func (j *journal) clear(url, fileName string) error {
+func (j *journalStore) clear(url, fileName string) error {
 	err := os.Remove(j.path(url, fileName))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("journal: %w", err)
@@ -166,4 +172,160 @@ func syncDir(dir string) {
 		_ = d.Sync()
 		d.Close()
 	}
+}
+
+// journalDir is where the journal lives: beside the token cache.
+func journalDir(cacheDir string) string {
+	if cacheDir == "" || cacheDir == "off" {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(cacheDir), "journal")
+}
+
+// journal is one run's view of the journal entry for its server and file:
+// what an earlier run left unfinished (earlier) and the entry as this run
+// has left it so far (pending). Without a store (none could be opened, or a
+// dry run found none) every method does nothing: a failed replace is still
+// reported, and the quiet-night check still repairs a missing file, but a
+// metadata write left undone is not finished by a run without replace_pkg.
+type journal struct {
+	store         *journalStore // nil: no journal
+	url, fileName string
+	log           zerolog.Logger
+
+	read    bool          // the entry was read (once per run)
+	earlier *JournalEntry // what an earlier run left unfinished
+	pending *JournalEntry // the entry as it stands (nil: none)
+}
+
+// openRunJournal opens the journal for url and fileName. create false (a
+// dry run) reads what is there and makes nothing.
+func openRunJournal(cacheDir string, create bool, url, fileName string, log zerolog.Logger) *journal {
+	j := &journal{url: url, fileName: fileName, log: log}
+	dir := journalDir(cacheDir)
+	if !create {
+		if dir == "" {
+			if base, err := os.UserCacheDir(); err == nil {
+				dir = filepath.Join(base, "jcds2-uploader", "journal")
+			}
+		}
+		if _, err := os.Stat(dir); err != nil {
+			return j
+		}
+	}
+	store, err := openJournalStore(dir)
+	if err != nil {
+		log.Warn().Err(err).Msg("no journal of unfinished uploads; a run that fails half-way cannot leave a note for the next one")
+		return j
+	}
+	j.store = store
+	return j
+}
+
+// available reports whether notes are kept.
+func (j *journal) available() bool { return j.store != nil }
+
+// hasWork reports whether an entry was read or written in this run.
+func (j *journal) hasWork() bool { return j.pending != nil || j.earlier != nil }
+
+// load reads the entry once per run (an entry this run wrote itself, in a
+// second attempt after a cluster node caught up, is not an earlier run's)
+// and returns what an earlier run left unfinished, nil for nothing. A
+// metadata entry whose file the listing (jcdsListed) shows replaced by
+// someone else since (jf: the listed file of this name) is dropped.
+func (j *journal) load(jcdsListed bool, jf *jamf.JCDSFile) *JournalEntry {
+	if j.store == nil || j.read {
+		return j.earlier
+	}
+	j.read = true
+	e, ok, err := j.store.load(j.url, j.fileName)
+	if err != nil {
+		j.log.Warn().Err(err).Msg("journal")
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	if e.Pending == PendingMetadata && jcdsListed {
+		same := jf != nil && jf.Length == e.Size &&
+			(jf.MD5 == "" || e.MD5 == "" || strings.EqualFold(jf.MD5, e.MD5)) &&
+			(jf.SHA3 == "" || e.SHA3 == "" || strings.EqualFold(jf.SHA3, e.SHA3))
+		if !same {
+			j.log.Warn().Str("file", e.FileName).Msg("the journal's unfinished metadata write describes a file the distribution point no longer holds; it is dropped")
+			j.clear()
+			return nil
+		}
+	}
+	j.pending, j.earlier = &e, &e
+	msg := "an earlier run left this upload unfinished: the file must be sent again"
+	if e.Pending == PendingMetadata {
+		msg = "an earlier run uploaded this file but did not write its metadata; finishing it"
+	}
+	j.log.Warn().Str("file", e.FileName).Time("since", e.Started).Bool("old_file_deleted", e.Deleted).Msg(msg)
+	return j.earlier
+}
+
+// noteFile records, before the file of an existing object is put at risk,
+// that the file must be sent again if this run does not finish. deleted
+// says the old file is being deleted; once noted, it stays noted.
+func (j *journal) noteFile(packageID, packageName, localPath string, size int64, deleted bool) error {
+	if j.store == nil {
+		return nil
+	}
+	e := JournalEntry{
+		URL: j.url, FileName: j.fileName, PackageName: packageName, PackageID: packageID,
+		Pending: PendingFile, Deleted: deleted, LocalPath: localPath, Size: size,
+	}
+	if j.pending != nil {
+		e.Started = j.pending.Started
+		e.Deleted = e.Deleted || j.pending.Deleted
+	}
+	if err := j.store.store(e); err != nil {
+		return fmt.Errorf("write the journal before changing %s (nothing was changed): %w", j.fileName, err)
+	}
+	j.pending = &e
+	return nil
+}
+
+// noteMeta records, once the file is in place and verified, the metadata
+// of pkg still to be written; sums describe the uploaded bytes.
+func (j *journal) noteMeta(pkg *jamf.Package, localPath string, size int64, sums s3upload.Sums) error {
+	if j.store == nil || pkg == nil {
+		return nil
+	}
+	e := JournalEntry{
+		URL: j.url, FileName: j.fileName, PackageName: pkg.Name, PackageID: pkg.ID,
+		Pending: PendingMetadata, LocalPath: localPath, Size: size,
+		HashType: pkg.HashType, HashValue: pkg.HashValue, MD5: sums.MD5, SHA3: sums.SHA3_512,
+	}
+	if j.pending != nil {
+		e.Started = j.pending.Started
+	}
+	if err := j.store.store(e); err != nil {
+		return fmt.Errorf("write the journal before the metadata of %s: %w", j.fileName, err)
+	}
+	j.pending = &e
+	return nil
+}
+
+// delivered drops the "send the file again" note once Jamf Pro has the
+// whole file (committed and listed, or {id}/upload answered 201). What is
+// left, Jamf Pro's own processing, a later run sees in the record (PENDING,
+// ERROR, size 0) or the listing; sending the file again then would only
+// race the processing.
+func (j *journal) delivered() {
+	if j.pending != nil && j.pending.Pending == PendingFile {
+		j.clear()
+	}
+}
+
+// clear removes the entry.
+func (j *journal) clear() {
+	if j.store == nil {
+		return
+	}
+	if err := j.store.clear(j.url, j.fileName); err != nil {
+		j.log.Warn().Err(err).Msg("could not clear the journal entry; the next run will check this package again")
+	}
+	j.pending, j.earlier = nil, nil
 }

@@ -6,13 +6,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
+	"github.com/rs/zerolog"
 )
 
 // TestJournal: entries round-trip per server and file, are private (0600
 // in a 0700 folder), hold no secret, and clear.
 func TestJournal(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cache", "journal")
-	j, err := openJournal(dir)
+	j, err := openJournalStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +90,7 @@ func TestJournalRefusesOpenFolderAndGarbage(t *testing.T) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	j, err := openJournal(dir)
+	j, err := openJournalStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +163,88 @@ func TestFileID(t *testing.T) {
 				t.Errorf("err = %v, want it to say %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunJournal: one run's journal reads the earlier run's entry once,
+// keeps "deleted" and the start time across its own notes, drops a
+// metadata note the distribution point no longer matches, and clears a
+// file note once the file is delivered.
+func TestRunJournal(t *testing.T) {
+	const url = "https://a.jamfcloud.com"
+	cache := filepath.Join(t.TempDir(), "cache", "tokens")
+	open := func() *journal { return openRunJournal(cache, true, url, "App.pkg", zerolog.Nop()) }
+	listed := &jamf.JCDSFile{FileName: "App.pkg", Length: 42, MD5: "aa"}
+
+	first := open()
+	if !first.available() || first.load(true, nil) != nil || first.hasWork() {
+		t.Fatalf("a new journal has work: available %v", first.available())
+	}
+	if err := first.noteFile("7", "App", "/tmp/App.pkg", 42, true); err != nil {
+		t.Fatal(err)
+	}
+	started := first.pending.Started
+	if err := first.noteFile("7", "App", "/tmp/App.pkg", 42, false); err != nil {
+		t.Fatal(err)
+	}
+	if !first.pending.Deleted || !first.pending.Started.Equal(started) {
+		t.Errorf("a later note lost deleted or the start: %+v", first.pending)
+	}
+	if first.load(true, listed) != nil {
+		t.Errorf("a run read its own note as an earlier run's")
+	}
+
+	second := open()
+	e := second.load(true, listed)
+	if e == nil || e.Pending != PendingFile || !e.Deleted || e.PackageID != "7" || !second.hasWork() {
+		t.Fatalf("earlier entry = %+v", e)
+	}
+	second.delivered()
+	if second.hasWork() || open().load(true, listed) != nil {
+		t.Errorf("a delivered file is still noted")
+	}
+
+	pkg := &jamf.Package{ID: "7", Name: "App", HashType: "MD5", HashValue: "aa"}
+	for _, tc := range []struct {
+		name string
+		jf   *jamf.JCDSFile
+		kept bool
+	}{
+		{"same file listed", listed, true},
+		{"file replaced since", &jamf.JCDSFile{FileName: "App.pkg", Length: 42, MD5: "bb"}, false},
+		{"file gone", nil, false},
+	} {
+		j := open()
+		if err := j.noteMeta(pkg, "/tmp/App.pkg", 42, s3upload.Sums{MD5: "aa"}); err != nil {
+			t.Fatal(err)
+		}
+		j.delivered()
+		next := open()
+		e := next.load(true, tc.jf)
+		if (e != nil) != tc.kept {
+			t.Errorf("%s: metadata note kept %v, want %v", tc.name, e != nil, tc.kept)
+		}
+		if tc.kept && (e.Pending != PendingMetadata || e.HashValue != "aa") {
+			t.Errorf("%s: entry %+v", tc.name, e)
+		}
+		next.clear()
+		if open().load(true, tc.jf) != nil {
+			t.Errorf("%s: entry still there after clear", tc.name)
+		}
+	}
+}
+
+// Without a journal folder, a dry run makes none and every note is a no-op.
+func TestRunJournalDryRunMakesNothing(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache", "tokens")
+	j := openRunJournal(cache, false, "https://a.jamfcloud.com", "App.pkg", zerolog.Nop())
+	if j.available() {
+		t.Fatal("a dry run opened a journal that was not there")
+	}
+	if err := j.noteFile("7", "App", "/tmp/App.pkg", 1, true); err != nil || j.hasWork() {
+		t.Errorf("noteFile without a journal: %v, work %v", err, j.hasWork())
+	}
+	if _, err := os.Stat(filepath.Dir(journalDir(cache))); !os.IsNotExist(err) {
+		t.Errorf("a dry run made the cache folder: %v", err)
 	}
 }

@@ -1,12 +1,8 @@
 package processor
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 )
@@ -81,63 +77,5 @@ func TestRefusalDoesNotQuoteShareURLs(t *testing.T) {
 	_, err := ParseConfig(env, false)
 	if err == nil || strings.Contains(err.Error(), "Hunter2") || strings.Contains(err.Error(), "fs/CasperShare") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-func TestRecalculateWaitTime(t *testing.T) {
-	tests := []struct {
-		val  any
-		want time.Duration
-		err  string
-	}{
-		{nil, 0, ""},
-		{"", 0, ""},
-		{"30", 30 * time.Second, ""},
-		{uint64(5), 5 * time.Second, ""},
-		{"-1", 0, "recalculate_wait_time: must be 0 or more"},
-		{"soon", 0, "recalculate_wait_time"},
-	}
-	for _, tt := range tests {
-		env := baseEnv()
-		if tt.val != nil {
-			env["recalculate_wait_time"] = tt.val
-		}
-		c, err := ParseConfig(env, false)
-		if tt.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.err) {
-				t.Errorf("%v: err = %v, want %q", tt.val, err, tt.err)
-			}
-			continue
-		}
-		if err != nil || c.RecalculateWait != tt.want {
-			t.Errorf("%v: wait %v, err %v; want %v", tt.val, c, err, tt.want)
-		}
-	}
-}
-
-// The wait comes once per run, before the first refresh only.
-func TestWaitBeforeRefreshOnce(t *testing.T) {
-	var waits []time.Duration
-	orig := refreshWait
-	refreshWait = func(_ context.Context, d time.Duration) error {
-		waits = append(waits, d)
-		return nil
-	}
-	defer func() { refreshWait = orig }()
-
-	for _, tt := range []struct {
-		wait time.Duration
-		want int
-	}{{0, 0}, {7 * time.Second, 1}} {
-		waits = nil
-		u := &uploader{cfg: &Config{RecalculateWait: tt.wait}, log: zerolog.Nop()}
-		for i := 0; i < 2; i++ {
-			if err := u.waitBeforeRefresh(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if len(waits) != tt.want || (tt.want == 1 && waits[0] != tt.wait) {
-			t.Errorf("wait %v: waited %v", tt.wait, waits)
-		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
@@ -14,77 +16,6 @@ import (
 // progressEvery is how often a long wait for Jamf Pro says it is still
 // waiting (at -v).
 const progressEvery = 30 * time.Second
-
-// canRefresh reports whether the server has an inventory refresh (11.11+).
-func (u *uploader) canRefresh() bool { return u.version.AtLeast(11, 11) }
-
-// verifyListing polls the JCDS list until the file sent through S3 is there
-// with our size and digest. It runs before a new package object is made, so
-// no object ever points at a file that never arrived.
-func (u *uploader) verifyListing(ctx context.Context) error {
-	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return err
-	}
-	name := u.file.Name
-	start := time.Now()
-	deadline := start.Add(u.cfg.VerifyTimeout)
-	nextNote := start.Add(progressEvery)
-	var last string
-	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
-		files, err := u.client.JCDSFiles(ctx)
-		if err != nil {
-			return fmt.Errorf("verify upload of %s: %w", name, err)
-		}
-		if dup := u.ownDuplicate(files); dup != nil {
-			// Another upload of the same name committed first (the lock
-			// covers one Mac only): ours became Name_N.pkg.
-			return u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
-		}
-		last = "not listed yet"
-		for _, f := range files {
-			if f.FileName != name {
-				continue
-			}
-			switch {
-			case f.Length != u.file.Size:
-				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, u.file.Size)
-			case f.MD5 != "" && u.sums.MD5 != "":
-				if !strings.EqualFold(f.MD5, u.sums.MD5) {
-					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
-					continue
-				}
-				u.adoptServerSHA3(&f)
-				u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
-				return nil
-			case f.SHA3 != "" && u.sums.SHA3_512 != "":
-				if !strings.EqualFold(f.SHA3, u.sums.SHA3_512) {
-					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
-					continue
-				}
-				u.log.Info().Str("file", name).Msg("in the JCDS: size and SHA3-512 match")
-				return nil
-			case f.SHA3 != "":
-				// The listing has only a digest this run did not compute.
-				if _, err := u.hash(ctx, s3upload.SHA3_512); err != nil {
-					return err
-				}
-				last = "hashed the file to compare SHA3-512"
-			default:
-				last = "listed without a digest yet"
-			}
-		}
-		if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
-			last = fmt.Sprintf("not listed, but %s is: another upload of the same name ran at the same time", strings.Join(dups, ", "))
-		}
-		if !time.Now().Add(wait).Before(deadline) {
-			return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, last)
-		}
-		nextNote = u.note(nextNote, start, "waiting for the JCDS to list "+name+": "+last)
-		if err := sleep(ctx, wait); err != nil {
-			return err
-		}
-	}
-}
 
 // note logs a progress line at -v when the next one is due, and says more
 // at -vv on every poll.
@@ -113,22 +44,22 @@ type expectation struct {
 // record PENDING. It asks for an inventory refresh (of this file where the
 // server can) and polls GET /api/v1/packages/{id} until the record shows
 // the file's size, a matching digest and cloudTransferStatus READY, as Jamf's
-// own tools do, for up to verify_timeout.
-func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) error {
+// own tools do, for up to verify_timeout. r keeps what the refreshes did.
+func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refresher) error {
 	id := u.res.PackageID
-	touched := u.res.MetaWritten || u.sent() || u.unsettled(obj)
+	touched := u.res.MetaWritten || plan.Sends() || facts.Unsettled
 	if !touched || id == "" || u.classic() {
 		return nil
 	}
 	if !u.canRefresh() {
 		// Nothing fills size again before 11.11; an upload was already
 		// verified through the JCDS list in jcds2 mode.
-		if u.sent() && u.res.Mode == ModeV1 {
-			return u.verifyListing(ctx)
+		if plan.Sends() && facts.Mode == ModeV1 {
+			return u.verifyListing(ctx, facts.DupsBefore)
 		}
 		return nil
 	}
-	exp := u.expect(plan, obj)
+	exp := u.expect(plan, facts.Object)
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return err
 	}
@@ -140,8 +71,8 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 	var last string
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
 		var refreshErr error
-		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= u.refreshGap()) {
-			refreshErr = u.refresh(ctx, exp.fileName)
+		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= r.gap()) {
+			refreshErr = r.refresh(ctx, exp.fileName)
 			lastRefresh = time.Now()
 		}
 		rec, err := u.client.GetPackage(ctx, id)
@@ -153,9 +84,9 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 			return err
 		}
 		if ok {
-			if exp.local && u.res.SHA3 == "" {
+			if exp.local && u.local.sums.SHA3_512 == "" {
 				// The server's digest of bytes shown to be ours.
-				u.adoptServerSHA3(recordAsFile(rec))
+				u.local.adoptSHA3(recordAsFile(rec))
 			}
 			u.log.Info().Str("id", id).Int64("size", rec.Size).Str("hash_type", rec.HashType).Msg("Jamf Pro shows the package ready: size and digest match")
 			return nil
@@ -175,44 +106,76 @@ func (u *uploader) settle(ctx context.Context, plan Plan, obj *jamf.Package) err
 		needRefresh = !strings.EqualFold(rec.TransferStatus, "PENDING")
 		if !time.Now().Add(wait).Before(deadline) {
 			what := "wrote the metadata of"
-			if u.sent() {
+			if plan.Sends() {
 				what = "sent"
 			}
 			return fmt.Errorf("%s %s, but Jamf Pro did not show it ready within verify_timeout (%s): %s. The file may still arrive: run again later (the rerun checks package %s and finishes without uploading again what arrived), or raise verify_timeout for large files", what, exp.fileName, u.cfg.VerifyTimeout, last, id)
 		}
 		nextNote = u.note(nextNote, start, fmt.Sprintf("waiting for Jamf Pro to show package %s ready: %s", id, last))
-		if err := sleep(ctx, wait); err != nil {
+		if err := jamf.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
 }
 
-// refreshGap is the least time between two refreshes: a full refresh
-// (before 11.14) runs at most once every 15 s.
-func (u *uploader) refreshGap() time.Duration {
-	if u.version.AtLeast(11, 14) {
+// refresher asks for the inventory refreshes of one attempt and keeps
+// what they did, for packages_recalculated and the recalculate input.
+type refresher struct {
+	client  *jamf.Client
+	version jamf.Version
+	log     zerolog.Logger
+	// wait is recalculate_wait_time; sleep waits it (tests record it).
+	wait  time.Duration
+	sleep func(context.Context, time.Duration) error
+
+	waited    bool // recalculate_wait_time has been waited
+	refreshed bool // an inventory refresh ran
+	perFile   bool // ... for this file only
+}
+
+func (u *uploader) newRefresher() *refresher {
+	return &refresher{client: u.client, version: u.version, log: u.log, wait: u.cfg.RecalculateWait, sleep: jamf.Sleep}
+}
+
+// gap is the least time between two refreshes: a full refresh (before
+// 11.14) runs at most once every 15 s.
+func (r *refresher) gap() time.Duration {
+	if r.version.AtLeast(11, 14) {
 		return 2 * time.Second
 	}
 	return 15 * time.Second
 }
 
-// refresh asks for an inventory refresh. A failure (after the request's
-// own tries) is logged and returned; the caller decides whether the record
-// can still become whole without one.
-func (u *uploader) refresh(ctx context.Context, fileName string) error {
-	if err := u.waitBeforeRefresh(ctx); err != nil {
+// waitOnce waits recalculate_wait_time before the first inventory refresh
+// of the run, as JamfPackageUploader does before its refresh request: some
+// sites give Jamf Pro time to take in the new file first. Later refreshes
+// in the same run do not wait again.
+func (r *refresher) waitOnce(ctx context.Context) error {
+	if r.wait <= 0 || r.waited {
+		return nil
+	}
+	r.waited = true
+	r.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", r.wait)
+	return r.sleep(ctx, r.wait)
+}
+
+// refresh asks for an inventory refresh of fileName ("" for all). A failure
+// (after the request's own tries) is logged and returned; the caller
+// decides whether the record can still become whole without one.
+func (r *refresher) refresh(ctx context.Context, fileName string) error {
+	if err := r.waitOnce(ctx); err != nil {
 		return err
 	}
-	perFile, err := u.client.RefreshInventory(ctx, fileName, u.version)
+	perFile, err := r.client.RefreshInventory(ctx, fileName, r.version)
 	switch {
 	case errors.Is(err, jamf.ErrUnsupported):
 		return nil
 	case err != nil:
-		u.log.Warn().Err(err).Msg("inventory refresh failed")
+		r.log.Warn().Err(err).Msg("inventory refresh failed")
 		return err
 	}
-	u.refreshed = true
-	u.perFile = u.perFile || perFile
+	r.refreshed = true
+	r.perFile = r.perFile || perFile
 	return nil
 }
 
@@ -222,15 +185,15 @@ func (u *uploader) refresh(ctx context.Context, fileName string) error {
 // this run read of it may be a cluster node's stale copy, so it is no
 // measure.
 func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
-	if u.sent() || plan.File == FileUnchanged {
-		return expectation{fileName: u.file.Name, size: u.file.Size, sums: u.sums, local: true}
+	if plan.Sends() || plan.File == FileUnchanged {
+		return expectation{fileName: u.local.Name, size: u.local.Size, sums: u.local.sums, local: true}
 	}
-	if plan.FinishMeta && u.earlier != nil {
+	if earlier := u.journal.earlier; plan.FinishMeta && earlier != nil {
 		// The file an earlier run uploaded, as the journal describes it.
-		return expectation{fileName: u.earlier.FileName, size: u.earlier.Size,
-			sums: s3upload.Sums{MD5: u.earlier.MD5, SHA3_512: u.earlier.SHA3}}
+		return expectation{fileName: earlier.FileName, size: earlier.Size,
+			sums: s3upload.Sums{MD5: earlier.MD5, SHA3_512: earlier.SHA3}}
 	}
-	exp := expectation{fileName: u.file.Name, size: -1}
+	exp := expectation{fileName: u.local.Name, size: -1}
 	if obj != nil {
 		exp.fileName = obj.FileName
 	}
@@ -257,10 +220,10 @@ func (u *uploader) matches(ctx context.Context, rec *jamf.Package, exp expectati
 	}
 	if got.SHA3 != "" && exp.sums.SHA3_512 == "" && got.MD5 == "" && exp.local {
 		// The record has only a digest this run did not compute.
-		if _, err := u.hash(ctx, s3upload.SHA3_512); err != nil {
+		if _, err := u.local.hash(ctx, s3upload.SHA3_512); err != nil {
 			return false, "", err
 		}
-		exp.sums = mergeSums(exp.sums, u.sums)
+		exp.sums = u.local.sums
 	}
 	compared := 0
 	for _, pair := range [][2]string{{got.SHA3, exp.sums.SHA3_512}, {got.MD5, exp.sums.MD5}, {sha512, exp.sums.SHA512}} {
@@ -281,29 +244,25 @@ func (u *uploader) matches(ctx context.Context, rec *jamf.Package, exp expectati
 	return true, "", nil
 }
 
-// recalculate reports packages_recalculated and runs the full refresh the
-// recalculate input asks for, unless a refresh already ran in this run.
-func (u *uploader) recalculate(ctx context.Context) error {
-	if u.sent() && u.perFile {
-		u.res.Recalc = true
-	}
+// recalculate runs the full refresh the recalculate input asks for, unless
+// a refresh already ran in this attempt, and returns packages_recalculated.
+func (u *uploader) recalculate(ctx context.Context, plan Plan, r *refresher) (bool, error) {
+	recalc := plan.Sends() && r.perFile
 	if !u.cfg.Recalculate || !u.res.MetaWritten {
-		return nil
+		return recalc, nil
 	}
-	if u.refreshed {
-		u.res.Recalc = true
-		return nil
+	if r.refreshed {
+		return true, nil
 	}
 	if !u.canRefresh() {
 		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
-		return nil
+		return recalc, nil
 	}
-	if err := u.waitBeforeRefresh(ctx); err != nil {
-		return err
+	if err := r.waitOnce(ctx); err != nil {
+		return recalc, err
 	}
 	if _, err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
-		return fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
+		return recalc, fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
 	}
-	u.res.Recalc = true
-	return nil
+	return true, nil
 }

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -12,7 +13,7 @@ import (
 
 func testUploader(version string) *uploader {
 	v, _ := jamf.ParseVersion(version)
-	return &uploader{cfg: &Config{}, version: v, log: zerolog.Nop(), file: &PkgFile{Name: "App.pkg", Size: 100}}
+	return &uploader{cfg: &Config{}, version: v, log: zerolog.Nop(), local: &local{PkgFile: &PkgFile{Name: "App.pkg", Size: 100}}}
 }
 
 func TestRecordMatches(t *testing.T) {
@@ -76,5 +77,30 @@ func TestUnsettled(t *testing.T) {
 				t.Errorf("unsettled = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// The wait comes once per run, before the first refresh only.
+func TestWaitBeforeRefreshOnce(t *testing.T) {
+	var waits []time.Duration
+	record := func(_ context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}
+
+	for _, tt := range []struct {
+		wait time.Duration
+		want int
+	}{{0, 0}, {7 * time.Second, 1}} {
+		waits = nil
+		r := &refresher{wait: tt.wait, sleep: record, log: zerolog.Nop()}
+		for i := 0; i < 2; i++ {
+			if err := r.waitOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(waits) != tt.want || (tt.want == 1 && waits[0] != tt.wait) {
+			t.Errorf("wait %v: waited %v", tt.wait, waits)
+		}
 	}
 }

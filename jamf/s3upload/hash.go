@@ -195,3 +195,32 @@ func hashReader(ctx context.Context, r io.Reader, which HashSet, p *Progress) (S
 	}
 	return hp.Sums(), n, nil
 }
+
+// Hasher computes the selected digests of bytes as they stream past (an
+// upload that reads the file once), with the same pipeline as HashFile.
+// Reset starts over, for a request that is sent again from the file's
+// start; Sums finishes the pass.
+type Hasher struct {
+	which HashSet
+	p     *hashPipeline
+}
+
+// NewHasher starts a pass over the digests in which.
+func NewHasher(which HashSet) *Hasher {
+	return &Hasher{which: which, p: newHashPipeline(which)}
+}
+
+// Write feeds b to every digest. It never fails.
+func (h *Hasher) Write(b []byte) (int, error) { return h.p.Write(b) }
+
+// Reset drops what was written and starts a new pass.
+func (h *Hasher) Reset() {
+	h.p.close()
+	h.p = newHashPipeline(h.which)
+}
+
+// Sums finishes the pass and returns the digests.
+func (h *Hasher) Sums() Sums { return h.p.Sums() }
+
+// Close stops the pass without a result; it is safe after Sums.
+func (h *Hasher) Close() { h.p.close() }

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
@@ -101,5 +102,75 @@ func TestPlanSteps(t *testing.T) {
 	steps := Plan{File: FileReplace, Meta: MetaUpdate, Reason: "r"}.Steps(cfg, f, ModeJCDS2)
 	if len(steps) != 4 {
 		t.Errorf("steps = %q", steps)
+	}
+}
+
+// TestDecideAfterAnAttempt: the choices that once followed Decide (a file
+// sent by an earlier attempt of the run, the in-place replace) are part of
+// it.
+func TestDecideAfterAnAttempt(t *testing.T) {
+	obj := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}
+	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-1.pkg"}
+	same := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, MD5: "0a1b"}
+	otherSize := &jamf.JCDSFile{FileName: "App.pkg", Length: 99}
+	tests := []struct {
+		name    string
+		cfg     Config
+		facts   Facts
+		file    FileAction
+		meta    MetaAction
+		inPlace bool
+		sendNow bool
+		reason  string // in the reason, when set
+	}{
+		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true, Classic: true},
+			FileUpload, MetaUpdate, false, false, "sent already in this run"},
+		{"sent earlier, skip metadata writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, SentEarlier: true, Classic: true},
+			FileUpload, MetaNone, false, false, "sent already in this run"},
+		{"sent earlier, a replace stays a replace", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, SentEarlier: true},
+			FileReplace, MetaUpdate, false, false, "differs in size"},
+		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true},
+			FileUpload, MetaCreate, false, false, "sent already in this run"},
+		{"object names this file: replaced in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Mode: ModeJCDS2},
+			FileReplace, MetaUpdate, true, true, "differs in size"},
+		{"missing file repaired in place", Config{}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, ObjectFileMissing: true},
+			FileReplace, MetaUpdate, true, true, "repair"},
+		{"upload_mode jcds2 keeps the JCDS path", Config{ReplacePkg: true, UploadMode: ModeJCDS2}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100},
+			FileReplace, MetaUpdate, false, true, "differs in size"},
+		{"before 11.5: no in-place replace", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Classic: true},
+			FileReplace, MetaUpdate, false, true, "differs in size"},
+		{"object names another file: not in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100},
+			FileUpload, MetaUpdate, false, true, "no file of this name"},
+		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
+			FileUnchanged, MetaUpdate, false, false, "same size and MD5"},
+		{"kept: not in place", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100},
+			FileKeep, MetaNone, false, false, "replace_pkg is false"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Decide(&tt.cfg, tt.facts)
+			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || p.SendNow != tt.sendNow {
+				t.Errorf("Decide = %s/%s in place %v send now %v, want %s/%s %v %v (%s)", p.File, p.Meta, p.InPlace, p.SendNow, tt.file, tt.meta, tt.inPlace, tt.sendNow, p.Reason)
+			}
+			if !strings.Contains(p.Reason, tt.reason) {
+				t.Errorf("reason %q, want it to say %q", p.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// Decide reads nothing but its arguments: the same facts give the same plan.
+func TestDecideIsPure(t *testing.T) {
+	cfg := &Config{ReplacePkg: true}
+	facts := Facts{Object: &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}, FileName: "App.pkg",
+		JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: 99}, LocalSize: 100, DupsBefore: map[string]bool{}}
+	first := Decide(cfg, facts)
+	for i := 0; i < 3; i++ {
+		if again := Decide(cfg, facts); !reflect.DeepEqual(again, first) {
+			t.Fatalf("Decide changed its answer: %+v then %+v", first, again)
+		}
+	}
+	if facts.Object.FileName != "App.pkg" || facts.JCDSFile.Length != 99 || cfg.UploadMode != "" {
+		t.Errorf("Decide changed its inputs")
 	}
 }

@@ -68,6 +68,25 @@ type Facts struct {
 	// or read from a cluster node that has not caught up. Failed: ERROR,
 	// the file is not usable.
 	Unsettled, Failed bool
+
+	// FileName is the local file's name in the distribution point.
+	FileName string
+	// Mode is the upload mode chosen against the server (ModeJCDS2, ModeV1).
+	Mode string
+	// Classic: Jamf Pro before 11.5, without /api/v1/packages/{id}/upload.
+	Classic bool
+	// ServerMD5: the distribution point lists MD5s, so a sent file is
+	// compared by MD5 and the server's SHA3-512 can stand in for ours.
+	ServerMD5 bool
+	// FileExisted: the distribution point held a file of this name before
+	// the run (or it could not be told). A v1 object made for a failed
+	// upload is then kept: deleting it would delete that file.
+	FileExisted bool
+	// DupsBefore are the Name_N copies listed before this run uploaded.
+	DupsBefore map[string]bool
+	// SentEarlier: an earlier attempt of this run already sent the file
+	// (the attempt was cut short by a cluster node that had not caught up).
+	SentEarlier bool
 }
 
 // Plan is the sequence of changes a run will make.
@@ -84,7 +103,13 @@ type Plan struct {
 	// InPlace: the existing object's file is replaced through
 	// /api/v1/packages/{id}/upload, which never deletes it first.
 	InPlace bool
+	// SendNow: the file's bytes go out in this attempt (File is FileUpload
+	// or FileReplace, and no earlier attempt of the run sent them).
+	SendNow bool
 }
+
+// Sends reports whether the plan has the file sent in this run.
+func (p Plan) Sends() bool { return p.File == FileUpload || p.File == FileReplace }
 
 // NeedsJCDSList reports whether the decision depends on the JCDS file list:
 // only when the file may have to be sent.
@@ -100,8 +125,40 @@ func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
 }
 
 // Decide chooses the file and metadata actions, following the reference
-// processor's rules, corrected where it lied or lost packages.
+// processor's rules, corrected where it lied or lost packages. It is the
+// run's only decision: the steps after it carry the plan out.
 func Decide(cfg *Config, facts Facts) Plan {
+	p := decideActions(cfg, facts)
+	if facts.SentEarlier && !p.Sends() {
+		// An earlier attempt of this run already sent the file; it only
+		// needs its object.
+		p.File, p.Reason = FileUpload, "sent already in this run"
+		if facts.Object != nil && p.Meta == MetaNone && !cfg.SkipMetadata {
+			p.Meta = MetaUpdate
+		}
+	}
+	if inPlace(cfg, facts, p) {
+		p.File, p.InPlace = FileReplace, true
+	}
+	p.SendNow = p.Sends() && !facts.SentEarlier
+	return p
+}
+
+// inPlace reports whether the file of the existing object is replaced
+// through /api/v1/packages/{id}/upload (Jamf Pro 11.5+), which swaps the
+// file server-side and so never leaves the object without one. It needs
+// the object to already name this file: the endpoint refuses another name.
+// An explicit upload_mode jcds2 ("the JCDS flow only") keeps the JCDS path,
+// with its one-request window.
+func inPlace(cfg *Config, facts Facts, p Plan) bool {
+	obj := facts.Object
+	return obj != nil && !facts.Classic && obj.FileName != "" && obj.FileName == facts.FileName &&
+		cfg.UploadMode != ModeJCDS2 && p.Sends()
+}
+
+// decideActions is the decision from the facts of the distribution point
+// and the journal alone.
+func decideActions(cfg *Config, facts Facts) Plan {
 	var p Plan
 	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || facts.Pending == PendingFile)
 	switch {

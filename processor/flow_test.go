@@ -1,0 +1,450 @@
+package processor
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha3"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+)
+
+// The flow runs in-process against the simulator, as net/http's tests run
+// against httptest: a decision or a fault is a table row. The binary's own
+// contract (plist in and out, exit codes, signals, the shim) is tested end
+// to end in e2e/.
+
+// flowRig is one simulated Jamf Pro and the private folders of one Mac.
+type flowRig struct {
+	t     *testing.T
+	sim   *jamfsim.Server
+	cache string // token cache; the journal lives beside it
+}
+
+func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
+	t.Helper()
+	if opts.ProcessInterval == 0 {
+		opts.ProcessInterval = 50 * time.Millisecond
+	}
+	if opts.ClusterNodes == 0 {
+		// One node: a row tests one decision, and a rerun on a node that
+		// has not caught up would decide from other facts. What a cluster
+		// does is tested end to end under the default cluster (e2e/).
+		opts.ClusterNodes = 1
+	}
+	return &flowRig{t: t, sim: jamfsim.Start(t, opts), cache: filepath.Join(t.TempDir(), "cache", "tokens")}
+}
+
+// env is a recipe's environment for the simulator and the file at path.
+func (r *flowRig) env(path string) plistio.Env {
+	return plistio.Env{
+		"JSS_URL":          r.sim.URL() + "/",
+		"API_USERNAME":     "admin",
+		"API_PASSWORD":     "password",
+		"pkg_path":         path,
+		"RECIPE_CACHE_DIR": r.t.TempDir(),
+		"verify_timeout":   uint64(30),
+		"sleep":            "0",
+	}
+}
+
+// syncBuffer collects a run's log; the upload logs from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (r *flowRig) options(log *syncBuffer) Options {
+	return Options{Logger: zerolog.New(log), CacheDir: r.cache, S3Endpoint: r.sim.S3Endpoint()}
+}
+
+// upload runs the whole flow for env, as main does after reading the plist.
+func (r *flowRig) upload(env plistio.Env) (*Result, string, error) {
+	r.t.Helper()
+	cfg, err := ParseConfig(env, false)
+	if err != nil {
+		r.t.Fatalf("ParseConfig: %v", err)
+	}
+	var log syncBuffer
+	res, err := Upload(context.Background(), cfg, r.options(&log))
+	return res, log.String(), err
+}
+
+// mustUpload runs and fails the test unless the run succeeded.
+func (r *flowRig) mustUpload(env plistio.Env) *Result {
+	r.t.Helper()
+	res, log, err := r.upload(env)
+	if err != nil {
+		r.t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+	}
+	return res
+}
+
+// connect makes the uploader a run makes once it knows the server, for
+// the tests of one step.
+func (r *flowRig) connect(env plistio.Env) *uploader {
+	r.t.Helper()
+	cfg, err := ParseConfig(env, false)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	file, err := ResolvePkg(cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	client, err := jamf.NewClient(jamf.Config{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password,
+		MaxTries: cfg.MaxTries, CacheDir: r.cache, Logger: zerolog.Nop()})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := client.Authenticate(ctx); err != nil {
+		r.t.Fatal(err)
+	}
+	v, err := client.Version(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	lf := &local{PkgFile: file}
+	return &uploader{cfg: cfg, log: zerolog.Nop(), client: client, version: v, local: lf,
+		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop()), res: Result{File: file}}
+}
+
+// writePkg writes size random bytes as dir/name and returns the path and
+// the SHA3-512.
+func writePkg(t *testing.T, dir, name string, size int) (string, string) {
+	t.Helper()
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha3.Sum512(data)
+	return path, hex.EncodeToString(sum[:])
+}
+
+// ready checks that the simulator holds one file name with sum and one
+// package object pointing at it, whole: size, the server's SHA3-512, READY.
+func (r *flowRig) ready(name, sum string) jamfsim.Package {
+	r.t.Helper()
+	st := r.sim.State()
+	f, ok := r.sim.File(name)
+	if !ok || f.SHA3 != sum {
+		r.t.Fatalf("the JCDS holds %s with sha3 %.16s… (present %v), want %.16s…", name, f.SHA3, ok, sum)
+	}
+	if len(st.Files) != 1 || len(st.Packages) != 1 {
+		r.t.Fatalf("files=%d packages=%d, want one each: %+v %+v", len(st.Files), len(st.Packages), st.Files, st.Packages)
+	}
+	p := st.Packages[0]
+	if p.FileName != name || p.Size != strconv.FormatInt(f.Size, 10) || p.HashType != "SHA3_512" || p.HashValue != f.SHA3 ||
+		(p.TransferStatus != "" && p.TransferStatus != "READY") {
+		r.t.Errorf("record not whole: %+v (file %+v)", p, f)
+	}
+	return p
+}
+
+// TestUploadFlow drives processor.Upload through each decision and the
+// step it leads to, on a fresh simulated server per row.
+func TestUploadFlow(t *testing.T) {
+	t.Parallel()
+	type prior struct {
+		size int                           // a first run uploads a file of this size (0: none)
+		env  map[string]any                // ... with these inputs
+		sim  func(r *flowRig, path string) // or prepare the server directly
+		file func(*flowRig, string) string // new local bytes after the first run: their SHA3-512
+	}
+	tests := []struct {
+		name   string
+		opts   jamfsim.Options
+		prior  prior
+		size   int
+		env    map[string]any
+		file   FileAction
+		meta   MetaAction
+		mode   string
+		status string
+		// inPlace: the existing object's file was replaced through
+		// {id}/upload; reason is in the plan's reason.
+		inPlace bool
+		reason  string
+		logs    string // in the log
+		err     string // the run fails saying this
+		same    bool   // the server ends with the run's file, whole
+	}{
+		{name: "new package", size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, reason: "no file of this name", same: true},
+		{name: "new package, v1", size: 3000, env: map[string]any{"upload_mode": "v1"}, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
+		{name: "new package, JCDS endpoints gone", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded,
+			logs: "the JCDS endpoints are gone", same: true},
+		{name: "new package, before 11.5", opts: jamfsim.Options{JamfVersion: "11.4.0"}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded},
+		{name: "nightly no-op", prior: prior{size: 3000}, file: FileKeep, meta: MetaNone, mode: ModeJCDS2, status: StatusSkippedExists,
+			reason: "replace_pkg is false", logs: "Not replacing existing", same: true},
+		{name: "replace, identical bytes", prior: prior{size: 3000}, env: map[string]any{"replace_pkg": true}, file: FileUnchanged, meta: MetaUpdate, mode: ModeJCDS2,
+			status: StatusHashMatch, reason: "same size and MD5", same: true},
+		{name: "replace, changed bytes: in place", prior: prior{size: 3000, file: rewrite(4000)}, env: map[string]any{"replace_pkg": true}, file: FileReplace, meta: MetaUpdate,
+			mode: ModeJCDS2, status: StatusUploaded, inPlace: true, reason: "differs in size", same: true},
+		{name: "replace, upload_mode jcds2: delete right before the commit", prior: prior{size: 3000, file: rewrite(3000)}, env: map[string]any{"replace_pkg": true, "upload_mode": "jcds2"},
+			file: FileReplace, meta: MetaUpdate, mode: ModeJCDS2, status: StatusUploaded, reason: "same size but different content", logs: "deleted the stale JCDS file", same: true},
+		{name: "metadata only", prior: prior{size: 3000}, env: map[string]any{"replace_pkg_metadata": true, "pkg_notes": "new notes"}, file: FileKeep, meta: MetaUpdate,
+			mode: ModeJCDS2, status: StatusSkippedExists, logs: "package metadata updated", same: true},
+		{name: "skip metadata never amends", prior: prior{size: 3000, file: rewrite(5000)}, env: map[string]any{"replace_pkg": true, "skip_metadata_upload": true},
+			file: FileReplace, meta: MetaNone, mode: ModeJCDS2, status: StatusUploaded, inPlace: true, logs: "Not updating package metadata"},
+		{name: "object's file missing: repaired without replace_pkg", size: 3000,
+			prior: prior{sim: func(r *flowRig, _ string) {
+				r.sim.AddPackage(jamfsim.Package{Name: "App.pkg", FileName: "App.pkg", CategoryID: "-1", Size: "3000"})
+			}},
+			file: FileReplace, meta: MetaUpdate, mode: ModeJCDS2, status: StatusUploaded, inPlace: true, reason: "repair", same: true},
+		{name: "no object, identical file there: object made", size: 3000,
+			prior: prior{sim: func(r *flowRig, path string) {
+				b, _ := os.ReadFile(path)
+				r.sim.AddFile("App.pkg", b)
+			}},
+			file: FileUnchanged, meta: MetaCreate, mode: ModeJCDS2, status: StatusHashMatch, same: true},
+		{name: "missing category refused before anything is sent", size: 3000, env: map[string]any{"pkg_category": "Nope"},
+			err: "supplied package category does not exist"},
+		{name: "upload_mode v1 before 11.5 refused", opts: jamfsim.Options{JamfVersion: "11.4.0"}, size: 3000, env: map[string]any{"upload_mode": "v1"},
+			err: "upload_mode v1 needs Jamf Pro 11.5 or later"},
+		{name: "explicit jcds2 where the endpoints are gone refused", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, env: map[string]any{"upload_mode": "jcds2"},
+			err: "no longer has the JCDS endpoints"},
+		{name: "dry run changes nothing", size: 3000, env: map[string]any{"dry_run": true}, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusDryRun},
+		{name: "S3 part failures are retried", opts: jamfsim.Options{}, prior: prior{sim: func(r *flowRig, _ string) { r.sim.FailS3Parts(2) }}, size: 3000,
+			file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, same: true},
+		{name: "a failed JCDS list is an error", prior: prior{sim: func(r *flowRig, _ string) {
+			r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Status: 500, Count: -1})
+		}}, size: 3000, env: map[string]any{"max_tries": uint64(1)}, err: "500"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newFlowRig(t, tt.opts)
+			dir := t.TempDir()
+			size := tt.size
+			if size == 0 {
+				size = tt.prior.size
+			}
+			path, sum := writePkg(t, dir, "App.pkg", size)
+			if tt.prior.size > 0 {
+				env := r.env(path)
+				for k, v := range tt.prior.env {
+					env[k] = v
+				}
+				r.mustUpload(env)
+			}
+			if tt.prior.sim != nil {
+				tt.prior.sim(r, path)
+			}
+			if tt.prior.file != nil {
+				sum = tt.prior.file(r, path)
+			}
+			env := r.env(path)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			cfg, err := ParseConfig(env, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := r.sim.State()
+			var log syncBuffer
+			res, err := Upload(context.Background(), cfg, r.options(&log))
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q\nlog:\n%s", err, tt.err, log.String())
+				}
+				if after := r.sim.State(); len(after.Packages) != len(before.Packages) || len(after.Files) != len(before.Files) {
+					t.Errorf("a refused run changed the server: %+v", after)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Upload: %v\nlog:\n%s", err, log.String())
+			}
+			p := res.Plan
+			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || res.Mode != tt.mode || res.Status != tt.status {
+				t.Errorf("plan %s/%s in place %v, mode %s, status %s; want %s/%s %v, %s, %s (%s)", p.File, p.Meta, p.InPlace, res.Mode, res.Status,
+					tt.file, tt.meta, tt.inPlace, tt.mode, tt.status, p.Reason)
+			}
+			if !strings.Contains(p.Reason, tt.reason) {
+				t.Errorf("reason %q, want %q", p.Reason, tt.reason)
+			}
+			if !strings.Contains(log.String(), tt.logs) {
+				t.Errorf("log lacks %q:\n%s", tt.logs, log.String())
+			}
+			if res.Uploaded != (tt.status == StatusUploaded) || res.MetaWritten != (tt.meta != MetaNone && tt.status != StatusDryRun) {
+				t.Errorf("uploaded %v, metadata written %v", res.Uploaded, res.MetaWritten)
+			}
+			if len(res.Steps) == 0 {
+				t.Errorf("no plan steps")
+			}
+			if tt.status == StatusDryRun {
+				if st := r.sim.State(); len(st.Files) != 0 || len(st.Packages) != 0 {
+					t.Errorf("a dry run changed the server: %+v", st)
+				}
+				return
+			}
+			if tt.same {
+				rec := r.ready("App.pkg", sum)
+				if res.PackageID != rec.ID {
+					t.Errorf("pkg_id %q, object %s", res.PackageID, rec.ID)
+				}
+				if (res.SHA3 != "" || tt.status != StatusSkippedExists) && res.SHA3 != sum {
+					t.Errorf("pkg_sha3_512 %.16s…, want %.16s…", res.SHA3, sum)
+				}
+				if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
+					t.Errorf("notes %q, want %q", rec.Notes, n)
+				}
+			}
+		})
+	}
+}
+
+// rewrite gives the local file new bytes of size after the first run, and
+// returns their SHA3-512.
+func rewrite(size int) func(*flowRig, string) string {
+	return func(r *flowRig, path string) string {
+		_, sum := writePkg(r.t, filepath.Dir(path), filepath.Base(path), size)
+		return sum
+	}
+}
+
+// TestChooseMode settles the upload mode against each kind of server.
+func TestChooseMode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		opts   jamfsim.Options
+		mode   string // upload_mode
+		want   string
+		listed bool
+		err    string
+	}{
+		{"default", jamfsim.Options{}, "", ModeJCDS2, true, ""},
+		{"explicit jcds2", jamfsim.Options{}, "jcds2", ModeJCDS2, true, ""},
+		{"v1 still lists the JCDS", jamfsim.Options{}, "v1", ModeV1, true, ""},
+		{"v1, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "v1", ModeV1, false, ""},
+		{"default, JCDS gone: v1", jamfsim.Options{JCDSRemoved: true}, "", ModeV1, false, ""},
+		{"jcds2, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "jcds2", "", false, "upload_mode jcds2"},
+		{"no JCDS 2.0 (11.30): capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.30.1"}, "", "", false, "does not take uploads through /api/v1/packages/{id}/upload"},
+		{"no JCDS 2.0, 11.23: capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.23.0"}, "", "", false, "directUploadCapable false"},
+		{"no JCDS 2.0 before 11.5", jamfsim.Options{NoJCDS: true, JamfVersion: "11.4.0"}, "", "", false, "500"},
+		{"v1 before 11.5", jamfsim.Options{JamfVersion: "11.4.0"}, "v1", "", false, "needs Jamf Pro 11.5"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newFlowRig(t, tt.opts)
+			path, _ := writePkg(t, t.TempDir(), "App.pkg", 100)
+			env := r.env(path)
+			env["max_tries"] = uint64(1)
+			if tt.mode != "" {
+				env["upload_mode"] = tt.mode
+			}
+			u := r.connect(env)
+			mode, _, listed, err := u.chooseMode(context.Background())
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || mode != tt.want || listed != tt.listed {
+				t.Errorf("chooseMode = %q, listed %v, %v; want %q, %v", mode, listed, err, tt.want, tt.listed)
+			}
+		})
+	}
+}
+
+// TestSurvey: what survey reports of the distribution point, the journal
+// and the local file, without changing anything.
+func TestSurvey(t *testing.T) {
+	t.Parallel()
+	r := newFlowRig(t, jamfsim.Options{ClusterNodes: 1})
+	dir := t.TempDir()
+	path, _ := writePkg(t, dir, "App.pkg", 1000)
+	b, _ := os.ReadFile(path)
+	r.sim.AddFile("App.pkg", b)
+	r.sim.AddFile("App_1.pkg", []byte("copy"))
+	r.sim.AddFile("Gone.pkg", make([]byte, 10))
+	id := r.sim.AddPackage(jamfsim.Package{Name: "App", FileName: "App.pkg", CategoryID: "-1", Size: "1000"})
+	r.sim.AddPackage(jamfsim.Package{Name: "Other", FileName: "Other.pkg", CategoryID: "-1", Size: "5"})
+
+	env := r.env(path)
+	env["replace_pkg"] = true
+	u := r.connect(env)
+	ctx := context.Background()
+	obj, err := u.findPackage(ctx, "App")
+	if err != nil || obj == nil || obj.ID != id {
+		t.Fatalf("findPackage = %+v, %v", obj, err)
+	}
+	if err := u.journal.noteFile(id, "App", path, 1000, true); err != nil {
+		t.Fatal(err)
+	}
+	u.journal = openRunJournal(r.cache, true, u.cfg.URL, "App.pkg", zerolog.Nop())
+	before := r.sim.State()
+	facts, err := u.survey(ctx, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.Mode != ModeJCDS2 || facts.JCDSFile == nil || facts.JCDSFile.Length != 1000 || !facts.FileExisted || !facts.ServerMD5 {
+		t.Errorf("facts of the listing: %+v", facts)
+	}
+	if !facts.DupsBefore["App_1.pkg"] || len(facts.DupsBefore) != 1 {
+		t.Errorf("duplicates before: %v", facts.DupsBefore)
+	}
+	if facts.Pending != PendingFile || facts.ObjectFileMissing {
+		t.Errorf("journal/missing: pending %q, missing %v", facts.Pending, facts.ObjectFileMissing)
+	}
+	if facts.LocalMD5 == "" || !strings.EqualFold(facts.LocalMD5, facts.JCDSFile.MD5) {
+		t.Errorf("same-size file not compared by MD5: local %q, listed %q", facts.LocalMD5, facts.JCDSFile.MD5)
+	}
+	if facts.Object != obj || facts.FileName != "App.pkg" || facts.LocalSize != 1000 || facts.Classic {
+		t.Errorf("facts of the object and file: %+v", facts)
+	}
+	if after := r.sim.State(); len(after.Files) != len(before.Files) || len(after.Packages) != len(before.Packages) {
+		t.Errorf("survey changed the server")
+	}
+
+	// The other object's file is not in the distribution point.
+	other, _ := u.findPackage(ctx, "Other")
+	facts, err = u.survey(ctx, other)
+	if err != nil || !facts.ObjectFileMissing {
+		t.Errorf("missing file not seen: %+v, %v", facts, err)
+	}
+}
+
+// TestHashErrorSaysItOnce: a file that vanished reads as one clear error,
+// wrapped once.
+func TestHashErrorSaysItOnce(t *testing.T) {
+	l := &local{PkgFile: &PkgFile{Path: "/nonexistent/App.pkg", Name: "App.pkg"}}
+	_, err := l.hash(context.Background(), 0)
+	want := "hash /nonexistent/App.pkg: open /nonexistent/App.pkg: no such file or directory"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}

@@ -1,0 +1,117 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
+)
+
+// sha3Since is the first Jamf Pro version whose package records take and
+// report hashType SHA3_512: servers computed it around 11.11/11.12
+// (jamf-api.md, "Real servers"); the simulator takes 11.11, the release
+// whose inventory refresh writes SHA3_512. What 11.25 added is the sha3512
+// field.
+var sha3Since = [2]int{11, 11}
+
+func (u *uploader) sha3Meta() bool { return u.version.AtLeast(sha3Since[0], sha3Since[1]) }
+
+// metaHashSet is the digest the metadata needs: MD5 when asked, SHA3-512
+// where the server uses it, SHA-512 before.
+func (u *uploader) metaHashSet() s3upload.HashSet {
+	switch {
+	case u.cfg.MD5:
+		return s3upload.MD5
+	case u.sha3Meta():
+		return s3upload.SHA3_512
+	default:
+		return s3upload.SHA512
+	}
+}
+
+func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
+	switch {
+	case u.cfg.MD5:
+		return "MD5", s.MD5
+	case u.sha3Meta():
+		return "SHA3_512", s.SHA3_512
+	default:
+		return "SHA_512", s.SHA512
+	}
+}
+
+// writeMetadata creates or updates the package object pkg and returns its
+// id. An update starts from a fresh read of the object and changes only
+// the fields this processor owns, so everything else stays as the server
+// has it; size and the server's digests of a replaced file are never sent.
+func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Package) (id string, err error) {
+	if err := u.client.EnsureFreshToken(ctx); err != nil {
+		return "", err
+	}
+	file := u.local
+	if plan.Sends() || plan.File == FileUnchanged || plan.Meta == MetaCreate {
+		// The hash must describe the bytes in the distribution point: a
+		// file rebuilt since they were read is refused.
+		if err := file.check("before the metadata was written"); err != nil {
+			return "", err
+		}
+		typ, value := u.metaHash(file.sums)
+		if value == "" {
+			if _, err := file.hash(ctx, u.metaHashSet()); err != nil {
+				return "", err
+			}
+			typ, value = u.metaHash(file.sums)
+		}
+		pkg.HashType, pkg.HashValue = typ, value
+	}
+	// Otherwise the file was kept: its recorded hash still describes it, so
+	// the object's own hash fields are left as they were.
+	if plan.Meta == MetaUpdate && (plan.Sends() || plan.Repair) {
+		// A failed write from here on must be finished by the next run even
+		// without replace_pkg, or the object keeps the old file's hash.
+		if err := u.journal.noteMeta(pkg, file.Path, file.Size, file.sums); err != nil {
+			return "", err
+		}
+	}
+	id = pkg.ID
+	switch {
+	case plan.Meta == MetaCreate && u.classic():
+		id, err = u.client.CreatePackageClassic(ctx, pkg)
+	case plan.Meta == MetaCreate:
+		id, err = u.client.CreatePackage(ctx, pkg)
+	case u.classic():
+		err = u.client.UpdatePackageClassic(ctx, pkg)
+	default:
+		err = u.updateOwned(ctx, pkg, plan.Sends())
+	}
+	if err != nil && plan.Meta == MetaCreate && jamf.IsDuplicate(err) {
+		return "", u.awaitObject(ctx, pkg.Name, err)
+	}
+	if err != nil {
+		return "", fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
+	}
+	u.log.Info().Str("id", id).Str("name", pkg.Name).Msgf("package metadata %sd", plan.Meta)
+	return id, nil
+}
+
+// updateOwned reads the object afresh and writes back only the fields this
+// processor owns. sent says this run replaced the object's file.
+func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent bool) error {
+	cur, err := u.client.GetPackage(ctx, want.ID)
+	if err != nil {
+		return err
+	}
+	cur.Name, cur.FileName, cur.CategoryID = want.Name, want.FileName, want.CategoryID
+	cur.Info, cur.Notes, cur.Priority = want.Info, want.Notes, want.Priority
+	cur.OSRequirements, cur.RebootRequired = want.OSRequirements, want.RebootRequired
+	if want.HashType != "" && want.HashValue != "" {
+		cur.HashType, cur.HashValue = want.HashType, want.HashValue
+	}
+	// The server's digests are left out when they may describe another
+	// file: after a replacement, and whenever a refresh follows (this read
+	// may come from a cluster node that has not seen the latest one; the
+	// refresh writes the server's own values again).
+	cur.StaleHashes = sent || u.canRefresh()
+	return u.client.UpdatePackage(ctx, cur)
+}

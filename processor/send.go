@@ -1,0 +1,446 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
+)
+
+// buildPackage builds the package object to write and checks what writing
+// it needs (the category) before any byte is sent.
+func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*jamf.Package, error) {
+	obj := facts.Object
+	// A v1 upload needs a package object to upload into, so one is built
+	// even when skip_metadata_upload keeps the metadata from being written.
+	v1NeedsObject := facts.Mode == ModeV1 && obj == nil && plan.Sends()
+	if plan.Meta == MetaNone && !v1NeedsObject {
+		return nil, nil
+	}
+	cfg := u.cfg
+	p := &jamf.Package{}
+	if obj != nil {
+		cp := *obj
+		p = &cp
+	}
+	p.Name = displayName(cfg, u.local.PkgFile)
+	p.FileName = u.local.Name
+	p.Info, p.Notes = cfg.Info, cfg.Notes
+	p.Priority = cfg.Priority
+	p.RebootRequired = cfg.RebootRequired
+	p.OSRequirements = cfg.OSRequirements
+	p.RequiredProcessor = cfg.RequiredProcessor
+	p.SendNotification = cfg.SendNotification
+	p.Category, p.CategoryID = "", "-1"
+	if cfg.Category != "" {
+		cat, err := u.client.FindCategory(ctx, cfg.Category)
+		if err != nil {
+			return nil, err
+		}
+		if cat == nil {
+			return nil, fmt.Errorf("supplied package category does not exist: %q is not a category in %s; create it in Jamf Pro or fix pkg_category (nothing was uploaded)", cfg.Category, cfg.URL)
+		}
+		p.Category, p.CategoryID = cat.Name, cat.ID
+	} else if obj != nil && u.classic() {
+		p.Category = obj.Category
+	}
+	return p, nil
+}
+
+// send uploads the file in the chosen mode and confirms it arrived. A v1
+// upload of a new package makes its object first: createdID is its id.
+func (u *uploader) send(ctx context.Context, plan Plan, facts Facts, pkg *jamf.Package) (createdID string, err error) {
+	if facts.Mode == ModeV1 || plan.InPlace {
+		return u.sendV1(ctx, facts, pkg)
+	}
+	return "", u.sendJCDS(ctx, plan, facts)
+}
+
+// sendJCDS sends every byte to the JCDS's S3 bucket, deletes a stale
+// same-name file right before the commit, and waits until the JCDS lists
+// the file with our size and digest.
+func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
+	obj, file := facts.Object, u.local
+	// A part size this file cannot take is refused before the upload starts.
+	if _, err := s3upload.NewPlan(file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
+		return fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
+	}
+	// The object keeps pointing at this name while its file is at risk:
+	// note first that the file must be sent again if this run stops.
+	if obj != nil {
+		if err := u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
+			return err
+		}
+	}
+	creds, err := u.client.InitiateUpload(ctx)
+	if err != nil {
+		return err
+	}
+	provider := s3upload.NewRenewingProvider(awsCredentials(creds), func(ctx context.Context) (aws.Credentials, error) {
+		c, err := u.client.RenewCredentials(ctx)
+		if err != nil {
+			return aws.Credentials{}, err
+		}
+		return awsCredentials(c), nil
+	})
+	httpClient, err := jamf.NewHTTPClient(u.cfg.Insecure)
+	if err != nil {
+		return err
+	}
+	// No timeout on a whole multi-GB upload, but a part whose answer never
+	// comes must not hang the night: the SDK retries it on its own.
+	if t, ok := httpClient.Transport.(*http.Transport); ok {
+		t = t.Clone()
+		t.ResponseHeaderTimeout = 5 * time.Minute
+		httpClient = &http.Client{Transport: t}
+	}
+	// A stale same-name file is deleted only once every byte of the new one
+	// is in S3 (a one-part file goes as a multipart upload too), just
+	// before the upload is committed: a failure anywhere before that leaves
+	// the old file and its package object as they were. An object whose
+	// file the listing did not show is treated the same way, in case the
+	// listing lagged. Right before the commit, a local file that changed
+	// since the run began is refused.
+	needDelete := plan.File == FileReplace || (obj != nil && obj.FileName == file.Name)
+	var commitErr error
+	deleted := false // the old file is gone and the new one not yet committed
+	beforeCommit := func(ctx context.Context) error {
+		if commitErr = file.check("during the upload"); commitErr != nil {
+			return commitErr
+		}
+		if !needDelete {
+			return nil
+		}
+		if obj != nil {
+			if commitErr = u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, true); commitErr != nil {
+				return commitErr
+			}
+		}
+		if commitErr = u.client.EnsureFreshToken(ctx); commitErr == nil {
+			deleted, commitErr = u.deleteStale(ctx)
+		}
+		return commitErr
+	}
+	p := file.newProgress("uploading " + file.Name)
+	res, err := s3upload.Upload(ctx, s3upload.Input{
+		BeforeCommit: beforeCommit,
+		Bucket:       creds.BucketName,
+		Key:          creds.Path + file.Name,
+		Region:       creds.Region,
+		Endpoint:     u.opts.S3Endpoint,
+		Credentials:  provider,
+		FilePath:     file.Path,
+		Hashes:       u.localDigests(facts.ServerMD5),
+		HTTPClient:   httpClient,
+		MaxAttempts:  u.cfg.MaxTries,
+		PartSize:     u.cfg.UploadPartSize,
+		Concurrency:  u.cfg.UploadConcurrency,
+		Progress:     p,
+		Logger:       u.log,
+	})
+	p.Done()
+	if commitErr == nil && err != nil {
+		commitErr = fmt.Errorf("upload %s to the JCDS: %w", file.Name, err)
+	}
+	if commitErr != nil {
+		if deleted {
+			return u.lostFileError(obj, commitErr)
+		}
+		return commitErr
+	}
+	if res.Size != file.Size {
+		return fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", file.Name, res.Size, file.Size)
+	}
+	file.add(res.Sums)
+	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
+	return u.verifyListing(ctx, facts.DupsBefore)
+}
+
+// sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
+// package object first. The file's digests are computed while it streams,
+// so no extra hashing pass precedes the upload.
+func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (createdID string, err error) {
+	obj, file := facts.Object, u.local
+	id := ""
+	// Noted before the object is made or its file touched: if this run
+	// stops half-way, the next one sends the file again. On an existing
+	// object Jamf Pro swaps the file itself; the old one stays until the
+	// new one is in place.
+	objID := ""
+	if obj != nil {
+		objID = obj.ID
+	}
+	if err := u.journal.noteFile(objID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
+		return "", err
+	}
+	if obj != nil {
+		id = obj.ID
+	} else {
+		if !u.canRefresh() {
+			// No inventory refresh before 11.11 to let the server record
+			// its own digest: the object has to carry ours.
+			if _, err := file.hash(ctx, u.metaHashSet()); err != nil {
+				return "", err
+			}
+			pkg.HashType, pkg.HashValue = u.metaHash(file.sums)
+		}
+		var err error
+		if id, err = u.client.CreatePackage(ctx, pkg); err != nil {
+			if jamf.IsDuplicate(err) {
+				return "", u.awaitObject(ctx, pkg.Name, err)
+			}
+			return "", fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
+		}
+		createdID = id
+	}
+	hs := s3upload.NewHasher(u.localDigests(facts.ServerMD5))
+	defer hs.Close()
+	p := file.newProgress("uploading " + file.Name)
+	err = u.client.UploadPackageV1(ctx, id, file.Path, file.Name, func(r io.Reader) io.Reader {
+		// Each try rereads the file from the start.
+		hs.Reset()
+		// At the file's end, before the request is finished, a file that
+		// changed since the run began breaks the request off.
+		return io.TeeReader(&eofCheck{r: p.Wrap(r), check: func() error { return file.check("during the upload") }}, hs)
+	})
+	p.Done()
+	if err != nil {
+		var changed *errFileChanged
+		if errors.As(err, &changed) {
+			err = changed
+		}
+		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", file.Name, err)
+		if createdID == "" {
+			return "", err
+		}
+		if facts.FileExisted {
+			// Deleting the object would delete the distribution point's
+			// file of this name, which was there before this run.
+			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete: run again with replace_pkg to upload the new file", err, id, file.Name)
+		}
+		// The object was made for this upload; left behind it would point
+		// at no file.
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if derr := u.client.DeletePackage(cleanup, id); derr != nil {
+			return "", fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
+		}
+		return "", err
+	}
+	file.add(hs.Sums())
+	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
+	return createdID, nil
+}
+
+// eofCheck wraps the bytes of an upload that cannot be checked before its
+// commit (v1 {id}/upload): at the file's end, before the request is
+// finished, a changed file fails the read, so the request breaks off
+// and the server never gets a whole body.
+type eofCheck struct {
+	r     io.Reader
+	check func() error
+}
+
+func (e *eofCheck) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		if cerr := e.check(); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
+}
+
+// deleteStale removes the same-name file and waits until the list no longer
+// shows it. If it cannot, the run stops: uploading anyway would make the
+// service keep both and name ours Name_1.pkg. deleted says the delete
+// request succeeded, whatever came after.
+func (u *uploader) deleteStale(ctx context.Context) (deleted bool, err error) {
+	name := u.local.Name
+	if err := u.client.DeleteJCDSFile(ctx, name); err != nil && !errors.Is(err, jamf.ErrNotFound) {
+		return false, fmt.Errorf("could not delete the stale JCDS file %q, so the new upload was abandoned and nothing was changed (committing it would create a duplicate): %w", name, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		files, err := u.client.JCDSFiles(ctx)
+		if err != nil {
+			return true, fmt.Errorf("confirm deletion of JCDS file %q: %w", name, err)
+		}
+		if !hasFile(files, name) {
+			u.log.Info().Str("file", name).Msg("deleted the stale JCDS file")
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return true, fmt.Errorf("the JCDS still lists %q 60 s after it was deleted; the new upload was abandoned to avoid a duplicate. Run again later", name)
+		}
+		if err := jamf.Sleep(ctx, wait); err != nil {
+			return true, err
+		}
+	}
+}
+
+// lostFileError says, for a failure after the old file was deleted and
+// before the new one was committed, what state the run left and that any
+// later run repairs it.
+func (u *uploader) lostFileError(obj *jamf.Package, err error) error {
+	name := u.local.Name
+	if obj == nil {
+		return fmt.Errorf("the old file %s was deleted from the distribution point (no package object pointed at it), but the new one could not be committed; run again to upload it. Cause: %w", name, err)
+	}
+	who := fmt.Sprintf("package object %q (id %s)", obj.Name, obj.ID)
+	note := "any later run uploads it again from the local file, whatever replace_pkg says (it sees the file missing)"
+	if u.journal.available() {
+		note = "the journal records it, and any later run uploads it again from the local file, whatever replace_pkg says"
+	}
+	return fmt.Errorf("the old file %s was deleted from the distribution point, but the new one could not be committed, so %s points at a missing file until the next run: %s. Cause: %w", name, who, note, err)
+}
+
+// verifyListing polls the JCDS list until the file sent through S3 is there
+// with our size and digest. It runs before a new package object is made, so
+// no object ever points at a file that never arrived. dupsBefore are the
+// Name_N copies listed before the upload.
+func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool) error {
+	if err := u.client.EnsureFreshToken(ctx); err != nil {
+		return err
+	}
+	file := u.local
+	name := file.Name
+	start := time.Now()
+	deadline := start.Add(u.cfg.VerifyTimeout)
+	nextNote := start.Add(progressEvery)
+	var last string
+	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
+		files, err := u.client.JCDSFiles(ctx)
+		if err != nil {
+			return fmt.Errorf("verify upload of %s: %w", name, err)
+		}
+		if dup := u.ownDuplicate(files, dupsBefore); dup != nil {
+			// Another upload of the same name committed first (the lock
+			// covers one Mac only): ours became Name_N.pkg.
+			return u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
+		}
+		last = "not listed yet"
+		for _, f := range files {
+			if f.FileName != name {
+				continue
+			}
+			switch {
+			case f.Length != file.Size:
+				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, file.Size)
+			case f.MD5 != "" && file.sums.MD5 != "":
+				if !strings.EqualFold(f.MD5, file.sums.MD5) {
+					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
+					continue
+				}
+				file.adoptSHA3(&f)
+				u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
+				return nil
+			case f.SHA3 != "" && file.sums.SHA3_512 != "":
+				if !strings.EqualFold(f.SHA3, file.sums.SHA3_512) {
+					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
+					continue
+				}
+				u.log.Info().Str("file", name).Msg("in the JCDS: size and SHA3-512 match")
+				return nil
+			case f.SHA3 != "":
+				// The listing has only a digest this run did not compute.
+				if _, err := file.hash(ctx, s3upload.SHA3_512); err != nil {
+					return err
+				}
+				last = "hashed the file to compare SHA3-512"
+			default:
+				last = "listed without a digest yet"
+			}
+		}
+		if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
+			last = fmt.Sprintf("not listed, but %s is: another upload of the same name ran at the same time", strings.Join(dups, ", "))
+		}
+		if !time.Now().Add(wait).Before(deadline) {
+			return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, last)
+		}
+		nextNote = u.note(nextNote, start, "waiting for the JCDS to list "+name+": "+last)
+		if err := jamf.Sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// ownDuplicate finds a Name_N copy that appeared during this run with our
+// size (and MD5, when listed): the service stored our upload under it
+// because another upload of the same name committed first.
+func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool) *jamf.JCDSFile {
+	file := u.local
+	for _, d := range Duplicates(files, file.Name) {
+		if dupsBefore[d] {
+			continue
+		}
+		for i := range files {
+			f := &files[i]
+			if f.FileName != d || f.Length != file.Size {
+				continue
+			}
+			if f.MD5 != "" && file.sums.MD5 != "" && !strings.EqualFold(f.MD5, file.sums.MD5) {
+				continue
+			}
+			return f
+		}
+	}
+	return nil
+}
+
+// removeOwnDuplicate deletes the copy this run made and says what
+// happened.
+func (u *uploader) removeOwnDuplicate(ctx context.Context, dup *jamf.JCDSFile, nameHoldsOurs bool) error {
+	name := u.local.Name
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	derr := u.client.DeleteJCDSFile(cleanup, dup.FileName)
+	if derr != nil && !errors.Is(derr, jamf.ErrNotFound) {
+		return fmt.Errorf("another upload of %s to %s committed while this one was running, so the JCDS stored this run's file as %s; deleting that duplicate failed (%v): delete %s in Jamf Pro, then run again", name, u.cfg.URL, dup.FileName, derr, dup.FileName)
+	}
+	if nameHoldsOurs {
+		u.log.Warn().Str("duplicate", dup.FileName).Msgf("another upload of identical bytes to %s committed first; the JCDS stored this run's copy as %s, which was deleted", name, dup.FileName)
+		return nil
+	}
+	return fmt.Errorf("another upload of %s to %s (from another Mac, or a run that does not share this Mac's lock folder) committed while this one was running, so the JCDS stored this run's file as %s; that duplicate was deleted and %s holds the other upload's file. No package metadata was written; run again to upload this file over it", name, u.cfg.URL, dup.FileName, name)
+}
+
+// listedAsOurs reports whether the listing shows the file under its own
+// name with our size and MD5: identical bytes from another upload.
+func (u *uploader) listedAsOurs(files []jamf.JCDSFile) bool {
+	file := u.local
+	for _, f := range files {
+		if f.FileName == file.Name && f.Length == file.Size && f.MD5 != "" && strings.EqualFold(f.MD5, file.sums.MD5) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasFile(files []jamf.JCDSFile, name string) bool {
+	for _, f := range files {
+		if f.FileName == name {
+			return true
+		}
+	}
+	return false
+}
+
+func awsCredentials(c *jamf.UploadCredentials) aws.Credentials {
+	return aws.Credentials{
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: c.SecretAccessKey,
+		SessionToken:    c.SessionToken,
+		Source:          "JCDS",
+		CanExpire:       !c.Expiration.IsZero(),
+		Expires:         c.Expiration,
+	}
+}

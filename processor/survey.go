@@ -1,0 +1,280 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
+)
+
+// survey gathers what the decision needs beyond the package object: the
+// upload mode and the distribution point's file of this name, only when
+// the file may have to be sent (the nightly no-op stays at its few
+// requests). It changes nothing on the server and returns all it learned.
+func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
+	cfg, file := u.cfg, u.local
+	facts := Facts{Object: obj, FileName: file.Name, LocalSize: file.Size, Classic: u.classic(),
+		Unsettled: u.unsettled(obj), Failed: obj != nil && strings.EqualFold(obj.TransferStatus, "ERROR")}
+	if obj != nil {
+		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
+		if facts.Unsettled {
+			u.log.Warn().Str("id", obj.ID).Msgf("package object %q is not settled in Jamf Pro (cloudTransferStatus %s, size %s); finishing the job", obj.Name, orNone(obj.TransferStatus), sizeText(obj))
+		}
+	}
+	// The quiet night (object there, replace_pkg false) spends the one
+	// listing the mode choice makes anyway on checking that the object's
+	// file is really there.
+	mode, files, listed, err := u.chooseMode(ctx)
+	if err != nil {
+		return facts, err
+	}
+	facts.Mode = mode
+	switch {
+	case listed:
+		for i := range files {
+			if files[i].FileName == file.Name {
+				facts.JCDSFile = &files[i]
+				break
+			}
+		}
+		facts.DupsBefore = map[string]bool{}
+		if dups := Duplicates(files, file.Name); len(dups) > 0 {
+			u.log.Warn().Strs("files", dups).Msgf("the JCDS holds duplicates of %s made by earlier uploads; delete them in Jamf Pro", file.Name)
+			for _, d := range dups {
+				facts.DupsBefore[d] = true
+			}
+		}
+		facts.ServerMD5 = listsMD5(files)
+		facts.FileExisted = facts.JCDSFile != nil
+		facts.ObjectFileMissing = objectFileMissing(obj, files)
+		if facts.ObjectFileMissing {
+			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the package object's file is missing from the distribution point; it will be uploaded again from the local file")
+		}
+	case obj != nil && obj.SizeKnown && obj.FileName == file.Name && !facts.Unsettled:
+		// No JCDS list: the package record's own size and digests, which the
+		// server computed from the file, stand in for it.
+		facts.JCDSFile = recordAsFile(obj)
+		facts.ServerMD5 = obj.MD5 != ""
+		facts.FileExisted = true
+	default:
+		status, known := u.cloudFile(ctx)
+		facts.FileExisted = status != "" || !known
+		if status != "" && !strings.EqualFold(status, "ERROR") {
+			// There, or being processed: its bytes cannot be compared.
+			facts.JCDSFile = &jamf.JCDSFile{FileName: file.Name, Length: -1}
+		}
+		if obj != nil && obj.FileName == file.Name && known && status == "" {
+			// No JCDS list and a record without size: the cloud
+			// distribution point's inventory is what tells.
+			facts.ObjectFileMissing = true
+			u.log.Warn().Str("id", obj.ID).Str("file", obj.FileName).Msg("the cloud distribution point does not list the package object's file; it will be uploaded again from the local file")
+		}
+	}
+	if earlier := u.journal.load(listed, facts.JCDSFile); earlier != nil {
+		facts.Pending = earlier.Pending
+	}
+	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
+	if !mayUpload {
+		return facts, nil
+	}
+	// Only unsettled: nothing to compare. A repair compares like a replace.
+	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && facts.Pending != PendingFile
+	if !keep && NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
+		// Compare by MD5 when the server lists one (several times faster
+		// than SHA3-512), and compute the metadata's digest in the same
+		// pass unless the server's own SHA3-512 can stand in for it.
+		which := u.localDigests(facts.ServerMD5)
+		if facts.JCDSFile.MD5 == "" {
+			which |= s3upload.SHA3_512
+		}
+		sums, err := file.hash(ctx, which)
+		if err != nil {
+			return facts, err
+		}
+		facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
+	}
+	return facts, nil
+}
+
+// jcdsDeprecated is the x-deprecation-date of every /api/v1/jcds/*
+// operation in Jamf Pro's own API documents (11.25.2 and later).
+const jcdsDeprecated = "2025-08-28"
+
+// chooseMode settles the upload mode against what the server offers today:
+// its version, whether the JCDS endpoints answer (their file list is the
+// probe, and the decision needs it anyway), and on 11.23+ the cloud
+// distribution point's upload capability. Never /api/v1/jcds/properties,
+// which Jamf removed in 11.19. It returns the JCDS list when it was read.
+//
+// Without upload_mode (the default) a server whose JCDS endpoints are gone
+// gets the v1 upload with one warning, so a nightly run keeps working the
+// day Jamf removes them; only an explicit upload_mode jcds2 fails then.
+func (u *uploader) chooseMode(ctx context.Context) (mode string, files []jamf.JCDSFile, listed bool, err error) {
+	cfg := u.cfg
+	if cfg.UploadMode == ModeV1 {
+		if u.classic() {
+			return "", nil, false, fmt.Errorf("upload_mode v1 needs Jamf Pro 11.5 or later; %s is %s: remove upload_mode (the default uploads through the JCDS here)", cfg.URL, u.version.Raw)
+		}
+		// The JCDS list, where it still answers, tells whether identical
+		// bytes are already there and whether a file of this name predates
+		// the run.
+		files, err := u.client.JCDSFiles(ctx)
+		if err != nil {
+			u.log.Debug().Err(err).Msg("no JCDS list; comparing with the package record instead")
+			return ModeV1, nil, false, nil
+		}
+		return ModeV1, files, true, nil
+	}
+	files, err = u.client.JCDSFiles(ctx)
+	if err == nil {
+		return ModeJCDS2, files, true, nil
+	}
+	gone, none := jamf.JCDSGone(err), jamf.NoJCDS(err)
+	switch {
+	case !gone && !none && cfg.UploadMode != ModeJCDS2 && u.version.AtLeast(11, 23):
+		// Before 11.25.2 an instance without JCDS 2.0 answered 500 here
+		// (jamf/JamfSync#80): the upload capability says whether any cloud
+		// distribution point takes uploads.
+		if capable, cerr := u.client.CloudUploadCapability(ctx); cerr == nil && !capable.DirectUploadCapable {
+			return "", nil, false, fmt.Errorf("%s has no cloud distribution point that takes uploads (upload-capability: directUploadCapable false), and its JCDS list fails: %w. Set up Jamf Cloud Distribution Service in Jamf Pro's settings", cfg.URL, err)
+		}
+		return "", nil, false, err
+	case !gone && !none:
+		return "", nil, false, err
+	case cfg.UploadMode == ModeJCDS2 && gone:
+		return "", nil, false, fmt.Errorf("upload_mode jcds2: Jamf Pro %s at %s no longer has the JCDS endpoints (/api/v1/jcds/*, deprecated by Jamf on %s and now removed): %w. Remove upload_mode from the recipe or override (the default then uploads through /api/v1/packages/{id}/upload), or set upload_mode to v1",
+			u.version.Raw, cfg.URL, jcdsDeprecated, err)
+	case cfg.UploadMode == ModeJCDS2:
+		return "", nil, false, err
+	case u.classic():
+		return "", nil, false, fmt.Errorf("this Jamf Pro (%s) is older than 11.5, so it has no /api/v1/packages/{id}/upload, and its JCDS endpoints do not answer: %w", u.version.Raw, err)
+	}
+	if u.version.AtLeast(11, 23) {
+		capable, cerr := u.client.CloudUploadCapability(ctx)
+		switch {
+		case cerr != nil:
+			u.log.Debug().Err(cerr).Msg("upload capability not readable; trying the v1 upload")
+		case !capable.DirectUploadCapable:
+			return "", nil, false, fmt.Errorf("%s has no JCDS endpoints (%v) and its cloud distribution point does not take uploads through /api/v1/packages/{id}/upload (upload-capability: directUploadCapable false); check the cloud distribution point in Jamf Pro's settings", cfg.URL, err)
+		}
+	}
+	if gone {
+		u.log.Warn().Msgf("the JCDS endpoints are gone from Jamf Pro %s (deprecated by Jamf on %s); uploading through /api/v1/packages/{id}/upload instead. Nothing to change in the recipe", u.version.Raw, jcdsDeprecated)
+	} else {
+		u.log.Warn().Err(err).Msg("this Jamf Pro has no JCDS 2.0; uploading through /api/v1/packages/{id}/upload instead")
+	}
+	return ModeV1, nil, false, nil
+}
+
+// cloudFile asks the cloud distribution point's inventory (11.23+) about
+// the file of this name: its status (READY, PENDING, ERROR; "" when not
+// there), and whether the inventory could tell at all.
+func (u *uploader) cloudFile(ctx context.Context) (status string, known bool) {
+	if !u.version.AtLeast(11, 23) {
+		return "", false
+	}
+	files, err := u.client.CloudFiles(ctx, u.local.Name)
+	if err != nil {
+		u.log.Debug().Err(err).Msg("cloud distribution point inventory not readable")
+		return "", false
+	}
+	if len(files) == 0 {
+		return "", true
+	}
+	if files[0].Status == "" {
+		return "READY", true
+	}
+	return files[0].Status, true
+}
+
+// recordAsFile describes the file a package record points at as the JCDS
+// list would: the server's size and digests.
+func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
+	f := &jamf.JCDSFile{FileName: p.FileName, Length: p.Size, MD5: strings.ToLower(p.MD5), SHA3: strings.ToLower(p.SHA3512)}
+	if f.SHA3 == "" && p.HashType == "SHA3_512" {
+		f.SHA3 = strings.ToLower(p.HashValue)
+	}
+	if f.MD5 == "" && p.HashType == "MD5" {
+		f.MD5 = strings.ToLower(p.HashValue)
+	}
+	return f
+}
+
+// unsettled reports whether a package record shows a file Jamf Pro has not
+// finished with: processing still PENDING or ended in ERROR, a size of 0
+// (the file never landed), or a blank size ("Availability Pending": a
+// metadata write since the last inventory refresh) where a refresh can fill
+// it. A run that timed out waiting or failed leaves such a record, and so
+// do other tools' writes; the rerun finishes the job instead of keeping it.
+func (u *uploader) unsettled(p *jamf.Package) bool {
+	if p == nil || u.classic() {
+		return false
+	}
+	switch strings.ToUpper(p.TransferStatus) {
+	case "PENDING", "ERROR":
+		return true
+	case "":
+		// A server that reports no status: only a size of 0 says anything.
+		return p.SizeKnown && p.Size == 0
+	}
+	return p.SizeKnown && p.Size == 0 || !p.SizeKnown && u.canRefresh()
+}
+
+// objectFileMissing reports whether the distribution point lacks the file
+// the existing object points at (or holds it empty).
+func objectFileMissing(obj *jamf.Package, files []jamf.JCDSFile) bool {
+	if obj == nil || obj.FileName == "" {
+		return false
+	}
+	for _, f := range files {
+		if f.FileName == obj.FileName {
+			return f.Length == 0
+		}
+	}
+	return true
+}
+
+// listsMD5 reports whether the JCDS can be expected to list MD5s. An empty
+// distribution point says nothing either way; the reference server lists
+// them, and verify still hashes SHA3-512 if the new file's entry lacks one.
+func listsMD5(files []jamf.JCDSFile) bool {
+	if len(files) == 0 {
+		return true
+	}
+	for _, f := range files {
+		if f.MD5 != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// localDigests is what this run computes from the file's bytes: MD5 to
+// compare with the JCDS's listing, and the metadata's digest unless that is
+// SHA3-512 and the JCDS lists MD5s (serverMD5). Then the JCDS's SHA3-512 of
+// bytes whose size and MD5 match ours stands in for it: SHA3-512 is the
+// slowest digest by far (about 70 MB/s on a server core), and would
+// otherwise bound the upload's speed.
+func (u *uploader) localDigests(serverMD5 bool) s3upload.HashSet {
+	h := s3upload.MD5
+	if meta := u.metaHashSet(); meta != s3upload.SHA3_512 || !serverMD5 {
+		h |= meta
+	}
+	return h
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func sizeText(p *jamf.Package) string {
+	if !p.SizeKnown {
+		return "blank"
+	}
+	return fmt.Sprint(p.Size)
+}
