@@ -125,7 +125,7 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	c.Name = str("NAME", "")
 	c.Info = str("pkg_info", "")
 	c.Notes = str("pkg_notes", "")
-	c.Priority = integer("pkg_priority", 10)
+	c.Priority = integer("pkg_priority", defaultPriority)
 	c.RebootRequired = boolean("reboot_required")
 	c.OSRequirements = str("os_requirements", "")
 	c.RequiredProcessor = str("required_processor", "None")
@@ -142,9 +142,9 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	c.Insecure = boolean("insecure_mode")
 	c.DryRun = boolean("dry_run") || dryRunFlag
 
-	c.MaxTries = integer("max_tries", 5)
+	c.MaxTries = integer("max_tries", defaultMaxTries)
 	if c.MaxTries < 1 || c.MaxTries > 10 {
-		c.MaxTries = 5
+		c.MaxTries = defaultMaxTries
 	}
 	sleep := integer("sleep", 0)
 	if sleep < 0 {
@@ -155,7 +155,7 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	}
 	c.Sleep = time.Duration(min(max(sleep, 0), maxSeconds)) * time.Second
 	// Jamf's own tools wait up to 10 minutes for a multi-GB file.
-	verify := integer("verify_timeout", 600)
+	verify := integer("verify_timeout", defaultVerifySeconds)
 	if verify < 0 {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be 0 or more seconds, got %d", verify))
 	}
@@ -230,6 +230,14 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 // maxSeconds bounds inputs given in seconds: a day is more than any wait
 // needs, and far below where a time.Duration overflows.
 const maxSeconds = 24 * 60 * 60
+
+// The defaults of the inputs that have a number; the manifest (-describe,
+// README) states the same constants.
+const (
+	defaultPriority      = 10
+	defaultMaxTries      = 5
+	defaultVerifySeconds = 600
+)
 
 func (c *Config) validate() []error {
 	var errs []error

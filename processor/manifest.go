@@ -3,6 +3,9 @@ package processor
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 // Name is the processor's class name: the shim's class, the prefix of log
@@ -93,7 +96,7 @@ func Describe() Manifest {
 			{Name: "pkg_category", Description: "Category name for the package object; %KEY% placeholders are replaced from the environment. The category must already exist."},
 			{Name: "pkg_info", Description: "Package info field."},
 			{Name: "pkg_notes", Description: "Package notes field."},
-			{Name: "pkg_priority", Default: "10", Description: "Package priority."},
+			{Name: "pkg_priority", Default: strconv.Itoa(defaultPriority), Description: "Package priority."},
 			{Name: "reboot_required", Description: "Whether the package requires a reboot (boolean)."},
 			{Name: "os_requirements", Description: "OS requirements, e.g. 14.x, 15.x."},
 			{Name: "required_processor", Default: "None", Description: "Required processor: None, x86 or ppc."},
@@ -106,13 +109,13 @@ func Describe() Manifest {
 			{Name: "recalculate", Default: "False", Description: "Ask Jamf Pro (11.11+) for a full inventory refresh after writing metadata, unless this run already refreshed (boolean). Every upload is followed by a refresh of its file anyway; packages_recalculated reports True when either ran."},
 			{Name: "recalculate_wait_time", Default: "0", Description: "Seconds to wait before the first inventory refresh of the run, as JamfPackageUploader does before its refresh. Rarely needed: every upload and metadata write is followed by a refresh and a check that Jamf Pro shows the package ready."},
 			{Name: "md5", Default: "False", Description: "Write an MD5 hash in the package metadata instead of SHA-512 / SHA3-512 (boolean)."},
-			{Name: "upload_concurrency", Default: "32", Description: "Parts of the JCDS 2.0 upload in flight at once, 1 to 64. More suit long, fast paths; fewer leave more of a link shared with people at work. Parts are read from the file as they are sent, so memory does not grow with it."},
-			{Name: "upload_part_size", Description: "Part size of the JCDS 2.0 upload in MiB, 5 to 5120. By default 8, larger when a file needs it to stay within S3's 10,000 parts. A size that would need more than 10,000 parts is refused before the upload starts."},
-			{Name: "max_tries", Default: "5", Description: "Tries per request, 1 to 10 (anything else: 5)."},
+			{Name: "upload_concurrency", Default: strconv.Itoa(s3upload.DefaultConcurrency), Description: "Parts of the JCDS 2.0 upload in flight at once, 1 to " + strconv.Itoa(s3upload.MaxConcurrency) + ". More suit long, fast paths; fewer leave more of a link shared with people at work. Parts are read from the file as they are sent, so memory does not grow with it."},
+			{Name: "upload_part_size", Description: "Part size of the JCDS 2.0 upload in MiB, " + strconv.FormatInt(s3upload.S3MinPartSize>>20, 10) + " to " + strconv.FormatInt(s3upload.MaxPartSize>>20, 10) + ". By default " + strconv.FormatInt(s3upload.PartSize>>20, 10) + ", larger when a file needs it to stay within S3's 10,000 parts. A size that would need more than 10,000 parts is refused before the upload starts."},
+			{Name: "max_tries", Default: strconv.Itoa(defaultMaxTries), Description: "Tries per request, 1 to 10 (anything else: " + strconv.Itoa(defaultMaxTries) + ")."},
 			{Name: "sleep", Default: "0", Description: "Seconds to wait before the first retry of a request; later retries back off exponentially with jitter, and a server's Retry-After is honoured."},
 			{Name: "insecure_mode", Default: "False", Description: "Do not verify TLS certificates (boolean). Prefer SSL_CERT_FILE with your CA bundle."},
 			{Name: "dry_run", Default: "False", Description: "Look everything up and log the plan, but change nothing (boolean). Outputs say what would have happened."},
-			{Name: "verify_timeout", Default: "600", Description: "Seconds to wait for Jamf Pro to show the file with the right size and hash (and the package record READY) after an upload or metadata write before failing; progress is logged every 30 s at -v."},
+			{Name: "verify_timeout", Default: strconv.Itoa(defaultVerifySeconds), Description: "Seconds to wait for Jamf Pro to show the file with the right size and hash (and the package record READY) after an upload or metadata write before failing; progress is logged every 30 s at -v."},
 			{Name: "jcds2_uploader_path", Description: "Path to the jcds2-uploader binary; used by the shim processor only."},
 			{Name: "CLOUD_DP", Description: "JamfPackageUploader's switch to upload to the cloud distribution point as well as to file shares. This processor only ever uploads to the cloud distribution point, so True on its own changes nothing; with a file share set it is refused like SMB_URL."},
 			{Name: "SMB_URL", Description: "Refused when set (not empty): JamfPackageUploader copied the package to this file share distribution point, and this processor uploads only to the cloud distribution point. The run stops before contacting Jamf Pro unless file_shares_updated_elsewhere is True. The same holds for SMB2_URL, SMB3_URL and so on."},

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end fault tests: the real binary against the simulator (and MinIO
 // for the S3 faults). Every fault ends either uploaded-and-verified or with

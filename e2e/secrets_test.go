@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Secrets never leave the process: the whole flow runs at every verbosity,
 // in both log formats, succeeding and failing, with distinctive test

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of the replace guarantee: at every instant, including
 // kill -9 anywhere, either the package object points at a complete file

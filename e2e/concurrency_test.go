@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Several recipes running at once on one Mac share one token cache: they
 // all succeed and ask Jamf Pro for one token between them.

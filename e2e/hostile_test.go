@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // A hostile server and hostile input, end to end through the real binary:
 // redirects that would take credentials elsewhere, server text that forges

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // End-to-end tests of issue 11 against the simulator's defaults (a Jamf
 // Cloud cluster with sticky APBALANCEID sessions and a minute's lag,

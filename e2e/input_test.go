@@ -1,4 +1,4 @@
-package main
+package e2e
 
 // Bad and odd input, end to end: the binary answers every one with a clear
 // ProcessorError or a correct upload, never a panic.
