@@ -165,6 +165,14 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 	}
 	hc := *c.hc
 	hc.Jar = jar
+	// Every Jamf request carries a credential (a bearer token, basic auth,
+	// or the OAuth client secret in its body), and Go's client would resend
+	// a body on a 307/308 and keep Authorization for the same host name on
+	// another port. So no Jamf request follows a redirect, whatever client
+	// the caller gave; the error names where it pointed.
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		return &RedirectError{Status: redirectStatus(req), From: via[0].URL, To: req.URL}
+	}
 	c.hc = &hc
 	if cred.kind != credBearer {
 		c.cache, err = openTokenCache(cfg.CacheDir)
@@ -223,7 +231,10 @@ func (c *Client) Stats() Stats {
 
 // NewHTTPClient returns a client that trusts the system roots plus any PEM
 // certificates in SSL_CERT_FILE, uses HTTPS_PROXY/NO_PROXY, and has no overall
-// timeout: a multi-GB upload must not be cut off by a single deadline.
+// timeout: a multi-GB upload must not be cut off by a single deadline. It
+// follows a redirect only within the origin (sameOriginRedirects); the Jamf
+// client made from it follows none (newClient), and the S3 upload tunes its
+// own clone of the transport (s3upload).
 func NewHTTPClient(insecure bool) (*http.Client, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
@@ -259,8 +270,9 @@ func NewHTTPClient(insecure bool) (*http.Client, error) {
 }
 
 // sameOriginRedirects follows a redirect only within the first request's
-// scheme, host and port: Go itself keeps Authorization for another port of
-// the same host, and resends a body (a form with a client secret) on 307/308.
+// scheme, host and port: Go itself keeps Authorization (an S3 request's
+// signature) for another port of the same host, and resends a body on
+// 307/308.
 func sameOriginRedirects(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
 		return errors.New("stopped after 10 redirects")

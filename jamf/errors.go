@@ -50,24 +50,6 @@ func (e *APIError) Is(target error) bool {
 	return target == ErrNotFound && e.Status == 404
 }
 
-// scrubbed masks registered secrets in an error's text while keeping the
-// chain intact for errors.Is/As.
-type scrubbed struct{ err error }
-
-func (s scrubbed) Error() string { return secret.Scrub(s.err.Error()) }
-func (s scrubbed) Unwrap() error { return s.err }
-
-func scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	var s scrubbed
-	if errors.As(err, &s) {
-		return err
-	}
-	return scrubbed{err}
-}
-
 var (
 	classicErrorRE = regexp.MustCompile(`(?is)<p>\s*Error:?\s*(.*?)\s*</p>`)
 	titleRE        = regexp.MustCompile(`(?is)<title>\s*(.*?)\s*</title>`)

@@ -159,24 +159,6 @@ func (c *Client) RenewCredentials(ctx context.Context) (*UploadCredentials, erro
 	return c.uploadCredentials(ctx, "renew JCDS upload credentials", "/api/v1/jcds/renew-credentials")
 }
 
-// GetJCDSFile returns a pre-signed download URL for a file; ErrNotFound
-// (errors.Is) when the file is absent.
-func (c *Client) GetJCDSFile(ctx context.Context, name string) (string, error) {
-	var out struct {
-		URI string `json:"uri"`
-	}
-	if err := c.doJSON(ctx, request{step: fmt.Sprintf("get JCDS file %q", name), method: http.MethodGet,
-		path: "/api/v1/jcds/files/" + url.PathEscape(name), jcdsAction: "Read"}, &out); err != nil {
-		return "", err
-	}
-	// A pre-signed URL is a credential until it expires.
-	if u, err := url.Parse(out.URI); err == nil {
-		q := u.Query()
-		secret.Register(q.Get("X-Amz-Signature"), q.Get("X-Amz-Security-Token"), q.Get("Signature"))
-	}
-	return out.URI, nil
-}
-
 // DeleteJCDSFile deletes a file from the distribution point. A file that is
 // not there gives an error matching ErrNotFound.
 func (c *Client) DeleteJCDSFile(ctx context.Context, name string) error {

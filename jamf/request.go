@@ -105,7 +105,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			}
 			ev.Str("step", r.step).Dur("wait", wait).Int("try", try).Int("of", c.maxTries).Msg("retrying after a pause")
 			if err := c.hooks.sleep(ctx, wait); err != nil {
-				return nil, scrub(fmt.Errorf("%s: %s %s: %w (last error: %v)", r.step, r.method, r.target(), err, lastErr))
+				return nil, secret.Error(fmt.Errorf("%s: %s %s: %w (last error: %v)", r.step, r.method, r.target(), err, lastErr))
 			}
 		}
 		if r.sent != nil {
@@ -114,13 +114,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		resp, tok, err := c.once(ctx, r)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, scrub(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), ctx.Err()))
+				return nil, secret.Error(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), ctx.Err()))
 			}
 			if !retryable(err) {
 				if isCertError(err) {
 					err = fmt.Errorf("%w (the server's certificate is not trusted: put your CA certificates in a PEM file named by SSL_CERT_FILE, or use insecure mode)", err)
 				}
-				return nil, scrub(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), err))
+				return nil, secret.Error(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), err))
 			}
 			lastErr = err
 			wait = c.backoff(try)
@@ -153,7 +153,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			if dl, ok := ctx.Deadline(); ok && c.hooks.now().Add(wait).After(dl) {
 				// Waiting past the run's deadline only to be cancelled
 				// would hide the server's answer behind a timeout.
-				return nil, scrub(fmt.Errorf("%s: the server asks to wait %s before trying again, longer than this run has left: %w",
+				return nil, secret.Error(fmt.Errorf("%s: the server asks to wait %s before trying again, longer than this run has left: %w",
 					r.step, wait.Round(time.Second), lastErr))
 			}
 			try++
@@ -162,7 +162,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			return nil, c.apiError(r, resp, renewed)
 		}
 	}
-	return nil, scrub(fmt.Errorf("%s: gave up after %d tries: %w", r.step, c.maxTries, lastErr))
+	return nil, secret.Error(fmt.Errorf("%s: gave up after %d tries: %w", r.step, c.maxTries, lastErr))
 }
 
 // once sends one try. tok is the bearer token it used, if any.
@@ -227,7 +227,7 @@ func (c *Client) once(ctx context.Context, r request) (resp *response, tok strin
 
 	start := c.hooks.now()
 	c.requests.Add(1)
-	hr, err := c.noRedirects().Do(req)
+	hr, err := c.hc.Do(req)
 	if err != nil {
 		if dog != nil && dog.fired() != nil {
 			err = dog.fired()
@@ -260,19 +260,6 @@ func (c *Client) once(ctx context.Context, r request) (resp *response, tok strin
 	c.log.Debug().Str("step", r.step).Str("method", r.method).Str("path", r.path).
 		Int("status", hr.StatusCode).Dur("took", c.hooks.now().Sub(start)).Msg("jamf request")
 	return &response{status: hr.StatusCode, header: hr.Header, body: b}, tok, nil
-}
-
-// noRedirects returns the HTTP client for Jamf requests: every one of them
-// carries a credential (a bearer token, basic auth, or the OAuth client
-// secret in its body), and Go's client would resend a body on a 307/308 and
-// keep Authorization for the same host name on another port. So no Jamf
-// request follows a redirect; the error names where it pointed.
-func (c *Client) noRedirects() *http.Client {
-	hc := *c.hc
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		return &RedirectError{Status: redirectStatus(req), From: via[0].URL, To: req.URL}
-	}
-	return &hc
 }
 
 func redirectStatus(req *http.Request) int {
@@ -441,7 +428,7 @@ func (c *Client) doJSON(ctx context.Context, r request, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(resp.body, out); err != nil {
-		return scrub(fmt.Errorf("%s: %s %s: HTTP %d: unreadable reply: %w", r.step, r.method, r.target(), resp.status, err))
+		return secret.Error(fmt.Errorf("%s: %s %s: HTTP %d: unreadable reply: %w", r.step, r.method, r.target(), resp.status, err))
 	}
 	return nil
 }

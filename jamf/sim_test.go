@@ -95,8 +95,8 @@ func TestSimV1Flow(t *testing.T) {
 			if err := c.UpdatePackage(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			if uri, err := c.GetJCDSFile(ctx, p.FileName); err != nil || uri == "" {
-				t.Errorf("GetJCDSFile = %q, %v", uri, err)
+			if files, err := c.JCDSFiles(ctx); err != nil || !listed(files, p.FileName) {
+				t.Errorf("JCDSFiles = %+v, %v; want %s listed", files, err, p.FileName)
 			}
 			if f, ok := s.File(p.FileName); !ok || f.Size != int64(len(data)) {
 				t.Errorf("sim file %+v, %v", f, ok)
@@ -104,8 +104,11 @@ func TestSimV1Flow(t *testing.T) {
 			if err := c.DeleteJCDSFile(ctx, p.FileName); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.GetJCDSFile(ctx, p.FileName); !errors.Is(err, ErrNotFound) {
-				t.Errorf("GetJCDSFile after delete: %v, want ErrNotFound", err)
+			if files, err := c.JCDSFiles(ctx); err != nil || listed(files, p.FileName) {
+				t.Errorf("JCDSFiles after delete = %+v, %v; want %s gone", files, err, p.FileName)
+			}
+			if err := c.DeleteJCDSFile(ctx, p.FileName); !errors.Is(err, ErrNotFound) {
+				t.Errorf("DeleteJCDSFile after delete: %v, want ErrNotFound", err)
 			}
 		})
 	}
@@ -299,4 +302,13 @@ func TestSimPrivilegeHints(t *testing.T) {
 	if _, err := c.JCDSFiles(context.Background()); err == nil || !strings.Contains(err.Error(), "is JCDS 2.0 enabled") || !NoJCDS(err) || JCDSGone(err) {
 		t.Errorf("no JCDS: %v", err)
 	}
+}
+
+func listed(files []JCDSFile, name string) bool {
+	for _, f := range files {
+		if f.FileName == name {
+			return true
+		}
+	}
+	return false
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -94,13 +93,6 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	httpClient, err := jamf.NewHTTPClient(u.cfg.Insecure)
 	if err != nil {
 		return err
-	}
-	// No timeout on a whole multi-GB upload, but a part whose answer never
-	// comes must not hang the night: the SDK retries it on its own.
-	if t, ok := httpClient.Transport.(*http.Transport); ok {
-		t = t.Clone()
-		t.ResponseHeaderTimeout = 5 * time.Minute
-		httpClient = &http.Client{Transport: t}
 	}
 	// A stale same-name file is deleted only once every byte of the new one
 	// is in S3 (a one-part file goes as a multipart upload too), just
@@ -201,12 +193,20 @@ func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (
 		}
 		createdID = id
 	}
-	hs := s3upload.NewHasher(u.localDigests(facts.ServerMD5))
-	defer hs.Close()
+	var hs *s3upload.Hasher
+	defer func() {
+		if hs != nil {
+			hs.Close()
+		}
+	}()
 	p := file.newProgress("uploading " + file.Name)
 	err = u.client.UploadPackageV1(ctx, id, file.Path, file.Name, func(r io.Reader) io.Reader {
-		// Each try rereads the file from the start.
-		hs.Reset()
+		// Each try rereads the file from the start, into digests of its
+		// own: the last try's body may still be copied out.
+		if hs != nil {
+			hs.Close()
+		}
+		hs = s3upload.NewHasher(u.localDigests(facts.ServerMD5))
 		// At the file's end, before the request is finished, a file that
 		// changed since the run began breaks the request off.
 		return io.TeeReader(&eofCheck{r: p.Wrap(r), check: func() error { return file.check("during the upload") }}, hs)
@@ -235,7 +235,9 @@ func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (
 		}
 		return "", err
 	}
-	file.add(hs.Sums())
+	if hs != nil {
+		file.add(hs.Sums())
+	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
 	return createdID, nil
 }

@@ -76,22 +76,6 @@ func (s *Server) AddAPIClient(clientID, clientSecret string, privileges ...strin
 	s.clients[clientID] = &account{name: clientID, secret: clientSecret, oauth: true, privs: privSet(privileges)}
 }
 
-// SetPrivileges replaces the privileges of a user or API client (tokens
-// already issued see the change, as on the real server).
-func (s *Server) SetPrivileges(name string, privileges ...string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a := s.accounts[name]
-	if a == nil {
-		a = s.clients[name]
-	}
-	if a == nil {
-		return false
-	}
-	a.privs = privSet(privileges)
-	return true
-}
-
 func privSet(p []string) map[string]bool {
 	m := make(map[string]bool, len(p))
 	for _, x := range p {

@@ -82,7 +82,7 @@ func (p *renewingProvider) Retrieve(ctx context.Context) (aws.Credentials, error
 		err = errors.New("renewal returned empty credentials")
 	}
 	if err != nil {
-		err = scrub(fmt.Errorf("renew S3 credentials: %w", err))
+		err = secret.Error(fmt.Errorf("renew S3 credentials: %w", err))
 		if p.current.CanExpire && now.Before(p.current.Expires) {
 			// The current set still works: keep using it for a few seconds
 			// and try again, rather than failing a part over a blip.

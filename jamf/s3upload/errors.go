@@ -5,27 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aws/smithy-go"
-
-	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
 )
-
-// scrubbedError masks registered secrets in the text of err while keeping
-// the chain for errors.Is/As.
-type scrubbedError struct{ err error }
-
-func (e *scrubbedError) Error() string { return secret.Scrub(e.err.Error()) }
-func (e *scrubbedError) Unwrap() error { return e.err }
-
-func scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	var s *scrubbedError
-	if errors.As(err, &s) && s == err {
-		return err
-	}
-	return &scrubbedError{err: err}
-}
 
 // signatureHints explains the S3 errors users meet behind proxies, with
 // wrong clocks, or with expired temporary credentials; the bare codes say

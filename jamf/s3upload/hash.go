@@ -197,30 +197,44 @@ func hashReader(ctx context.Context, r io.Reader, which HashSet, p *Progress) (S
 }
 
 // Hasher computes the selected digests of bytes as they stream past (an
-// upload that reads the file once), with the same pipeline as HashFile.
-// Reset starts over, for a request that is sent again from the file's
-// start; Sums finishes the pass.
+// upload that reads the file once), with the same pipeline as HashFile. It
+// may be written from another goroutine than the one that finishes it: an
+// HTTP transport may still be copying a request body when the response of
+// a failed try is already in. Bytes written after Sums or Close are
+// dropped, so each try of a request gets its own Hasher.
 type Hasher struct {
-	which HashSet
-	p     *hashPipeline
+	mu     sync.Mutex
+	p      *hashPipeline
+	closed bool
 }
 
 // NewHasher starts a pass over the digests in which.
 func NewHasher(which HashSet) *Hasher {
-	return &Hasher{which: which, p: newHashPipeline(which)}
+	return &Hasher{p: newHashPipeline(which)}
 }
 
 // Write feeds b to every digest. It never fails.
-func (h *Hasher) Write(b []byte) (int, error) { return h.p.Write(b) }
-
-// Reset drops what was written and starts a new pass.
-func (h *Hasher) Reset() {
-	h.p.close()
-	h.p = newHashPipeline(h.which)
+func (h *Hasher) Write(b []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return len(b), nil
+	}
+	return h.p.Write(b)
 }
 
 // Sums finishes the pass and returns the digests.
-func (h *Hasher) Sums() Sums { return h.p.Sums() }
+func (h *Hasher) Sums() Sums {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	return h.p.Sums()
+}
 
-// Close stops the pass without a result; it is safe after Sums.
-func (h *Hasher) Close() { h.p.close() }
+// Close ends the pass without a result; it is safe after Sums.
+func (h *Hasher) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	h.p.close()
+}

@@ -1,6 +1,7 @@
 package s3upload
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -85,5 +86,29 @@ func TestHashSetString(t *testing.T) {
 		if got := h.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", h, got, want)
 		}
+	}
+}
+
+// A Hasher gives HashFile's digests, and drops bytes written after it
+// finished (a request body still being copied out after a failed try).
+func TestHasher(t *testing.T) {
+	data := bytes.Repeat([]byte("jcds2"), 200000)
+	h := NewHasher(SHA3_512 | SHA512 | MD5)
+	for b := data; len(b) > 0; b = b[min(len(b), 4096):] {
+		h.Write(b[:min(len(b), 4096)])
+	}
+	got := h.Sums()
+	want, _, err := hashReader(context.Background(), bytes.NewReader(data), SHA3_512|SHA512|MD5, nil)
+	if err != nil || got != want {
+		t.Errorf("Hasher = %+v, HashFile's %+v (%v)", got, want, err)
+	}
+	if n, err := h.Write([]byte("late")); n != 4 || err != nil {
+		t.Errorf("late write = %d, %v", n, err)
+	}
+	h.Close()
+	closed := NewHasher(MD5)
+	closed.Close()
+	if n, err := closed.Write(data); n != len(data) || err != nil {
+		t.Errorf("write after Close = %d, %v", n, err)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/secret"
 	"github.com/rs/zerolog"
 )
 
@@ -89,7 +90,7 @@ var testBackoff retry.BackoffDelayer
 func Upload(ctx context.Context, in Input) (*Result, error) {
 	res, err := upload(ctx, in)
 	if err != nil {
-		return nil, scrub(fmt.Errorf("upload %s to s3://%s/%s: %w", in.FilePath, in.Bucket, in.Key, err))
+		return nil, secret.Error(fmt.Errorf("upload %s to s3://%s/%s: %w", in.FilePath, in.Bucket, in.Key, err))
 	}
 	return res, nil
 }
@@ -151,7 +152,7 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	if err != nil {
 		if id := tc.uploadID(); id != "" {
 			if aerr := tc.abort(ctx, in.Bucket, in.Key, id); aerr != nil {
-				in.Logger.Warn().Str("upload_id", id).Err(scrub(aerr)).Msg("could not abort the failed multipart upload")
+				in.Logger.Warn().Str("upload_id", id).Err(secret.Error(aerr)).Msg("could not abort the failed multipart upload")
 				err = fmt.Errorf("%w (aborting multipart upload %s also failed: %v)", err, id, aerr)
 			} else {
 				in.Logger.Debug().Str("upload_id", id).Msg("aborted failed multipart upload")
@@ -294,6 +295,9 @@ func newClient(in Input, endpoint string, conc int) *s3.Client {
 // default (4 KiB) cuts each part into 4 KiB TLS records and write calls.
 const writeBufferSize = 64 << 10
 
+// partReplyTimeout bounds the wait for the answer to one part.
+const partReplyTimeout = 5 * time.Minute
+
 // transportFor returns an HTTP client that keeps a connection per part in
 // flight. Go's transport keeps only 2 idle connections per host by default
 // (the SDK's own client 10): with more parts in flight the rest would be
@@ -309,6 +313,12 @@ func transportFor(c *http.Client, conc int) aws.HTTPClient {
 			t.MaxIdleConns = max(t.MaxIdleConns, conc)
 		}
 		t.WriteBufferSize = max(t.WriteBufferSize, writeBufferSize)
+		if t.ResponseHeaderTimeout == 0 {
+			// No timeout on a whole multi-GB upload, but a part whose
+			// answer never comes must not hang the night: the SDK retries
+			// it on its own.
+			t.ResponseHeaderTimeout = partReplyTimeout
+		}
 		t.Protocols = new(http.Protocols)
 		t.Protocols.SetHTTP1(true)
 		t.ForceAttemptHTTP2 = false

@@ -210,3 +210,21 @@ func Reset() {
 	secrets = nil
 	mu.Unlock()
 }
+
+// Error masks registered secrets in the text of err while keeping the
+// chain for errors.Is/As. Only an error masked as a whole is returned as it
+// is: text wrapped around a masked error may hold a secret of its own.
+func Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s, ok := err.(*scrubbedError); ok {
+		return s
+	}
+	return &scrubbedError{err: err}
+}
+
+type scrubbedError struct{ err error }
+
+func (e *scrubbedError) Error() string { return Scrub(e.err.Error()) }
+func (e *scrubbedError) Unwrap() error { return e.err }

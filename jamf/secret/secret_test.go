@@ -3,6 +3,9 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 )
@@ -86,5 +89,24 @@ func TestEscape(t *testing.T) {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Error masks the whole text, keeps the chain, and masks once.
+func TestError(t *testing.T) {
+	Reset()
+	defer Reset()
+	Register("Hunter2-Secret")
+	base := fs.ErrNotExist
+	err := Error(fmt.Errorf("open with Hunter2-Secret: %w", base))
+	if strings.Contains(err.Error(), "Hunter2") || !errors.Is(err, base) {
+		t.Errorf("err = %v (is %v)", err, errors.Is(err, base))
+	}
+	if Error(err) != err || Error(nil) != nil {
+		t.Errorf("masked twice, or nil masked")
+	}
+	outer := Error(fmt.Errorf("retry Hunter2-Secret: %w", err))
+	if strings.Contains(outer.Error(), "Hunter2") {
+		t.Errorf("text around a masked error not masked: %v", outer)
 	}
 }
