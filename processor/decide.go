@@ -26,8 +26,12 @@ const (
 	FileUnchanged
 	// FileUpload sends the file; the JCDS has none of that name.
 	FileUpload
-	// FileReplace deletes the stale same-name file, confirms it is gone,
-	// then sends the file, so the service never makes Name_1.pkg.
+	// FileReplace sends the file over a same-name file whose bytes differ
+	// (or cannot be compared). In place (Plan.InPlace) and in v1 mode it
+	// goes through the object's /api/v1/packages/{id}/upload, which deletes
+	// nothing itself. Through the JCDS, every byte goes to S3 first; the
+	// stale file is deleted right before the commit and confirmed gone, so
+	// the service never makes Name_1.pkg and the gap is one request.
 	FileReplace
 )
 

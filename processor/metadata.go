@@ -9,10 +9,11 @@ import (
 )
 
 // sha3Since is the first Jamf Pro version whose package records take and
-// report hashType SHA3_512: servers computed it around 11.11/11.12
-// (jamf-api.md, "Real servers"); the simulator takes 11.11, the release
-// whose inventory refresh writes SHA3_512. What 11.25 added is the sha3512
-// field.
+// report hashType SHA3_512. No public source pins the release: servers
+// were on it around 11.11/11.12, and the inventory refresh that writes it
+// came with 11.11 (Jamf's developer changelog), so 11.11 is our choice, as
+// the simulator's. What 11.25 added is the sha3512 field (Jamf Pro 11.25.2
+// API document; go-api-sdk-jamfpro PR #1055).
 var sha3Since = [2]int{11, 11}
 
 func (u *uploader) sha3Meta() bool { return u.version.AtLeast(sha3Since[0], sha3Since[1]) }

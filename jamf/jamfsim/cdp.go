@@ -65,7 +65,8 @@ func (s *Server) cdpRefresh(w http.ResponseWriter, r *http.Request) {
 // doRefresh re-reads the distribution point (all of it, or one file name)
 // and then writes the inventory into the package records: size, hashType
 // SHA3_512, hashValue, md5, sha256 and sha3512. A package whose file is not
-// there gets size "0" ("the file never landed", jamf-api.md). A full
+// there gets size "0" (an upload "that never actually landed the binary
+// ... size "0"", terraform-provider-jamfplatform PR #273). A full
 // refresh runs at most once every 15 s (the schema's words: "force an
 // immediate inventory refresh at a rate-limit of once every 15 seconds");
 // what the server answers to one that comes sooner is not public: the
@@ -318,7 +319,8 @@ func (s *Server) stageFile(ctx context.Context, key, name string, r io.Reader) (
 // to an object whose file exists succeeding on real servers; that the old
 // file stays listed until then is the simulator's choice) and the record
 // gets the server's hashes with status READY; its size stays until an
-// inventory refresh (jamf-api.md "Processing is asynchronous"). A fault
+// inventory refresh (jamf-cli verifyPackageUpload and
+// terraform-provider-jamfplatform helpers.go poll for exactly that). A fault
 // (FailProcessing) ends it in ERROR with the old file left in place.
 func (s *Server) processUpload(node int, id, key string, f File) {
 	defer s.wg.Done()

@@ -72,8 +72,9 @@ func loadSchema(name string) *schemaDoc {
 // applySchemaExceptions lists where the simulator knowingly departs from
 // the documents, each because real servers do:
 //   - ApiErrorCause.field may be null: real error bodies carry
-//     "field": null (jamf-api.md, "Error bodies"), the schema says a
-//     non-null string;
+//     "field": null (a 401 INVALID_TOKEN body as Jamf Pro sends it; no
+//     public document states it, so following it is the simulator's
+//     choice), the schema says a non-null string;
 //   - security requirements are dropped: the subsets leave out the
 //     securitySchemes they name, and the simulator checks tokens itself.
 func applySchemaExceptions(doc *openapi3.T) {

@@ -92,7 +92,8 @@ func (s *Server) AddPackage(p Package) string {
 
 // Names compare without case, in lookups as in uniqueness: Jamf's RSQL
 // guide says filters are "not case sensitive … for all operators", and
-// name uniqueness follows (jamf-api.md, "Real servers").
+// name uniqueness follows (the simulator's choice: no source states how
+// uniqueness compares).
 func (s *Server) categoryByNameLocked(name string) *Category {
 	for _, c := range s.categories {
 		if strings.EqualFold(c.Name, name) {

@@ -45,15 +45,18 @@ func (v version) atLeastV(o version) bool {
 
 func (v version) String() string { return fmt.Sprintf("%d.%d.%d", v.major, v.minor, v.patch) }
 
-// Milestones (jamf-api.md): what the real server changed, and when.
+// Milestones: what the real server changed, and when (Jamf's developer
+// changelog and the Jamf Pro API documents; the refresh from 11.11 per the
+// changelog, where jamf-upload says 11.10).
 func (v version) hasOAuth() bool       { return v.atLeast(10, 49) }
 func (v version) hasV1Packages() bool  { return v.atLeast(11, 5) }
 func (v version) hasJCDSRefresh() bool { return v.atLeast(11, 11) }
 func (v version) jcdsRenamed() bool    { return v.atLeast(11, 20) }
 
 // acceptsSHA3Hash: SHA3_512 from 11.11, the first release the sources put
-// servers on SHA3_512 (jamf-api.md: "around 11.11–11.12"; 11.11 is when
-// the server's own inventory refresh, which writes SHA3_512, shipped). The
+// servers on SHA3_512 (around 11.11–11.12; no source pins the release,
+// and 11.11, when the inventory refresh that writes SHA3_512 shipped per
+// Jamf's developer changelog, is the simulator's choice). The
 // lower end is chosen so that a client is never refused SHA3_512 where a
 // real server took it.
 func (v version) acceptsSHA3Hash() bool { return v.atLeast(11, 11) }
