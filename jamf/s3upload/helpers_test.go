@@ -33,11 +33,9 @@ import (
 
 const testBucket = "jcds-test"
 
-func init() {
-	// Retries in tests pause briefly; the SDK's real backoff would make a
-	// failing-part test take tens of seconds.
-	testBackoff = fixedBackoff(20 * time.Millisecond)
-}
+// testBackoff makes retries in tests pause briefly; the SDK's real backoff
+// would make a failing-part test take tens of seconds.
+var testBackoff = fixedBackoff(20 * time.Millisecond)
 
 type fixedBackoff time.Duration
 

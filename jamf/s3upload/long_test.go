@@ -43,7 +43,8 @@ func TestUploadOver5GiBMinIO(t *testing.T) {
 	f.Close()
 
 	res, err := Upload(context.Background(), Input{
-		Bucket: testBucket, Key: "big.pkg", Region: "us-east-1", Credentials: env.creds(),
+		Backoff: testBackoff,
+		Bucket:  testBucket, Key: "big.pkg", Region: "us-east-1", Credentials: env.creds(),
 		Endpoint: env.endpoint, FilePath: path, Hashes: SHA3_512 | MD5,
 	})
 	if err != nil {

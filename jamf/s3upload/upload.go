@@ -58,6 +58,9 @@ type Input struct {
 	// ClientOptions adjust the S3 client (benchmarks use it to compare
 	// payload signing over plain HTTP); nil for normal use.
 	ClientOptions []func(*s3.Options)
+	// Backoff paces the retries of a request; nil is the SDK's exponential
+	// backoff with jitter (tests shorten it).
+	Backoff retry.BackoffDelayer
 }
 
 // Result describes a finished upload.
@@ -74,9 +77,6 @@ const defaultMaxAttempts = 5
 // abortTimeout bounds the clean-up of a failed upload, which runs even when
 // the caller's context is already cancelled.
 const abortTimeout = time.Minute
-
-// testBackoff shortens retry pauses in tests.
-var testBackoff retry.BackoffDelayer
 
 // Upload sends the file at in.FilePath to s3://in.Bucket/in.Key. Files
 // larger than one part go as a multipart upload whose parts are each retried
@@ -279,8 +279,8 @@ func newClient(in Input, endpoint string, conc int) *s3.Client {
 			// Each part retries on its own budget: a long upload over a
 			// flaky link must not run out of a shared retry quota.
 			o.RateLimiter = ratelimit.None
-			if testBackoff != nil {
-				o.Backoff = testBackoff
+			if in.Backoff != nil {
+				o.Backoff = in.Backoff
 			}
 		}),
 	}

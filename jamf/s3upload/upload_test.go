@@ -50,7 +50,8 @@ func TestUploadFake(t *testing.T) {
 			var out lockedBuffer
 			p := newProgress(&out, "upload", int64(tt.size), false, time.Hour, time.Now)
 			res, err := Upload(context.Background(), Input{
-				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
+				Backoff: testBackoff,
+				Bucket:  testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
 				Endpoint: env.endpoint, FilePath: path, Hashes: tt.hashes, PartSize: tt.partSize, Concurrency: 2, Progress: p,
 			})
 			p.Done()
@@ -82,7 +83,7 @@ func TestUploadFake(t *testing.T) {
 
 func TestUploadInputErrors(t *testing.T) {
 	path, _ := writeTestFile(t, 10, 3)
-	good := Input{Bucket: "b", Key: "k", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), FilePath: path, Endpoint: "http://127.0.0.1:1"}
+	good := Input{Backoff: testBackoff, Bucket: "b", Key: "k", Region: "r", Credentials: credentials.NewStaticCredentialsProvider("a", "b", ""), FilePath: path, Endpoint: "http://127.0.0.1:1"}
 	tests := []struct {
 		name   string
 		change func(*Input)
@@ -140,7 +141,7 @@ func TestUploadEndpointFromEnvironment(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL_S3", "")
 	t.Setenv("AWS_ENDPOINT_URL", env.endpoint)
 	path, data := writeTestFile(t, 4096, 7)
-	if _, err := Upload(context.Background(), Input{Bucket: testBucket, Key: "env.pkg", Region: "us-east-1", Credentials: env.creds(), FilePath: path}); err != nil {
+	if _, err := Upload(context.Background(), Input{Backoff: testBackoff, Bucket: testBucket, Key: "env.pkg", Region: "us-east-1", Credentials: env.creds(), FilePath: path}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(env.object(t, "env.pkg"), data) {
@@ -177,7 +178,8 @@ func TestUploadMinIO(t *testing.T) {
 	env := startMinIO(t)
 	path, data := writeTestFile(t, int(3*smallPart)+999, 21)
 	res, err := Upload(context.Background(), Input{
-		Bucket: testBucket, Key: "Packages/My App (1.0) & more!.pkg", Region: "us-east-1", Credentials: env.creds(),
+		Backoff: testBackoff,
+		Bucket:  testBucket, Key: "Packages/My App (1.0) & more!.pkg", Region: "us-east-1", Credentials: env.creds(),
 		Endpoint: env.endpoint, FilePath: path, Hashes: SHA3_512 | SHA512 | MD5, PartSize: smallPart,
 	})
 	if err != nil {
@@ -212,7 +214,8 @@ func TestUploadFaults(t *testing.T) {
 			path, data := writeTestFile(t, int(3*smallPart), uint64(30+i))
 			key := fmt.Sprintf("fault-%d.pkg", i)
 			res, err := Upload(context.Background(), Input{
-				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+				Backoff: testBackoff,
+				Bucket:  testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
 				FilePath: path, Hashes: MD5, PartSize: smallPart, Concurrency: 2, MaxAttempts: 3,
 			})
 			if (err != nil) != tt.wantErr {
@@ -255,7 +258,8 @@ func TestUploadCancelledAborts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	_, err := Upload(ctx, Input{
-		Bucket: testBucket, Key: "cancelled.pkg", Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+		Backoff: testBackoff,
+		Bucket:  testBucket, Key: "cancelled.pkg", Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
 		FilePath: path, PartSize: smallPart, Concurrency: 1,
 	})
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
@@ -273,7 +277,8 @@ func TestUploadSignatureErrorExplained(t *testing.T) {
 	secret.Register(wrongSecret)
 	path, _ := writeTestFile(t, 100, 50)
 	_, err := Upload(context.Background(), Input{
-		Bucket: testBucket, Key: "sig.pkg", Region: "us-east-1", Endpoint: env.endpoint, FilePath: path,
+		Backoff: testBackoff,
+		Bucket:  testBucket, Key: "sig.pkg", Region: "us-east-1", Endpoint: env.endpoint, FilePath: path,
 		Credentials: credentials.NewStaticCredentialsProvider(env.access, wrongSecret, ""),
 	})
 	if err == nil || !strings.Contains(err.Error(), "SignatureDoesNotMatch") || !strings.Contains(err.Error(), "hint:") {
@@ -327,7 +332,8 @@ func TestUploadRenewsCredentialsMinIO(t *testing.T) {
 	proxy.partDelay = 400 * time.Millisecond
 	path, data := writeTestFile(t, int(6*smallPart), 60)
 	res, err := Upload(context.Background(), Input{
-		Bucket: testBucket, Key: "renew.pkg", Region: "us-east-1", Credentials: provider, Endpoint: proxy.URL,
+		Backoff: testBackoff,
+		Bucket:  testBucket, Key: "renew.pkg", Region: "us-east-1", Credentials: provider, Endpoint: proxy.URL,
 		FilePath: path, Hashes: SHA3_512, PartSize: smallPart, Concurrency: 2, Logger: zerolog.Nop(),
 	})
 	if err != nil {
@@ -365,7 +371,8 @@ func TestBeforeCommit(t *testing.T) {
 			calls := 0
 			hookErr := errors.New("stale file could not be deleted")
 			_, err := Upload(context.Background(), Input{
-				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
+				Backoff: testBackoff,
+				Bucket:  testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(),
 				Endpoint: env.endpoint, FilePath: path, PartSize: smallPart,
 				BeforeCommit: func(ctx context.Context) error {
 					calls++
@@ -436,7 +443,8 @@ func TestUploadDetectsChangedFile(t *testing.T) {
 			}
 			key := fmt.Sprintf("changed-%d.pkg", i)
 			_, err := Upload(context.Background(), Input{
-				Bucket: testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
+				Backoff: testBackoff,
+				Bucket:  testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
 				FilePath: path, Hashes: tc.hashes, PartSize: smallPart, Concurrency: 1, MaxAttempts: 1,
 			})
 			if err == nil {
@@ -559,7 +567,8 @@ func TestPayloadSigningByScheme(t *testing.T) {
 			seen = nil
 			mu.Unlock()
 			_, err := Upload(context.Background(), Input{
-				Bucket: "b", Key: "k.pkg", Region: "us-east-1", Endpoint: srv.URL, FilePath: path,
+				Backoff: testBackoff,
+				Bucket:  "b", Key: "k.pkg", Region: "us-east-1", Endpoint: srv.URL, FilePath: path,
 				Credentials: credentials.NewStaticCredentialsProvider("a", "s", ""), HTTPClient: srv.Client(),
 			})
 			if err != nil {
