@@ -128,6 +128,7 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 		Key:          creds.Path + file.Name,
 		Region:       creds.Region,
 		Endpoint:     u.opts.S3Endpoint,
+		MemoryLimit:  s3upload.SoftMemoryLimit,
 		Credentials:  provider,
 		FilePath:     file.Path,
 		Hashes:       u.localDigests(facts.ServerMD5),

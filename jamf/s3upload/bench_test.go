@@ -35,8 +35,8 @@ func BenchmarkUploadMinIO(b *testing.B) {
 			b.SetBytes(size)
 			for i := 0; i < b.N; i++ {
 				_, err := Upload(context.Background(), Input{
-					Backoff: testBackoff,
-					Bucket:  testBucket, Key: fmt.Sprintf("bench-%d.pkg", i), Region: "us-east-1",
+					Backoff: testBackoff, MemoryLimit: SoftMemoryLimit,
+					Bucket: testBucket, Key: fmt.Sprintf("bench-%d.pkg", i), Region: "us-east-1",
 					Credentials: env.creds(), Endpoint: env.endpoint, FilePath: path, Hashes: which,
 				})
 				if err != nil {

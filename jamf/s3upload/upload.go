@@ -58,6 +58,10 @@ type Input struct {
 	// ClientOptions adjust the S3 client (benchmarks use it to compare
 	// payload signing over plain HTTP); nil for normal use.
 	ClientOptions []func(*s3.Options)
+	// MemoryLimit is a soft Go memory limit for the process during the
+	// upload, where it has none (SoftMemoryLimit suits a program that is
+	// mostly this upload); 0 leaves the runtime alone.
+	MemoryLimit int64
 	// Backoff paces the retries of a request; nil is the SDK's exponential
 	// backoff with jitter (tests shorten it).
 	Backoff retry.BackoffDelayer
@@ -125,7 +129,7 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	in.Logger.Debug().Int64("size", size).Int64("part_size", plan.PartSize).Int("parts", plan.Parts).
 		Int("concurrency", plan.Concurrency).Str("endpoint", endpoint).Str("hashes", in.Hashes.String()).Msg("S3 upload plan")
 
-	defer limitMemory()()
+	defer limitMemory(in.MemoryLimit)()
 	var side *hashPass
 	if in.Hashes != 0 {
 		side = startHashPass(ctx, f, in.Hashes)
@@ -174,24 +178,26 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 	return res, nil
 }
 
-// memLimit is the soft Go memory limit during an upload. Parts are read from
-// the file, so the heap holds only the hash slots, the HTTP transport's
-// buffers and the SDK's per-request state, whatever the concurrency.
-const memLimit = 40 * mib
+// SoftMemoryLimit is the soft Go memory limit a program that is mostly an
+// upload sets for it (Input.MemoryLimit). Parts are read from the file, so
+// the heap holds only the hash slots, the HTTP transport's buffers and the
+// SDK's per-request state, whatever the concurrency.
+const SoftMemoryLimit = 40 * mib
 
-// limitMemory sets a soft Go memory limit for the upload when the process
-// has none (no GOMEMLIMIT, no debug.SetMemoryLimit), and returns a func that
-// restores the previous state. Without it the garbage the SDK makes per part
-// (signing, checksums, XML) piles up between collections.
-func limitMemory() (restore func()) {
-	if os.Getenv("GOMEMLIMIT") != "" {
+// limitMemory sets a soft Go memory limit of limit bytes for the upload when
+// the process has none (no GOMEMLIMIT, no debug.SetMemoryLimit), and
+// returns a func that restores the previous state. Without it the garbage
+// the SDK makes per part (signing, checksums, XML) piles up between
+// collections. The limit is the whole process's, so the caller chooses it.
+func limitMemory(limit int64) (restore func()) {
+	if limit <= 0 || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	prev := debug.SetMemoryLimit(-1)
 	if prev != math.MaxInt64 {
 		return func() {}
 	}
-	debug.SetMemoryLimit(memLimit)
+	debug.SetMemoryLimit(limit)
 	return func() { debug.SetMemoryLimit(prev) }
 }
 

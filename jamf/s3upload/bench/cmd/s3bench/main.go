@@ -118,7 +118,7 @@ func run() error {
 	res, err := s3upload.Upload(ctx, s3upload.Input{
 		Bucket: *bucket, Key: *key, Region: "us-east-1", Credentials: creds, Endpoint: *endpoint,
 		FilePath: *file, Hashes: which, Progress: p, PartSize: *partSize, Concurrency: *conc, ClientOptions: clientOpts,
-		HTTPClient: httpClient,
+		HTTPClient: httpClient, MemoryLimit: s3upload.SoftMemoryLimit,
 	})
 	p.Done()
 	if err != nil {
