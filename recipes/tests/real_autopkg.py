@@ -146,6 +146,7 @@ class AutoPkgTestCase:
     jamfsim = None  # bin/jamfsim
     recipes_src = os.path.join(ROOT, "recipes")
     fixtures = os.path.join(HERE, "fixtures")
+    sim_args = ()  # more jamfsim flags
 
     def setUp(self):  # pylint: disable=invalid-name
         require(self)
@@ -156,7 +157,9 @@ class AutoPkgTestCase:
 
         self.tmp = tempfile.mkdtemp(prefix="autopkg-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
-        self.url = jamfsim_process.start(self, self.jamfsim, self.tmp, categories=("Browsers", "Web Browsers"))
+        self.url = jamfsim_process.start(
+            self, self.jamfsim, self.tmp, categories=("Browsers", "Web Browsers"), extra_args=self.sim_args
+        )
         self.home = os.path.join(self.tmp, "home")
         self.recipes = os.path.join(self.tmp, "Recipes")
         self.overrides = os.path.join(self.tmp, "RecipeOverrides")
@@ -175,9 +178,8 @@ class AutoPkgTestCase:
             "RECIPE_SEARCH_DIRS": [self.recipes],
             "RECIPE_OVERRIDE_DIRS": [self.overrides],
         }
-        # The simulator's account, given as the environment: the binary
-        # reads secrets from its own environment too (see README). Tests
-        # that keep them in the preferences set them there instead.
+        # Added to autopkg's process environment (where a secret may be
+        # kept instead of the preferences; see README).
         self.child_env = {}
 
     def credentials_in_prefs(self):
