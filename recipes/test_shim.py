@@ -4,11 +4,18 @@ Run from the repository root:
 
     python3 -m unittest discover -s recipes -p 'test_*.py'
 
-The shim runs under this Python with a stand-in for autopkglib
-(recipes/tests/autopkglib), against the real jcds2-uploader binary and the
-jamfsim simulator, and against small fake binaries for the failure modes
-that a real binary does not produce on demand. The binaries are built with
-`go build` first; nothing is skipped.
+TestUnderRealAutoPkg runs the shim under the real AutoPkg 2.9.0
+(recipes/tests/real_autopkg.py: found at AUTOPKG_SRC or ../shared/autopkg;
+without it those tests skip and say how to run them) against the real
+jcds2-uploader binary and the jamfsim simulator: the one-line switch with
+jcds2_mode given every way recipes give it, and no secret at -vvvv.
+
+The other tests import the shim into this Python, which lacks AutoPkg's
+modules, with a small stand-in for autopkglib's Processor
+(recipes/tests/autopkglib), and run it against the real binary and against
+small fake binaries for the failure modes a real binary does not produce
+on demand (serialisation, exit statuses, signals). The binaries are built
+with `go build` first.
 """
 
 import datetime
@@ -1128,6 +1135,7 @@ class TestUnderRealAutoPkg(real_autopkg.AutoPkgTestCase, unittest.TestCase):
         run = self.autopkg("run", "-vvvv", "com.example.jamf.ShimTest")
         self.assert_landed(run)
         self.assertIn("CLIENT_ID", run.stdout)  # -vvv printed the environment
+        self.assertIn("s3 request", run.stdout)  # and each S3 request
         self.assertNotIn(self.SECRET, run.output)
         self.assertTrue(run.receipt_paths)
         leaked = []

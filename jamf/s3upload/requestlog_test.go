@@ -23,9 +23,9 @@ func TestLoggedClient(t *testing.T) {
 		err   error
 		want  []string
 	}{
-		{"debug logs the request", zerolog.DebugLevel, nil, []string{`"method":"PUT"`, `"host":"bucket.s3.amazonaws.com"`, `"path":"/jcds/App.pkg"`, `"status":200`, "s3 request"}},
-		{"a failure too", zerolog.DebugLevel, errors.New("connection reset"), []string{`"path":"/jcds/App.pkg"`, "s3 request failed"}},
-		{"nothing at info", zerolog.InfoLevel, nil, nil},
+		{"trace logs the request", zerolog.TraceLevel, nil, []string{`"method":"PUT"`, `"host":"bucket.s3.amazonaws.com"`, `"path":"/jcds/App.pkg"`, `"status":200`, "s3 request"}},
+		{"a failure too", zerolog.TraceLevel, errors.New("connection reset"), []string{`"path":"/jcds/App.pkg"`, "s3 request failed"}},
+		{"nothing at debug (-vv)", zerolog.DebugLevel, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
