@@ -17,9 +17,15 @@ that one, beside the recipe that uses it.
 
 import functools
 import glob
+import json
 import os
 import plistlib
+import shutil
 import subprocess
+import tempfile
+import urllib.request
+
+import jamfsim_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -117,12 +123,9 @@ def autopkg(home, prefs, *args, env=None):
     child_env = dict(os.environ)
     child_env.update({"HOME": home, "XDG_CACHE_HOME": os.path.join(home, ".cache")})
     child_env.update(env or {})
-    command, rest = args[0], list(args[1:])
-    argv = [python, tool, command]
-    if command in ("run", "processor-info", "update-trust-info", "verify-trust-info", "info"):
-        argv += ["--prefs", prefs_path]
+    # Every autopkg command takes --prefs.
     proc = subprocess.run(
-        argv + rest,
+        [python, tool, args[0], "--prefs", prefs_path] + list(args[1:]),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -150,11 +153,6 @@ class AutoPkgTestCase:
 
     def setUp(self):  # pylint: disable=invalid-name
         require(self)
-        import shutil  # pylint: disable=import-outside-toplevel
-        import tempfile  # pylint: disable=import-outside-toplevel
-
-        import jamfsim_process  # pylint: disable=import-outside-toplevel
-
         self.tmp = tempfile.mkdtemp(prefix="autopkg-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.url = jamfsim_process.start(
@@ -205,9 +203,6 @@ class AutoPkgTestCase:
         return dest
 
     def sim_state(self):
-        import json  # pylint: disable=import-outside-toplevel
-        import urllib.request  # pylint: disable=import-outside-toplevel
-
         with urllib.request.urlopen(self.url + "/_sim/state", timeout=10) as resp:
             return json.loads(resp.read().decode("utf-8"))
 
