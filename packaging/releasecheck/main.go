@@ -375,9 +375,18 @@ func checkCask(file, version, archiveName, archiveSum, top string) error {
 	if err != nil {
 		return err
 	}
-	u := strings.Trim(url[0], `"`)
-	if !strings.HasPrefix(u, releaseDownload) || !strings.HasSuffix(u, "/"+archiveName) {
-		return fmt.Errorf("url %s is not %sTAG/%s", u, releaseDownload, archiveName)
+	// goreleaser writes the version in the URL as Ruby's #{version}.
+	u := strings.ReplaceAll(strings.Trim(url[0], `"`), "#{version}", version)
+	tag, ok := strings.CutPrefix(u, releaseDownload)
+	if ok {
+		tag, ok = strings.CutSuffix(tag, "/"+archiveName)
+	}
+	if !ok || !releaseTagRE.MatchString(tag) {
+		return fmt.Errorf("url %s is not %svX.Y.Z/%s", u, releaseDownload, archiveName)
 	}
 	return nil
 }
+
+// releaseTagRE is a release tag as the release workflow takes them (a
+// snapshot without tags gets v0.0.0).
+var releaseTagRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+[^/]*$`)

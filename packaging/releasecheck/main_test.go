@@ -80,11 +80,15 @@ cask "jcds2-uploader" do
 
   version "` + testVersion + `"
 
-  sha256 "` + sum + `"
-  url "https://github.com/jcds2-uploader/jcds2-uploader/releases/download/v0.3.0/` + archive + `"
-  binary "` + top + `/jcds2-uploader"
+  on_macos do
+    sha256 "` + sum + `"
+    url "https://github.com/jcds2-uploader/jcds2-uploader/releases/download/v0.3.0/` +
+		strings.ReplaceAll(archive, testVersion, "#{version}") + `"
+  end
 
   name "jcds2-uploader"
+
+  binary "` + top + `/jcds2-uploader"
 end
 `
 }
@@ -233,7 +237,9 @@ func TestCheck(t *testing.T) {
 		{"cask with a wrong sha256", caskReplace(`sha256 "`, `sha256 "0`), false, "sha256 \"0"},
 		{"cask without sha256", caskReplace(`sha256 "`, `# sha256 "`), false, "want one sha256 stanza, found 0"},
 		{"cask url elsewhere", caskReplace("https://github.com/jcds2-uploader/", "https://example.com/"), false, "url https://example.com/"},
-		{"cask url of another file", caskReplace(`_macos_universal.tar.gz"`, `_macos_arm64.tar.gz"`), false, "is not https://github.com/jcds2-uploader/jcds2-uploader/releases/download/TAG/"},
+		{"cask url of another file", caskReplace(`_macos_universal.tar.gz"`, `_macos_arm64.tar.gz"`), false, "is not https://github.com/jcds2-uploader/jcds2-uploader/releases/download/vX.Y.Z/"},
+		{"cask url of another version", caskReplace("#{version}", "0.2.9"), false, "_0.2.9_macos_universal.tar.gz is not"},
+		{"cask url without a release tag", caskReplace("/download/v0.3.0/", "/download/latest/"), false, "/download/latest/"},
 		{"cask binary outside the archive's folder", caskReplace(`_macos_universal/jcds2-uploader"`, `_macos_universal/bin/jcds2-uploader"`), false, "want binary"},
 		{"cask without binary", caskReplace(`  binary "`, `  # binary "`), false, "want one binary stanza, found 0"},
 		{"cask puts the processor elsewhere", caskReplace("~/Library/AutoPkg/Recipes/", "~/jcds2/"), false, "want artifact"},
