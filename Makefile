@@ -101,10 +101,12 @@ release: $(GORELEASER)
 	$(GORELEASER) release --clean $(RELEASE_FLAGS)
 	$(GO) run ./packaging/releasecheck -dist $(DIST) -version $(RELEASE_VERSION) $(if $(MACOS_SIGN_P12),-signed)
 
-# The release configuration and workflow lint clean.
+# The release configuration and the workflows lint clean: ours and the
+# nightly AutoPkg example for admins' repositories.
+WORKFLOWS := $(wildcard .github/workflows/*.yml) recipes/examples/autopkg-nightly.yml
 release-check: $(GORELEASER) $(ACTIONLINT)
 	$(GORELEASER) check
-	$(ACTIONLINT) -shellcheck= .github/workflows/*.yml
+	$(ACTIONLINT) -shellcheck= $(WORKFLOWS)
 
 # The installer package's payload, staged (runs anywhere).
 pkg-root:

@@ -57,8 +57,9 @@ type Config struct {
 
 	UploadMode string
 	MaxTries   int
-	// Parts in flight and part size (bytes) for the JCDS 2.0 upload; 0
-	// leaves the choice to package s3upload.
+	// Parts in flight and part size (bytes) for the JCDS 2.0 upload. The
+	// part size 0 leaves the choice to package s3upload, which depends on
+	// the file.
 	UploadConcurrency int
 	UploadPartSize    int64
 	Sleep             time.Duration
@@ -96,6 +97,12 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 			errs = append(errs, err)
 		}
 		return n
+	}
+	// given: the key holds a value, not nil or blank text (an override's
+	// "" or a --key left empty means "use the default").
+	given := func(key string) bool {
+		s, ok := env[key].(string)
+		return env.Has(key) && (!ok || strings.TrimSpace(s) != "")
 	}
 	list := func(key string) []string {
 		l, err := env.StringList(key)
@@ -168,14 +175,17 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input recalculate_wait_time: must be 0 or more and at most %d seconds, got %d", maxSeconds, recalcWait))
 	}
 	c.RecalculateWait = time.Duration(min(max(recalcWait, 0), maxSeconds)) * time.Second
-	if env.Has("upload_concurrency") {
+	// The manifest's default, so that the default given (AutoPkg sets it)
+	// and the input left out read the same.
+	c.UploadConcurrency = s3upload.DefaultConcurrency
+	if given("upload_concurrency") {
 		n := integer("upload_concurrency", 0)
 		if n < 1 || n > s3upload.MaxConcurrency {
 			errs = append(errs, fmt.Errorf("input upload_concurrency: must be 1 to %d parts in flight, got %d; remove it for the default (%d)", s3upload.MaxConcurrency, n, s3upload.DefaultConcurrency))
 		}
 		c.UploadConcurrency = n
 	}
-	if env.Has("upload_part_size") {
+	if given("upload_part_size") {
 		n := int64(integer("upload_part_size", 0))
 		if lo, hi := s3upload.S3MinPartSize>>20, s3upload.MaxPartSize>>20; n < lo || n > hi {
 			errs = append(errs, fmt.Errorf("input upload_part_size: must be %d to %d MiB (S3's limits), got %d; remove it for the default", lo, hi, n))
@@ -183,17 +193,20 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		c.UploadPartSize = n << 20
 	}
 
+	// AutoPkg sets every input's default (Describe) into the environment
+	// before a processor runs, so "auto" given and upload_mode left out
+	// must mean the same. jcds2_mode True, which every jcds2 recipe
+	// carries, is the same as both: follow the server. Only an explicit v1
+	// contradicts it.
 	jcds2Mode := boolean("jcds2_mode")
-	explicitMode := env.Has("upload_mode") && str("upload_mode", "") != ""
-	// Not set (jcds2_mode alone included) means auto: follow the server.
-	// Only an explicit upload_mode jcds2 insists on the JCDS endpoints.
 	c.UploadMode = strings.ToLower(strings.TrimSpace(str("upload_mode", ModeAuto)))
 	if c.UploadMode == "" {
 		c.UploadMode = ModeAuto
 	}
 	switch c.UploadMode {
-	case ModeJCDS2, ModeV1, ModeAuto:
-		if jcds2Mode && explicitMode && c.UploadMode != ModeJCDS2 {
+	case ModeJCDS2, ModeAuto:
+	case ModeV1:
+		if jcds2Mode {
 			errs = append(errs, fmt.Errorf("inputs jcds2_mode and upload_mode disagree: jcds2_mode is true but upload_mode is %q; remove one of them", c.UploadMode))
 		}
 	default:

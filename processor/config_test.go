@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func TestParseConfig(t *testing.T) {
 		{"looping placeholders", plistio.Env{"pkg_category": "%A%", "A": "%B%", "B": "%A%"}, nil, "after 5 passes"},
 		{"bad mode", plistio.Env{"upload_mode": "smb"}, nil, `upload_mode: "smb" is not one of`},
 		{"mode conflict", plistio.Env{"jcds2_mode": true, "upload_mode": "v1"}, nil, "disagree"},
+		{"mode conflict, booleans as text", plistio.Env{"jcds2_mode": "True", "upload_mode": "V1"}, nil, "disagree"},
+		{"jcds2_mode with upload_mode auto", plistio.Env{"jcds2_mode": true, "upload_mode": "auto"}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
+		{"jcds2_mode with explicit jcds2", plistio.Env{"jcds2_mode": "True", "upload_mode": "jcds2"}, func(c *Config) bool { return c.UploadMode == ModeJCDS2 }, ""},
+		{"jcds2_mode False with v1", plistio.Env{"jcds2_mode": "False", "upload_mode": "v1"}, func(c *Config) bool { return c.UploadMode == ModeV1 }, ""},
 		{"auto mode", plistio.Env{"upload_mode": "AUTO"}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
 		{"jcds2_mode alone is the default", plistio.Env{"jcds2_mode": true}, func(c *Config) bool { return c.UploadMode == ModeAuto }, ""},
 		{"explicit jcds2", plistio.Env{"upload_mode": "jcds2"}, func(c *Config) bool { return c.UploadMode == ModeJCDS2 }, ""},
@@ -48,7 +53,7 @@ func TestParseConfig(t *testing.T) {
 		{"bool strings", plistio.Env{"replace_pkg": "True", "skip_metadata_upload": "false", "md5": "1"}, func(c *Config) bool { return c.ReplacePkg && !c.SkipMetadata && c.MD5 }, ""},
 		{"several errors at once", plistio.Env{"replace_pkg": "perhaps", "max_tries": "many"}, nil, "max_tries"},
 		{"upload tuning", plistio.Env{"upload_concurrency": "32", "upload_part_size": uint64(64)}, func(c *Config) bool { return c.UploadConcurrency == 32 && c.UploadPartSize == 64<<20 }, ""},
-		{"upload tuning unset", plistio.Env{}, func(c *Config) bool { return c.UploadConcurrency == 0 && c.UploadPartSize == 0 }, ""},
+		{"upload tuning unset", plistio.Env{}, func(c *Config) bool { return c.UploadConcurrency == 32 && c.UploadPartSize == 0 }, ""},
 		{"concurrency zero", plistio.Env{"upload_concurrency": uint64(0)}, nil, "upload_concurrency: must be 1 to 64"},
 		{"concurrency too high", plistio.Env{"upload_concurrency": "65"}, nil, "upload_concurrency: must be 1 to 64 parts in flight, got 65"},
 		{"concurrency not a number", plistio.Env{"upload_concurrency": "lots"}, nil, "upload_concurrency"},
@@ -76,6 +81,70 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("config = %+v", c)
 			}
 		})
+	}
+}
+
+// AutoPkg sets each input's default into the environment before the
+// processor runs (autopkglib Processor.process), so an input given as its
+// manifest default must read the same as the input left out: alone, all
+// together, and beside jcds2_mode True as every jcds2 recipe carries it.
+func TestDefaultsReadAsAbsent(t *testing.T) {
+	absent, err := ParseConfig(baseEnv(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allDefaults := baseEnv()
+	for _, in := range Describe().Inputs {
+		if in.Default == "" {
+			continue
+		}
+		allDefaults[in.Name] = in.Default
+		t.Run(in.Name, func(t *testing.T) {
+			env := baseEnv()
+			env[in.Name] = in.Default
+			got, err := ParseConfig(env, false)
+			if err != nil {
+				t.Fatalf("%s = %q (its default): %v", in.Name, in.Default, err)
+			}
+			if !reflect.DeepEqual(got, absent) {
+				t.Errorf("%s = %q (its default) reads as %+v, left out as %+v", in.Name, in.Default, got, absent)
+			}
+		})
+	}
+	for _, jcds2 := range []any{true, "True", "true", "yes", uint64(1)} {
+		env := plistio.Env{"jcds2_mode": jcds2}
+		for k, v := range allDefaults {
+			if k != "jcds2_mode" {
+				env[k] = v
+			}
+		}
+		got, err := ParseConfig(env, false)
+		if err != nil {
+			t.Fatalf("jcds2_mode %#v with every other default: %v", jcds2, err)
+		}
+		if !reflect.DeepEqual(got, absent) {
+			t.Errorf("jcds2_mode %#v with every other default reads as %+v, want %+v", jcds2, got, absent)
+		}
+	}
+}
+
+// Empty text (an override's "" or `--key upload_mode=`) means the default.
+func TestBlankMeansDefault(t *testing.T) {
+	absent, err := ParseConfig(baseEnv(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"upload_mode", "upload_concurrency", "upload_part_size", "verify_timeout", "sleep", "max_tries", "pkg_priority", "jcds2_mode"} {
+		env := baseEnv()
+		env[key] = " "
+		got, err := ParseConfig(env, false)
+		if err != nil {
+			t.Errorf("%s blank: %v", key, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, absent) {
+			t.Errorf("%s blank reads as %+v, want %+v", key, got, absent)
+		}
 	}
 }
 

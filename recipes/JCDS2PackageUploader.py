@@ -25,6 +25,12 @@ Secrets (API_PASSWORD, CLIENT_SECRET, BEARER_TOKEN, SMB_PASSWORD) are not
 declared in input_variables, because `autopkg run -vv` prints every declared
 input with its value; they reach the binary with the rest of the environment.
 
+A secret kept out of AutoPkg's preferences, which AutoPkg prints at -vvv
+and writes into every receipt, may instead be in autopkg's own process
+environment (API_PASSWORD, CLIENT_SECRET, BEARER_TOKEN): the shim passes it
+to the binary without adding it to AutoPkg's environment. AutoPkg's
+environment wins when both have it.
+
 Before each run the shim asks the binary for its version and refuses one of
 another release than BINARY_VERSION (build metadata after "+" aside), so the
 processor file, which AutoPkg's trust info hashes, changes with every
@@ -63,6 +69,10 @@ HOMEBREW_BINARY = "/opt/homebrew/bin/" + BINARY_NAME
 # binary that is not notarized as it starts.
 QUARANTINE_ATTR = "com.apple.quarantine"
 XATTR = "/usr/bin/xattr"
+# Secrets the shim takes from its process environment when AutoPkg's has
+# none, so that they never enter AutoPkg's (printed at -vvv, kept in
+# receipts).
+PROCESS_ENV_SECRETS = ("API_PASSWORD", "CLIENT_SECRET", "BEARER_TOKEN")
 # A deadlock guard for `jcds2-uploader -version`, which does no I/O.
 VERSION_TIMEOUT_SECONDS = 60
 EXIT_PROCESSOR_ERROR = 10
@@ -787,6 +797,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 notes.append(([], clean.reason, value is None, key))
                 continue
             sent[str.__str__(key)] = clean
+        for key in PROCESS_ENV_SECRETS:
+            if key not in sent and os.environ.get(key):
+                sent[key] = os.environ[key]
         for path, reason, is_none, key in notes:
             where = _describe_path(key, path)
             if is_none:

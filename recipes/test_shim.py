@@ -4,11 +4,18 @@ Run from the repository root:
 
     python3 -m unittest discover -s recipes -p 'test_*.py'
 
-The shim runs under this Python with a stand-in for autopkglib
-(recipes/tests/autopkglib), against the real jcds2-uploader binary and the
-jamfsim simulator, and against small fake binaries for the failure modes
-that a real binary does not produce on demand. The binaries are built with
-`go build` first; nothing is skipped.
+TestUnderRealAutoPkg runs the shim under the real AutoPkg 2.9.0
+(recipes/tests/real_autopkg.py: found at AUTOPKG_SRC or ../shared/autopkg;
+without it those tests skip and say how to run them) against the real
+jcds2-uploader binary and the jamfsim simulator: the one-line switch with
+jcds2_mode given every way recipes give it, and no secret at -vvvv.
+
+The other tests import the shim into this Python, which lacks AutoPkg's
+modules, with a small stand-in for autopkglib's Processor
+(recipes/tests/autopkglib), and run it against the real binary and against
+small fake binaries for the failure modes a real binary does not produce
+on demand (serialisation, exit statuses, signals). The binaries are built
+with `go build` first.
 """
 
 import datetime
@@ -44,6 +51,7 @@ if STANDIN not in sys.path:
 
 import autopkglib  # noqa: E402  (the stand-in)
 import jamfsim_process  # noqa: E402  (recipes/tests)
+import real_autopkg  # noqa: E402  (recipes/tests)
 
 sys.path.insert(0, HERE)
 import sync_manifest  # noqa: E402
@@ -754,6 +762,23 @@ class TestSecrets(FakeBinaryTestCase):
         # Still in AutoPkg's environment for the processors that follow.
         self.assertEqual(proc.env["API_PASSWORD"], self.SECRETS["API_PASSWORD"])
 
+    def test_process_environment_secrets_reach_the_binary_only(self):
+        # Kept out of AutoPkg's preferences, a secret in autopkg's process
+        # environment reaches the binary but never AutoPkg's environment,
+        # which AutoPkg prints at -vvv and writes into receipts.
+        binary = self.fake(ECHO_BINARY)
+        from_process = {"CLIENT_SECRET": "cs-Process-5", "BEARER_TOKEN": "bt-Process-6", "API_PASSWORD": "pw-Process-7"}
+        with mock.patch.dict(os.environ, from_process):
+            proc = self.run_shim({"jcds2_uploader_path": binary, "verbose": 4, "API_PASSWORD": "pw-Prefs-8"})
+        sent = self.sent()
+        self.assertEqual(sent["CLIENT_SECRET"], "cs-Process-5")
+        self.assertEqual(sent["BEARER_TOKEN"], "bt-Process-6")
+        # AutoPkg's environment wins where both have one.
+        self.assertEqual(sent["API_PASSWORD"], "pw-Prefs-8")
+        for value in from_process.values():
+            self.assertNotIn(value, repr(proc.env))
+            self.assertFalse([l for l in proc.lines if value in l])
+
 
 class TestVersionCheck(FakeBinaryTestCase):
     """The shim runs only the binary release it was released with."""
@@ -983,6 +1008,156 @@ class TestFindingTheBinary(FakeBinaryTestCase):
         with mock.patch.object(SHIM_MODULE, "DEFAULT_BINARY", os.path.join(default, "jcds2-uploader")):
             proc = self.run_shim({})
         self.assertEqual(proc.env["added_by_binary"], "default")
+
+
+# The switch as real jcds2 recipes and overrides give JamfPackageUploader's
+# inputs (../shared/reference/jamfpackageuploader.md): booleans as YAML
+# booleans or as text, %KEY% references, most keys left out.
+SWITCHED_RECIPE = """\
+Identifier: com.example.jamf.ShimTest
+ParentRecipe: com.github.autopkg.pkg.Firefox_EN
+Input:
+  NAME: Firefox
+  CATEGORY: Browsers
+  REPLACE_PKG: "False"
+  JCDS2_MODE: "True"
+Process:
+  - Processor: %(post)s
+    Arguments:
+      pkg_category: "%%CATEGORY%%"
+      replace_pkg: "%%REPLACE_PKG%%"
+%(arguments)s
+"""
+
+# Every other input a JamfPackageUploader step commonly carried, with the
+# values JamfUploader's own defaults and recipes give them.
+COMMON_ARGUMENTS = """\
+      pkg_priority: "10"
+      replace_pkg_metadata: "False"
+      skip_metadata_upload: "False"
+      recalculate: "True"
+      md5: "False"
+      insecure_mode: "False"
+      max_tries: "5"
+      sleep: "0"
+      reboot_required: "False"
+      send_notification: "False"
+      os_requirements: ""
+      pkg_info: ""
+      pkg_notes: ""
+      required_processor: "None"
+      CLOUD_DP: False
+      SMB_URL: ""
+      SMB_SHARES: []
+"""
+
+
+class TestUnderRealAutoPkg(real_autopkg.AutoPkgTestCase, unittest.TestCase):
+    """The shim as AutoPkg 2.9.0 runs it (recipes/tests/real_autopkg.py):
+    AutoPkg sets every input's default into the environment before the
+    shim runs, passes its whole environment, preferences included, and
+    prints it at -vvv. The account is the simulator's API client."""
+
+    uploader = UPLOADER
+    jamfsim = JAMFSIM
+    SECRET = "cs-9f8e7d6c-Only-In-The-Environment"
+    sim_args = ("-client-secret", SECRET)
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_binaries()
+
+    def setUp(self):
+        super().setUp()
+        self.prefs["CLIENT_ID"] = "client-id"
+        self.child_env["CLIENT_SECRET"] = self.SECRET
+        self.mine = os.path.join(self.recipes, "my-recipes")
+
+    def switched(self, arguments=""):
+        """Write the switched recipe with these extra step arguments."""
+        text = SWITCHED_RECIPE % {"post": real_autopkg.POST, "arguments": arguments.rstrip("\n")}
+        self.place("ShimTest.jamf.recipe.yaml", self.mine, text=text)
+
+    def assert_switch_works(self, *args):
+        run = self.autopkg("run", "-vv", *args)
+        out = self.assert_landed(run)
+        self.assertEqual(self.category_of("Firefox-128.0.pkg"), "Browsers")
+        # Verified: the binary waited until Jamf Pro showed the file's size
+        # and digest and the record READY.
+        self.assertIn("Jamf Pro shows the package ready", run.stdout)
+        self.assertIn("mode=jcds2", run.stdout)
+        return run, out
+
+    def test_jcds2_mode_true(self):
+        self.switched("      jcds2_mode: True\n" + COMMON_ARGUMENTS)
+        run, _ = self.assert_switch_works("com.example.jamf.ShimTest")
+        # AutoPkg handed the shim upload_mode "auto", its default, beside
+        # jcds2_mode True: the pair that was refused.
+        self.assertIn("No value supplied for upload_mode, setting default value of: auto", run.stdout)
+        step = [s for s in run.last_receipt() if isinstance(s, dict) and s.get("Processor") == real_autopkg.POST][0]
+        self.assertIs(step["Input"]["jcds2_mode"], True)
+
+    def test_jcds2_mode_true_as_text(self):
+        self.switched('      jcds2_mode: "True"\n' + COMMON_ARGUMENTS)
+        self.assert_switch_works("com.example.jamf.ShimTest")
+
+    def test_jcds2_mode_from_a_key_reference(self):
+        self.switched('      jcds2_mode: "%JCDS2_MODE%"\n')
+        self.assert_switch_works("com.example.jamf.ShimTest")
+
+    def test_jcds2_mode_on_the_command_line(self):
+        self.switched()
+        self.assert_switch_works("com.example.jamf.ShimTest", "--key", "jcds2_mode=True", "--key", "replace_pkg=False")
+
+    def test_jcds2_mode_in_a_recipe_list(self):
+        self.switched()
+        listed = os.path.join(self.tmp, "list.plist")
+        with open(listed, "wb") as f:
+            plistlib.dump({"recipes": ["com.example.jamf.ShimTest"], "jcds2_mode": True, "max_tries": "5"}, f)
+        self.assert_switch_works("--recipe-list", listed)
+
+    def test_jcds2_mode_in_the_preferences(self):
+        self.switched()
+        self.prefs.update({"jcds2_mode": True, "upload_mode": "auto"})
+        self.assert_switch_works("com.example.jamf.ShimTest")
+
+    def test_jcds2_mode_with_upload_mode_v1_is_refused_before_any_request(self):
+        self.switched("      jcds2_mode: True\n")
+        run = self.autopkg("run", "com.example.jamf.ShimTest", "--key", "upload_mode=v1", check=False)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("jcds2_mode and upload_mode disagree", run.output)
+        self.assertEqual(self.sim_state()["calls"] or [], [])
+
+    def test_no_secret_at_vvvv_when_not_in_the_preferences(self):
+        # The secret is only in autopkg's process environment (the keychain,
+        # its first place on a Mac, is not on Linux).
+        self.switched("      jcds2_mode: True\n")
+        run = self.autopkg("run", "-vvvv", "com.example.jamf.ShimTest")
+        self.assert_landed(run)
+        self.assertIn("CLIENT_ID", run.stdout)  # -vvv printed the environment
+        self.assertIn("s3 request", run.stdout)  # and each S3 request
+        self.assertNotIn(self.SECRET, run.output)
+        self.assertTrue(run.receipt_paths)
+        leaked = []
+        for top, _, files in os.walk(self.tmp):
+            for name in files:
+                with open(os.path.join(top, name), "rb") as f:
+                    if self.SECRET.encode() in f.read():
+                        leaked.append(os.path.join(top, name))
+        self.assertEqual(leaked, [], "the secret is in these files")
+
+    def test_secret_in_the_preferences_is_printed_by_autopkg(self):
+        # What README says AutoPkg itself does: at -vvv it prints its whole
+        # environment, preferences included, and every receipt keeps them.
+        self.child_env.pop("CLIENT_SECRET")
+        self.prefs["CLIENT_SECRET"] = self.SECRET
+        self.switched("      jcds2_mode: True\n")
+        quiet = self.autopkg("run", "-vv", "com.example.jamf.ShimTest")
+        self.assertNotIn(self.SECRET, quiet.output)
+        loud = self.autopkg("run", "-vvv", "com.example.jamf.ShimTest")
+        self.assertIn(self.SECRET, loud.stdout)
+        with open(loud.receipt_paths[-1], "rb") as f:
+            self.assertIn(self.SECRET.encode(), f.read())
 
 
 STUB_ID = "com.github.jcds2-uploader.SharedProcessors"

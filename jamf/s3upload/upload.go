@@ -279,7 +279,7 @@ func newClient(in Input, endpoint string, conc int) *s3.Client {
 	opts := s3.Options{
 		Region:      in.Region,
 		Credentials: in.Credentials,
-		HTTPClient:  transportFor(in.HTTPClient, conc),
+		HTTPClient:  loggedClient{next: transportFor(in.HTTPClient, conc), log: in.Logger, now: time.Now},
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
 			// Each part retries on its own budget: a long upload over a

@@ -2,8 +2,10 @@
 // before anything is published: the universal binary has an arm64 and an
 // x86_64 slice, each stamped with the release's version; the archive holds
 // the binary, the AutoPkg processor, its stub recipe, README, LICENSE and
-// CHANGELOG; checksums.txt matches the archive. Pure Go (debug/macho), so it
-// runs on Linux CI as well as on the macOS release runner.
+// CHANGELOG; checksums.txt matches the archive; the Homebrew cask installs
+// that archive (its URL, version and SHA-256), links the binary and puts the
+// processor where AutoPkg looks. Pure Go (debug/macho), so it runs on Linux
+// CI as well as on the macOS release runner.
 //
 //	go run ./packaging/releasecheck -dist dist -version 0.3.0
 package main
@@ -26,6 +28,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -111,6 +114,10 @@ func check(dist, release string, signed bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	cask, err := one(arts, "Homebrew Cask")
+	if err != nil {
+		return "", err
+	}
 
 	bin, err := os.ReadFile(universal.Path)
 	if err != nil {
@@ -120,18 +127,25 @@ func check(dist, release string, signed bool) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", universal.Path, err)
 	}
-	inArchive, err := checkArchive(archive.Path, release)
+	inArchive, top, err := checkArchive(archive.Path, release)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", archive.Path, err)
 	}
 	if !bytes.Equal(inArchive, bin) {
 		return "", fmt.Errorf("%s: its jcds2-uploader differs from %s", archive.Path, universal.Path)
 	}
-	if err := checkSums(sums.Path, archive); err != nil {
+	archiveSum, err := fileSHA256(archive.Path)
+	if err != nil {
+		return "", err
+	}
+	if err := checkSums(sums.Path, path.Base(archive.Path), archiveSum); err != nil {
 		return "", fmt.Errorf("%s: %w", sums.Path, err)
 	}
-	return fmt.Sprintf("ok: %s (arm64 + x86_64, version %s; code signature: %s)\nok: %s\nok: %s\n",
-		universal.Path, meta.Version, signatures, archive.Path, sums.Path), nil
+	if err := checkCask(cask.Path, meta.Version, path.Base(archive.Path), archiveSum, top); err != nil {
+		return "", fmt.Errorf("%s: %w", cask.Path, err)
+	}
+	return fmt.Sprintf("ok: %s (arm64 + x86_64, version %s; code signature: %s)\nok: %s\nok: %s\nok: %s\n",
+		universal.Path, meta.Version, signatures, archive.Path, sums.Path, cask.Path), nil
 }
 
 func readJSON(file string, v any) error {
@@ -205,16 +219,17 @@ func checkUniversal(bin []byte, version string, signed bool) (string, error) {
 	return strings.Join(signatures, ", "), nil
 }
 
-// checkArchive checks the archive's members and returns its binary.
-func checkArchive(file, release string) ([]byte, error) {
+// checkArchive checks the archive's members and returns its binary and the
+// folder it wraps them in.
+func checkArchive(file, release string) ([]byte, string, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	tr := tar.NewReader(gz)
 	seen := map[string]bool{}
@@ -226,34 +241,34 @@ func checkArchive(file, release string) ([]byte, error) {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if h.Typeflag == tar.TypeDir {
 			continue
 		}
 		dir, rest, ok := strings.Cut(h.Name, "/")
 		if !ok {
-			return nil, fmt.Errorf("%s is not inside the archive's folder", h.Name)
+			return nil, "", fmt.Errorf("%s is not inside the archive's folder", h.Name)
 		}
 		if top == "" {
 			top = dir
 		} else if dir != top {
-			return nil, fmt.Errorf("two top folders: %s and %s", top, dir)
+			return nil, "", fmt.Errorf("two top folders: %s and %s", top, dir)
 		}
 		exec, wanted := archiveMembers[rest]
 		if !wanted {
 			continue
 		}
 		if h.Typeflag != tar.TypeReg {
-			return nil, fmt.Errorf("%s is not a regular file", h.Name)
+			return nil, "", fmt.Errorf("%s is not a regular file", h.Name)
 		}
 		if exec && h.Mode&0o111 != 0o111 {
-			return nil, fmt.Errorf("%s is not executable (mode %o)", h.Name, h.Mode)
+			return nil, "", fmt.Errorf("%s is not executable (mode %o)", h.Name, h.Mode)
 		}
 		seen[rest] = true
 		data, err := io.ReadAll(tr)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		switch rest {
 		case "jcds2-uploader":
@@ -261,7 +276,7 @@ func checkArchive(file, release string) ([]byte, error) {
 		case "recipes/JCDS2PackageUploader.py":
 			m := shimVersionRE.FindSubmatch(data)
 			if m == nil || string(m[1]) != release {
-				return nil, fmt.Errorf("the processor's BINARY_VERSION is not %s", release)
+				return nil, "", fmt.Errorf("the processor's BINARY_VERSION is not %s", release)
 			}
 		}
 	}
@@ -273,19 +288,23 @@ func checkArchive(file, release string) ([]byte, error) {
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("missing %s", strings.Join(missing, ", "))
+		return nil, "", fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
-	return bin, nil
+	return bin, top, nil
+}
+
+// fileSHA256 is the hex SHA-256 of a file's content.
+func fileSHA256(file string) (string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // checkSums checks that checksums.txt lists the archive with its SHA-256.
-func checkSums(file string, archive artifact) error {
-	data, err := os.ReadFile(archive.Path)
-	if err != nil {
-		return err
-	}
-	sum := sha256.Sum256(data)
-	want := hex.EncodeToString(sum[:])
+func checkSums(file, name, want string) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
@@ -294,7 +313,7 @@ func checkSums(file string, archive artifact) error {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) == 2 && fields[1] == path.Base(archive.Path) {
+		if len(fields) == 2 && fields[1] == name {
 			if fields[0] != want {
 				return fmt.Errorf("lists %s for %s; the file's SHA-256 is %s", fields[0], fields[1], want)
 			}
@@ -304,5 +323,70 @@ func checkSums(file string, archive artifact) error {
 	if err := sc.Err(); err != nil {
 		return err
 	}
-	return fmt.Errorf("does not list %s", path.Base(archive.Path))
+	return fmt.Errorf("does not list %s", name)
 }
+
+// releaseDownload is where the release workflow publishes the archive (the
+// repository named in .goreleaser.yaml); the cask's url must point there.
+const releaseDownload = "https://github.com/jcds2-uploader/jcds2-uploader/releases/download/"
+
+// caskProcessorDir is where the cask puts the processor: a folder AutoPkg
+// searches by default (RECIPE_SEARCH_DIRS), which Homebrew expands.
+const caskProcessorDir = "~/Library/AutoPkg/Recipes/jcds2-uploader"
+
+// checkCask checks the Homebrew cask that goreleaser wrote for the archive:
+// its name, version, the archive's SHA-256 and download URL, the binary
+// stanza (the binary inside the archive's folder) and the processor's
+// folder moved to where AutoPkg finds it.
+func checkCask(file, version, archiveName, archiveSum, top string) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	stanza := func(name string) ([]string, error) {
+		var found []string
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+				found = append(found, rest)
+			}
+		}
+		if len(found) != 1 {
+			return nil, fmt.Errorf("want one %s stanza, found %d", name, len(found))
+		}
+		return found, nil
+	}
+	want := []struct{ stanza, value string }{
+		{"cask", `"jcds2-uploader" do`},
+		{"version", strconv.Quote(version)},
+		{"sha256", strconv.Quote(archiveSum)},
+		{"binary", strconv.Quote(top + "/jcds2-uploader")},
+		{"artifact", strconv.Quote(top+"/recipes") + ", target: " + strconv.Quote(caskProcessorDir)},
+	}
+	for _, w := range want {
+		got, err := stanza(w.stanza)
+		if err != nil {
+			return err
+		}
+		if got[0] != w.value {
+			return fmt.Errorf("%s %s; want %s %s", w.stanza, got[0], w.stanza, w.value)
+		}
+	}
+	url, err := stanza("url")
+	if err != nil {
+		return err
+	}
+	// goreleaser writes the version in the URL as Ruby's #{version}.
+	u := strings.ReplaceAll(strings.Trim(url[0], `"`), "#{version}", version)
+	tag, ok := strings.CutPrefix(u, releaseDownload)
+	if ok {
+		tag, ok = strings.CutSuffix(tag, "/"+archiveName)
+	}
+	if !ok || !releaseTagRE.MatchString(tag) {
+		return fmt.Errorf("url %s is not %svX.Y.Z/%s", u, releaseDownload, archiveName)
+	}
+	return nil
+}
+
+// releaseTagRE is a release tag as the release workflow takes them (a
+// snapshot without tags gets v0.0.0).
+var releaseTagRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+[^/]*$`)

@@ -9,7 +9,7 @@ import time
 from unittest import mock
 
 
-def start(testcase, binary, tmp, categories=("Browsers",)):
+def start(testcase, binary, tmp, categories=("Browsers",), extra_args=()):
     """Start jamfsim on a free loopback port and point the environment at it.
 
     The simulator gets the given categories and a 5 s cluster lag: a rerun
@@ -18,11 +18,13 @@ def start(testcase, binary, tmp, categories=("Browsers",)):
     end-to-end rigs) rather than Jamf Cloud's minute. AWS_ENDPOINT_URL_S3
     points at its S3 proxy, and HOME and XDG_CACHE_HOME at tmp, so the token
     cache stays out of the real home folder. Everything is undone when the
-    test ends. Returns the simulator's JSS_URL.
+    test ends. extra_args go to jamfsim as they are (e.g. -client-secret).
+    Returns the simulator's JSS_URL.
     """
     args = [binary, "-addr", "127.0.0.1:0", "-cluster-lag", "5s"]
     for category in categories:
         args += ["-category", category]
+    args += list(extra_args)
     sim = subprocess.Popen(  # pylint: disable=consider-using-with
         args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )

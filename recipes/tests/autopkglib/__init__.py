@@ -1,4 +1,8 @@
-"""A minimal stand-in for AutoPkg's autopkglib, for the shim's tests only.
+"""A minimal stand-in for AutoPkg's autopkglib, for the shim's unit tests
+only: they import the processor into the test's own Python, which lacks
+AutoPkg's modules (yaml, appdirs, certifi, lxml). Everything AutoPkg does
+(recipes, overrides, defaults, --key, recipe lists, receipts, verbosity) is
+tested under the real AutoPkg (recipes/tests/real_autopkg.py).
 
 It has just what the shim and AutoPkg's processor contract use: a
 Processor with env, output(), process() (defaults and required inputs,
