@@ -58,9 +58,7 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			return
 		}
 		rp.ServeHTTP(rec, r)
-		completed := (r.Method == http.MethodPut && !isPart && r.Header.Get("X-Amz-Copy-Source") == "") ||
-			(r.Method == http.MethodPost && q.Has("uploadId"))
-		if completed && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
+		if isS3Commit(r) && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
 			s.kickProcessor()
 		}
 	})
