@@ -57,6 +57,13 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			writeS3Error(rec, status, code, msg)
 			return
 		}
+		if s.inProcess && isAWSChunked(r) {
+			if err := decodeAWSChunked(r); err != nil {
+				drain(io.LimitReader(r.Body, 256<<20))
+				writeS3Error(rec, http.StatusBadRequest, "IncompleteBody", err.Error())
+				return
+			}
+		}
 		rp.ServeHTTP(rec, r)
 		if isS3Commit(r) && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
 			s.kickProcessor()
