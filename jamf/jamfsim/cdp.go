@@ -98,15 +98,16 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 	node := nodeOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// The node's view keeps what it had for files still being processed.
+	was := s.inventoryLocked(node)
 	inv := map[string]File{}
-	if only != "" {
-		for k, v := range s.inventoryLocked(node) {
-			inv[k] = v
+	for name, f := range was {
+		if (only != "" && name != only) || s.processingLocked(name, busy) {
+			inv[name] = f
 		}
-		delete(inv, only)
 	}
 	for name, f := range s.files {
-		if (only == "" || name == only) && f.SHA3 != "" {
+		if (only == "" || name == only) && f.SHA3 != "" && !s.processingLocked(name, busy) {
 			inv[name] = *f
 		}
 	}
@@ -116,7 +117,7 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 			continue
 		}
 		next := *p
-		s.refreshRecordLocked(&next, busy[p.FileName])
+		s.refreshRecordLocked(&next, s.processingLocked(p.FileName, busy))
 		if !samePackage(&next, p) {
 			next.Writes = append(append([]string(nil), p.Writes...), "refresh")
 			s.commitPkgLocked(node, &next)
@@ -138,7 +139,7 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 func (s *Server) refreshRecordLocked(next *Package, busy bool) {
 	u := s.uploads[next.FileName]
 	old := s.files[next.FileName]
-	if busy || (u != nil && !u.done) {
+	if busy {
 		if u == nil || u.done || s.opts.NoRefreshFlip || old == nil || old.SHA3 == u.f.SHA3 {
 			return
 		}
@@ -166,6 +167,13 @@ func (s *Server) refreshRecordLocked(next *Package, busy bool) {
 	next.TransferStatus = ""
 	next.Size = strconv.FormatInt(old.Size, 10)
 	setHashes(next, *old)
+}
+
+// processingLocked reports whether the service is still processing an
+// upload of name: a JCDS upload still under tmp/ (busy) or a v1 upload.
+func (s *Server) processingLocked(name string, busy map[string]bool) bool {
+	u := s.uploads[name]
+	return busy[name] || (u != nil && !u.done)
 }
 
 func setHashes(p *Package, f File) {
