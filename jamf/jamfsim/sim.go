@@ -155,9 +155,9 @@ type Server struct {
 	lastFullRefresh time.Time
 	failProcessing  int
 	contract        *contractChecker
-	invHist         []invVersion       // per-node inventory views (cluster.go)
+	invHist         []invVersion          // per-node inventory views (cluster.go)
 	uploads         map[string]*pkgUpload // by file name: uploads the service has taken, until a refresh reports them
-	lost            map[string]bool    // request paths a "never-lands" fault marked
+	lost            map[string]bool       // request paths a "never-lands" fault marked
 
 	// S3 side
 	bucket     string
