@@ -150,6 +150,12 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+// refresh asks the serving node for an inventory refresh of one file.
+func (c *tc) refresh(file string) resp {
+	c.t.Helper()
+	return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q(file), nil, nil)
+}
+
 // refreshUntil refreshes the inventory for one file name on every tick, as
 // Jamf's tools do, until cond holds (10 s at most). Before 11.24 it uses the
 // JCDS refresh.

@@ -231,7 +231,7 @@ func TestV1SizeIsTheServers(t *testing.T) {
 			return c.jsonBody("PUT", "/api/v1/packages/1", v1Body("App", "App.pkg", "-1", "MD5"))
 		}, blanked},
 		{"cdp refresh of the file", func() resp {
-			return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg", nil, nil)
+			return c.refresh("App.pkg")
 		}, refreshed},
 		{"v1 PUT with size", func() resp {
 			b := v1Body("App", "App.pkg", "-1", "SHA_512")
@@ -264,7 +264,7 @@ func TestV1SizeIsTheServers(t *testing.T) {
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Ghost", "Ghost.pkg", "-1", "MD5")); r.status != 201 {
 		t.Fatal(r.status)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Ghost.pkg", nil, nil)
+	c.refresh("Ghost.pkg")
 	if p := c.pkg("2"); p["size"] != "0" || p["cloudTransferStatus"] != "" {
 		t.Errorf("ghost after refresh: %v", p)
 	}
@@ -292,7 +292,7 @@ func TestFullRefreshRateLimit(t *testing.T) {
 	c.sim.AddPackage(Package{Name: "A", FileName: "A.pkg"})
 	c.sim.AddFile("B.pkg", []byte("bb"))
 	c.sim.AddPackage(Package{Name: "B", FileName: "B.pkg"})
-	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=A.pkg", nil, nil); r.status != 204 {
+	if r := c.refresh("A.pkg"); r.status != 204 {
 		t.Fatal(r.status)
 	}
 	if r := c.do("POST", "/api/v1/jcds/refresh-inventory", nil, nil); r.status != 204 {
@@ -310,7 +310,7 @@ func TestFullRefreshRateLimit(t *testing.T) {
 	if p := c.pkg("2"); p["size"] != "2" {
 		t.Errorf("a second full refresh within 15 s refreshed: %v", p)
 	}
-	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=B.pkg", nil, nil); r.status != 204 {
+	if r := c.refresh("B.pkg"); r.status != 204 {
 		t.Fatal(r.status)
 	}
 	if p := c.pkg("2"); p["size"] != "4" {
@@ -394,7 +394,7 @@ func TestV1Upload(t *testing.T) {
 		return true
 	}
 	unchanged("right after the upload")
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	c.refresh("Tool 1.0.pkg")
 	if inTime(uploaded) {
 		unchanged("refresh during processing (no old file)")
 	}
@@ -404,7 +404,7 @@ func TestV1Upload(t *testing.T) {
 		t.Fatalf("JCDS file after v1 upload: %+v", f)
 	}
 	unchanged("processed, before a refresh")
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	c.refresh("Tool 1.0.pkg")
 	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashType"] != "SHA3_512" || p["hashValue"] != sha3hex ||
 		p["md5"] != md5hex || p["size"] != "3145745" {
 		t.Errorf("refresh after processing: %v", p)
@@ -423,7 +423,7 @@ func TestV1Upload(t *testing.T) {
 		t.Errorf("old file while processing: %+v", f)
 	}
 	for i, want := range []string{sha2, sha3hex, sha3hex} {
-		c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+		c.refresh("Tool 1.0.pkg")
 		if p := c.pkg("1"); inTime(uploaded) && (p["hashValue"] != want || p["size"] != "3145745" || p["cloudTransferStatus"] != "READY") {
 			t.Errorf("refresh %d during processing: hash %v size %v status %v, want hash %s with the old size", i+1, p["hashValue"], p["size"], p["cloudTransferStatus"], want)
 		}
@@ -432,7 +432,7 @@ func TestV1Upload(t *testing.T) {
 	if p := c.pkg("1"); p["hashValue"] != sha3hex || p["size"] != "3145745" || p["cloudTransferStatus"] != "READY" {
 		t.Errorf("processed, before a refresh, the old record stays: %v", p)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	c.refresh("Tool 1.0.pkg")
 	if p := c.pkg("1"); p["hashValue"] != sha2 || p["size"] != "11" || p["cloudTransferStatus"] != "READY" {
 		t.Errorf("refresh after the replacement: %v", p)
 	}
@@ -455,11 +455,11 @@ func TestV1Upload(t *testing.T) {
 	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha2 {
 		t.Errorf("after a failed processing: %+v", f)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	c.refresh("Tool 1.0.pkg")
 	if p := c.pkg("1"); p["cloudTransferStatus"] != "ERROR" {
 		t.Errorf("refresh after a failed processing: %v", p)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
+	c.refresh("Tool 1.0.pkg")
 	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha2 || p["size"] != "11" {
 		t.Errorf("second refresh after a failed processing: %v", p)
 	}
@@ -476,7 +476,7 @@ func TestV1UploadNoRefreshFlip(t *testing.T) {
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("F", "F.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=F.pkg", nil, nil)
+	c.refresh("F.pkg")
 	_, oldSHA3 := sums([]byte("old"))
 	body, ct := multipartBody(t, "file", "F.pkg", []byte("brand new"))
 	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
@@ -484,7 +484,7 @@ func TestV1UploadNoRefreshFlip(t *testing.T) {
 	}
 	uploaded := time.Now()
 	for i := 0; i < 2; i++ {
-		c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=F.pkg", nil, nil)
+		c.refresh("F.pkg")
 		if p := c.pkg("1"); time.Since(uploaded) < delay && (p["hashValue"] != oldSHA3 || p["size"] != "3") {
 			t.Errorf("refresh %d during processing changed the record: %v", i+1, p)
 		}

@@ -40,13 +40,13 @@ func TestJCDSCommitShowsOnlyAfterRefresh(t *testing.T) {
 			t.Errorf("%s: %v", when, p)
 		}
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=J.pkg", nil, nil)
+	c.refresh("J.pkg")
 	if time.Since(committed) < delay {
 		unchanged("refresh during processing")
 	}
 	waitFor(t, func() bool { return fileNamed(c.files(), "J.pkg") != nil })
 	unchanged("processed, before a refresh")
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=J.pkg", nil, nil)
+	c.refresh("J.pkg")
 	md5hex, sha3hex := sums(data)
 	if p := c.pkg(id); p["hashValue"] != sha3hex || p["md5"] != md5hex || p["size"] != "12" || p["cloudTransferStatus"] != "READY" {
 		t.Errorf("refresh after processing: %v", p)
@@ -64,7 +64,7 @@ func TestV1PutIsFullReplace(t *testing.T) {
 	if r := c.jsonBody("POST", "/api/v1/packages", b); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=R.pkg", nil, nil)
+	c.refresh("R.pkg")
 	if p := c.pkg("1"); p["md5"] == nil || p["sha256"] == nil || p["sha3512"] == nil || p["size"] != "10" {
 		t.Fatalf("after refresh: %v", p)
 	}
@@ -204,7 +204,7 @@ func TestNeverLandsFault(t *testing.T) {
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("L", "L.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=L.pkg", nil, nil)
+	c.refresh("L.pkg")
 	f, err := ParseFault("POST /api/v1/packages/1/upload never-lands")
 	if err != nil {
 		t.Fatal(err)
@@ -222,12 +222,12 @@ func TestNeverLandsFault(t *testing.T) {
 	if p := c.pkg("1"); p["size"] != "8" || p["cloudTransferStatus"] != "READY" {
 		t.Errorf("never landed, before a refresh: %v", p)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=L.pkg", nil, nil)
+	c.refresh("L.pkg")
 	if p := c.pkg("1"); p["size"] != "0" || p["cloudTransferStatus"] != "" || fileNamed(c.files(), "L.pkg") != nil {
 		t.Errorf("never landed, after a refresh: %v", p)
 	}
 	send([]byte("new file, again"))
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=L.pkg", nil, nil)
+	c.refresh("L.pkg")
 	if p := c.pkg("1"); p["size"] != "15" || p["cloudTransferStatus"] != "READY" {
 		t.Errorf("sent again: %v", p)
 	}
@@ -239,7 +239,7 @@ func TestNeverLandsFault(t *testing.T) {
 	if err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"M.pkg", []byte("jcds")); err != nil {
 		t.Fatalf("JCDS commit: %v", err)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=M.pkg", nil, nil)
+	c.refresh("M.pkg")
 	if p := c.pkg(id); p["size"] != "0" || fileNamed(c.files(), "M.pkg") != nil {
 		t.Errorf("JCDS upload that never landed: %v", p)
 	}
@@ -257,7 +257,7 @@ func TestRefresh500NowAndThen(t *testing.T) {
 	c.sim.InjectFault(f)
 	var got []int
 	for i := 0; i < 6; i++ {
-		got = append(got, c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=x.pkg", nil, nil).status)
+		got = append(got, c.refresh("x.pkg").status)
 	}
 	if want := []int{204, 204, 500, 204, 204, 500}; !equalInts(got, want) {
 		t.Errorf("statuses %v, want %v", got, want)
