@@ -303,6 +303,10 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 	}
 	node := nodeOf(r)
 	s.mu.Lock()
+	// A "never-lands" fault marks this request; it applies to this request
+	// only, whatever the answer.
+	lost := s.lost[r.URL.Path]
+	delete(s.lost, r.URL.Path)
 	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	var want, id string
 	if p != nil {
@@ -353,8 +357,6 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 		// after the processing (jamf-api.md 2026-12: jamf-cli and
 		// jamfplatform keep a previousHash and poll until it changes).
 		s.mu.Lock()
-		lost := s.lost[r.URL.Path]
-		delete(s.lost, r.URL.Path)
 		u := &pkgUpload{f: f, lost: lost}
 		s.uploads[want] = u
 		if p := s.packages[atoi(id)]; p != nil {

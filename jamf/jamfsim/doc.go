@@ -17,8 +17,10 @@
 //	st := sim.State() // packages, JCDS files with md5/sha3, call logs, counts
 //
 // Start's defaults are the faithful ones: a two-node cluster with a 60 s
-// refresh lag, and the OpenAPI contract check failing the test on any
-// exchange the documents do not allow. Tests that need instant
+// refresh lag and the jpro-ingress cookie, records that move on only
+// through an inventory refresh (with the hash flip during processing), and
+// the OpenAPI contract check failing the test on any exchange the documents
+// do not allow. Tests that need instant
 // convergence say so (ClusterNodes: 1, or a short ClusterLag).
 //
 // The standalone program (jamf/cmd/jamfsim) prints JSS_URL=… and
