@@ -243,6 +243,16 @@ func TestNeverLandsFault(t *testing.T) {
 	if p := c.pkg(id); p["size"] != "0" || fileNamed(c.files(), "M.pkg") != nil {
 		t.Errorf("JCDS upload that never landed: %v", p)
 	}
+	// A multipart upload: the parts land in tmp/, the commit answers 200,
+	// nothing lands.
+	c.sim.InjectFault(Fault{Method: "POST", Path: "/" + c.sim.Bucket() + "/tmp/*", S3: true, NeverLands: true})
+	if err := upload(context.Background(), s3For(c.sim.S3Endpoint(), cr), cr.BucketName, cr.Path+"M.pkg", payload(6<<20, 3)); err != nil {
+		t.Fatalf("JCDS multipart commit: %v", err)
+	}
+	c.refresh("M.pkg")
+	if p := c.pkg(id); p["size"] != "0" || fileNamed(c.files(), "M.pkg") != nil {
+		t.Errorf("JCDS multipart upload that never landed: %v", p)
+	}
 }
 
 // A refresh that answers 500 now and then (jamf-cli ignores those as
