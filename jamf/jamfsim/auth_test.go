@@ -302,10 +302,7 @@ func TestJCDSRemoved(t *testing.T) {
 	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
 		t.Fatalf("v1 upload: %d %s", r.status, r.body)
 	}
-	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
-	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Tool.pkg", nil, nil); r.status != 204 {
-		t.Fatalf("cdp refresh: %d %s", r.status, r.body)
-	}
+	c.refreshUntil("Tool.pkg", func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
 	if p := c.pkg("1"); p["size"] != "10" {
 		t.Errorf("after refresh: %v", p)
 	}

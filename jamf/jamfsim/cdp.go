@@ -63,14 +63,19 @@ func (s *Server) cdpRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // doRefresh re-reads the distribution point (all of it, or one file name)
-// and then writes the inventory into the package records: size, hashType
-// SHA3_512, hashValue, md5, sha256 and sha3512. A package whose file is not
-// there gets size "0" (an upload "that never actually landed the binary
-// ... size "0"", terraform-provider-jamfplatform PR #273). A full
-// refresh runs at most once every 15 s (the schema's words: "force an
-// immediate inventory refresh at a rate-limit of once every 15 seconds");
-// what the server answers to one that comes sooner is not public: the
-// simulator's choice is 204 without refreshing, the least helpful reading.
+// into the serving node's inventory view, and then writes it into the
+// package records: size, hashType SHA3_512, hashValue, md5, sha256 and
+// sha3512. The refresh is what moves processing on ("This will update the
+// status of uploads in the Jamf Pro database", the schema's text; every
+// Jamf tool refreshes on every poll tick, jamf-api.md 2026-12): an upload
+// the service has finished shows only now. A record whose upload is still
+// being processed is left alone, except for the flip (see refreshRecord).
+// A package whose file is not there gets size "0" ("the file never
+// landed", jamfplatform PR #273). A full refresh runs at most once every
+// 15 s (the schema's words: "force an immediate inventory refresh at a
+// rate-limit of once every 15 seconds"); what the server answers to one
+// that comes sooner is not public: the simulator's choice is 204 without
+// refreshing, the least helpful reading.
 func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) {
 	s.mu.Lock()
 	s.counts.Refreshes++
@@ -84,37 +89,96 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if err := s.refreshInventory(r.Context(), only); err != nil {
+	busy, err := s.refreshInventory(r.Context(), only)
+	if err != nil {
 		s.log.Error().Err(err).Msg("refresh inventory")
 		writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to refresh inventory", "")
 		return
 	}
+	node := nodeOf(r)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	// The node's view keeps what it had for files still being processed.
+	was := s.inventoryLocked(node)
+	inv := map[string]File{}
+	for name, f := range was {
+		if (only != "" && name != only) || s.processingLocked(name, busy) {
+			inv[name] = f
+		}
+	}
+	for name, f := range s.files {
+		if (only == "" || name == only) && f.SHA3 != "" && !s.processingLocked(name, busy) {
+			inv[name] = *f
+		}
+	}
+	s.recordInventoryLocked(node, inv)
 	for _, p := range s.packagesLocked() {
 		if only != "" && p.FileName != only {
 			continue
 		}
 		next := *p
-		if f := s.files[p.FileName]; f != nil {
-			// "If available, the inventory and status will be updated"
-			// (the schema's file-name description): a failed upload whose
-			// file is there after all becomes READY.
-			if next.TransferStatus == "ERROR" {
-				next.TransferStatus = ""
-			}
-			next.Size = strconv.FormatInt(f.Size, 10)
-			next.HashType, next.HashValue = "SHA3_512", f.SHA3
-			next.MD5, next.SHA256, next.SHA3512 = f.MD5, f.SHA256, f.SHA3
-		} else {
-			next.Size = "0"
-		}
+		s.refreshRecordLocked(&next, s.processingLocked(p.FileName, busy))
 		if !samePackage(&next, p) {
 			next.Writes = append(append([]string(nil), p.Writes...), "refresh")
-			s.commitPkgLocked(nodeOf(r), &next)
+			s.commitPkgLocked(node, &next)
 		}
 	}
-	s.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// refreshRecordLocked is what a refresh writes into one record. While the
+// service still processes an upload of its file (busy, or a v1 upload not
+// finished), the record keeps its old values; the first refresh in that
+// window of a v1 upload that replaces a file shows the new hashes with the
+// old size, the next reverts them ("can briefly show the new hash with the
+// old size, then revert": terraform-provider-jamfplatform helpers.go, in
+// jamf-api.md 2026-12; Options.NoRefreshFlip turns it off). An upload that
+// finished is reported once: ERROR when processing failed (simulator's
+// choice: the schema lists ERROR, no source shows when), the new file when
+// it landed, size "0" when it never did.
+func (s *Server) refreshRecordLocked(next *Package, busy bool) {
+	u := s.uploads[next.FileName]
+	old := s.files[next.FileName]
+	if busy {
+		if u == nil || u.done || s.opts.NoRefreshFlip || old == nil || old.SHA3 == u.f.SHA3 {
+			return
+		}
+		switch u.flips {
+		case 0:
+			setHashes(next, u.f)
+		case 1:
+			setHashes(next, *old)
+		}
+		u.flips++
+		return
+	}
+	delete(s.uploads, next.FileName)
+	if u != nil && u.outcome == outcomeFailed {
+		next.TransferStatus = "ERROR"
+		return
+	}
+	if old == nil || old.SHA3 == "" {
+		next.Size = "0"
+		return
+	}
+	// "If available, the inventory and status will be updated" (the
+	// schema's file-name description): a failed upload whose file is
+	// there after all becomes READY.
+	next.TransferStatus = ""
+	next.Size = strconv.FormatInt(old.Size, 10)
+	setHashes(next, *old)
+}
+
+// processingLocked reports whether the service is still processing an
+// upload of name: a JCDS upload still under tmp/ (busy) or a v1 upload.
+func (s *Server) processingLocked(name string, busy map[string]bool) bool {
+	u := s.uploads[name]
+	return busy[name] || (u != nil && !u.done)
+}
+
+func setHashes(p *Package, f File) {
+	p.HashType, p.HashValue = "SHA3_512", f.SHA3
+	p.MD5, p.SHA256, p.SHA3512 = f.MD5, f.SHA256, f.SHA3
 }
 
 func samePackage(a, b *Package) bool {
@@ -167,10 +231,11 @@ func (s *Server) cdpUploadCapability(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"directUploadCapable": capable, "principalDistributionTechnology": capable})
 }
 
-// GET /api/v1/cloud-distribution-point/files (11.23.2+ schema): the
-// inventory with each file's status: files in the distribution point are
-// READY, v1 uploads being processed PENDING, failed ones ERROR. Filter on
-// fileName (RSQL ==, without case).
+// GET /api/v1/cloud-distribution-point/files (11.23.2+ schema): the serving
+// node's inventory (as its last refresh, or another node's after the lag,
+// left it) with each file's status: READY, or ERROR where a refresh
+// reported a failed upload; PENDING is in the schema's enum only
+// (jamf-api.md 2026-12). Filter on fileName (RSQL ==, without case).
 func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
 	if !s.cdpReadable(w, r) {
 		return
@@ -181,14 +246,13 @@ func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, size := pageParams(r.URL.Query())
-	s.syncUploads(r.Context(), s.opts.ListWait)
 	s.mu.Lock()
 	status := map[string]string{}
-	for name := range s.files {
+	for name := range s.inventoryLocked(nodeOf(r)) {
 		status[name] = "READY"
 	}
-	for _, p := range s.packagesLocked() {
-		if p.TransferStatus != "" {
+	for _, p := range s.viewPackagesLocked(nodeOf(r)) {
+		if p.TransferStatus == "ERROR" {
 			status[p.FileName] = p.TransferStatus
 		}
 	}
@@ -239,6 +303,10 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 	}
 	node := nodeOf(r)
 	s.mu.Lock()
+	// A "never-lands" fault marks this request; it applies to this request
+	// only, whatever the answer.
+	lost := s.lost[r.URL.Path]
+	delete(s.lost, r.URL.Path)
 	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	var want, id string
 	if p != nil {
@@ -285,17 +353,20 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 			writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to store file", "file")
 			return
 		}
+		// The record keeps its old hashes, size and status until a refresh
+		// after the processing (jamf-api.md 2026-12: jamf-cli and
+		// jamfplatform keep a previousHash and poll until it changes).
 		s.mu.Lock()
+		u := &pkgUpload{f: f, lost: lost}
+		s.uploads[want] = u
 		if p := s.packages[atoi(id)]; p != nil {
 			next := *p
-			next.TransferStatus = "PENDING"
-			next.HashValue, next.MD5, next.SHA256, next.SHA3512 = "", "", "", ""
 			next.Writes = append(append([]string(nil), p.Writes...), "v1-upload")
 			s.commitPkgLocked(node, &next)
 		}
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go s.processUpload(node, id, key, f)
+		go s.processUpload(u, key)
 		writeJSON(w, http.StatusCreated, map[string]string{"id": id, "href": s.href(r, "/api/v1/packages/"+id)})
 		return
 	}
@@ -312,17 +383,34 @@ func (s *Server) stageFile(ctx context.Context, key, name string, r io.Reader) (
 		SHA256: hex.EncodeToString(h2.Sum(nil)), Region: Region}, nil
 }
 
+// pkgUpload is an upload the service has taken (v1 {id}/upload), from its 201
+// until a refresh reports how it ended.
+type pkgUpload struct {
+	f       File
+	lost    bool // a "never-lands" fault: 201, then no file (jamfplatform PR #273)
+	done    bool
+	outcome string
+	flips   int // refreshes that came while it was processed
+}
+
+const (
+	outcomeLanded = "landed"
+	outcomeFailed = "failed"
+	outcomeLost   = "lost"
+)
+
 // processUpload is the server's asynchronous processing of a v1 upload:
 // after Options.ProcessingDelay (plus the copy, which scales with size) the
 // file replaces any file of that name in the distribution point (no _1:
 // the object owns its file name; grahampugh/jamf-upload#172 shows uploads
-// to an object whose file exists succeeding on real servers; that the old
-// file stays listed until then is the simulator's choice) and the record
-// gets the server's hashes with status READY; its size stays until an
-// inventory refresh (jamf-cli verifyPackageUpload and
-// terraform-provider-jamfplatform helpers.go poll for exactly that). A fault
-// (FailProcessing) ends it in ERROR with the old file left in place.
-func (s *Server) processUpload(node int, id, key string, f File) {
+// to an object whose file exists succeeding on real servers; whether the
+// old file stays installable meanwhile is documented nowhere, keeping it
+// listed is the simulator's choice). The record does not change: a
+// refresh after this reports the outcome (refreshRecordLocked). A fault
+// (FailProcessing) leaves the old file in place; a "never-lands" fault
+// drops the old file and lands nothing, so the refresh shows size "0"
+// (jamfplatform PR #273).
+func (s *Server) processUpload(u *pkgUpload, key string) {
 	defer s.wg.Done()
 	if d := s.opts.ProcessingDelay; d > 0 {
 		select {
@@ -340,6 +428,7 @@ func (s *Server) processUpload(node int, id, key string, f File) {
 		case <-ctx.Done():
 		}
 	}()
+	f := u.f
 	s.mu.Lock()
 	fail := s.failProcessing > 0
 	if fail {
@@ -347,9 +436,14 @@ func (s *Server) processUpload(node int, id, key string, f File) {
 	}
 	s.mu.Unlock()
 	var err error
-	if fail {
+	switch {
+	case fail:
 		err = errors.New("injected processing failure")
-	} else {
+	case u.lost:
+		if _, ok := s.File(f.Name); ok {
+			err = s.deleteKey(ctx, f.Name)
+		}
+	default:
 		err = s.copyKey(ctx, key, f.Name, f.Size)
 	}
 	if derr := s.deleteKey(ctx, key); derr != nil && err == nil {
@@ -357,33 +451,28 @@ func (s *Server) processUpload(node int, id, key string, f File) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.packages[atoi(id)]
-	if err != nil {
+	u.done = true
+	switch {
+	case err != nil:
 		if ctx.Err() == nil {
 			s.log.Warn().Err(err).Str("file", f.Name).Msg("package upload processing failed")
 		}
-		if p != nil {
-			next := *p
-			next.TransferStatus = "ERROR"
-			s.commitPkgLocked(node, &next)
-		}
-		return
+		u.outcome = outcomeFailed
+	case u.lost:
+		delete(s.files, f.Name)
+		u.outcome = outcomeLost
+		s.log.Info().Str("file", f.Name).Msg("package upload never landed (fault)")
+	default:
+		ff := f
+		s.files[f.Name] = &ff
+		delete(s.stale, f.Name)
+		u.outcome = outcomeLanded
+		s.log.Info().Str("file", f.Name).Int64("size", f.Size).Msg("package upload processed")
 	}
-	ff := f
-	s.files[f.Name] = &ff
-	delete(s.stale, f.Name)
-	if p != nil {
-		next := *p
-		next.TransferStatus = ""
-		next.HashType, next.HashValue = "SHA3_512", f.SHA3
-		next.MD5, next.SHA256, next.SHA3512 = f.MD5, f.SHA256, f.SHA3
-		s.commitPkgLocked(node, &next)
-	}
-	s.log.Info().Str("file", f.Name).Int64("size", f.Size).Msg("package upload processed")
 }
 
 // FailProcessing makes the next n package upload processings fail: the
-// record's cloudTransferStatus becomes ERROR and the file never lands.
+// file never lands, and the next refresh shows cloudTransferStatus ERROR.
 func (s *Server) FailProcessing(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

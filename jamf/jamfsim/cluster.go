@@ -13,7 +13,9 @@ import (
 // the database but each caches objects and only picks up other nodes'
 // writes at "the cluster refresh, which occurs every minute"
 // (developer.jamf.com/jamf-pro/docs/sticky-sessions-for-jamf-cloud). The
-// load balancer pins a client to a node with the APBALANCEID cookie.
+// load balancer pins a client to a node with a cookie: jpro-ingress in Jamf
+// Support's current scripts (jamf/scripts support/cloud-dp-inventory-refresh),
+// APBALANCEID in Jamf's older docs; Options.BalanceCookie chooses.
 //
 // Model: s.packages is the database (authoritative; writes and uniqueness
 // checks go there). Every package write is also kept in a short history
@@ -22,8 +24,12 @@ import (
 // keeps the cookie reads its own writes, and one that does not may land on
 // a node that has not seen them yet.
 
-// balanceCookie is the sticky-session cookie of Jamf Cloud's load balancer.
-const balanceCookie = "APBALANCEID"
+// Sticky-session cookie names of Jamf Cloud's load balancer: the current
+// one (jamf/scripts hit_all_pods_internet.zsh) and the older docs' one.
+const (
+	CookieJproIngress = "jpro-ingress"
+	CookieAPBalanceID = "APBALANCEID"
+)
 
 // nodeAll marks writes every node sees at once (fixtures added by tests).
 const nodeAll = -1
@@ -59,7 +65,7 @@ func (s *Server) pickNode(w http.ResponseWriter, r *http.Request) *http.Request 
 		return r.WithContext(context.WithValue(r.Context(), nodeKey{}, 0))
 	}
 	node := -1
-	if c, err := r.Cookie(balanceCookie); err == nil {
+	if c, err := r.Cookie(s.opts.BalanceCookie); err == nil {
 		if n, ok := parseNodeCookie(c.Value, s.opts.ClusterNodes); ok {
 			node = n
 		}
@@ -71,7 +77,7 @@ func (s *Server) pickNode(w http.ResponseWriter, r *http.Request) *http.Request 
 		s.mu.Unlock()
 		// No Secure attribute: the simulator speaks plain HTTP on loopback and
 		// cookie jars do not send Secure cookies over HTTP.
-		http.SetCookie(w, &http.Cookie{Name: balanceCookie, Value: nodeCookieValue(node), Path: "/", HttpOnly: true})
+		http.SetCookie(w, &http.Cookie{Name: s.opts.BalanceCookie, Value: nodeCookieValue(node), Path: "/", HttpOnly: true})
 	}
 	return r.WithContext(context.WithValue(r.Context(), nodeKey{}, node))
 }
@@ -151,4 +157,63 @@ func (s *Server) viewPackagesLocked(node int) []*Package {
 	}
 	sort.Slice(out, func(i, j int) bool { return atoi(out[i].ID) < atoi(out[j].ID) })
 	return out
+}
+
+// Each node also keeps its own view of the distribution point inventory
+// (jamf/scripts support/cloud-dp-inventory-refresh refreshes "on each pod"):
+// a refresh on a node replaces that node's view at once and the other
+// nodes' after the cluster lag, like any other write. The newest view of
+// any node is the database's ("This will update the status of uploads in
+// the Jamf Pro database", the refresh-inventory schema text).
+type invVersion struct {
+	at    time.Time
+	node  int
+	files map[string]File
+}
+
+// recordInventoryLocked stores node's new inventory view.
+func (s *Server) recordInventoryLocked(node int, files map[string]File) {
+	now := time.Now()
+	h := append(s.invHist, invVersion{at: now, node: node, files: files})
+	for i := len(h) - 1; i > 0; i-- {
+		if s.invVisibleToAll(h[i], now) {
+			h = h[i:]
+			break
+		}
+	}
+	s.invHist = h
+}
+
+func (s *Server) invVisibleToAll(v invVersion, now time.Time) bool {
+	return !s.clustered() || v.node == nodeAll || now.Sub(v.at) >= s.opts.ClusterLag
+}
+
+// inventoryLocked is the inventory as node sees it (nodeDB: the database's,
+// the newest any node wrote).
+func (s *Server) inventoryLocked(node int) map[string]File {
+	h := s.invHist
+	if node == nodeDB && len(h) > 0 {
+		return h[len(h)-1].files
+	}
+	now := time.Now()
+	for i := len(h) - 1; i >= 0; i-- {
+		if h[i].node == node || s.invVisibleToAll(h[i], now) {
+			return h[i].files
+		}
+	}
+	return nil
+}
+
+// nodeDB asks for the database's view rather than a node's.
+const nodeDB = -2
+
+// fixtureFileLocked puts a file into every node's inventory at once (test
+// fixtures, like AddPackage).
+func (s *Server) fixtureFileLocked(f File) {
+	next := map[string]File{}
+	for k, v := range s.inventoryLocked(nodeDB) {
+		next[k] = v
+	}
+	next[f.Name] = f
+	s.recordInventoryLocked(nodeAll, next)
 }

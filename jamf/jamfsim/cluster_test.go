@@ -10,7 +10,7 @@ import (
 // onNode sends a request pinned to one node with the balancer's cookie.
 func (c *tc) onNode(node int, method, path string, body map[string]any) resp {
 	c.t.Helper()
-	hdr := map[string]string{"Cookie": balanceCookie + "=" + nodeCookieValue(node)}
+	hdr := map[string]string{"Cookie": CookieJproIngress + "=" + nodeCookieValue(node)}
 	if body != nil {
 		return c.jsonBodyHdr(method, path, body, hdr)
 	}
@@ -115,10 +115,10 @@ func TestClusterStickiness(t *testing.T) {
 		}
 		res.Body.Close()
 		set := res.Header.Get("Set-Cookie")
-		if !strings.HasPrefix(set, balanceCookie+"=") {
+		if !strings.HasPrefix(set, CookieJproIngress+"=") {
 			t.Fatalf("no APBALANCEID on a first response: %q", set)
 		}
-		seen[strings.SplitN(strings.TrimPrefix(set, balanceCookie+"="), ";", 2)[0]] = true
+		seen[strings.SplitN(strings.TrimPrefix(set, CookieJproIngress+"="), ";", 2)[0]] = true
 	}
 	if len(seen) != 2 {
 		t.Errorf("cookieless requests landed on %v, want both nodes", seen)

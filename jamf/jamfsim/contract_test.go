@@ -119,7 +119,7 @@ func TestContractCoversEveryRoute(t *testing.T) {
 			c.jsonBody("PUT", "/api/v1/packages/1", v1Body("Cover", "Cover.pkg", "-1", "MD5"))
 			body, ct := multipartBody(t, "file", "Cover.pkg", []byte("cover bytes"))
 			c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct})
-			waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
+			c.refreshUntil("Cover.pkg", func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
 			c.do("GET", "/api/v1/categories?filter="+q(`name=="apps"`), nil, nil)
 			c.do("GET", "/api/v1/categories/1", nil, nil)
 			// JCDS

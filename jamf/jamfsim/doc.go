@@ -17,14 +17,19 @@
 //	st := sim.State() // packages, JCDS files with md5/sha3, call logs, counts
 //
 // Start's defaults are the faithful ones: a two-node cluster with a 60 s
-// refresh lag, and the OpenAPI contract check failing the test on any
-// exchange the documents do not allow. Tests that need instant
+// refresh lag and the jpro-ingress cookie, records that move on only
+// through an inventory refresh (with the hash flip during processing), and
+// the OpenAPI contract check failing the test on any exchange the documents
+// do not allow. Tests that need instant
 // convergence say so (ClusterNodes: 1, or a short ClusterLag).
 //
 // The standalone program (jamf/cmd/jamfsim) prints JSS_URL=… and
-// AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state
-// (each package as GET /api/v1/packages/{id} shows it once the cluster has
-// caught up). Flags -cluster-nodes, -cluster-lag, -processing-delay,
+// AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state:
+// "packages" shows each package as GET /api/v1/packages/{id} shows it once
+// the cluster has caught up (the database's records and inventory),
+// "nodes" what each node answers now (its packages, its inventory, and
+// the cookie that pins a client to it). Flags -cluster-nodes,
+// -cluster-lag, -balance-cookie, -no-refresh-flip, -processing-delay,
 // -no-jcds, -jcds-removed and -contract (log violations) mirror Options.
 //
 // # Faults
@@ -36,7 +41,7 @@
 // /_sim/fail-processing?n=N, /_sim/clear-faults. Flag format (-fault,
 // ParseFault):
 //
-//	METHOD PATH STATUS [COUNT] [retry-after=S] [latency=D] [body=TEXT] [s3]
+//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [body=TEXT] [s3]
 //
 //	"GET /api/v1/jcds/files 429 2 retry-after=1"   two 429s with Retry-After
 //	"POST /api/v1/jcds/files 503 *"                 every call fails
@@ -45,6 +50,19 @@
 //	"PUT /jcds-sim/tmp/* expire-credentials s3"     AWS keys expire at the first S3 PUT
 //	"POST /api/v1/jcds/files expire-tokens"         bearer tokens expire when this call arrives
 //	"PUT /jcds-sim/tmp/* 500 3 s3"                  three failing S3 PUTs
+//	"POST /api/v1/packages/1/upload never-lands"    201, but the file never lands
+//	"POST /jcds-sim/tmp/* never-lands s3"           a multipart commit answers 200, nothing lands
+//	"POST /api/v1/cloud-distribution-point/refresh-inventory 500 * every=4"
+//	                                                every 4th refresh answers 500
+//
+// never-lands is jamfplatform PR #273: the service "occasionally starts
+// recomputing a package's hash for an upload that never actually landed
+// the binary ... size "0""; processing ends with no file (a v1 upload also
+// takes the old one with it: "no file" is what the PR shows) and the
+// refresh after it shows size "0". On S3 it fires only on a commit
+// (PutObject or CompleteMultipartUpload). every=N models the refresh that
+// answers 500 now and then (jamf-cli retries or ignores those, jamf-api.md);
+// deterministic rather than random (simulator's choice), so tests repeat.
 //
 // Jamf faults match the request path (exact, or prefix with a trailing *);
 // S3 faults match /BUCKET/KEY at the S3 proxy. net/http silently retries an
@@ -57,8 +75,11 @@
 //     clustered … web applications, which do not directly communicate with
 //     each other … the cluster refresh, which occurs every minute"
 //     (developer.jamf.com/jamf-pro/docs/sticky-sessions-for-jamf-cloud);
-//     stickiness is the APBALANCEID cookie (same page; jamf-upload keeps a
-//     cookie jar). Model: one database (writes, uniqueness checks) plus,
+//     stickiness is a load-balancer cookie: jpro-ingress in Jamf Support's
+//     current scripts (jamf/scripts support/cloud-dp-inventory-refresh/
+//     hit_all_pods_internet.zsh), APBALANCEID in Jamf's older docs
+//     (same page); Options.BalanceCookie / -balance-cookie chooses,
+//     default jpro-ingress (jamf-upload keeps a cookie jar). Model: one database (writes, uniqueness checks) plus,
 //     per node, a view of package records in which another node's write
 //     appears only after ClusterLag; a node reads its own writes at once.
 //     The real refresh runs every minute, so a write shows elsewhere 0–60 s
@@ -72,8 +93,17 @@
 //     robin, deterministic); the cookie is set on the first response
 //     without Secure (plain HTTP on loopback); tokens, accounts,
 //     categories and the JCDS inventory are shared by all nodes; the
-//     server's own background writes (upload processing) are made on the
-//     node that took the upload; fixtures (AddPackage) are seen everywhere.
+//     server's own writes by a refresh are made on the node that took the
+//     refresh; fixtures (AddPackage, AddFile) are seen everywhere.
+//   - Inventory per node (cluster.go): Jamf Support's script refreshes
+//     "on each pod" of a tenant ("Standard (2 pods) and Premium (4
+//     pods)"), so each node keeps its own view of the distribution point
+//     inventory. A refresh replaces the serving node's view at once and
+//     the others' after ClusterLag (the same lag as any write: choice);
+//     cloudTransferStatus and GET cloud-distribution-point/files come from
+//     the serving node's view. The newest view is the database's (the
+//     refresh "will update the status of uploads in the Jamf Pro
+//     database", the schema's text).
 //   - Lenient v1 bodies (packages_v1.go): the Java service coerces 0/1 and
 //     "true"/"false" to booleans and "10" to integers (jamf-api.md;
 //     JamfPackageUploader sent fillUserTemplate 0 and priority "10" for
@@ -89,8 +119,9 @@
 //     2026-06-25"; jamf-cli PR #258; jamf/JamfSync#41). A new object starts
 //     with size null (choice, from "only a refresh fills it"). A refresh
 //     gives size "0" to a package whose file is not in the distribution
-//     point ("size "0" means the file never landed", jamf-api.md; applying
-//     it at refresh time is the choice).
+//     point ("size "0" means the file never landed", jamf-api.md,
+//     jamfplatform PR #273; applying it at refresh time is the choice),
+//     unless an upload of that file is still being processed.
 //   - Hashes are the server's: a refresh writes hashType SHA3_512,
 //     hashValue, md5, sha256 and, shown from 11.25 (the field first
 //     appears in the 11.25.2 schema), sha3512. Client-written values stay
@@ -101,26 +132,55 @@
 //     shipped; taking the lower end never refuses SHA3_512 where a real
 //     server took it (the 11.25 change was the sha3512 field, not the
 //     type). Before 11.11, v1 answers 400 INVALID_FIELD (hashType) and
-//     Classic 400 "Problem with hash_type" (choice of wording).
-//   - Asynchronous processing (cdp.go): v1 {id}/upload answers 201 once the
-//     bytes are in; the record shows cloudTransferStatus PENDING with the
-//     hash blanked, then, after ProcessingDelay plus the copy, READY with
-//     the server's hashes and the old size until a refresh (jamf-api.md
-//     "Processing is asynchronous"; jamf-cli verifyPackageUpload polls for
-//     exactly this). FailProcessing ends it in ERROR (the old file, if
-//     any, stays; a later refresh that finds a file makes it READY: "the
-//     inventory and status will be updated", the schema's file-name text). JCDS 2.0 uploads are
-//     moved out of tmp/ by a background loop after ProcessingDelay; they do
-//     not touch package records (a refresh does).
-//   - cloudTransferStatus takes the schema's values READY, PENDING, ERROR
-//     (CloudDistributionPointInventoryFileInfo.status). A record whose file
-//     is not in the distribution point is PENDING ("Availability Pending"
-//     in Jamf Pro; choice).
+//     Classic 400 "Problem with hash_type" (choice of wording). The server
+//     does not check a client-written hash (jamf-cli, jamfplatform:
+//     jamf-api.md 2026-12).
+//   - A v1 PUT is a full replace (packages_v1.go): a field left out of the
+//     body is cleared, the hash fields (hashType, hashValue, md5, sha256,
+//     sha3512) included ("confirmed PUT is full-replace; we GET the
+//     canonical record first", terraform-provider-jamfplatform crud.go);
+//     size is blanked as above; read-only fields (id, size,
+//     cloudTransferStatus, indexed) are ignored (schema readOnly). A
+//     Classic PUT changes only the elements it carries (choice: no source
+//     speaks of Classic; the Classic API has always taken partial bodies).
+//   - Processing moves on only through a refresh (cdp.go, store.go).
+//     After a v1 {id}/upload (201 once the bytes are in) or a JCDS commit
+//     (object under tmp/<uuid>/, moved into the distribution point after
+//     ProcessingDelay plus hashing and copying), the record keeps its OLD
+//     hashValue, size and cloudTransferStatus; only an inventory refresh
+//     after the service finished writes the new ones ("The refresh is what
+//     moves processing on": the refresh-inventory schema text "This will
+//     update the status of uploads in the Jamf Pro database"; jamf-cli and
+//     jamfplatform poll with a refresh on every tick and keep a
+//     previousHash, jamf-api.md 2026-12). No record turns READY and no
+//     server hash appears without a refresh. A refresh during processing
+//     changes nothing, except that the first one during a v1 upload that
+//     replaces a file shows the new hashes with the old size and the next
+//     one reverts them ("can briefly show the new hash with the old size,
+//     then revert", terraform-provider-jamfplatform helpers.go); which
+//     refreshes flip is the choice; Options.NoRefreshFlip /
+//     -no-refresh-flip turns the flip off. The JCDS file list (GET
+//     /api/v1/jcds/files) shows the distribution point itself, processed
+//     files at once (choice: no source says the JCDS list lags).
+//     FailProcessing leaves the old file and the next refresh shows ERROR,
+//     the one after READY again ("If available, the inventory and status
+//     will be updated", the schema's file-name text; when ERROR shows is the
+//     choice: it is in the schema's enum only).
+//   - cloudTransferStatus: READY when the serving node's inventory has the
+//     file, EMPTY when it has none ("No CDP binary (metadata-only / FSDP)",
+//     terraform-provider-jamfplatform; jamf-api.md 2026-12), ERROR as
+//     above. PENDING is never shown: it appears only in the schema's enum.
 //   - v1 {id}/upload to an object whose file exists replaces the file
 //     under the same name (no _1): grahampugh/jamf-upload#172 shows such
-//     uploads succeeding on a real server; that the old file stays listed
-//     until the new one is processed is the choice. JCDS 2.0 uploads of a
-//     taken name become Name_1, Name_2 (jamf-api.md).
+//     uploads succeeding on a real server. Whether the old file stays
+//     installable meanwhile is documented nowhere (jamf-api.md 2026-12);
+//     keeping it listed until the new one is processed is the choice.
+//     JCDS 2.0 uploads of a taken name become Name_1, Name_2 (jamf-api.md).
+//   - The in-process S3 decodes aws-chunked bodies (store bodies the AWS
+//     SDKs send over HTTPS, with checksum trailers; AWS S3 docs on chunked
+//     uploads) in the proxy, and refuses a malformed one with 400
+//     IncompleteBody (choice of code); gofakes3 alone stored the framing
+//     as data. MinIO decodes them itself and gets the request untouched.
 //   - Versions (version.go): /api/v1/packages from 11.5; jcds/properties
 //     only before 11.19 (go-api-sdk-jamfpro "Remove removed endpoint
 //     /v1/jcds/properties (11.19)"); jcds/refresh-inventory from 11.11
@@ -207,9 +267,9 @@
 //     last resort); a list waits up to ListWait for a move in progress and
 //     does not show files not yet moved.
 //   - GET /api/v1/cloud-distribution-point describes a JAMF_CLOUD point;
-//     its /files lists one PACKAGE entry per file (status READY) or upload
-//     in processing (PENDING/ERROR), fileObjectId the package's id ("-1"
-//     when no object names the file).
+//     its /files lists one PACKAGE entry per file in the serving node's
+//     inventory (READY; ERROR where a refresh reported a failed upload),
+//     fileObjectId the package's id ("-1" when no object names the file).
 //   - The jcds properties body (before 11.19) is {"jcds2Enabled":true,
 //     "fileStreamEndpointEnabled":true,"maxChunkSize":…} (fields
 //     unconfirmed).

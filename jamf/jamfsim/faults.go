@@ -28,6 +28,19 @@ type Fault struct {
 	// request is served normally: an S3 request then meets ExpiredToken).
 	ExpireTokens      bool `json:"expireTokens,omitempty"`
 	ExpireCredentials bool `json:"expireCredentials,omitempty"`
+
+	// NeverLands serves the request normally (201 for {id}/upload, 200 for
+	// an S3 commit), but the upload it delivers never lands: processing
+	// ends with no file, and the refresh after it shows size "0"
+	// (jamfplatform PR #273). Jamf faults: the POST /api/v1/packages/{id}/upload
+	// path; S3 faults fire only on a commit (PutObject or
+	// CompleteMultipartUpload under tmp/).
+	NeverLands bool `json:"neverLands,omitempty"`
+	// Every makes the fault fire on every Every-th matching call only (the
+	// others are served normally): a refresh that answers 500 "now and
+	// then", which jamf-cli ignores as expected (jamf-api.md). 0 or 1: every call.
+	Every int `json:"every,omitempty"`
+	seen  int
 }
 
 // InjectFault adds a fault; faults match in the order they were added.
@@ -58,13 +71,14 @@ func (s *Server) FailS3Parts(n int) {
 
 // ParseFault reads the -fault flag format:
 //
-//	METHOD PATH STATUS [COUNT] [retry-after=SECONDS] [latency=DURATION] [body=TEXT] [s3]
+//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=SECONDS] [latency=DURATION] [body=TEXT] [s3]
 //
 // METHOD may be "*"; PATH ends in "*" for a prefix; STATUS is an HTTP status,
 // "drop" (close the connection), "delay" (with latency=, then serve
 // normally), "expire-tokens" or "expire-credentials" (expire them when the
-// call arrives, then serve it); COUNT defaults to 1, "*" or -1 means every
-// call; "s3" makes it an S3 fault (PATH is then /BUCKET/KEY).
+// call arrives, then serve it), "never-lands" (serve it, but the upload it
+// delivers never lands); COUNT defaults to 1, "*" or -1 means every
+// call; every=N fires it on every N-th matching call only; "s3" makes it an S3 fault (PATH is then /BUCKET/KEY).
 // Example: "POST /api/v1/jcds/files 429 2 retry-after=1".
 func ParseFault(spec string) (Fault, error) {
 	fields := strings.Fields(spec)
@@ -82,6 +96,8 @@ func ParseFault(spec string) (Fault, error) {
 		f.ExpireTokens = true
 	case "expire-credentials":
 		f.ExpireCredentials = true
+	case "never-lands":
+		f.NeverLands = true
 	case "delay":
 	default:
 		st, err := strconv.Atoi(fields[2])
@@ -108,6 +124,12 @@ func ParseFault(spec string) (Fault, error) {
 		switch strings.ToLower(k) {
 		case "s3":
 			f.S3 = true
+		case "every":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return Fault{}, fmt.Errorf("fault %q: every %q is not a positive number", spec, v)
+			}
+			f.Every = n
 		case "retry-after":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -128,7 +150,7 @@ func ParseFault(spec string) (Fault, error) {
 			return Fault{}, fmt.Errorf("fault %q: unknown option %q", spec, opt)
 		}
 	}
-	if f.Status == 0 && !f.Drop && f.Latency == 0 && !f.ExpireTokens && !f.ExpireCredentials {
+	if f.Status == 0 && !f.Drop && f.Latency == 0 && !f.ExpireTokens && !f.ExpireCredentials && !f.NeverLands {
 		return Fault{}, fmt.Errorf("fault %q: delay needs latency=", spec)
 	}
 	return f, nil
@@ -146,6 +168,18 @@ func (s *Server) takeFault(r *http.Request, s3 bool) *Fault {
 		if !pathMatch(f.Path, path) && !pathMatch(f.Path, esc) {
 			continue
 		}
+		if f.NeverLands && s3 && !isS3Commit(r) {
+			continue
+		}
+		if f.Every > 1 {
+			f.seen++
+			if f.seen%f.Every != 0 {
+				continue
+			}
+		}
+		if f.NeverLands {
+			s.lost[path] = true
+		}
 		hit := *f
 		if f.Count > 0 {
 			f.Count--
@@ -156,6 +190,15 @@ func (s *Server) takeFault(r *http.Request, s3 bool) *Fault {
 		return &hit
 	}
 	return nil
+}
+
+// isS3Commit reports whether an S3 request completes an object: a PutObject
+// (not a part, not a copy) or a CompleteMultipartUpload.
+func isS3Commit(r *http.Request) bool {
+	q := r.URL.Query()
+	isPart := r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId")
+	return (r.Method == http.MethodPut && !isPart && r.Header.Get("X-Amz-Copy-Source") == "") ||
+		(r.Method == http.MethodPost && q.Has("uploadId"))
 }
 
 // applyFault serves a matching fault; it reports whether the request was

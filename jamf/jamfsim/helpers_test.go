@@ -150,6 +150,35 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
+// refresh asks the serving node for an inventory refresh of one file.
+func (c *tc) refresh(file string) resp {
+	c.t.Helper()
+	return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q(file), nil, nil)
+}
+
+// refreshUntil refreshes the inventory for one file name on every tick, as
+// Jamf's tools do, until cond holds (10 s at most). Before 11.24 it uses the
+// JCDS refresh.
+func (c *tc) refreshUntil(file string, cond func() bool) {
+	c.t.Helper()
+	path := "/api/v1/cloud-distribution-point/refresh-inventory?file-name=" + q(file)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := c.do("POST", path, nil, nil)
+		if r.status == 404 {
+			path = "/api/v1/jcds/refresh-inventory?file-name=" + q(file)
+			continue
+		}
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s: condition not reached in 10s of refreshes", file)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 type creds struct {
 	AccessKeyID, SecretAccessKey, SessionToken, Region, BucketName, Path, UUID string
 	Expiration                                                                 int64

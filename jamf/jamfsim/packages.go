@@ -38,8 +38,9 @@ type Package struct {
 	SHA256               string `json:"sha256"`
 	SHA3512              string `json:"sha3512"`
 	Size                 string `json:"size"` // "" shows as null
-	// TransferStatus is "PENDING" while an upload is processed and "ERROR"
-	// when processing failed; "" derives READY/PENDING from the inventory.
+	// TransferStatus is "ERROR" once a refresh reported a failed upload;
+	// "" derives READY (file in the node's inventory) or empty from the
+	// inventory.
 	TransferStatus string `json:"cloudTransferStatus"`
 	// Writes records how the object was written ("classic-create",
 	// "v1-update", "v1-upload", "refresh", …), for assertions.

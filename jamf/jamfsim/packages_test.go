@@ -231,7 +231,7 @@ func TestV1SizeIsTheServers(t *testing.T) {
 			return c.jsonBody("PUT", "/api/v1/packages/1", v1Body("App", "App.pkg", "-1", "MD5"))
 		}, blanked},
 		{"cdp refresh of the file", func() resp {
-			return c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=App.pkg", nil, nil)
+			return c.refresh("App.pkg")
 		}, refreshed},
 		{"v1 PUT with size", func() resp {
 			b := v1Body("App", "App.pkg", "-1", "SHA_512")
@@ -258,12 +258,14 @@ func TestV1SizeIsTheServers(t *testing.T) {
 		st.then(st.name)
 	}
 	// A package whose file is not in the distribution point: a PUT leaves
-	// its size alone, a refresh says "0" (the file never landed).
+	// its size alone, a refresh says "0" (the file never landed), and its
+	// cloudTransferStatus is empty, not PENDING ("No CDP binary",
+	// terraform-provider-jamfplatform).
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Ghost", "Ghost.pkg", "-1", "MD5")); r.status != 201 {
 		t.Fatal(r.status)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Ghost.pkg", nil, nil)
-	if p := c.pkg("2"); p["size"] != "0" || p["cloudTransferStatus"] != "PENDING" {
+	c.refresh("Ghost.pkg")
+	if p := c.pkg("2"); p["size"] != "0" || p["cloudTransferStatus"] != "" {
 		t.Errorf("ghost after refresh: %v", p)
 	}
 	// JSON state shows what a GET shows.
@@ -290,7 +292,7 @@ func TestFullRefreshRateLimit(t *testing.T) {
 	c.sim.AddPackage(Package{Name: "A", FileName: "A.pkg"})
 	c.sim.AddFile("B.pkg", []byte("bb"))
 	c.sim.AddPackage(Package{Name: "B", FileName: "B.pkg"})
-	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=A.pkg", nil, nil); r.status != 204 {
+	if r := c.refresh("A.pkg"); r.status != 204 {
 		t.Fatal(r.status)
 	}
 	if r := c.do("POST", "/api/v1/jcds/refresh-inventory", nil, nil); r.status != 204 {
@@ -308,7 +310,7 @@ func TestFullRefreshRateLimit(t *testing.T) {
 	if p := c.pkg("2"); p["size"] != "2" {
 		t.Errorf("a second full refresh within 15 s refreshed: %v", p)
 	}
-	if r := c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=B.pkg", nil, nil); r.status != 204 {
+	if r := c.refresh("B.pkg"); r.status != 204 {
 		t.Fatal(r.status)
 	}
 	if p := c.pkg("2"); p["size"] != "4" {
@@ -329,13 +331,26 @@ func multipartBody(t *testing.T, field, fileName string, data []byte) (*bytes.Bu
 	return &buf, mw.FormDataContentType()
 }
 
-// v1 {id}/upload: 201, then asynchronous processing: PENDING with the hash
-// blanked, then READY with the server's hashes and the old size until a
-// refresh. Uploading again to the same object replaces its file under the
-// same name (no _1); the old file stays listed until then.
+// uploadDone reports whether the service has finished processing the
+// latest v1 upload of file (not visible through the API before a refresh).
+func (c *tc) uploadDone(file string) bool {
+	c.sim.mu.Lock()
+	defer c.sim.mu.Unlock()
+	u := c.sim.uploads[file]
+	return u == nil || u.done
+}
+
+// v1 {id}/upload: 201, then asynchronous processing that the record does
+// not show until a refresh after it: the old hash, size and status stay
+// (jamf-api.md 2026-12: "the refresh is what moves processing on"). A
+// refresh during the processing of a replacement flips to the new hash
+// with the old size once, then reverts (jamfplatform helpers.go).
+// Uploading again to the same object replaces its file under the same name
+// (no _1); the old file stays listed until then.
 func TestV1Upload(t *testing.T) {
 	t.Parallel() // waits out real delays
-	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: time.Second})
+	const delay = 3 * time.Second
+	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: delay})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Tool", "Tool 1.0.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -351,10 +366,12 @@ func TestV1Upload(t *testing.T) {
 		{"absent package", "/api/v1/packages/9/upload", "file", "Tool 1.0.pkg", 404, "NOT_FOUND"},
 		{"upload", "/api/v1/packages/1/upload", "file", "Tool 1.0.pkg", 201, ""},
 	}
+	var uploaded time.Time
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, ct := multipartBody(t, tt.field, tt.file, data)
 			r := c.do("POST", tt.path, body, map[string]string{"Content-Type": ct})
+			uploaded = time.Now()
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 			}
@@ -363,56 +380,119 @@ func TestV1Upload(t *testing.T) {
 			}
 		})
 	}
-	if p := c.pkg("1"); p["cloudTransferStatus"] != "PENDING" || p["hashValue"] != nil || p["size"] != nil {
-		t.Errorf("right after the upload: %v", p)
+	unchanged := func(when string) {
+		t.Helper()
+		if p := c.pkg("1"); p["cloudTransferStatus"] != "" || p["hashValue"] != "abc" || p["size"] != nil {
+			t.Errorf("%s: %v", when, p)
+		}
 	}
-	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
+	inTime := func(since time.Time) bool {
+		if time.Since(since) >= delay {
+			t.Logf("machine too slow: %v passed, processing is over; skipping a during-processing check", time.Since(since))
+			return false
+		}
+		return true
+	}
+	unchanged("right after the upload")
+	c.refresh("Tool 1.0.pkg")
+	if inTime(uploaded) {
+		unchanged("refresh during processing (no old file)")
+	}
+	waitFor(t, func() bool { return c.uploadDone("Tool 1.0.pkg") })
 	md5hex, sha3hex := sums(data)
-	if p := c.pkg("1"); p["hashType"] != "SHA3_512" || p["hashValue"] != sha3hex || p["md5"] != md5hex || p["size"] != nil {
-		t.Errorf("processed, before a refresh: %v", p)
-	}
-	f := fileNamed(c.files(), "Tool 1.0.pkg")
-	if f == nil || f.Size != int64(len(data)) || f.MD5 != md5hex || f.SHA3 != sha3hex {
+	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.Size != int64(len(data)) || f.MD5 != md5hex || f.SHA3 != sha3hex {
 		t.Fatalf("JCDS file after v1 upload: %+v", f)
 	}
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
-	if p := c.pkg("1"); p["size"] != "3145745" {
-		t.Errorf("package size after refresh %v", p["size"])
+	unchanged("processed, before a refresh")
+	c.refresh("Tool 1.0.pkg")
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashType"] != "SHA3_512" || p["hashValue"] != sha3hex ||
+		p["md5"] != md5hex || p["size"] != "3145745" {
+		t.Errorf("refresh after processing: %v", p)
 	}
 
-	// Replace: the old file stays listed until the new one is processed.
+	// Replace: the old file stays listed until the new one is processed;
+	// refreshes meanwhile flip, revert, then change nothing.
 	small := []byte("version two")
+	_, sha2 := sums(small)
 	body, ct := multipartBody(t, "file", "Tool 1.0.pkg", small)
 	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
 		t.Fatalf("second upload: %d %s", r.status, r.body)
 	}
+	uploaded = time.Now()
 	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha3hex {
 		t.Errorf("old file while processing: %+v", f)
 	}
-	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "READY" })
-	_, sha2 := sums(small)
-	if p := c.pkg("1"); p["hashValue"] != sha2 || p["size"] != "3145745" {
-		t.Errorf("new hash with the old size until a refresh: %v", p)
+	for i, want := range []string{sha2, sha3hex, sha3hex} {
+		c.refresh("Tool 1.0.pkg")
+		if p := c.pkg("1"); inTime(uploaded) && (p["hashValue"] != want || p["size"] != "3145745" || p["cloudTransferStatus"] != "READY") {
+			t.Errorf("refresh %d during processing: hash %v size %v status %v, want hash %s with the old size", i+1, p["hashValue"], p["size"], p["cloudTransferStatus"], want)
+		}
+	}
+	waitFor(t, func() bool { return c.uploadDone("Tool 1.0.pkg") })
+	if p := c.pkg("1"); p["hashValue"] != sha3hex || p["size"] != "3145745" || p["cloudTransferStatus"] != "READY" {
+		t.Errorf("processed, before a refresh, the old record stays: %v", p)
+	}
+	c.refresh("Tool 1.0.pkg")
+	if p := c.pkg("1"); p["hashValue"] != sha2 || p["size"] != "11" || p["cloudTransferStatus"] != "READY" {
+		t.Errorf("refresh after the replacement: %v", p)
 	}
 	fs := c.files()
 	if len(fs) != 1 || fs[0].Name != "Tool 1.0.pkg" || fs[0].SHA3 != sha2 || fs[0].Size != int64(len(small)) {
 		t.Errorf("after replacement: %+v", fs)
 	}
 
-	// A processing failure: ERROR, the old file stays.
+	// A processing failure: the old file stays; the next refresh reports
+	// ERROR, the one after finds the (old) file.
 	c.sim.FailProcessing(1)
 	body, ct = multipartBody(t, "file", "Tool 1.0.pkg", []byte("three"))
 	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
 		t.Fatalf("third upload: %d %s", r.status, r.body)
 	}
-	waitFor(t, func() bool { return c.pkg("1")["cloudTransferStatus"] == "ERROR" })
+	waitFor(t, func() bool { return c.uploadDone("Tool 1.0.pkg") })
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" {
+		t.Errorf("failed processing, before a refresh: %v", p)
+	}
 	if f := fileNamed(c.files(), "Tool 1.0.pkg"); f == nil || f.SHA3 != sha2 {
 		t.Errorf("after a failed processing: %+v", f)
 	}
-	// A refresh finds the (old) file and updates status and size.
-	c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+q("Tool 1.0.pkg"), nil, nil)
-	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha2 || p["size"] != "11" {
+	c.refresh("Tool 1.0.pkg")
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "ERROR" {
 		t.Errorf("refresh after a failed processing: %v", p)
+	}
+	c.refresh("Tool 1.0.pkg")
+	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha2 || p["size"] != "11" {
+		t.Errorf("second refresh after a failed processing: %v", p)
+	}
+}
+
+// Without the flip (NoRefreshFlip), a refresh during processing changes
+// nothing at all.
+func TestV1UploadNoRefreshFlip(t *testing.T) {
+	t.Parallel() // waits out real delays
+	const delay = 3 * time.Second
+	c := newTC(t, Options{ClusterNodes: 1, ProcessingDelay: delay, NoRefreshFlip: true})
+	c.sim.AddFile("F.pkg", []byte("old"))
+	c.login()
+	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("F", "F.pkg", "-1", "SHA_512")); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	c.refresh("F.pkg")
+	_, oldSHA3 := sums([]byte("old"))
+	body, ct := multipartBody(t, "file", "F.pkg", []byte("brand new"))
+	if r := c.do("POST", "/api/v1/packages/1/upload", body, map[string]string{"Content-Type": ct}); r.status != 201 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	uploaded := time.Now()
+	for i := 0; i < 2; i++ {
+		c.refresh("F.pkg")
+		if p := c.pkg("1"); time.Since(uploaded) < delay && (p["hashValue"] != oldSHA3 || p["size"] != "3") {
+			t.Errorf("refresh %d during processing changed the record: %v", i+1, p)
+		}
+	}
+	_, newSHA3 := sums([]byte("brand new"))
+	c.refreshUntil("F.pkg", func() bool { return c.pkg("1")["hashValue"] == newSHA3 })
+	if p := c.pkg("1"); p["size"] != "9" {
+		t.Errorf("after processing and a refresh: %v", p)
 	}
 }
 

@@ -13,19 +13,20 @@ import (
 
 // ---- Jamf Pro API v1 (11.5+) ----
 
-// transferStatusLocked is the package's cloudTransferStatus, one of the
-// schema's READY, PENDING, ERROR (CloudDistributionPointInventoryFileInfo
-// status): an upload in progress or failed says so; otherwise READY when
-// the file is in the distribution point and PENDING ("Availability
-// Pending" in Jamf Pro) when it is not.
-func (s *Server) transferStatusLocked(p *Package) string {
+// transferStatusLocked is the package's cloudTransferStatus as node shows
+// it: ERROR where a refresh reported a failed upload (simulator's choice;
+// the schema's enum lists it), READY when the file is in node's inventory
+// view, and empty when it is not: "No CDP binary (metadata-only / FSDP)"
+// (terraform-provider-jamfplatform; jamf-api.md 2026-12). PENDING is in
+// the schema's enum only.
+func (s *Server) transferStatusLocked(node int, p *Package) string {
 	if p.TransferStatus != "" {
 		return p.TransferStatus
 	}
-	if _, ok := s.files[p.FileName]; ok {
+	if _, ok := s.inventoryLocked(node)[p.FileName]; ok {
 		return "READY"
 	}
-	return "PENDING"
+	return ""
 }
 
 func nullable(v string) any {
@@ -35,8 +36,8 @@ func nullable(v string) any {
 	return v
 }
 
-// v1ViewLocked is the object as GET /api/v1/packages/{id} shows it.
-func (s *Server) v1ViewLocked(p *Package) map[string]any {
+// v1ViewLocked is the object as GET /api/v1/packages/{id} shows it on node.
+func (s *Server) v1ViewLocked(node int, p *Package) map[string]any {
 	v := map[string]any{
 		"id": p.ID, "packageName": p.Name, "fileName": p.FileName, "categoryId": p.CategoryID,
 		"info": p.Info, "notes": p.Notes, "priority": p.Priority, "osRequirements": p.OSRequirements,
@@ -45,7 +46,7 @@ func (s *Server) v1ViewLocked(p *Package) map[string]any {
 		"suppressFromDock": p.SuppressFromDock, "suppressEula": p.SuppressEula,
 		"suppressRegistration": p.SuppressRegistration, "md5": nullable(p.MD5), "sha256": nullable(p.SHA256),
 		"hashType": nullable(p.HashType), "hashValue": nullable(p.HashValue), "size": nullable(p.Size),
-		"manifest": nil, "format": nil, "cloudTransferStatus": s.transferStatusLocked(p),
+		"manifest": nil, "format": nil, "cloudTransferStatus": s.transferStatusLocked(node, p),
 	}
 	if s.version.hasSHA3512Field() {
 		v["sha3512"] = nullable(p.SHA3512)
@@ -134,7 +135,7 @@ func (s *Server) v1ListPackages(w http.ResponseWriter, r *http.Request) {
 	}
 	results := []map[string]any{}
 	for i := page * size; i < len(matched) && i < (page+1)*size; i++ {
-		results = append(results, s.v1ViewLocked(matched[i]))
+		results = append(results, s.v1ViewLocked(nodeOf(r), matched[i]))
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(matched), "results": results})
@@ -155,7 +156,7 @@ func (s *Server) v1GetPackage(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Package not found", "id")
 		return
 	}
-	writeJSON(w, http.StatusOK, s.v1ViewLocked(p))
+	writeJSON(w, http.StatusOK, s.v1ViewLocked(nodeOf(r), p))
 }
 
 // v1Required is the v1 Package schema's `required` list (11.23.2–11.30.1):
@@ -267,18 +268,15 @@ func (s *Server) applyV1Locked(p *Package, raw map[string]json.RawMessage) (code
 		}
 		*bools[k] = b
 	}
-	// A PUT replaces the object: a client field it leaves out is cleared.
-	// The server-computed digests (md5, sha256, sha3512) stay when left
-	// out (choice: the sources only say a PUT blanks size).
+	// A PUT replaces the object: a field it leaves out is cleared, the
+	// hash fields included ("confirmed PUT is full-replace; we GET the
+	// canonical record first", terraform-provider-jamfplatform crud.go).
 	strs := map[string]*string{"info": &next.Info, "notes": &next.Notes, "osRequirements": &next.OSRequirements,
 		"hashValue": &next.HashValue, "hashType": &next.HashType, "md5": &next.MD5, "sha256": &next.SHA256, "sha3512": &next.SHA3512}
-	serverDigest := map[string]bool{"md5": true, "sha256": true, "sha3512": true}
 	for _, k := range sortedKeys(strs) {
 		raw, present := raw[k]
 		if !present {
-			if !serverDigest[k] {
-				*strs[k] = ""
-			}
+			*strs[k] = ""
 			continue
 		}
 		v, ok := lenientString(raw)
@@ -382,7 +380,7 @@ func (s *Server) v1UpdatePackage(w http.ResponseWriter, r *http.Request) {
 	next.Writes = append(next.Writes, "v1-update")
 	s.metadataWriteLocked(&next)
 	s.commitPkgLocked(nodeOf(r), &next)
-	writeJSON(w, http.StatusOK, s.v1ViewLocked(&next))
+	writeJSON(w, http.StatusOK, s.v1ViewLocked(nodeOf(r), &next))
 }
 
 // DELETE /api/v1/packages/{id} → 204

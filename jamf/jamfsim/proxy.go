@@ -57,10 +57,15 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			writeS3Error(rec, status, code, msg)
 			return
 		}
+		if s.inProcess && isAWSChunked(r) {
+			if err := decodeAWSChunked(r); err != nil {
+				drain(io.LimitReader(r.Body, 256<<20))
+				writeS3Error(rec, http.StatusBadRequest, "IncompleteBody", err.Error())
+				return
+			}
+		}
 		rp.ServeHTTP(rec, r)
-		completed := (r.Method == http.MethodPut && !isPart && r.Header.Get("X-Amz-Copy-Source") == "") ||
-			(r.Method == http.MethodPost && q.Has("uploadId"))
-		if completed && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
+		if isS3Commit(r) && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
 			s.kickProcessor()
 		}
 	})

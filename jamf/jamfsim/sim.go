@@ -55,6 +55,16 @@ type Options struct {
 	// refresh; negative: no lag).
 	ClusterNodes int
 	ClusterLag   time.Duration
+	// BalanceCookie names the load balancer's sticky-session cookie:
+	// CookieJproIngress (default; Jamf Support's current scripts) or
+	// CookieAPBalanceID (Jamf's older docs).
+	BalanceCookie string
+
+	// NoRefreshFlip turns off the flip a refresh during processing shows: the
+	// first such refresh writes the new file's hashes with the old size, the
+	// next one reverts them (terraform-provider-jamfplatform helpers.go, as
+	// jamf-api.md quotes it). Without it such a refresh changes nothing.
+	NoRefreshFlip bool
 
 	// ProcessingDelay is added before an upload is processed (a JCDS move
 	// out of tmp/, or a v1 {id}/upload into the distribution point), on
@@ -145,6 +155,9 @@ type Server struct {
 	lastFullRefresh time.Time
 	failProcessing  int
 	contract        *contractChecker
+	invHist         []invVersion          // per-node inventory views (cluster.go)
+	uploads         map[string]*pkgUpload // by file name: uploads the service has taken, until a refresh reports them
+	lost            map[string]bool       // request paths a "never-lands" fault marked
 
 	// S3 side
 	bucket     string
@@ -177,6 +190,13 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.CDPRefreshSince == "" {
 		opts.CDPRefreshSince = "11.24.0"
+	}
+	switch opts.BalanceCookie {
+	case "":
+		opts.BalanceCookie = CookieJproIngress
+	case CookieJproIngress, CookieAPBalanceID:
+	default:
+		return nil, fmt.Errorf("balance cookie %q: want %s or %s", opts.BalanceCookie, CookieJproIngress, CookieAPBalanceID)
 	}
 	if opts.ClusterNodes <= 0 {
 		opts.ClusterNodes = 2
@@ -246,6 +266,8 @@ func New(opts Options) (*Server, error) {
 		sessions:    map[string]*uploadSession{},
 		lastSession: map[*account]*uploadSession{},
 		creds:       map[string]*issuedCreds{},
+		uploads:     map[string]*pkgUpload{},
+		lost:        map[string]bool{},
 		procSem:     make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
@@ -395,18 +417,30 @@ type Counts struct {
 
 // State is a snapshot for assertions (also served as JSON at /_sim/state).
 // Packages are the database's records, as every node sees them once the
-// cluster has caught up; in JSON each is shown as GET /api/v1/packages/{id}
-// would show it.
+// cluster has caught up; Views (JSON "packages") shows each as
+// GET /api/v1/packages/{id} would once every node has caught up (the
+// database's records and inventory). Nodes shows what each node serves now.
 type State struct {
 	Version    string           `json:"version"`
 	Packages   []Package        `json:"-"`
 	Views      []map[string]any `json:"packages"`
+	Nodes      []NodeState      `json:"nodes"`
 	Categories []Category       `json:"categories"`
 	Files      []File           `json:"files"`
 	Rejected   []Rejected       `json:"rejected"` // uploads the service refused (e.g. unsupported extension)
 	Calls      []Call           `json:"calls"`
 	S3Calls    []Call           `json:"s3Calls"`
 	Counts     Counts           `json:"counts"`
+}
+
+// NodeState is one cluster node's view: each package as
+// GET /api/v1/packages/{id} answers there, and the file names in its
+// inventory.
+type NodeState struct {
+	Node      int              `json:"node"`
+	Cookie    string           `json:"cookie"` // NAME=VALUE that pins a client to this node
+	Packages  []map[string]any `json:"packages"`
+	Inventory []string         `json:"inventory"`
 }
 
 // File is a file in the JCDS distribution point.
@@ -432,7 +466,15 @@ func (s *Server) State() State {
 	st := State{Version: s.opts.JamfVersion, Counts: s.counts}
 	for _, p := range s.packagesLocked() {
 		st.Packages = append(st.Packages, *p)
-		st.Views = append(st.Views, s.v1ViewLocked(p))
+		st.Views = append(st.Views, s.v1ViewLocked(nodeDB, p))
+	}
+	for n := 0; n < s.opts.ClusterNodes; n++ {
+		ns := NodeState{Node: n, Cookie: s.opts.BalanceCookie + "=" + nodeCookieValue(n), Packages: []map[string]any{},
+			Inventory: sortedKeys(s.inventoryLocked(n))}
+		for _, p := range s.viewPackagesLocked(n) {
+			ns.Packages = append(ns.Packages, s.v1ViewLocked(n, p))
+		}
+		st.Nodes = append(st.Nodes, ns)
 	}
 	for _, c := range s.categories {
 		st.Categories = append(st.Categories, *c)

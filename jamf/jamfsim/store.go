@@ -272,6 +272,16 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	case !extensionAllowed(name):
 		reason = "Unsupported file extension"
 	}
+	s.mu.Lock()
+	lost := s.lost["/"+s.bucket+"/"+key]
+	delete(s.lost, "/"+s.bucket+"/"+key)
+	s.mu.Unlock()
+	if lost && reason == "" {
+		// The commit answered success, the file never lands
+		// (jamfplatform PR #273; a "never-lands" fault).
+		s.log.Info().Str("key", key).Msg("JCDS upload never landed (fault)")
+		return s.deleteKey(ctx, key)
+	}
 	if reason != "" {
 		if err := s.deleteKey(ctx, key); err != nil {
 			return err
@@ -447,28 +457,41 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 // AddFile puts a file into the distribution point as it is (no _1
-// renaming). It panics when the S3 backend fails: it is a test fixture.
+// renaming) and into every node's inventory, as a file that was there
+// before the test. It panics when the S3 backend fails: it is a test fixture.
 func (s *Server) AddFile(name string, data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.storeFile(ctx, name, strings.NewReader(string(data))); err != nil {
+	f, err := s.storeFile(ctx, name, strings.NewReader(string(data)))
+	if err != nil {
 		panic(fmt.Sprintf("jamfsim: AddFile %q: %v", name, err))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fixtureFileLocked(f)
 }
 
 // refreshInventory re-reads the bucket root: new or changed objects are
-// hashed, vanished ones dropped. only limits it to one file name.
-func (s *Server) refreshInventory(ctx context.Context, only string) error {
+// hashed, vanished ones dropped. only limits it to one file name. It
+// returns the file names of JCDS uploads the service is still processing
+// (still under tmp/).
+func (s *Server) refreshInventory(ctx context.Context, only string) (busy map[string]bool, err error) {
 	s.syncUploads(ctx, s.opts.ListWait)
+	busy = map[string]bool{}
 	seen := map[string]bool{}
 	p := s3.NewListObjectsV2Paginator(s.s3, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("list bucket: %w", err)
+			return nil, fmt.Errorf("list bucket: %w", err)
 		}
 		for _, obj := range page.Contents {
 			key := aws.ToString(obj.Key)
+			if rest, ok := strings.CutPrefix(key, tmpPrefix); ok {
+				if _, name, ok := strings.Cut(rest, "/"); ok {
+					busy[name] = true
+				}
+			}
 			if strings.HasPrefix(key, tmpPrefix) || strings.HasPrefix(key, stagingPrefix) || (only != "" && key != only) {
 				continue
 			}
@@ -482,7 +505,7 @@ func (s *Server) refreshInventory(ctx context.Context, only string) error {
 			}
 			size, md5hex, sha3hex, sha256hex, err := s.hashObject(ctx, key)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			s.setFile(File{Name: key, Size: size, MD5: md5hex, SHA3: sha3hex, SHA256: sha256hex, Region: Region})
 		}
@@ -494,5 +517,5 @@ func (s *Server) refreshInventory(ctx context.Context, only string) error {
 			delete(s.files, name)
 		}
 	}
-	return nil
+	return busy, nil
 }

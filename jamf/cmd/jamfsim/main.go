@@ -61,7 +61,9 @@ func run(args []string) error {
 		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without a cloud distribution point (JCDS endpoints 500 before 11.25.2, then 404)")
 		jcdsRemoved  = fs.Bool("jcds-removed", false, "simulate a release without the deprecated /api/v1/jcds/* endpoints (all 404)")
 		cdpSince     = fs.String("cdp-refresh-since", "11.24.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
-		nodes        = fs.Int("cluster-nodes", 2, "application nodes behind the URL, sticky by the APBALANCEID cookie (1: no cluster)")
+		nodes        = fs.Int("cluster-nodes", 2, "application nodes behind the URL, sticky by the -balance-cookie cookie (1: no cluster)")
+		cookie       = fs.String("balance-cookie", jamfsim.CookieJproIngress, "load-balancer cookie name: "+jamfsim.CookieJproIngress+" (Jamf Support's current scripts) or "+jamfsim.CookieAPBalanceID+" (older docs)")
+		noFlip       = fs.Bool("no-refresh-flip", false, "a refresh during processing changes nothing (default: the first shows the new hash with the old size, the next reverts it)")
 		lag          = fs.Duration("cluster-lag", time.Minute, "how long a node takes to see writes made on another node")
 		procDelay    = fs.Duration("processing-delay", 0, "added before an upload is processed (0: as long as hashing and copying take)")
 		contract     = fs.Bool("contract", false, "log requests and responses that Jamf's OpenAPI documents do not allow")
@@ -73,7 +75,7 @@ func run(args []string) error {
 		faults       listFlag
 	)
 	fs.Var(&categories, "category", "pre-create a category (repeatable)")
-	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [retry-after=S] [latency=D] [body=TEXT] [s3]' (repeatable)")
+	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [body=TEXT] [s3]'; STATUS may be never-lands (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func run(args []string) error {
 	opts := jamfsim.Options{
 		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
 		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, JCDSRemoved: *jcdsRemoved, CDPRefreshSince: *cdpSince,
-		ClusterNodes: *nodes, ClusterLag: *lag, ProcessingDelay: *procDelay, Logger: logger,
+		ClusterNodes: *nodes, ClusterLag: *lag, BalanceCookie: *cookie, NoRefreshFlip: *noFlip, ProcessingDelay: *procDelay, Logger: logger,
 		WAN: wanlink.Profile{Delay: *wanDelay, ConnRate: wanlink.Mbps(*wanConnMbps), LinkRate: wanlink.Mbps(*wanLinkMbps)},
 	}
 	if *nodes < 1 {

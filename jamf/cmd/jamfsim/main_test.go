@@ -28,7 +28,7 @@ func TestProgram(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-jamf-version", "11.11.0", "-category", "Apps", "-category", "Tools",
 		"-password", "s3cret-pass", "-fault", "GET /api/v1/jcds/files 503 1", "-cluster-nodes", "3", "-cluster-lag", "1h",
-		"-processing-delay", "10ms", "-contract")
+		"-balance-cookie", "APBALANCEID", "-no-refresh-flip", "-processing-delay", "10ms", "-contract")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -105,10 +105,12 @@ func TestProgram(t *testing.T) {
 	var state struct {
 		Version    string
 		Categories []struct{ Name string }
+		Nodes      []struct{ Cookie string }
 	}
 	_ = json.NewDecoder(res.Body).Decode(&state)
 	res.Body.Close()
-	if state.Version != "11.11.0" || len(state.Categories) != 2 || state.Categories[1].Name != "Tools" {
+	if state.Version != "11.11.0" || len(state.Categories) != 2 || state.Categories[1].Name != "Tools" ||
+		len(state.Nodes) != 3 || !strings.HasPrefix(state.Nodes[2].Cookie, "APBALANCEID=") {
 		t.Errorf("state %+v", state)
 	}
 
@@ -125,5 +127,12 @@ func TestProgram(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "s3cret-pass") {
 		t.Error("password in the log")
+	}
+}
+
+func TestBalanceCookieFlag(t *testing.T) {
+	err := run([]string{"-balance-cookie", "SESSIONID"})
+	if err == nil || !strings.Contains(err.Error(), "jpro-ingress") {
+		t.Errorf("an unknown -balance-cookie: %v", err)
 	}
 }
