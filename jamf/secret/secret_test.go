@@ -3,6 +3,10 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"html"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -85,6 +89,37 @@ func TestEscape(t *testing.T) {
 	} {
 		if got := Escape(in); got != want {
 			t.Errorf("Escape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// However deep a secret was escaped, it is masked; text that only looks
+// like an escape of it is not.
+func TestScrubDeeplyEscaped(t *testing.T) {
+	Reset()
+	t.Cleanup(Reset)
+	const pw = "Tr1cky\"Pass\\wo rd\t<x>"
+	Register(pw)
+	deep := pw
+	for range 4 {
+		deep = strconv.Quote(deep)
+	}
+	j, _ := json.Marshal(strconv.Quote(pw))
+	tests := []struct {
+		name, in string
+		masked   bool
+	}{
+		{"quoted four times", "step=" + deep, true},
+		{"JSON of %q", string(j), true},
+		{"URL query", url.QueryEscape(pw), true},
+		{"HTML of %q", html.EscapeString(strconv.Quote(pw)), true},
+		{"escape letters without a backslash", `Tr1ckyu0022Pass\wo rd t<x>`, false},
+		{"another value", `Tr1cky"Pass\wo rd`, false},
+	}
+	for _, tt := range tests {
+		got := Scrub(tt.in)
+		if masked := !strings.Contains(got, "Tr1cky"); masked != tt.masked {
+			t.Errorf("%s: Scrub(%q) = %q, masked %v, want %v", tt.name, tt.in, got, masked, tt.masked)
 		}
 	}
 }
