@@ -279,9 +279,11 @@ func newClient(in Input, endpoint string, conc int, f *os.File, size int64) *s3.
 			// flaky link must not run out of a shared retry quota.
 			o.RateLimiter = ratelimit.None
 			// A part cut from a file that shrank fails the same way on
-			// every try.
-			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(error) aws.Ternary {
-				if shrunk(f, size) != nil {
+			// every try, and so does a request an error marks final (a
+			// proxy that refuses the tunnel by policy).
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				var final interface{ Permanent() bool }
+				if shrunk(f, size) != nil || errors.As(err, &final) && final.Permanent() {
 					return aws.FalseTernary
 				}
 				return aws.UnknownTernary
