@@ -249,6 +249,14 @@ func NewHTTPClient(insecure bool) (*http.Client, error) {
 			return nil, fmt.Errorf("SSL_CERT_FILE %s holds no PEM certificate", f)
 		}
 	}
+	// A proxy's password rides in its URL; it is a secret like any other.
+	for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		if u, err := url.Parse(os.Getenv(v)); err == nil && u.User != nil {
+			if pw, ok := u.User.Password(); ok {
+				secret.Register(pw)
+			}
+		}
+	}
 	tr := &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: (&net.Dialer{
@@ -266,7 +274,40 @@ func NewHTTPClient(insecure bool) (*http.Client, error) {
 			InsecureSkipVerify: insecure, //nolint:gosec // only when the user asks for insecure mode
 		},
 	}
+	tr.OnProxyConnectResponse = proxyConnectResponse
 	return &http.Client{Transport: tr, CheckRedirect: sameOriginRedirects}, nil
+}
+
+// ProxyError is a proxy's refusal to open a tunnel (CONNECT) to a server.
+// Go reports it as the bare status text ("Forbidden"), which names neither
+// the proxy nor the cause.
+type ProxyError struct {
+	Proxy  string // the proxy's URL, user information redacted
+	Target string // host:port the tunnel was asked for
+	Status int
+}
+
+func (e *ProxyError) Error() string {
+	msg := fmt.Sprintf("the proxy %s refused a connection to %s: HTTP %d %s", e.Proxy, e.Target, e.Status, http.StatusText(e.Status))
+	switch e.Status {
+	case http.StatusProxyAuthRequired:
+		return msg + " (the proxy wants credentials: give them in HTTPS_PROXY as http://user:password@host:port, or exempt this host with NO_PROXY)"
+	case http.StatusForbidden:
+		return msg + " (the proxy does not allow this host: ask its administrator to allow it, or exempt the host with NO_PROXY)"
+	}
+	return msg
+}
+
+// Permanent reports whether trying again cannot help: the proxy's policy
+// or missing credentials, unlike a 502 or 503 of a proxy that could not
+// reach the server at that moment.
+func (e *ProxyError) Permanent() bool { return e.Status < 500 }
+
+func proxyConnectResponse(_ context.Context, proxy *url.URL, req *http.Request, res *http.Response) error {
+	if res.StatusCode/100 == 2 {
+		return nil
+	}
+	return &ProxyError{Proxy: secret.RedactURL(proxy.String()), Target: req.Host, Status: res.StatusCode}
 }
 
 // sameOriginRedirects follows a redirect only within the first request's

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -328,5 +330,53 @@ func TestTokenFailureNotRetriedTwice(t *testing.T) {
 	}
 	if f.calls.Load() != 0 {
 		t.Errorf("API called without a token")
+	}
+}
+
+// A proxy that refuses the tunnel is named in the error, with what to do,
+// and a refusal that no retry can change is not retried.
+func TestProxyRefusal(t *testing.T) {
+	for _, tt := range []struct {
+		status   int
+		connects int64
+		want     string
+	}{
+		{http.StatusProxyAuthRequired, 1, "HTTPS_PROXY"},
+		{http.StatusForbidden, 1, "does not allow this host"},
+		{http.StatusBadGateway, 4, "HTTP 502 Bad Gateway"},
+	} {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			var connects atomic.Int64
+			proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodConnect {
+					connects.Add(1)
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer proxy.Close()
+			proxyURL, _ := url.Parse(proxy.URL)
+			proxyURL.User = url.UserPassword("proxyuser", "proxy-pass-123")
+			hc, err := NewHTTPClient(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc.Transport.(*http.Transport).Proxy = http.ProxyURL(proxyURL)
+			f := newFake(t, nil)
+			c, _ := f.client(t, func(cfg *Config, _ *hooks) {
+				cfg.URL = "https://127.0.0.1:9/"
+				cfg.HTTPClient = hc
+			})
+			_, err = c.Version(context.Background())
+			var pe *ProxyError
+			if !errors.As(err, &pe) || !strings.Contains(err.Error(), proxyURL.Host) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want a ProxyError naming %s and saying %q", err, proxyURL.Host, tt.want)
+			}
+			if strings.Contains(err.Error(), "proxy-pass-123") {
+				t.Errorf("proxy password in the error: %v", err)
+			}
+			if n := connects.Load(); n != tt.connects {
+				t.Errorf("CONNECT requests = %d, want %d", n, tt.connects)
+			}
+		})
 	}
 }

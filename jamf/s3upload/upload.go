@@ -135,7 +135,7 @@ func upload(ctx context.Context, in Input) (*Result, error) {
 		side = startHashPass(ctx, f, in.Hashes)
 		defer side.stop()
 	}
-	tc := &trackingClient{api: newClient(in, endpoint, plan.Concurrency), progress: in.Progress, file: f, side: side, size: size,
+	tc := &trackingClient{api: newClient(in, endpoint, plan.Concurrency, f, size), progress: in.Progress, file: f, side: side, size: size,
 		beforeCommit: in.BeforeCommit, creds: in.Credentials, log: in.Logger}
 	//lint:ignore SA1019 manager is the SDK's multipart uploader in go.mod; its successor (transfermanager) is still v0.
 	up := manager.NewUploader(tc, func(u *manager.Uploader) {
@@ -271,7 +271,7 @@ func resolveEndpoint(explicit string) string {
 	return ""
 }
 
-func newClient(in Input, endpoint string, conc int) *s3.Client {
+func newClient(in Input, endpoint string, conc int, f *os.File, size int64) *s3.Client {
 	attempts := in.MaxAttempts
 	if attempts <= 0 {
 		attempts = defaultMaxAttempts
@@ -285,6 +285,16 @@ func newClient(in Input, endpoint string, conc int) *s3.Client {
 			// Each part retries on its own budget: a long upload over a
 			// flaky link must not run out of a shared retry quota.
 			o.RateLimiter = ratelimit.None
+			// A part cut from a file that shrank fails the same way on
+			// every try, and so does a request an error marks final (a
+			// proxy that refuses the tunnel by policy).
+			o.Retryables = append([]retry.IsErrorRetryable{retry.IsErrorRetryableFunc(func(err error) aws.Ternary {
+				var final interface{ Permanent() bool }
+				if shrunk(f, size) != nil || errors.As(err, &final) && final.Permanent() {
+					return aws.FalseTernary
+				}
+				return aws.UnknownTernary
+			})}, o.Retryables...)
 			if in.Backoff != nil {
 				o.Backoff = in.Backoff
 			}
@@ -414,12 +424,8 @@ func (t *trackingClient) commit(ctx context.Context) error {
 			return fmt.Errorf("file changed during upload: read %d bytes, expected %d", n, t.size)
 		}
 	}
-	st, err := t.file.Stat()
-	if err != nil {
-		return fmt.Errorf("check the file before commit: %w", err)
-	}
-	if st.Size() != t.size {
-		return fmt.Errorf("file changed during upload: it has %d bytes, expected %d", st.Size(), t.size)
+	if err := changedSize(t.file, t.size); err != nil {
+		return err
 	}
 	if t.beforeCommit != nil {
 		if err := t.beforeCommit(ctx); err != nil {
@@ -427,6 +433,28 @@ func (t *trackingClient) commit(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// changedSize says how the open file's size differs from the size the
+// upload planned for, or returns nil when it does not.
+func changedSize(f *os.File, size int64) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("check the file's size: %w", err)
+	}
+	if st.Size() != size {
+		return fmt.Errorf("file changed during upload: it has %d bytes, expected %d; make sure nothing rewrites the package while it uploads, then run again", st.Size(), size)
+	}
+	return nil
+}
+
+// shrunk is changedSize for a file that lost bytes: the one change that
+// makes a part fail to read, rather than be caught at commit.
+func shrunk(f *os.File, size int64) error {
+	if st, err := f.Stat(); err == nil && st.Size() >= size {
+		return nil
+	}
+	return changedSize(f, size)
 }
 
 func (t *trackingClient) uploadID() string {
@@ -473,6 +501,11 @@ func (t *trackingClient) UploadPart(ctx context.Context, in *s3.UploadPartInput,
 		out, err = t.api.UploadPart(ctx, in, opts...)
 		return err
 	})
+	if err != nil {
+		if serr := shrunk(t.file, t.size); serr != nil {
+			return nil, serr
+		}
+	}
 	if err == nil {
 		if b, ok := in.Body.(interface{ Size() int64 }); ok {
 			t.progress.Add(b.Size())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -429,6 +430,7 @@ func TestUploadDetectsChangedFile(t *testing.T) {
 		{"grows, no digests", 0, func(path string) error { return appendTo(path, 1000) }},
 		{"grows, MD5", MD5, func(path string) error { return appendTo(path, 1000) }},
 		{"shrinks, MD5", MD5, func(path string) error { return os.Truncate(path, int64(smallPart)) }},
+		{"shrinks, no digests", 0, func(path string) error { return os.Truncate(path, int64(smallPart)) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy := newFaultProxy(t, env.endpoint)
@@ -445,12 +447,13 @@ func TestUploadDetectsChangedFile(t *testing.T) {
 			_, err := Upload(context.Background(), Input{
 				Backoff: testBackoff,
 				Bucket:  testBucket, Key: key, Region: "us-east-1", Credentials: env.creds(), Endpoint: proxy.URL,
-				FilePath: path, Hashes: tc.hashes, PartSize: smallPart, Concurrency: 1, MaxAttempts: 1,
+				FilePath: path, Hashes: tc.hashes, PartSize: smallPart, Concurrency: 1,
 			})
 			if err == nil {
 				t.Fatal("a file changed during the upload was reported as uploaded")
 			}
-			if strings.Contains(tc.name, "grows") && !strings.Contains(err.Error(), "changed during upload") {
+			// It says what happened, not that S3 requests ran out of tries.
+			if !strings.Contains(err.Error(), "changed during upload") || strings.Contains(err.Error(), "attempts") {
 				t.Errorf("err = %v, want it to say the file changed", err)
 			}
 			if env.objectExists(t, key) {
@@ -580,5 +583,40 @@ func TestPayloadSigningByScheme(t *testing.T) {
 				t.Errorf("X-Amz-Content-Sha256 = %q", seen)
 			}
 		})
+	}
+}
+
+// finalErr is an error its maker marks as final, as jamf.ProxyError does
+// for a proxy that refuses the tunnel by policy.
+type finalErr struct{}
+
+func (finalErr) Error() string   { return "the proxy refused: HTTP 407" }
+func (finalErr) Permanent() bool { return true }
+
+// A request that fails with an error marked final is not retried.
+func TestUploadDoesNotRetryFinalErrors(t *testing.T) {
+	env := startFake(t)
+	var connects atomic.Int64
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		connects.Add(1)
+		w.WriteHeader(http.StatusProxyAuthRequired)
+	}))
+	defer proxy.Close()
+	tr := &http.Transport{
+		Proxy: func(*http.Request) (*url.URL, error) { return url.Parse(proxy.URL) },
+		OnProxyConnectResponse: func(context.Context, *url.URL, *http.Request, *http.Response) error {
+			return finalErr{}
+		},
+	}
+	path, _ := writeTestFile(t, 1000, 91)
+	_, err := Upload(context.Background(), Input{
+		Bucket: testBucket, Key: "final.pkg", Region: "us-east-1", Credentials: env.creds(), Endpoint: "https://127.0.0.1:9",
+		FilePath: path, HTTPClient: &http.Client{Transport: tr},
+	})
+	if !errors.As(err, new(finalErr)) {
+		t.Fatalf("err = %v, want the final error", err)
+	}
+	if n := connects.Load(); n != 1 {
+		t.Errorf("CONNECT requests = %d, want 1 (no retry)", n)
 	}
 }

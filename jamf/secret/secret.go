@@ -16,6 +16,7 @@ import (
 	"html"
 	"io"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,6 +34,11 @@ const minLen = 4
 var (
 	mu      sync.RWMutex
 	secrets []string // longest first, so a secret containing another is masked whole
+	// escaped matches a secret however deeply it was escaped: a log field
+	// holding a %q-quoted step is escaped again by the JSON or console
+	// writer, and an error quoted when it is wrapped once more. No list of
+	// spellings closes that; a pattern per character does.
+	escaped []*regexp.Regexp
 )
 
 // Register records values that must never appear in output, together with
@@ -45,6 +51,9 @@ func Register(values ...string) {
 	for _, v := range values {
 		if len(v) < minLen {
 			continue
+		}
+		if re := escapedPattern(v); re != nil && !containsPattern(escaped, re) {
+			escaped = append(escaped, re)
 		}
 		for _, f := range forms(v) {
 			if len(f) >= minLen && !contains(secrets, f) {
@@ -74,6 +83,67 @@ func forms(v string) []string {
 	return out
 }
 
+// escapedPattern matches v with each character that any escape could touch
+// (anything but ASCII letters, digits and "-._~") in any of its escaped
+// spellings, behind any number of backslashes: Go and JSON escapes
+// (\", \\, \t, \u0022, \x22), URL and HTML escapes (%22, &quot;,
+// &#34;). It returns nil for a secret that no escape changes: the plain
+// spelling already covers it.
+func escapedPattern(v string) *regexp.Regexp {
+	var b strings.Builder
+	special := false
+	for _, r := range v {
+		if plain(r) {
+			b.WriteString(regexp.QuoteMeta(string(r)))
+			continue
+		}
+		special = true
+		// Spelled out: the character itself, or its URL or HTML escape.
+		spelled := []string{regexp.QuoteMeta(string(r)), fmt.Sprintf(`&#%d;|(?i:&#x0*%x;)`, r, r)}
+		var pct strings.Builder
+		for _, c := range []byte(string(r)) {
+			fmt.Fprintf(&pct, "%%%02X", c)
+		}
+		spelled = append(spelled, "(?i:"+regexp.QuoteMeta(pct.String())+")")
+		if e := html.EscapeString(string(r)); e != string(r) {
+			spelled = append(spelled, regexp.QuoteMeta(e))
+		}
+		switch r {
+		case ' ':
+			spelled = append(spelled, `\+`)
+		case '\'':
+			spelled = append(spelled, "&apos;")
+		}
+		// Backslash escapes, which need at least one backslash.
+		escapes := []string{fmt.Sprintf(`u%04[1]x|u%04[1]X|U%08[1]x`, r)}
+		if r < 0x100 {
+			escapes = append(escapes, fmt.Sprintf(`x%02[1]x|x%02[1]X|%03[1]o`, r))
+		}
+		if q := strconv.QuoteRune(r); len(q) == 4 && q[1] == '\\' {
+			escapes = append(escapes, regexp.QuoteMeta(q[2:3])) // \t, \n
+		}
+		fmt.Fprintf(&b, `(?:\\*(?:%s)|\\+(?:%s))`, strings.Join(spelled, "|"), strings.Join(escapes, "|"))
+	}
+	if !special {
+		return nil
+	}
+	return regexp.MustCompile(b.String())
+}
+
+// plain reports whether no escape (Go, JSON, URL, HTML) changes r.
+func plain(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r)
+}
+
+func containsPattern(list []*regexp.Regexp, re *regexp.Regexp) bool {
+	for _, p := range list {
+		if p.String() == re.String() {
+			return true
+		}
+	}
+	return false
+}
+
 func contains(list []string, v string) bool {
 	for _, s := range list {
 		if s == v {
@@ -92,6 +162,9 @@ func Scrub(s string) string {
 			s = strings.ReplaceAll(s, v, Mask)
 		}
 	}
+	for _, re := range escaped {
+		s = re.ReplaceAllLiteralString(s, Mask)
+	}
 	return s
 }
 
@@ -102,6 +175,11 @@ func ScrubBytes(b []byte) []byte {
 	for _, v := range secrets {
 		if bytes.Contains(b, []byte(v)) {
 			b = bytes.ReplaceAll(b, []byte(v), []byte(Mask))
+		}
+	}
+	for _, re := range escaped {
+		if re.Match(b) {
+			b = re.ReplaceAllLiteral(b, []byte(Mask))
 		}
 	}
 	return b
@@ -207,7 +285,7 @@ func unsafeRune(r rune) bool {
 // Reset forgets all registered secrets; tests use it between cases.
 func Reset() {
 	mu.Lock()
-	secrets = nil
+	secrets, escaped = nil, nil
 	mu.Unlock()
 }
 

@@ -3,9 +3,13 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io/fs"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -108,5 +112,36 @@ func TestError(t *testing.T) {
 	outer := Error(fmt.Errorf("retry Hunter2-Secret: %w", err))
 	if strings.Contains(outer.Error(), "Hunter2") {
 		t.Errorf("text around a masked error not masked: %v", outer)
+	}
+}
+
+// However deep a secret was escaped, it is masked; text that only looks
+// like an escape of it is not.
+func TestScrubDeeplyEscaped(t *testing.T) {
+	Reset()
+	t.Cleanup(Reset)
+	const pw = "Tr1cky\"Pass\\wo rd\t<x>"
+	Register(pw)
+	deep := pw
+	for range 4 {
+		deep = strconv.Quote(deep)
+	}
+	j, _ := json.Marshal(strconv.Quote(pw))
+	tests := []struct {
+		name, in string
+		masked   bool
+	}{
+		{"quoted four times", "step=" + deep, true},
+		{"JSON of %q", string(j), true},
+		{"URL query", url.QueryEscape(pw), true},
+		{"HTML of %q", html.EscapeString(strconv.Quote(pw)), true},
+		{"escape letters without a backslash", `Tr1ckyu0022Pass\wo rd t<x>`, false},
+		{"another value", `Tr1cky"Pass\wo rd`, false},
+	}
+	for _, tt := range tests {
+		got := Scrub(tt.in)
+		if masked := !strings.Contains(got, "Tr1cky"); masked != tt.masked {
+			t.Errorf("%s: Scrub(%q) = %q, masked %v, want %v", tt.name, tt.in, got, masked, tt.masked)
+		}
 	}
 }
