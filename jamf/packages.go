@@ -38,9 +38,12 @@ type Package struct {
 	// write, until an inventory refresh fills it again.
 	Size      int64
 	SizeKnown bool
-	// TransferStatus is cloudTransferStatus (READY, PENDING, ERROR), "" on
-	// servers that do not report it.
+	// TransferStatus is cloudTransferStatus: READY, or empty where this
+	// node's inventory has no file for the record (PENDING and ERROR are in
+	// the schema's enum only, jamf-api.md 2026-12). StatusShown says the
+	// record has the field at all.
 	TransferStatus string
+	StatusShown    bool
 	// The server's own digests of the file (v1, from 11.25 for SHA3512).
 	MD5, SHA256, SHA3512 string
 	// StaleHashes keeps the server's md5/sha256/sha3512 out of an update:
@@ -306,11 +309,12 @@ func packageFromV1(raw map[string]json.RawMessage) (*Package, error) {
 		return nil, err
 	}
 	size, known := parseSize(v.Size)
+	_, shown := raw["cloudTransferStatus"]
 	return &Package{
 		ID: v.ID.String(), Name: v.PackageName, FileName: v.FileName, CategoryID: v.CategoryID,
 		Info: str(v.Info), Notes: str(v.Notes), Priority: v.Priority, OSRequirements: str(v.OSRequirements),
 		RebootRequired: v.RebootRequired, HashType: str(v.HashType), HashValue: str(v.HashValue),
-		Size: size, SizeKnown: known, TransferStatus: str(v.CloudTransfer),
+		Size: size, SizeKnown: known, TransferStatus: str(v.CloudTransfer), StatusShown: shown,
 		MD5: str(v.MD5), SHA256: str(v.SHA256), SHA3512: str(v.SHA3512), raw: raw,
 	}, nil
 }

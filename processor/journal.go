@@ -22,17 +22,20 @@ import (
 // started and did not finish, so that any later run finishes it whatever
 // replace_pkg says: a file that must be sent again (a replace that deleted
 // the old file, or was cut off), or metadata that must still be written
-// (the object would otherwise keep the old file's hash). An entry is
-// written before the risky step and removed once the run has succeeded.
+// (the object would otherwise keep the old metadata). An entry is written
+// before the risky step and removed once Jamf Pro shows the file READY with
+// our size and digest.
 // It holds names, sizes and digests only: never a secret.
 
 // Journal steps.
 const (
 	// PendingFile: the file must be sent again; the object may point at a
-	// file that is missing or is not ours.
+	// file that is missing or is not ours. It stays from before the file is
+	// put at risk until Jamf Pro shows it READY with our size and digest: a
+	// 201 or a commit is not delivery (jamfplatform PR #273).
 	PendingFile = "file"
-	// PendingMetadata: the file is in place and verified; the package
-	// object must still get the metadata (and hash) below.
+	// PendingMetadata: the file is in place; the package object must still
+	// get the metadata (and, before 11.11, the hash) below.
 	PendingMetadata = "metadata"
 )
 
@@ -287,10 +290,12 @@ func (j *journal) noteFile(packageID, packageName, localPath string, size int64,
 	return nil
 }
 
-// noteMeta records, once the file is in place and verified, the metadata
-// of pkg still to be written; sums describe the uploaded bytes.
+// noteMeta records, once the file is in place, the metadata of pkg still
+// to be written; sums describe the uploaded bytes. An entry that says the
+// file must be sent again stays as it is until the file is verified: a
+// rerun that sends it writes the metadata too.
 func (j *journal) noteMeta(pkg *jamf.Package, localPath string, size int64, sums s3upload.Sums) error {
-	if j.store == nil || pkg == nil {
+	if j.store == nil || pkg == nil || (j.pending != nil && j.pending.Pending == PendingFile) {
 		return nil
 	}
 	e := JournalEntry{
@@ -306,17 +311,6 @@ func (j *journal) noteMeta(pkg *jamf.Package, localPath string, size int64, sums
 	}
 	j.pending = &e
 	return nil
-}
-
-// delivered drops the "send the file again" note once Jamf Pro has the
-// whole file (committed and listed, or {id}/upload answered 201). What is
-// left, Jamf Pro's own processing, a later run sees in the record (PENDING,
-// ERROR, size 0) or the listing; sending the file again then would only
-// race the processing.
-func (j *journal) delivered() {
-	if j.pending != nil && j.pending.Pending == PendingFile {
-		j.clear()
-	}
 }
 
 // clear removes the entry.

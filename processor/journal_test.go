@@ -168,8 +168,9 @@ func TestFileID(t *testing.T) {
 
 // TestRunJournal: one run's journal reads the earlier run's entry once,
 // keeps "deleted" and the start time across its own notes, drops a
-// metadata note the distribution point no longer matches, and clears a
-// file note once the file is delivered.
+// metadata note the distribution point no longer matches, and keeps a
+// file note through the metadata write until the run clears it (once the
+// file is verified).
 func TestRunJournal(t *testing.T) {
 	const url = "https://a.jamfcloud.com"
 	cache := filepath.Join(t.TempDir(), "cache", "tokens")
@@ -199,9 +200,15 @@ func TestRunJournal(t *testing.T) {
 	if e == nil || e.Pending != PendingFile || !e.Deleted || e.PackageID != "7" || !second.hasWork() {
 		t.Fatalf("earlier entry = %+v", e)
 	}
-	second.delivered()
+	if err := second.noteMeta(&jamf.Package{ID: "7", Name: "App"}, "/tmp/App.pkg", 42, s3upload.Sums{MD5: "aa"}); err != nil {
+		t.Fatal(err)
+	}
+	if e := open().load(true, listed); e == nil || e.Pending != PendingFile {
+		t.Errorf("the metadata write of an unverified file replaced its send-again note: %+v", e)
+	}
+	second.clear()
 	if second.hasWork() || open().load(true, listed) != nil {
-		t.Errorf("a delivered file is still noted")
+		t.Errorf("a cleared file is still noted")
 	}
 
 	pkg := &jamf.Package{ID: "7", Name: "App", HashType: "MD5", HashValue: "aa"}
@@ -218,7 +225,6 @@ func TestRunJournal(t *testing.T) {
 		if err := j.noteMeta(pkg, "/tmp/App.pkg", 42, s3upload.Sums{MD5: "aa"}); err != nil {
 			t.Fatal(err)
 		}
-		j.delivered()
 		next := open()
 		e := next.load(true, tc.jf)
 		if (e != nil) != tc.kept {

@@ -43,17 +43,29 @@ func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
 }
 
 // writeMetadata creates or updates the package object pkg and returns its
-// id. An update starts from a fresh read of the object and changes only
-// the fields this processor owns, so everything else stays as the server
-// has it; size and the server's digests of a replaced file are never sent.
+// id. An update starts from a fresh read of the object and sends the whole
+// record back with this processor's fields changed: a real PUT is a full
+// replace, so what a body leaves out is cleared (terraform-provider-
+// jamfplatform crud.go, "confirmed PUT is full-replace"). Where the server
+// has an inventory refresh (11.11+), the hash fields are only ever the
+// server's own, as just read: the server does not check a client-written
+// hash, and one written early can satisfy the verification poll before the
+// file is processed (jamf-cli, terraform-provider-jamfplatform; jamf-api.md
+// 2026-12). The refresh in settle writes the server's own.
 func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Package) (id string, err error) {
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return "", err
 	}
 	file := u.local
-	if plan.Sends() || plan.File == FileUnchanged || plan.Meta == MetaCreate {
-		// The hash must describe the bytes in the distribution point: a
-		// file rebuilt since they were read is refused.
+	switch {
+	case u.canRefresh():
+		pkg.HashType, pkg.HashValue = "", ""
+	case plan.Sends() || plan.File == FileUnchanged || plan.Meta == MetaCreate:
+		// No refresh before 11.11 to let the server record its own digest
+		// (and none at all on the Classic API): the object carries ours, as
+		// JamfPackageUploader's does. The hash must describe the bytes in
+		// the distribution point: a file rebuilt since they were read is
+		// refused.
 		if err := file.check("before the metadata was written"); err != nil {
 			return "", err
 		}
@@ -70,7 +82,8 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 	// the object's own hash fields are left as they were.
 	if plan.Meta == MetaUpdate && (plan.Sends() || plan.Repair) {
 		// A failed write from here on must be finished by the next run even
-		// without replace_pkg, or the object keeps the old file's hash.
+		// without replace_pkg, or the object keeps the old metadata (and,
+		// where ours is written, the old file's hash).
 		if err := u.journal.noteMeta(pkg, file.Path, file.Size, file.sums); err != nil {
 			return "", err
 		}
@@ -96,8 +109,9 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 	return id, nil
 }
 
-// updateOwned reads the object afresh and writes back only the fields this
-// processor owns. sent says this run replaced the object's file.
+// updateOwned reads the object afresh and writes the whole record back
+// with the fields this processor owns changed. sent says this run replaced
+// the object's file.
 func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent bool) error {
 	cur, err := u.client.GetPackage(ctx, want.ID)
 	if err != nil {
@@ -106,13 +120,11 @@ func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent boo
 	cur.Name, cur.FileName, cur.CategoryID = want.Name, want.FileName, want.CategoryID
 	cur.Info, cur.Notes, cur.Priority = want.Info, want.Notes, want.Priority
 	cur.OSRequirements, cur.RebootRequired = want.OSRequirements, want.RebootRequired
-	if want.HashType != "" && want.HashValue != "" {
+	if !u.canRefresh() && want.HashType != "" && want.HashValue != "" {
+		// No refresh will write the server's digests: ours, and the
+		// server's of a replaced file left out (they would stick).
 		cur.HashType, cur.HashValue = want.HashType, want.HashValue
+		cur.StaleHashes = sent
 	}
-	// The server's digests are left out when they may describe another
-	// file: after a replacement, and whenever a refresh follows (this read
-	// may come from a cluster node that has not seen the latest one; the
-	// refresh writes the server's own values again).
-	cur.StaleHashes = sent || u.canRefresh()
 	return u.client.UpdatePackage(ctx, cur)
 }

@@ -239,8 +239,9 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 			if err != nil {
 				return sentEarlier, err
 			}
+			// The journal keeps "send it again" until settle sees the
+			// file READY with our size and digest.
 			sentEarlier = true
-			u.journal.delivered()
 		}
 	}
 
@@ -257,7 +258,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		u.log.Info().Msg("Not updating package metadata")
 	}
 	r := u.newRefresher()
-	if err := u.settle(ctx, plan, facts, r); err != nil {
+	if err := u.settleSent(ctx, plan, facts, r); err != nil {
 		return sentEarlier, err
 	}
 	if plan.Sends() {

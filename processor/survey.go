@@ -203,11 +203,14 @@ func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
 }
 
 // unsettled reports whether a package record shows a file Jamf Pro has not
-// finished with: processing still PENDING or ended in ERROR, a size of 0
-// (the file never landed), or a blank size ("Availability Pending": a
-// metadata write since the last inventory refresh) where a refresh can fill
-// it. A run that timed out waiting or failed leaves such a record, and so
-// do other tools' writes; the rerun finishes the job instead of keeping it.
+// finished with: status ERROR (or PENDING, in the schema's enum), a size
+// of 0 (the file never landed), or a blank size where a refresh can fill
+// it ("Availability Pending": a write or an upload since the last inventory
+// refresh), whatever the status says: a record keeps its old values, an
+// empty cloudTransferStatus included, until a refresh after processing
+// (jamf-api.md 2026-12), so PENDING may never show. A run that timed out
+// waiting or failed leaves such a record, and so do other tools' writes;
+// the rerun finishes the job (refresh and wait) instead of keeping it.
 func (u *uploader) unsettled(p *jamf.Package) bool {
 	if p == nil || u.classic() {
 		return false
@@ -215,9 +218,6 @@ func (u *uploader) unsettled(p *jamf.Package) bool {
 	switch strings.ToUpper(p.TransferStatus) {
 	case "PENDING", "ERROR":
 		return true
-	case "":
-		// A server that reports no status: only a size of 0 says anything.
-		return p.SizeKnown && p.Size == 0
 	}
 	return p.SizeKnown && p.Size == 0 || !p.SizeKnown && u.canRefresh()
 }

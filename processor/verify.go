@@ -39,13 +39,70 @@ type expectation struct {
 	local bool
 }
 
+// sendTries bounds how often one run sends a file that Jamf Pro accepted
+// but that never landed. Jamf's own tool sends it again up to 5 times
+// (terraform-provider-jamfplatform PR #273); 3 is our choice, to keep a
+// nightly run's time bounded.
+const sendTries = 3
+
+// notLandedError: after a refresh, the record shows size "0" although the
+// file was accepted (201, or a commit): the file never landed (jamfplatform
+// PR #273). rec is the record as read.
+type notLandedError struct {
+	rec   *jamf.Package
+	file  string
+	after time.Duration // from the start of the wait to the size "0"
+}
+
+func (e *notLandedError) Error() string {
+	return fmt.Sprintf("Jamf Pro accepted %s but shows package %s with size 0 after the inventory refresh: the file never landed", e.file, e.rec.ID)
+}
+
+// settleSent settles the record, and sends the file again, through the
+// object's {id}/upload, while Jamf Pro shows that a sent file never landed,
+// up to sendTries sends in all. The journal keeps saying "send it again"
+// until the file is verified, so after the last try the next run does.
+func (u *uploader) settleSent(ctx context.Context, plan Plan, facts Facts, r *refresher) error {
+	var zeroAfter time.Duration
+	for try := 1; ; try++ {
+		err := u.settle(ctx, plan, facts, r, zeroAfter)
+		var lost *notLandedError
+		if !errors.As(err, &lost) {
+			return err
+		}
+		if try == sendTries {
+			return fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
+		}
+		u.log.Warn().Str("id", lost.rec.ID).Str("file", lost.file).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.file, try+1, sendTries)
+		// The record shows "0" from now on until a refresh after the next
+		// send was processed, so that "0" is told apart from the next loss
+		// only by time: processing the same bytes again is taken to need
+		// at most twice what the first loss took to show (our choice).
+		zeroAfter = 2*lost.after + r.gap()
+		again := facts
+		again.Object = lost.rec
+		if _, err := u.sendV1(ctx, again, nil); err != nil {
+			return err
+		}
+	}
+}
+
 // settle makes the package record whole after this run touched it: any
-// metadata write blanks size on a real server, and an upload leaves the
-// record PENDING. It asks for an inventory refresh (of this file where the
-// server can) and polls GET /api/v1/packages/{id} until the record shows
-// the file's size, a matching digest and cloudTransferStatus READY, as Jamf's
-// own tools do, for up to verify_timeout. r keeps what the refreshes did.
-func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refresher) error {
+// metadata write blanks size on a real server, and an upload is processed
+// asynchronously. As Jamf's own tools do (jamf-cli verifyPackageUpload,
+// terraform-provider-jamfplatform PollPackageVerification), it asks for an
+// inventory refresh (of this file where the server can) on every poll tick,
+// whatever the record's status says: the refresh is what "will update the
+// status of uploads" (the refresh-inventory schema text), and PENDING
+// appears only in the schema. It then polls GET /api/v1/packages/{id} until
+// the record shows cloudTransferStatus READY, the file's size and a digest
+// of the server's own that matches ours, for up to verify_timeout. A
+// refresh that fails now and then is expected (jamf-cli ignores transient
+// 500s): the poll goes on, and only refreshes that keep failing until
+// verify_timeout fail the run. r keeps what the refreshes did. zeroAfter,
+// when above 0, is how long after the start of the wait a size "0" means
+// the sent file never landed although the record showed "0" before.
+func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refresher, zeroAfter time.Duration) error {
 	id := u.res.PackageID
 	touched := u.res.MetaWritten || plan.Sends() || facts.Unsettled
 	if !touched || id == "" || u.classic() {
@@ -60,6 +117,10 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 		return nil
 	}
 	exp := u.expect(plan, facts.Object)
+	// Size "0" says a sent file never landed only where the record did not
+	// show it before this send: processing keeps the old values until a
+	// refresh after it (jamf-api.md 2026-12), so an old "0" tells nothing.
+	zeroBefore := facts.Object != nil && facts.Object.SizeKnown && facts.Object.Size == 0
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return err
 	}
@@ -67,13 +128,14 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 	deadline := start.Add(u.cfg.VerifyTimeout)
 	nextNote := start.Add(progressEvery)
 	var lastRefresh time.Time
-	needRefresh := true
+	var refreshErr error // the last refresh's failure; nil once one succeeds
+	refreshed := false   // a refresh succeeded since the send
 	var last string
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
-		var refreshErr error
-		if needRefresh && (lastRefresh.IsZero() || time.Since(lastRefresh) >= r.gap()) {
+		if lastRefresh.IsZero() || time.Since(lastRefresh) >= r.gap() {
 			refreshErr = r.refresh(ctx, exp.fileName)
 			lastRefresh = time.Now()
+			refreshed = refreshed || refreshErr == nil
 		}
 		rec, err := u.client.GetPackage(ctx, id)
 		if err != nil {
@@ -94,22 +156,21 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 		if strings.EqualFold(rec.TransferStatus, "ERROR") {
 			return fmt.Errorf("processing of %s ended in ERROR in Jamf Pro (package %s, cloudTransferStatus ERROR): the file is not usable, and this run claims nothing. Check the file and run again (the rerun uploads it anew)", exp.fileName, id)
 		}
-		last = why
-		if refreshErr != nil && !strings.EqualFold(rec.TransferStatus, "PENDING") {
-			// Only a refresh fills the size again, and it failed after its
-			// tries: waiting longer cannot help.
-			return fmt.Errorf("%s is in the distribution point, but the inventory refresh failed, so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes without uploading again", exp.fileName, id, why, refreshErr)
+		zeroTells := !zeroBefore || (zeroAfter > 0 && time.Since(start) >= zeroAfter)
+		if plan.Sends() && exp.local && refreshed && zeroTells && rec.SizeKnown && rec.Size == 0 {
+			return &notLandedError{rec: rec, file: exp.fileName, after: time.Since(start)}
 		}
-		// A refresh that came before the service finished with the file
-		// left the record without it: refresh again once processing is
-		// over.
-		needRefresh = !strings.EqualFold(rec.TransferStatus, "PENDING")
+		last = why
 		if !time.Now().Add(wait).Before(deadline) {
 			what := "wrote the metadata of"
 			if plan.Sends() {
 				what = "sent"
 			}
-			return fmt.Errorf("%s %s, but Jamf Pro did not show it ready within verify_timeout (%s): %s. The file may still arrive: run again later (the rerun checks package %s and finishes without uploading again what arrived), or raise verify_timeout for large files", what, exp.fileName, u.cfg.VerifyTimeout, last, id)
+			if refreshErr != nil {
+				// Only a refresh moves processing on and fills the size.
+				return fmt.Errorf("%s %s, but the inventory refresh kept failing until verify_timeout (%s), so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes the job", what, exp.fileName, u.cfg.VerifyTimeout, id, last, refreshErr)
+			}
+			return fmt.Errorf("%s %s, but Jamf Pro did not show it READY with its size and digest within verify_timeout (%s): %s. The file may still arrive: run again later (the rerun checks package %s and finishes the job), or raise verify_timeout for large files", what, exp.fileName, u.cfg.VerifyTimeout, last, id)
 		}
 		nextNote = u.note(nextNote, start, fmt.Sprintf("waiting for Jamf Pro to show package %s ready: %s", id, last))
 		if err := jamf.Sleep(ctx, wait); err != nil {
@@ -200,10 +261,18 @@ func (u *uploader) expect(plan Plan, obj *jamf.Package) expectation {
 	return exp
 }
 
-// matches compares a package record with what it must show. why says what
-// is still missing.
+// matches compares a package record with what it must show: READY (where
+// the record has cloudTransferStatus at all; an empty one means this node's
+// inventory has no file for it, terraform-provider-jamfplatform "No CDP
+// binary"), the size, and the server's own digests (SHA3-512 from hashType
+// or the sha3512 field of 11.25, MD5 where listed) equal to ours. A record
+// that still shows the old file's hash, or the new hash with the old size
+// (the flip during processing, terraform-provider-jamfplatform helpers.go),
+// does not match. why says what is still missing.
 func (u *uploader) matches(ctx context.Context, rec *jamf.Package, exp expectation) (bool, string, error) {
 	switch st := strings.ToUpper(rec.TransferStatus); {
+	case st == "" && rec.StatusShown:
+		return false, "cloudTransferStatus empty (this node's inventory has no file for it yet)", nil
 	case st != "" && st != "READY":
 		return false, "cloudTransferStatus " + st, nil
 	case !rec.SizeKnown:

@@ -32,6 +32,8 @@ func TestRecordMatches(t *testing.T) {
 		{"new hash, old size", jamf.Package{Size: 90, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
 		{"old hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "bb"}, local, false},
 		{"stale md5 beside the right hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa", MD5: "old"}, local, false},
+		{"empty status: no file in this node's inventory", jamf.Package{Size: 100, SizeKnown: true, StatusShown: true, HashType: "SHA3_512", HashValue: "aa", MD5: "mm"}, local, false},
+		{"sha3512 field only (11.25)", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", StatusShown: true, SHA3512: "AA"}, local, true},
 		{"no status field (older server)", jamf.Package{Size: 100, SizeKnown: true, MD5: "MM"}, local, true},
 		{"no digest yet", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY"}, local, false},
 		{"kept file: any size, a digest", jamf.Package{Size: 7, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "zz"}, kept, true},
@@ -68,7 +70,7 @@ func TestUnsettled(t *testing.T) {
 		{"size 0", "11.25.0", &jamf.Package{Size: 0, SizeKnown: true, TransferStatus: "READY"}, true},
 		{"availability pending", "11.25.0", &jamf.Package{TransferStatus: "READY"}, true},
 		{"blank size, no refresh to fill it", "11.10.0", &jamf.Package{TransferStatus: "READY"}, false},
-		{"blank size, no status reported", "11.25.0", &jamf.Package{}, false},
+		{"blank size, empty status: not refreshed since the upload", "11.25.0", &jamf.Package{StatusShown: true}, true},
 		{"Classic", "11.4.0", &jamf.Package{TransferStatus: "PENDING"}, false},
 	}
 	for _, tt := range tests {
