@@ -308,7 +308,8 @@ func TestProcessingSlowerThanVerifyTimeout(t *testing.T) {
 				// "Run again later": a JCDS upload still being processed
 				// is not listed anywhere a rerun could see it, so the rerun
 				// comes once the service has moved the file. (The v1 rerun
-				// sees the PENDING record and comes at once.)
+				// comes at once: the journal still says "send it again",
+				// as the file was never seen READY.)
 				deadline := time.Now().Add(30 * time.Second)
 				for _, ok := r.sim.File("Slow.pkg"); !ok; _, ok = r.sim.File("Slow.pkg") {
 					if time.Now().After(deadline) {
@@ -322,6 +323,8 @@ func TestProcessingSlowerThanVerifyTimeout(t *testing.T) {
 			if boolOut(t, res.out, "pkg_uploaded") && stringOut(t, res.out, "pkg_upload_status") != processor.StatusUploaded {
 				t.Errorf("outputs disagree: %v", res.out)
 			}
+			// Only a refresh after processing makes the record whole: the
+			// rerun refreshed and waited for it.
 			recordReady(t, r.sim, "Slow.pkg", sum)
 		})
 	}

@@ -6,6 +6,12 @@ import (
 	"crypto/rand"
 	"crypto/sha3"
 	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -446,5 +452,207 @@ func TestHashErrorSaysItOnce(t *testing.T) {
 	want := "hash /nonexistent/App.pkg: open /nonexistent/App.pkg: no such file or directory"
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// putRecorder stands between the uploader and the simulator and keeps the
+// body of every package PUT: what a run writes, as the server received it.
+type putRecorder struct {
+	mu     sync.Mutex
+	bodies []map[string]any
+}
+
+// recordPuts points env at a recording front of the simulator.
+func (r *flowRig) recordPuts(env plistio.Env) *putRecorder {
+	r.t.Helper()
+	target, err := url.Parse(r.sim.URL())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	rec := &putRecorder{}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method == http.MethodPut && strings.HasPrefix(req.URL.Path, "/api/v1/packages/") {
+			b, _ := io.ReadAll(req.Body)
+			var body map[string]any
+			if err := json.Unmarshal(b, &body); err != nil {
+				r.t.Errorf("PUT %s: body is not JSON: %v", req.URL.Path, err)
+			}
+			rec.mu.Lock()
+			rec.bodies = append(rec.bodies, body)
+			rec.mu.Unlock()
+			req.Body = io.NopCloser(bytes.NewReader(b))
+		}
+		proxy.ServeHTTP(w, req)
+	}))
+	r.t.Cleanup(front.Close)
+	env["JSS_URL"] = front.URL + "/"
+	return rec
+}
+
+func (p *putRecorder) puts() []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]map[string]any(nil), p.bodies...)
+}
+
+// journalEntry reads the journal entry a run with env left for App.pkg.
+func (r *flowRig) journalEntry(env plistio.Env) (JournalEntry, bool, error) {
+	cfg, err := ParseConfig(env, false)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return (&journalStore{dir: journalDir(r.cache)}).load(cfg.URL, "App.pkg")
+}
+
+// hashFields are the package record's hash fields.
+var hashFields = []string{"hashType", "hashValue", "md5", "sha256", "sha3512"}
+
+// TestDelivery: a run reports success only once Jamf Pro shows the file
+// READY with our size and digest, under the simulator's processing model
+// (a record moves on only through a refresh, and flips during a v1
+// replacement); it sends a file that never landed again, and it never
+// writes a hash the server has not shown, nor drops a field in a PUT.
+func TestDelivery(t *testing.T) {
+	t.Parallel()
+	fixture := func(r *flowRig, path string) {
+		b, _ := os.ReadFile(path)
+		r.sim.AddFile("App.pkg", b)
+		f, _ := r.sim.File("App.pkg")
+		r.sim.AddPackage(jamfsim.Package{Name: "App.pkg", FileName: "App.pkg", Size: strconv.FormatInt(f.Size, 10),
+			SuppressEula: true, FillUserTemplate: true, RequiredProcessor: "x86",
+			HashType: "SHA3_512", HashValue: f.SHA3, MD5: f.MD5, SHA256: f.SHA256, SHA3512: f.SHA3})
+	}
+	firstRun := func(env map[string]any) func(r *flowRig, path string) {
+		return func(r *flowRig, path string) {
+			e := r.env(path)
+			for k, v := range env {
+				e[k] = v
+			}
+			r.mustUpload(e)
+		}
+	}
+	refreshPath := "/api/v1/cloud-distribution-point/refresh-inventory"
+	tests := []struct {
+		name    string
+		opts    jamfsim.Options
+		prior   func(r *flowRig, path string) // before the run: the server as it was
+		newSize int                           // local bytes of this size for the run (0: as before)
+		env     map[string]any
+		fault   *jamfsim.Fault
+		sends   int    // POSTs to {id}/upload in the run
+		logs    string // in the log
+		err     string // the run fails saying this, its file still noted "send again"
+		kept    bool   // the fixture's fields are still on the record
+	}{
+		{name: "v1 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}, env: map[string]any{"upload_mode": "v1"}, sends: 1},
+		{name: "jcds2 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}},
+		{name: "v1 replace: the flip is not delivery", opts: jamfsim.Options{ProcessingDelay: time.Second}, prior: firstRun(map[string]any{"upload_mode": "v1"}),
+			newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true}, sends: 1},
+		{name: "replace in place, default mode", opts: jamfsim.Options{ProcessingDelay: time.Second}, prior: firstRun(nil),
+			newSize: 4000, env: map[string]any{"replace_pkg": true}, sends: 1},
+		{name: "metadata only keeps the record's other fields and the server's hashes", prior: fixture,
+			env: map[string]any{"replace_pkg_metadata": true, "pkg_notes": "new notes"}, kept: true},
+		{name: "metadata only, v1 mode", prior: fixture, env: map[string]any{"upload_mode": "v1", "replace_pkg_metadata": true, "pkg_notes": "v1 notes"}, kept: true},
+		{name: "replace of a fixture keeps its fields", prior: fixture, newSize: 5000, env: map[string]any{"replace_pkg": true}, sends: 1, kept: true},
+		{name: "never landed once: sent again", env: map[string]any{"upload_mode": "v1"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "sending it again (try 2 of 3)"},
+		{name: "never landed on a replace: sent again", prior: firstRun(nil), newSize: 4000, env: map[string]any{"replace_pkg": true},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
+		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends"},
+		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: time.Second},
+			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
+		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, sends: 1},
+		{name: "refresh failing until verify_timeout", env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1), "verify_timeout": uint64(2)},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "inventory refresh kept failing until verify_timeout"},
+		{name: "never READY within verify_timeout: no success reported", opts: jamfsim.Options{ProcessingDelay: 20 * time.Second},
+			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "did not show it READY with its size and digest within verify_timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newFlowRig(t, tt.opts)
+			dir := t.TempDir()
+			path, sum := writePkg(t, dir, "App.pkg", 3000)
+			if tt.prior != nil {
+				tt.prior(r, path)
+			}
+			if tt.newSize > 0 {
+				_, sum = writePkg(t, dir, "App.pkg", tt.newSize)
+			}
+			newBytes, _ := os.ReadFile(path)
+			before := map[string]bool{"": true}
+			for _, v := range r.sim.State().Views {
+				for _, k := range hashFields {
+					if s, ok := v[k].(string); ok {
+						before[s] = true
+					}
+				}
+			}
+			env := r.env(path)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			puts := r.recordPuts(env)
+			if tt.fault != nil {
+				r.sim.InjectFault(*tt.fault)
+			}
+			uploads := r.sim.CallCount("POST", "/api/v1/packages/*")
+			res, log, err := r.upload(env)
+			if n := r.sim.CallCount("POST", "/api/v1/packages/*") - uploads; n != tt.sends {
+				t.Errorf("%d POSTs to /api/v1/packages*, want %d upload(s)\nlog:\n%s", n, tt.sends, log)
+			}
+			if !strings.Contains(log, tt.logs) {
+				t.Errorf("log lacks %q:\n%s", tt.logs, log)
+			}
+			for _, body := range puts.puts() {
+				for _, k := range hashFields {
+					if v, _ := body[k].(string); !before[v] {
+						t.Errorf("PUT body carries %s %.16s…, a value the server did not show", k, v)
+					}
+				}
+				if _, ok := body["suppressEula"]; !ok {
+					t.Errorf("PUT body lacks suppressEula: %v", body)
+				}
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) || res != nil {
+					t.Fatalf("err = %v (result %+v), want %q and no result\nlog:\n%s", err, res, tt.err, log)
+				}
+				e, ok, lerr := r.journalEntry(env)
+				if lerr != nil || !ok || e.Pending != PendingFile {
+					t.Errorf("journal after the failure: %+v (%v, %v), want the file noted to be sent again", e, ok, lerr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+			}
+			if !strings.Contains(log, "Jamf Pro shows the package ready") {
+				t.Errorf("no verification in the log:\n%s", log)
+			}
+			rec := r.ready("App.pkg", sum)
+			if b, _ := os.ReadFile(path); !bytes.Equal(b, newBytes) {
+				t.Fatal("the local file changed")
+			}
+			if res.Uploaded != (tt.prior == nil || tt.newSize > 0) {
+				t.Errorf("pkg_uploaded %v", res.Uploaded)
+			}
+			if res.Uploaded && res.SHA3 != sum {
+				t.Errorf("pkg_sha3_512 %.16s…, want the file's %.16s…", res.SHA3, sum)
+			}
+			if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
+				t.Errorf("notes %q, want %q", rec.Notes, n)
+			}
+			if tt.kept && (!rec.SuppressEula || !rec.FillUserTemplate || rec.RequiredProcessor != "x86") {
+				t.Errorf("a PUT dropped the record's other fields: %+v", rec)
+			}
+			if _, ok, _ := r.journalEntry(env); ok {
+				t.Errorf("a verified run left its journal entry")
+			}
+		})
 	}
 }
