@@ -178,6 +178,11 @@ func TestFault5xxEachEndpoint(t *testing.T) {
 					if persistent {
 						f.Count = -1
 						env["max_tries"] = uint64(2)
+						if tc.name == "refresh" {
+							// Refreshes that fail are waited out until
+							// verify_timeout: keep it short.
+							env["verify_timeout"] = uint64(3)
+						}
 					}
 					r.sim.InjectFault(f)
 					res := r.run(env)

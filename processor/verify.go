@@ -168,7 +168,7 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 			}
 			if refreshErr != nil {
 				// Only a refresh moves processing on and fills the size.
-				return fmt.Errorf("%s %s, but the inventory refresh kept failing until verify_timeout (%s), so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes the job", what, exp.fileName, u.cfg.VerifyTimeout, id, last, refreshErr)
+				return fmt.Errorf("%s %s, but the inventory refresh failed, and kept failing until verify_timeout (%s), so Jamf Pro cannot show package %s ready (%s; Jamf Pro shows it as Availability Pending): %w. Run again later: the rerun refreshes and finishes the job", what, exp.fileName, u.cfg.VerifyTimeout, id, last, refreshErr)
 			}
 			return fmt.Errorf("%s %s, but Jamf Pro did not show it READY with its size and digest within verify_timeout (%s): %s. The file may still arrive: run again later (the rerun checks package %s and finishes the job), or raise verify_timeout for large files", what, exp.fileName, u.cfg.VerifyTimeout, last, id)
 		}

@@ -438,8 +438,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "default": "False",
             "description": (
-                "Write an MD5 hash in the package metadata instead of SHA-512 / "
-                "SHA3-512 (boolean)."
+                "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash "
+                "in the package metadata instead of SHA-512 (boolean). From 11.11 "
+                "the metadata carries only the server's own hashes."
             ),
         },
         "os_requirements": {
