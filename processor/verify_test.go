@@ -71,6 +71,8 @@ func TestUnsettled(t *testing.T) {
 		{"availability pending", "11.25.0", &jamf.Package{TransferStatus: "READY"}, true},
 		{"blank size, no refresh to fill it", "11.10.0", &jamf.Package{TransferStatus: "READY"}, false},
 		{"blank size, empty status: not refreshed since the upload", "11.25.0", &jamf.Package{StatusShown: true}, true},
+		{"empty status, size known: settled", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true, StatusShown: true}, false},
+		{"empty status, size 0: never landed", "11.25.0", &jamf.Package{SizeKnown: true, StatusShown: true}, true},
 		{"Classic", "11.4.0", &jamf.Package{TransferStatus: "PENDING"}, false},
 	}
 	for _, tt := range tests {
