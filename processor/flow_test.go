@@ -462,8 +462,11 @@ type putRecorder struct {
 	bodies []map[string]any
 }
 
-// recordPuts points env at a recording front of the simulator.
-func (r *flowRig) recordPuts(env plistio.Env) *putRecorder {
+// recordPuts points env at a recording front of the simulator. pending
+// makes the front show a package record whose cloudTransferStatus is empty
+// as PENDING, as the schema's enum allows: a client must refresh whatever
+// the status says.
+func (r *flowRig) recordPuts(env plistio.Env, pending bool) *putRecorder {
 	r.t.Helper()
 	target, err := url.Parse(r.sim.URL())
 	if err != nil {
@@ -471,6 +474,28 @@ func (r *flowRig) recordPuts(env plistio.Env) *putRecorder {
 	}
 	rec := &putRecorder{}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	if pending {
+		proxy.ModifyResponse = func(resp *http.Response) error {
+			if resp.Request.Method != http.MethodGet || !strings.HasPrefix(resp.Request.URL.Path, "/api/v1/packages/") || resp.StatusCode != http.StatusOK {
+				return nil
+			}
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			var rec map[string]any
+			if json.Unmarshal(b, &rec) == nil {
+				if st, _ := rec["cloudTransferStatus"].(string); st == "" {
+					rec["cloudTransferStatus"] = "PENDING"
+					b, _ = json.Marshal(rec)
+				}
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			resp.ContentLength = int64(len(b))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+			return nil
+		}
+	}
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodPut && strings.HasPrefix(req.URL.Path, "/api/v1/packages/") {
 			b, _ := io.ReadAll(req.Body)
@@ -544,9 +569,11 @@ func TestDelivery(t *testing.T) {
 		logs    string // in the log
 		err     string // the run fails saying this, its file still noted "send again"
 		kept    bool   // the fixture's fields are still on the record
+		pending bool   // the record shows PENDING where it has no status
 	}{
 		{name: "v1 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}, env: map[string]any{"upload_mode": "v1"}, sends: 1},
 		{name: "jcds2 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}},
+		{name: "v1 upload, the record says PENDING: refreshed anyway", opts: jamfsim.Options{ProcessingDelay: time.Second}, env: map[string]any{"upload_mode": "v1"}, sends: 1, pending: true},
 		{name: "v1 replace: the flip is not delivery", opts: jamfsim.Options{ProcessingDelay: time.Second}, prior: firstRun(map[string]any{"upload_mode": "v1"}),
 			newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true}, sends: 1},
 		{name: "replace in place, default mode", opts: jamfsim.Options{ProcessingDelay: time.Second}, prior: firstRun(nil),
@@ -596,7 +623,7 @@ func TestDelivery(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			puts := r.recordPuts(env)
+			puts := r.recordPuts(env, tt.pending)
 			if tt.fault != nil {
 				r.sim.InjectFault(*tt.fault)
 			}
