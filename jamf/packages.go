@@ -40,7 +40,8 @@ type Package struct {
 	SizeKnown bool
 	// TransferStatus is cloudTransferStatus: READY, or empty where this
 	// node's inventory has no file for the record (PENDING and ERROR are in
-	// the schema's enum only, jamf-api.md 2026-12). StatusShown says the
+	// the schema's enum only; terraform-provider-jamfplatform reads an empty
+	// one as "No CDP binary"). StatusShown says the
 	// record has the field at all.
 	TransferStatus string
 	StatusShown    bool

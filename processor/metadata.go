@@ -50,8 +50,9 @@ func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
 // has an inventory refresh (11.11+), the hash fields are only ever the
 // server's own, as just read: the server does not check a client-written
 // hash, and one written early can satisfy the verification poll before the
-// file is processed (jamf-cli, terraform-provider-jamfplatform; jamf-api.md
-// 2026-12). The refresh in settle writes the server's own.
+// file is processed (jamf-cli, terraform-provider-jamfplatform: both write
+// hash fields only after the server's values converged). The refresh in
+// settle writes the server's own.
 func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Package) (id string, err error) {
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return "", err

@@ -12,7 +12,8 @@ import (
 // survey gathers what the decision needs beyond the package object: the
 // upload mode and the distribution point's file of this name, only when
 // the file may have to be sent (the nightly no-op stays at its few
-// requests). It changes nothing on the server and returns all it learned.
+// requests). It changes nothing on the server (an unsettled record may get
+// an inventory refresh of its file) and returns all it learned.
 func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
 	cfg, file := u.cfg, u.local
 	facts := Facts{Object: obj, FileName: file.Name, LocalSize: file.Size, Classic: u.classic(),
@@ -217,7 +218,8 @@ func recordAsFile(p *jamf.Package) *jamf.JCDSFile {
 // it ("Availability Pending": a write or an upload since the last inventory
 // refresh), whatever the status says: a record keeps its old values, an
 // empty cloudTransferStatus included, until a refresh after processing
-// (jamf-api.md 2026-12), so PENDING may never show. A run that timed out
+// (jamf-cli and terraform-provider-jamfplatform keep a previousHash and
+// poll until it changes), so PENDING may never show. A run that timed out
 // waiting or failed leaves such a record, and so do other tools' writes;
 // the rerun finishes the job (refresh and wait) instead of keeping it.
 func (u *uploader) unsettled(p *jamf.Package) bool {

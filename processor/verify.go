@@ -119,7 +119,8 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 	exp := u.expect(plan, facts.Object)
 	// Size "0" says a sent file never landed only where the record did not
 	// show it before this send: processing keeps the old values until a
-	// refresh after it (jamf-api.md 2026-12), so an old "0" tells nothing.
+	// refresh after it (jamf-cli and terraform-provider-jamfplatform poll
+	// until the previous hash changes), so an old "0" tells nothing.
 	zeroBefore := facts.Object != nil && facts.Object.SizeKnown && facts.Object.Size == 0
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return err
