@@ -570,7 +570,9 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		return true
 	}
-	uploaded := func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/packages/1/upload", 201) != 0 }
+	uploaded := func(r *rig) bool {
+		return callsWith(r.sim.State().Calls, "POST", "/api/v1/packages/1/upload", 201) != 0
+	}
 	slowUpload := &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Latency: 2 * time.Second, Count: -1}
 	cases := []lagRun{
 		{name: "SIGTERM while waiting for the node", sig: syscall.SIGTERM, reached: refused},
