@@ -61,9 +61,10 @@ func oldIntact(t *testing.T, sim *jamfsim.Server, name, oldSum string) {
 }
 
 // TestSafeReplaceInPlace: on Jamf Pro 11.5+ the file of an existing object
-// is replaced through POST /api/v1/packages/{id}/upload, which swaps it
-// server-side: the JCDS file is never deleted first, so S3 failures cannot
-// touch it, and a failing {id}/upload leaves the old file and object.
+// is replaced through POST /api/v1/packages/{id}/upload: the JCDS file is
+// never deleted first, so S3 failures cannot touch it, and a failing
+// {id}/upload leaves the old file and object (in the simulator; what a real
+// server serves meanwhile no source says, jamf/JamfSync#41).
 func TestSafeReplaceInPlace(t *testing.T) {
 	t.Parallel()
 	t.Run("S3 failing does not matter", func(t *testing.T) {
