@@ -239,7 +239,7 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 		if facts.FileExisted {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete: run again with replace_pkg to upload the new file", err, id, file.Name)
+			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
