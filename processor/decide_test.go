@@ -185,34 +185,32 @@ func TestDecideNoDeleteOnANodesView(t *testing.T) {
 	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-145.pkg"}
 	changed := &jamf.JCDSFile{FileName: "App.pkg", Length: 99}
 	tests := []struct {
-		name                            string
-		cfg                             Config
-		facts                           Facts
-		file                            FileAction
-		meta                            MetaAction
-		inPlace, createFirst, writeName bool
-		step                            string // in the plan's steps
+		name  string
+		cfg   Config
+		facts Facts
+		want  Plan   // File, Meta, InPlace, CreateFirst, WriteFileName
+		step  string // in the plan's steps
 	}{
 		{"lagging node, changed file, replace_pkg", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			FileReplace, MetaCreate, true, true, false, "create package object \"App\" first"},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "create package object \"App\" first"},
 		{"lagging node, changed file, replace_pkg false: the create decides", Config{}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			FileReplace, MetaCreate, true, true, false, "wait for it and decide again"},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "wait for it and decide again"},
 		{"lagging node, v1", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			FileReplace, MetaCreate, true, true, false, "nothing is deleted first"},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
 		{"lagging node, JCDS gone, file there per the cloud inventory", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			FileReplace, MetaCreate, true, true, false, "nothing is deleted first"},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
 		{"no same-name file: the JCDS path, object after", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
-			FileUpload, MetaCreate, false, false, false, "to the JCDS"},
+			Plan{File: FileUpload, Meta: MetaCreate}, "to the JCDS"},
 		{"below 11.5: created first, the delete stays and is said", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, Classic: true, FileExisted: true},
-			FileReplace, MetaCreate, false, true, false, "the delete cannot be avoided"},
+			Plan{File: FileReplace, Meta: MetaCreate, CreateFirst: true}, "the delete cannot be avoided"},
 		{"object names another file, v1: fileName first", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
-			FileUpload, MetaUpdate, false, false, true, "write fileName App.pkg on the package object first"},
+			Plan{File: FileUpload, Meta: MetaUpdate, WriteFileName: true}, "write fileName App.pkg on the package object first"},
 		{"object names another file, same-name file there: fileName first, in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2},
-			FileReplace, MetaUpdate, true, false, true, "write fileName"},
+			Plan{File: FileReplace, Meta: MetaUpdate, InPlace: true, WriteFileName: true}, "write fileName"},
 		{"object names another file, JCDS mode: new name through the JCDS, fileName in the metadata", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
-			FileUpload, MetaUpdate, false, false, false, "to the JCDS"},
+			Plan{File: FileUpload, Meta: MetaUpdate}, "to the JCDS"},
 		{"object names another file, kept", Config{}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1},
-			FileKeep, MetaNone, false, false, false, "keep the file"},
+			Plan{File: FileKeep, Meta: MetaNone}, "keep the file"},
 	}
 	f := &PkgFile{Name: "App.pkg", Size: 100}
 	for _, tt := range tests {
@@ -220,9 +218,9 @@ func TestDecideNoDeleteOnANodesView(t *testing.T) {
 			cfg := tt.cfg
 			cfg.DisplayName = "App"
 			p := Decide(&cfg, tt.facts)
-			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || p.CreateFirst != tt.createFirst || p.WriteFileName != tt.writeName {
-				t.Errorf("Decide = %s/%s in place %v create first %v write name %v, want %s/%s %v %v %v (%s)", p.File, p.Meta, p.InPlace, p.CreateFirst, p.WriteFileName,
-					tt.file, tt.meta, tt.inPlace, tt.createFirst, tt.writeName, p.Reason)
+			got := Plan{File: p.File, Meta: p.Meta, InPlace: p.InPlace, CreateFirst: p.CreateFirst, WriteFileName: p.WriteFileName}
+			if got != tt.want {
+				t.Errorf("Decide = %+v, want %+v (%s)", got, tt.want, p.Reason)
 			}
 			steps := strings.Join(p.Steps(&cfg, f, tt.facts.Mode), "\n")
 			if !strings.Contains(steps, tt.step) {
