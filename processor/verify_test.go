@@ -68,7 +68,8 @@ func TestUnsettled(t *testing.T) {
 		{"size 0", "11.25.0", &jamf.Package{Size: 0, SizeKnown: true, TransferStatus: "READY"}, true},
 		{"availability pending", "11.25.0", &jamf.Package{TransferStatus: "READY"}, true},
 		{"blank size, no refresh to fill it", "11.10.0", &jamf.Package{TransferStatus: "READY"}, false},
-		{"blank size, no status reported", "11.25.0", &jamf.Package{}, false},
+		{"blank size, no status (a node whose inventory has not caught up)", "11.25.0", &jamf.Package{}, true},
+		{"no status, size known", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true}, false},
 		{"Classic", "11.4.0", &jamf.Package{TransferStatus: "PENDING"}, false},
 	}
 	for _, tt := range tests {
