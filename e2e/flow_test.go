@@ -394,7 +394,7 @@ func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 	r := newRig(t, inProcess, jamfsim.Options{})
 	earlier := []byte("an earlier upload without an object")
 	r.sim.AddFile("Earlier.pkg", earlier)
-	path, _ := makePkg(t, "Earlier.pkg", 5000)
+	path, sum := makePkg(t, "Earlier.pkg", 5000)
 	env := r.baseEnv(path)
 	delete(env, "jcds2_mode")
 	env["upload_mode"] = "v1"
@@ -408,6 +408,12 @@ func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 	if st := r.sim.State(); len(st.Packages) != 1 {
 		t.Errorf("packages = %+v, want the kept object", st.Packages)
 	}
+	// The journal has the next run, without replace_pkg, send the file.
+	r.sim.ClearFaults()
+	if res := r.mustSucceed(env); !boolOut(t, res.out, "pkg_uploaded") {
+		t.Errorf("the next run did not upload:\n%s", res.stderr)
+	}
+	converged(t, r.sim, "Earlier.pkg", sum)
 }
 
 // TestNamesMatchWithoutCase: a recipe that spells the display name or the

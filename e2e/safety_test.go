@@ -61,9 +61,10 @@ func oldIntact(t *testing.T, sim *jamfsim.Server, name, oldSum string) {
 }
 
 // TestSafeReplaceInPlace: on Jamf Pro 11.5+ the file of an existing object
-// is replaced through POST /api/v1/packages/{id}/upload, which swaps it
-// server-side: the JCDS file is never deleted first, so S3 failures cannot
-// touch it, and a failing {id}/upload leaves the old file and object.
+// is replaced through POST /api/v1/packages/{id}/upload: the JCDS file is
+// never deleted first, so S3 failures cannot touch it, and a failing
+// {id}/upload leaves the old file and object (in the simulator; what a real
+// server serves meanwhile no source says, jamf/JamfSync#41).
 func TestSafeReplaceInPlace(t *testing.T) {
 	t.Parallel()
 	t.Run("S3 failing does not matter", func(t *testing.T) {
@@ -532,4 +533,121 @@ func journalEntries(t *testing.T, home string) []string {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// lagRun is one step of TestSafeLaggingNodeReplace at which the second run
+// is stopped (a signal) or fails (a fault).
+type lagRun struct {
+	name    string
+	version string // "" for the simulator's default, classic below 11.5
+	// fault makes every matching request fail; the run must fail saying
+	// want. Without one, the run is stopped with sig once reached holds.
+	fault   *jamfsim.Fault
+	want    string
+	sig     syscall.Signal
+	latency *jamfsim.Fault // slows the request the signal lands in
+	reached func(r *rig) bool
+}
+
+// TestSafeLaggingNodeReplace: a second run inside the cluster lag (default
+// cluster: 2 nodes; each run is a new cookie jar, and the simulator hands
+// the nodes out in turn) lands on the node that has not seen the first
+// run's object, with replace_pkg and a changed file. Stopped at each step
+// of its replace (SIGTERM and kill -9) or failing at each request, it never
+// leaves an object pointing at a missing file, and the next run converges
+// without duplicates. On 11.5+ it never deletes the file; below 11.5 the
+// delete is its one window, and the next run repairs it. The lag is a few
+// seconds rather than a minute: the second run is inside it either way.
+func TestSafeLaggingNodeReplace(t *testing.T) {
+	t.Parallel()
+	const lag = 6 * time.Second
+	refused := func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/packages", 400) != 0 }
+	// The journal entry is written right before the {id}/upload; half a
+	// second later the request is in its latency.
+	uploading := func(r *rig) bool {
+		if !refused(r) || len(journalEntries(t, r.home)) == 0 {
+			return false
+		}
+		time.Sleep(500 * time.Millisecond)
+		return true
+	}
+	uploaded := func(r *rig) bool {
+		return callsWith(r.sim.State().Calls, "POST", "/api/v1/packages/1/upload", 201) != 0
+	}
+	slowUpload := &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Latency: 2 * time.Second, Count: -1}
+	cases := []lagRun{
+		{name: "SIGTERM while waiting for the node", sig: syscall.SIGTERM, reached: refused},
+		{name: "kill -9 while waiting for the node", sig: syscall.SIGKILL, reached: refused},
+		{name: "SIGTERM during {id}/upload", sig: syscall.SIGTERM, latency: slowUpload, reached: uploading},
+		{name: "kill -9 during {id}/upload", sig: syscall.SIGKILL, latency: slowUpload, reached: uploading},
+		{name: "kill -9 after the 201", sig: syscall.SIGKILL, reached: uploaded},
+		{name: "create fails", fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages", Status: 500, Count: -1}, want: "create package object"},
+		{name: "{id}/upload fails", fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Status: 500, Count: -1}, want: "upload"},
+		{name: "before 11.5: kill -9 after the delete", version: classic, sig: syscall.SIGKILL,
+			latency: &jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 1500 * time.Millisecond, Count: -1},
+			reached: func(r *rig) bool { return callsWith(r.sim.State().Calls, "DELETE", "/api/v1/jcds/files/*", 204) != 0 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, inProcess, jamfsim.Options{JamfVersion: tc.version, ClusterLag: lag})
+			path, _ := makePkg(t, "Lag.pkg", 1<<20)
+			env := r.baseEnv(path)
+			env["max_tries"] = uint64(2)
+			r.mustSucceed(env) // node 1 of 2 made the object
+			newPath, newSum := makePkg(t, "Lag.pkg", 1<<20+9)
+			env["pkg_path"], env["replace_pkg"] = newPath, true
+			r.sim.ResetCalls()
+			if tc.fault != nil {
+				r.sim.InjectFault(*tc.fault)
+				r.mustFail(env, tc.want)
+			} else {
+				if tc.latency != nil {
+					r.sim.InjectFault(*tc.latency)
+				}
+				cmd, stderr := startBinary(t, r, env, nil)
+				waitUntil(t, cmd, stderr, "the step was not reached", func() bool { return tc.reached(r) })
+				if err := cmd.Process.Signal(tc.sig); err != nil {
+					t.Fatal(err)
+				}
+				_ = cmd.Wait()
+			}
+			calls := r.sim.State().Calls
+			if tc.version == "" {
+				if n := callsWith(calls, "DELETE", "/api/v1/jcds/files/*", 0); n != 0 {
+					t.Errorf("the run on the lagging node deleted the JCDS file (%d DELETEs)", n)
+				}
+			}
+			if tc.name != "create fails" && callsWith(calls, "POST", tc.createPath(), 0) == 0 {
+				t.Errorf("the run did not ask the database first (no create)")
+			}
+			if tc.version == classic {
+				// The one window below 11.5: the object points at no file,
+				// and the journal says so under the object the create found.
+				if st := r.sim.State(); len(st.Files) != 0 || len(st.Packages) != 1 || len(journalEntries(t, r.home)) != 1 {
+					t.Fatalf("the kill did not land between delete and commit, or left no journal entry: %+v", st.Files)
+				}
+				env["replace_pkg"] = false // the journal repairs whatever replace_pkg says
+			} else {
+				checkConsistent(t, r.sim)
+			}
+			r.sim.ClearFaults()
+			res := r.mustSucceed(env)
+			if !boolOut(t, res.out, "pkg_uploaded") && !strings.Contains(tc.name, "after the 201") {
+				t.Errorf("the next run did not send the file:\n%s", res.stderr)
+			}
+			converged(t, r.sim, "Lag.pkg", newSum)
+			if entries := journalEntries(t, r.home); len(entries) != 0 {
+				t.Errorf("journal entries left: %v", entries)
+			}
+		})
+	}
+}
+
+// createPath is where the second run creates its package object.
+func (tc lagRun) createPath() string {
+	if tc.version == classic {
+		return "/JSSResource/packages/id/0"
+	}
+	return "/api/v1/packages"
 }

@@ -144,6 +144,7 @@ type secretScenario struct {
 	backend backend
 	setup   func(r *rig, env plistio.Env)
 	fail    string // substring of the ProcessorError; "" = must succeed
+	version string // Jamf Pro version; "" for the simulator's default
 }
 
 func secretScenarios() []secretScenario {
@@ -160,7 +161,8 @@ func secretScenarios() []secretScenario {
 			delete(env, "API_PASSWORD")
 			env["BEARER_TOKEN"] = fetchToken(r.t, r.sim.URL(), secretUser, secretPassword)
 		}},
-		{name: "replace with failing delete", backend: inProcess, fail: "could not delete the stale JCDS file", setup: func(r *rig, env plistio.Env) {
+		// Only below 11.5 does a replace delete the old file first.
+		{name: "replace with failing delete", backend: inProcess, version: classic, fail: "could not delete the stale JCDS file", setup: func(r *rig, env plistio.Env) {
 			r.mustSucceed(env)
 			p, _ := makePkg(r.t, env["pkg_name"].(string), 4097)
 			env["pkg_path"] = p
@@ -204,7 +206,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, sc.backend, jamfsim.Options{
 				Username: secretUser, Password: secretPassword,
-				ClientID: secretClientID, ClientSecret: secretClient,
+				ClientID: secretClientID, ClientSecret: secretClient, JamfVersion: sc.version,
 			})
 			rec := startRecorder(t, r.sim.URL())
 			given := []string{secretPassword, secretClient, secretBadPass, secretLimitedPwd}

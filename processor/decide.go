@@ -27,11 +27,13 @@ const (
 	// FileUpload sends the file; the JCDS has none of that name.
 	FileUpload
 	// FileReplace sends the file over a same-name file whose bytes differ
-	// (or cannot be compared). In place (Plan.InPlace) and in v1 mode it
-	// goes through the object's /api/v1/packages/{id}/upload, which deletes
-	// nothing itself. Through the JCDS, every byte goes to S3 first; the
-	// stale file is deleted right before the commit and confirmed gone, so
-	// the service never makes Name_1.pkg and the gap is one request.
+	// (or cannot be compared). On Jamf Pro 11.5+ it always goes through an
+	// object's /api/v1/packages/{id}/upload (Plan.InPlace, Plan.CreateFirst),
+	// which deletes nothing itself: a file of the package's name may be the
+	// file of an object this cluster node has not shown yet. Below 11.5
+	// (no {id}/upload) every byte goes to S3 first; the stale file is
+	// deleted right before the commit and confirmed gone, so the service
+	// never makes Name_1.pkg and the gap is one request.
 	FileReplace
 )
 
@@ -104,9 +106,24 @@ type Plan struct {
 	// FinishMeta: only the metadata an earlier run failed to write is
 	// written now, with the hash of the file that run uploaded.
 	FinishMeta bool
-	// InPlace: the existing object's file is replaced through
-	// /api/v1/packages/{id}/upload, which never deletes it first.
+	// InPlace: the object's file is replaced through
+	// /api/v1/packages/{id}/upload, which never deletes it first (the
+	// object exists, or is made first: CreateFirst).
 	InPlace bool
+	// CreateFirst: no object is visible, but the distribution point holds
+	// a file of this name. The object is created before any byte is sent,
+	// pointing at that file (so it never points at a missing one): the
+	// create is checked against the database, where a duplicate name
+	// reveals an object this cluster node has not shown (the run then
+	// decides again with it, per replace_pkg). On 11.5+ the file is then
+	// replaced in place through the new object's {id}/upload; below 11.5
+	// the JCDS replace follows, its delete the one unavoidable window.
+	CreateFirst bool
+	// WriteFileName: the existing object names another file, and the new
+	// one goes through its {id}/upload, which refuses a name other than the
+	// object's fileName (400 INVALID_FILE_NAME, jamf-upload#162); the new
+	// fileName is written first, as JamfPackageUploader does.
+	WriteFileName bool
 	// SendNow: the file's bytes go out in this attempt (File is FileUpload
 	// or FileReplace, and no earlier attempt of the run sent them).
 	SendNow bool
@@ -141,23 +158,34 @@ func Decide(cfg *Config, facts Facts) Plan {
 			p.Meta = MetaUpdate
 		}
 	}
-	if inPlace(cfg, facts, p) {
+	if inPlace(facts, p) {
 		p.File, p.InPlace = FileReplace, true
 	}
 	p.SendNow = p.Sends() && !facts.SentEarlier
+	// A file of this name with no visible object: on Jamf Cloud the object
+	// may exist on the database while this node's cache has not caught up.
+	// The database is asked first, by creating the object; nothing is
+	// deleted on a node's view.
+	p.CreateFirst = p.SendNow && p.File == FileReplace && facts.Object == nil && facts.JCDSFile != nil
+	p.InPlace = p.InPlace || p.CreateFirst && !facts.Classic
+	obj := facts.Object
+	p.WriteFileName = p.SendNow && obj != nil && obj.FileName != facts.FileName && (p.InPlace || facts.Mode == ModeV1)
 	return p
 }
 
 // inPlace reports whether the file of the existing object is replaced
-// through /api/v1/packages/{id}/upload (Jamf Pro 11.5+), which swaps the
-// file server-side and so never leaves the object without one. It needs
-// the object to already name this file: the endpoint refuses another name.
-// An explicit upload_mode jcds2 ("the JCDS flow only") keeps the JCDS path,
-// with its one-request window.
-func inPlace(cfg *Config, facts Facts, p Plan) bool {
+// through /api/v1/packages/{id}/upload (Jamf Pro 11.5+), which needs no
+// delete. Our choice, whatever upload_mode says: a same-name file on 11.5+
+// always goes this way, so no run deletes a file an object may point at.
+// An object that names another file gets the new fileName written first
+// (Plan.WriteFileName); one whose file is simply absent keeps the fast
+// JCDS path when the mode allows it, as that deletes nothing either.
+func inPlace(facts Facts, p Plan) bool {
 	obj := facts.Object
-	return obj != nil && !facts.Classic && obj.FileName != "" && obj.FileName == facts.FileName &&
-		cfg.UploadMode != ModeJCDS2 && p.Sends()
+	if obj == nil || facts.Classic || !p.Sends() {
+		return false
+	}
+	return obj.FileName != "" && obj.FileName == facts.FileName || p.File == FileReplace && !facts.SentEarlier
 }
 
 // decideActions is the decision from the facts of the distribution point
@@ -229,6 +257,9 @@ func decideActions(cfg *Config, facts Facts) Plan {
 // output of a dry run.
 func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 	var s []string
+	if p.WriteFileName {
+		s = append(s, fmt.Sprintf("write fileName %s on the package object first ({id}/upload refuses another name); until the upload lands it names a file the distribution point does not hold, and a failed upload points it back", f.Name))
+	}
 	switch p.File {
 	case FileKeep:
 		s = append(s, "keep the file: "+p.Reason)
@@ -238,15 +269,18 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 	case FileUnchanged:
 		s = append(s, fmt.Sprintf("do not upload %s: %s", f.Name, p.Reason))
 	case FileReplace:
+		if p.CreateFirst {
+			s = append(s, fmt.Sprintf("create package object %q first, pointing at the file of this name already in the distribution point (%s); if Jamf Pro says the name exists (an object this Jamf Cloud node has not shown yet), wait for it and decide again with it", displayName(cfg, f), p.Reason))
+		}
 		if p.InPlace {
-			s = append(s, fmt.Sprintf("replace the file of the existing package object in place (%s); Jamf Pro swaps it, the old file stays until the new one is in", p.Reason))
+			s = append(s, fmt.Sprintf("replace the object's file through /api/v1/packages/{id}/upload (%s); nothing is deleted first. No source says whether the old file stays installable while Jamf Pro processes the new one, so the run waits for the record to show the new file READY", p.Reason))
 			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload, then verify its size and digest", f.Name, f.Size))
 			break
 		}
 		if mode == ModeV1 {
 			s = append(s, fmt.Sprintf("replace the file of this name (%s)", p.Reason))
 		} else {
-			s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once", f.Name, p.Reason))
+			s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once: below Jamf Pro 11.5 there is no {id}/upload, so the delete cannot be avoided and the package object points at no file for that one request", f.Name, p.Reason))
 		}
 		fallthrough
 	case FileUpload:
@@ -268,6 +302,9 @@ func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
 	}
 	switch p.Meta {
 	case MetaCreate:
+		if p.CreateFirst {
+			break
+		}
 		s = append(s, fmt.Sprintf("create package object %q", displayName(cfg, f)))
 	case MetaUpdate:
 		s = append(s, fmt.Sprintf("update the metadata of package object %q", displayName(cfg, f)))

@@ -135,8 +135,8 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 			FileReplace, MetaUpdate, true, true, "differs in size"},
 		{"missing file repaired in place", Config{}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, ObjectFileMissing: true},
 			FileReplace, MetaUpdate, true, true, "repair"},
-		{"upload_mode jcds2 keeps the JCDS path", Config{ReplacePkg: true, UploadMode: ModeJCDS2}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100},
-			FileReplace, MetaUpdate, false, true, "differs in size"},
+		{"upload_mode jcds2 replaces in place too: no delete on 11.5+", Config{ReplacePkg: true, UploadMode: ModeJCDS2}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100},
+			FileReplace, MetaUpdate, true, true, "differs in size"},
 		{"before 11.5: no in-place replace", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Classic: true},
 			FileReplace, MetaUpdate, false, true, "differs in size"},
 		{"object names another file: not in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100},
@@ -172,5 +172,63 @@ func TestDecideIsPure(t *testing.T) {
 	}
 	if facts.Object.FileName != "App.pkg" || facts.JCDSFile.Length != 99 || cfg.UploadMode != "" {
 		t.Errorf("Decide changed its inputs")
+	}
+}
+
+// TestDecideNoDeleteOnANodesView: on 11.5+ no plan deletes a file of the
+// package's name. A same-name file with no visible object (a Jamf Cloud
+// node that has not caught up, or an orphan) gets the object created
+// first, then its file replaced through {id}/upload; an object naming
+// another file gets the new fileName written before its {id}/upload.
+// Below 11.5 the create still comes first, and the delete stays.
+func TestDecideNoDeleteOnANodesView(t *testing.T) {
+	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-145.pkg"}
+	changed := &jamf.JCDSFile{FileName: "App.pkg", Length: 99}
+	tests := []struct {
+		name  string
+		cfg   Config
+		facts Facts
+		want  Plan   // File, Meta, InPlace, CreateFirst, WriteFileName
+		step  string // in the plan's steps
+	}{
+		{"lagging node, changed file, replace_pkg", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "create package object \"App\" first"},
+		{"lagging node, changed file, replace_pkg false: the create decides", Config{}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "wait for it and decide again"},
+		{"lagging node, v1", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1, FileExisted: true},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
+		{"lagging node, JCDS gone, file there per the cloud inventory", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Mode: ModeV1, FileExisted: true},
+			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
+		{"no same-name file: the JCDS path, object after", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
+			Plan{File: FileUpload, Meta: MetaCreate}, "to the JCDS"},
+		{"below 11.5: created first, the delete stays and is said", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, Classic: true, FileExisted: true},
+			Plan{File: FileReplace, Meta: MetaCreate, CreateFirst: true}, "the delete cannot be avoided"},
+		{"object names another file, v1: fileName first", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
+			Plan{File: FileUpload, Meta: MetaUpdate, WriteFileName: true}, "write fileName App.pkg on the package object first"},
+		{"object names another file, same-name file there: fileName first, in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2},
+			Plan{File: FileReplace, Meta: MetaUpdate, InPlace: true, WriteFileName: true}, "write fileName"},
+		{"object names another file, JCDS mode: new name through the JCDS, fileName in the metadata", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
+			Plan{File: FileUpload, Meta: MetaUpdate}, "to the JCDS"},
+		{"object names another file, kept", Config{}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1},
+			Plan{File: FileKeep, Meta: MetaNone}, "keep the file"},
+	}
+	f := &PkgFile{Name: "App.pkg", Size: 100}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := tt.cfg
+			cfg.DisplayName = "App"
+			p := Decide(&cfg, tt.facts)
+			got := Plan{File: p.File, Meta: p.Meta, InPlace: p.InPlace, CreateFirst: p.CreateFirst, WriteFileName: p.WriteFileName}
+			if got != tt.want {
+				t.Errorf("Decide = %+v, want %+v (%s)", got, tt.want, p.Reason)
+			}
+			steps := strings.Join(p.Steps(&cfg, f, tt.facts.Mode), "\n")
+			if !strings.Contains(steps, tt.step) {
+				t.Errorf("steps lack %q:\n%s", tt.step, steps)
+			}
+			if !tt.facts.Classic && strings.Contains(steps, "delete the") {
+				t.Errorf("a plan on 11.5+ deletes:\n%s", steps)
+			}
+		})
 	}
 }

@@ -215,8 +215,10 @@ func TestUploadFlow(t *testing.T) {
 			status: StatusHashMatch, reason: "same size and MD5", same: true},
 		{name: "replace, changed bytes: in place", prior: prior{size: 3000, file: rewrite(4000)}, env: map[string]any{"replace_pkg": true}, file: FileReplace, meta: MetaUpdate,
 			mode: ModeJCDS2, status: StatusUploaded, inPlace: true, reason: "differs in size", same: true},
-		{name: "replace, upload_mode jcds2: delete right before the commit", prior: prior{size: 3000, file: rewrite(3000)}, env: map[string]any{"replace_pkg": true, "upload_mode": "jcds2"},
-			file: FileReplace, meta: MetaUpdate, mode: ModeJCDS2, status: StatusUploaded, reason: "same size but different content", logs: "deleted the stale JCDS file", same: true},
+		{name: "replace, upload_mode jcds2: in place too, nothing deleted", prior: prior{size: 3000, file: rewrite(3000)}, env: map[string]any{"replace_pkg": true, "upload_mode": "jcds2"},
+			file: FileReplace, meta: MetaUpdate, mode: ModeJCDS2, status: StatusUploaded, inPlace: true, reason: "same size but different content", same: true},
+		{name: "replace before 11.5: delete right before the commit", opts: jamfsim.Options{JamfVersion: "11.4.0"}, prior: prior{size: 3000, file: rewrite(3000)}, env: map[string]any{"replace_pkg": true},
+			file: FileReplace, meta: MetaUpdate, mode: ModeJCDS2, status: StatusUploaded, reason: "same size but different content", logs: "deleted the stale JCDS file"},
 		{name: "metadata only", prior: prior{size: 3000}, env: map[string]any{"replace_pkg_metadata": true, "pkg_notes": "new notes"}, file: FileKeep, meta: MetaUpdate,
 			mode: ModeJCDS2, status: StatusSkippedExists, logs: "package metadata updated", same: true},
 		{name: "skip metadata never amends", prior: prior{size: 3000, file: rewrite(5000)}, env: map[string]any{"replace_pkg": true, "skip_metadata_upload": true},
@@ -299,6 +301,9 @@ func TestUploadFlow(t *testing.T) {
 			if !strings.Contains(p.Reason, tt.reason) {
 				t.Errorf("reason %q, want %q", p.Reason, tt.reason)
 			}
+			if n := deletes(r.sim); n != 0 && tt.opts.JamfVersion == "" {
+				t.Errorf("Jamf Pro 11.5+: the run deleted %d JCDS files", n)
+			}
 			if !strings.Contains(log.String(), tt.logs) {
 				t.Errorf("log lacks %q:\n%s", tt.logs, log.String())
 			}
@@ -325,6 +330,127 @@ func TestUploadFlow(t *testing.T) {
 				if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
 					t.Errorf("notes %q, want %q", rec.Notes, n)
 				}
+			}
+		})
+	}
+}
+
+// deletes counts the JCDS file deletes the server answered.
+func deletes(sim *jamfsim.Server) int {
+	n := 0
+	for _, c := range sim.State().Calls {
+		if c.Method == "DELETE" && strings.HasPrefix(c.Path, "/api/v1/jcds/files/") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUploadFlowLaggingNode: a second run inside the cluster lag lands on
+// the node that has not seen the first run's object (each run is a new
+// cookie jar; the simulator hands nodes out in turn). With a changed file
+// under the same name, the run asks the database first by creating the
+// object; the duplicate reveals the object, the run waits for it and
+// decides again with it: replace_pkg true replaces its file in place,
+// false keeps it. On 11.5+ nothing is deleted; below 11.5 only a
+// replace_pkg true run deletes, after the create found the object. The
+// lag is a few seconds instead of Jamf Cloud's minute: the second run is
+// inside it either way, and only the wait for the node scales with it.
+func TestUploadFlowLaggingNode(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		version string
+		env     map[string]any
+		file    FileAction
+		inPlace bool
+		kept    bool // the first run's file stays
+	}{
+		{"replace_pkg: the object found, its file replaced in place", "", map[string]any{"replace_pkg": true}, FileReplace, true, false},
+		{"replace_pkg false: the object found, its file kept", "", nil, FileKeep, false, true},
+		{"v1, replace_pkg false: kept", "", map[string]any{"upload_mode": "v1"}, FileKeep, false, true},
+		{"before 11.5, replace_pkg false: kept", "11.4.0", nil, FileKeep, false, true},
+		{"before 11.5, replace_pkg: replaced through the JCDS once the object is found", "11.4.0", map[string]any{"replace_pkg": true}, FileReplace, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, ClusterLag: 4 * time.Second, JamfVersion: tt.version})
+			path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
+			r.mustUpload(r.env(path))
+			_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
+			r.sim.ResetCalls()
+			env := r.env(path)
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			res, log, err := r.upload(env)
+			if err != nil {
+				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+			}
+			if !strings.Contains(log, "was made elsewhere moments ago") {
+				t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
+			}
+			if p := res.Plan; p.File != tt.file || p.InPlace != tt.inPlace || res.Uploaded == tt.kept {
+				t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, p.InPlace, res.Uploaded, tt.file, tt.inPlace, p.Reason)
+			}
+			if n := deletes(r.sim); n != 0 && (tt.version == "" || tt.kept) {
+				t.Errorf("%d JCDS file deletes", n)
+			}
+			want := newSum
+			if tt.kept {
+				want = oldSum
+			}
+			if tt.version == "" {
+				r.ready("App.pkg", want)
+			} else if f, ok := r.sim.File("App.pkg"); !ok || f.SHA3 != want || len(r.sim.State().Packages) != 1 || len(r.sim.State().Files) != 1 {
+				t.Errorf("file %+v, state %+v", f, r.sim.State())
+			}
+		})
+	}
+}
+
+// TestUploadFlowNewFileName: a new version under another file name
+// (stable pkg_display_name, Firefox-146.pkg) uploaded through the existing
+// object's {id}/upload: its fileName is written first, or the server
+// answers 400 INVALID_FILE_NAME (jamf-upload#162).
+func TestUploadFlowNewFileName(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		opts jamfsim.Options
+		env  map[string]any
+	}{
+		{"v1", jamfsim.Options{}, map[string]any{"upload_mode": "v1"}},
+		{"JCDS endpoints gone", jamfsim.Options{JCDSRemoved: true}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newFlowRig(t, tt.opts)
+			dir := t.TempDir()
+			oldPath, _ := writePkg(t, dir, "Firefox-145.pkg", 3000)
+			env := r.env(oldPath)
+			env["pkg_display_name"] = "Firefox"
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r.mustUpload(env)
+			newPath, newSum := writePkg(t, dir, "Firefox-146.pkg", 4000)
+			env["pkg_path"], env["replace_pkg"] = newPath, true
+			res, log, err := r.upload(env)
+			if err != nil {
+				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+			}
+			if !res.Plan.WriteFileName || !res.Uploaded || res.Mode != ModeV1 {
+				t.Errorf("plan %+v, uploaded %v, mode %s", res.Plan, res.Uploaded, res.Mode)
+			}
+			st := r.sim.State()
+			f, ok := r.sim.File("Firefox-146.pkg")
+			if len(st.Packages) != 1 || !ok || f.SHA3 != newSum {
+				t.Fatalf("packages %+v, new file %+v (%v)", st.Packages, f, ok)
+			}
+			if p := st.Packages[0]; p.Name != "Firefox" || p.FileName != "Firefox-146.pkg" || p.HashValue != newSum || p.Size != "4000" || (p.TransferStatus != "" && p.TransferStatus != "READY") {
+				t.Errorf("record not whole: %+v", p)
 			}
 		})
 	}

@@ -231,6 +231,18 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 	case FileUnchanged:
 		u.res.Status = StatusHashMatch
 	case FileUpload, FileReplace:
+		if plan.SendNow && plan.CreateFirst && !plan.InPlace {
+			// Below 11.5 the Classic create is the database's check; the
+			// JCDS replace that follows is noted in the journal under the
+			// object made here.
+			id, err := u.writeMetadata(ctx, plan, pkg)
+			if err != nil {
+				return sentEarlier, err
+			}
+			pkg.ID = id
+			facts.Object = pkg
+			u.res.PackageID, u.res.MetaWritten, created = id, true, true
+		}
 		if plan.SendNow {
 			id, err := u.send(ctx, plan, facts, pkg)
 			if id != "" {

@@ -58,7 +58,7 @@ func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*j
 // upload of a new package makes its object first: createdID is its id.
 func (u *uploader) send(ctx context.Context, plan Plan, facts Facts, pkg *jamf.Package) (createdID string, err error) {
 	if facts.Mode == ModeV1 || plan.InPlace {
-		return u.sendV1(ctx, facts, pkg)
+		return u.sendV1(ctx, plan, facts, pkg)
 	}
 	return "", u.sendJCDS(ctx, plan, facts)
 }
@@ -101,7 +101,9 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	// file the listing did not show is treated the same way, in case the
 	// listing lagged. Right before the commit, a local file that changed
 	// since the run began is refused.
-	needDelete := plan.File == FileReplace || (obj != nil && obj.FileName == file.Name)
+	// On 11.5+ a same-name file is never deleted (Decide sends it through
+	// {id}/upload): the delete is for Jamf Pro before 11.5 only.
+	needDelete := facts.Classic && (plan.File == FileReplace || (obj != nil && obj.FileName == file.Name))
 	var commitErr error
 	deleted := false // the old file is gone and the new one not yet committed
 	beforeCommit := func(ctx context.Context) error {
@@ -160,20 +162,9 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
 // package object first. The file's digests are computed while it streams,
 // so no extra hashing pass precedes the upload.
-func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (createdID string, err error) {
+func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf.Package) (createdID string, err error) {
 	obj, file := facts.Object, u.local
 	id := ""
-	// Noted before the object is made or its file touched: if this run
-	// stops half-way, the next one sends the file again. On an existing
-	// object Jamf Pro swaps the file itself; the old one stays until the
-	// new one is in place.
-	objID := ""
-	if obj != nil {
-		objID = obj.ID
-	}
-	if err := u.journal.noteFile(objID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-		return "", err
-	}
 	if obj != nil {
 		id = obj.ID
 	} else {
@@ -193,6 +184,29 @@ func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (
 			return "", fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
 		}
 		createdID = id
+	}
+	// Noted once the object is there and before its file is touched: if
+	// this run stops half-way, the next one sends the file again, whatever
+	// replace_pkg says. Not before a create, which may still meet an object
+	// this node has not shown (awaitObject): that object's file is kept
+	// when replace_pkg is false, and an entry would have a later run
+	// replace it. What a real server serves between the upload and the end
+	// of its processing is documented nowhere (jamf/JamfSync#41: the record
+	// is wrong until the inventory refresh), so the run waits for the record
+	// to show the new file (settle).
+	if err := u.journal.noteFile(id, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
+		return createdID, err
+	}
+	if plan.WriteFileName {
+		revert, err := u.writeFileName(ctx, obj)
+		if err != nil {
+			return "", err
+		}
+		defer func() {
+			if err != nil {
+				err = revert(ctx, err)
+			}
+		}()
 	}
 	var hs *s3upload.Hasher
 	defer func() {
@@ -225,7 +239,7 @@ func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (
 		if facts.FileExisted {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete: run again with replace_pkg to upload the new file", err, id, file.Name)
+			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
@@ -241,6 +255,37 @@ func (u *uploader) sendV1(ctx context.Context, facts Facts, pkg *jamf.Package) (
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
 	return createdID, nil
+}
+
+// writeFileName points the existing object obj at the local file's name
+// before its {id}/upload, which refuses any other name (400
+// INVALID_FILE_NAME, jamf-upload#162; JamfPackageUploader PUTs the new
+// fileName first). It runs after every precondition passed, through the
+// metadata update, and changes nothing but the fileName. Until the upload
+// lands the object names a file the distribution point does not hold:
+// revert, for a failed upload, points it back at its old file; after a
+// kill the journal entry (noted before) and the missing-file check make
+// any later run send the file again.
+func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) (revert func(context.Context, error) error, err error) {
+	file := u.local
+	if err := file.check("before the upload"); err != nil {
+		return nil, err
+	}
+	want := *obj
+	want.FileName = file.Name
+	if err := u.updateOwned(ctx, &want, true); err != nil {
+		return nil, fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
+	}
+	u.log.Info().Str("id", obj.ID).Str("from", obj.FileName).Str("to", file.Name).Msg("package object's fileName written before the upload")
+	return func(ctx context.Context, cause error) error {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		old := *obj
+		if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
+			return fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, file.Name, obj.FileName, rerr)
+		}
+		return fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
+	}, nil
 }
 
 // eofCheck wraps the bytes of an upload that cannot be checked before its

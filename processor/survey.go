@@ -230,6 +230,11 @@ func (u *uploader) unsettled(p *jamf.Package) bool {
 	case "PENDING", "ERROR":
 		return true
 	}
+	// An empty status is also what a node shows whose inventory has not
+	// caught up with the file ("No CDP binary", terraform-provider-jamfplatform;
+	// inventory is per pod, jamf/scripts hit_all_pods_internet.zsh): a blank
+	// size there says as much as beside READY. Where the distribution point
+	// really lacks the file, the listing says so and the file is sent again.
 	return p.SizeKnown && p.Size == 0 || !p.SizeKnown && u.canRefresh()
 }
 

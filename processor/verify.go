@@ -81,7 +81,10 @@ func (u *uploader) settleSent(ctx context.Context, plan Plan, facts Facts, r *re
 		zeroAfter = 2*lost.after + r.gap()
 		again := facts
 		again.Object = lost.rec
-		if _, err := u.sendV1(ctx, again, nil); err != nil {
+		// The object's fileName is this file's since the first send.
+		resend := plan
+		resend.WriteFileName = false
+		if _, err := u.sendV1(ctx, resend, again, nil); err != nil {
 			return err
 		}
 	}

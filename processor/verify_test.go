@@ -73,6 +73,8 @@ func TestUnsettled(t *testing.T) {
 		{"blank size, empty status: not refreshed since the upload", "11.25.0", &jamf.Package{StatusShown: true}, true},
 		{"empty status, size known: settled", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true, StatusShown: true}, false},
 		{"empty status, size 0: never landed", "11.25.0", &jamf.Package{SizeKnown: true, StatusShown: true}, true},
+		{"blank size, no status (a node whose inventory has not caught up)", "11.25.0", &jamf.Package{}, true},
+		{"no status, size known", "11.25.0", &jamf.Package{Size: 5, SizeKnown: true}, false},
 		{"Classic", "11.4.0", &jamf.Package{TransferStatus: "PENDING"}, false},
 	}
 	for _, tt := range tests {

@@ -569,8 +569,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
                 "auto (the default): the JCDS 2.0 S3 flow while the server's JCDS "
                 "endpoints answer (deprecated by Jamf since 2025-08-28), else "
                 "/api/v1/packages/{id}/upload with one warning; jcds2: the JCDS flow "
-                "only, failing where the endpoints are gone; v1: "
-                "/api/v1/packages/{id}/upload (Jamf Pro 11.5+)."
+                "only (on 11.5+ a file of the same name is still replaced through "
+                "{id}/upload, never deleted), failing where the endpoints are gone; v1:"
+                " /api/v1/packages/{id}/upload (Jamf Pro 11.5+)."
             ),
         },
         "upload_part_size": {

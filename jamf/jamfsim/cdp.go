@@ -66,8 +66,10 @@ func (s *Server) cdpRefresh(w http.ResponseWriter, r *http.Request) {
 // into the serving node's inventory view, and then writes it into the
 // package records: size, hashType SHA3_512, hashValue, md5, sha256 and
 // sha3512. The refresh is what moves processing on ("This will update the
-// status of uploads in the Jamf Pro database", the schema's text; every
-// Jamf tool refreshes on every poll tick, jamf-api.md 2026-12): an upload
+// status of uploads in the Jamf Pro database", the schema's text; jamf-cli
+// verifyPackageUpload, terraform-provider-jamfplatform
+// PollPackageVerification and terraform-provider-jamfpro helpers.go refresh
+// on every poll tick): an upload
 // the service has finished shows only now. A record whose upload is still
 // being processed is left alone, except for the flip (see refreshRecord).
 // A package whose file is not there gets size "0" ("the file never
@@ -131,8 +133,8 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 // finished), the record keeps its old values; the first refresh in that
 // window of a v1 upload that replaces a file shows the new hashes with the
 // old size, the next reverts them ("can briefly show the new hash with the
-// old size, then revert": terraform-provider-jamfplatform helpers.go, in
-// jamf-api.md 2026-12; Options.NoRefreshFlip turns it off). An upload that
+// old size, then revert": terraform-provider-jamfplatform helpers.go;
+// Options.NoRefreshFlip turns it off). An upload that
 // finished is reported once: ERROR when processing failed (simulator's
 // choice: the schema lists ERROR, no source shows when), the new file when
 // it landed, size "0" when it never did.
@@ -234,8 +236,9 @@ func (s *Server) cdpUploadCapability(w http.ResponseWriter, r *http.Request) {
 // GET /api/v1/cloud-distribution-point/files (11.23.2+ schema): the serving
 // node's inventory (as its last refresh, or another node's after the lag,
 // left it) with each file's status: READY, or ERROR where a refresh
-// reported a failed upload; PENDING is in the schema's enum only
-// (jamf-api.md 2026-12). Filter on fileName (RSQL ==, without case).
+// reported a failed upload; PENDING is in the schema's enum only (jamf-cli
+// and terraform-provider-jamfplatform poll for READY; none shows PENDING).
+// Filter on fileName (RSQL ==, without case).
 func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
 	if !s.cdpReadable(w, r) {
 		return
@@ -354,8 +357,8 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The record keeps its old hashes, size and status until a refresh
-		// after the processing (jamf-api.md 2026-12: jamf-cli and
-		// jamfplatform keep a previousHash and poll until it changes).
+		// after the processing (jamf-cli and terraform-provider-jamfplatform
+		// keep a previousHash and poll until it changes).
 		s.mu.Lock()
 		u := &pkgUpload{f: f, lost: lost}
 		s.uploads[want] = u

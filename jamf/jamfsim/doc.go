@@ -3,9 +3,10 @@
 // credentials). No Jamf Pro server can run in tests, so everything the
 // uploader claims about Jamf is only as true as this simulator: it follows
 // real servers' OpenAPI documents (testdata/openapi, 11.23.2–11.30.1), the
-// team's jamf-api.md reference (its "Real servers" section first) and the
-// public sources named below, and it lets tests inject the failures real
-// servers produce. Where nothing public settles a point, the text says
+// public sources named below (Jamf's own tools: jamf-cli,
+// terraform-provider-jamfplatform, terraform-provider-jamfpro, JamfSync,
+// jamf/scripts; grahampugh/jamf-upload; Jamf's developer docs), and it
+// lets tests inject the failures real servers produce. Where nothing public settles a point, the text says
 // "choice".
 //
 // # Use
@@ -61,7 +62,7 @@
 // takes the old one with it: "no file" is what the PR shows) and the
 // refresh after it shows size "0". On S3 it fires only on a commit
 // (PutObject or CompleteMultipartUpload). every=N models the refresh that
-// answers 500 now and then (jamf-cli retries or ignores those, jamf-api.md);
+// answers 500 now and then (jamf-cli's verifyPackageUpload ignores those);
 // deterministic rather than random (simulator's choice), so tests repeat.
 //
 // Jamf faults match the request path (exact, or prefix with a trailing *);
@@ -105,7 +106,7 @@
 //     refresh "will update the status of uploads in the Jamf Pro
 //     database", the schema's text).
 //   - Lenient v1 bodies (packages_v1.go): the Java service coerces 0/1 and
-//     "true"/"false" to booleans and "10" to integers (jamf-api.md;
+//     "true"/"false" to booleans and "10" to integers (grahampugh/jamf-upload:
 //     JamfPackageUploader sent fillUserTemplate 0 and priority "10" for
 //     years); the v1 Package schema's `required` list is the rule (no
 //     `uninstall`); unknown fields are ignored. A number for categoryId is
@@ -119,22 +120,23 @@
 //     2026-06-25"; jamf-cli PR #258; jamf/JamfSync#41). A new object starts
 //     with size null (choice, from "only a refresh fills it"). A refresh
 //     gives size "0" to a package whose file is not in the distribution
-//     point ("size "0" means the file never landed", jamf-api.md,
-//     jamfplatform PR #273; applying it at refresh time is the choice),
+//     point (an upload "that never actually landed the binary" shows
+//     size "0", jamfplatform PR #273; applying it at refresh time is the
+//     choice),
 //     unless an upload of that file is still being processed.
 //   - Hashes are the server's: a refresh writes hashType SHA3_512,
 //     hashValue, md5, sha256 and, shown from 11.25 (the field first
 //     appears in the 11.25.2 schema), sha3512. Client-written values stay
-//     until the next refresh (jamf-api.md "Hashes are computed by the
-//     server"). SHA3_512 is accepted as a hashType from 11.11: the sources
-//     put servers on SHA3_512 "around 11.11–11.12" (jamf-api.md), and 11.11
+//     until the next refresh (an early client hash can "short-circuit the
+//     verification poll": jamf-cli, terraform-provider-jamfplatform). SHA3_512 is accepted as a hashType from 11.11: the sources
+//     put servers on SHA3_512 around 11.11–11.12, no release pinned, and 11.11
 //     is when the server's own inventory refresh, which writes SHA3_512,
 //     shipped; taking the lower end never refuses SHA3_512 where a real
 //     server took it (the 11.25 change was the sha3512 field, not the
 //     type). Before 11.11, v1 answers 400 INVALID_FIELD (hashType) and
 //     Classic 400 "Problem with hash_type" (choice of wording). The server
-//     does not check a client-written hash (jamf-cli, jamfplatform:
-//     jamf-api.md 2026-12).
+//     does not check a client-written hash (jamf-cli,
+//     terraform-provider-jamfplatform).
 //   - A v1 PUT is a full replace (packages_v1.go): a field left out of the
 //     body is cleared, the hash fields (hashType, hashValue, md5, sha256,
 //     sha3512) included ("confirmed PUT is full-replace; we GET the
@@ -152,7 +154,7 @@
 //     moves processing on": the refresh-inventory schema text "This will
 //     update the status of uploads in the Jamf Pro database"; jamf-cli and
 //     jamfplatform poll with a refresh on every tick and keep a
-//     previousHash, jamf-api.md 2026-12). No record turns READY and no
+//     previousHash). No record turns READY and no
 //     server hash appears without a refresh. A refresh during processing
 //     changes nothing, except that the first one during a v1 upload that
 //     replaces a file shows the new hashes with the old size and the next
@@ -168,14 +170,18 @@
 //     choice: it is in the schema's enum only).
 //   - cloudTransferStatus: READY when the serving node's inventory has the
 //     file, EMPTY when it has none ("No CDP binary (metadata-only / FSDP)",
-//     terraform-provider-jamfplatform; jamf-api.md 2026-12), ERROR as
+//     terraform-provider-jamfplatform package helpers), ERROR as
 //     above. PENDING is never shown: it appears only in the schema's enum.
 //   - v1 {id}/upload to an object whose file exists replaces the file
 //     under the same name (no _1): grahampugh/jamf-upload#172 shows such
 //     uploads succeeding on a real server. Whether the old file stays
-//     installable meanwhile is documented nowhere (jamf-api.md 2026-12);
+//     installable meanwhile is documented nowhere (no source says the swap
+//     is atomic; a Jamf developer: size and checksum are "not correct"
+//     until the inventory refresh, jamf/JamfSync#41);
 //     keeping it listed until the new one is processed is the choice.
-//     JCDS 2.0 uploads of a taken name become Name_1, Name_2 (jamf-api.md).
+//     JCDS 2.0 uploads of a taken name become Name_1, Name_2
+//     (JamfPackageUploader deletes first: "otherwise the service keeps both
+//     and renames the new one"; jamf-upload#131).
 //   - The in-process S3 decodes aws-chunked bodies (store bodies the AWS
 //     SDKs send over HTTPS, with checksum trailers; AWS S3 docs on chunked
 //     uploads) in the proxy, and refuses a malformed one with 400
@@ -210,7 +216,7 @@
 //     not found" with "id": null from then on (jamf/JamfSync#80 and #85
 //     show 11.26.1; 11.25.2 as the switch is the choice); the cloud
 //     distribution point endpoints (and v1 {id}/upload) answer 404 "Cloud
-//     distribution point not found or is null" (wording from jamf-api.md;
+//     distribution point not found or is null" (wording is the choice;
 //     that {id}/upload answers so is the choice).
 //   - Names compare without case in RSQL filters, Classic name lookups and
 //     uniqueness (DUPLICATE_FIELD, Classic 409 "Duplicate name"): Jamf's

@@ -38,7 +38,8 @@ type Fault struct {
 	NeverLands bool `json:"neverLands,omitempty"`
 	// Every makes the fault fire on every Every-th matching call only (the
 	// others are served normally): a refresh that answers 500 "now and
-	// then", which jamf-cli ignores as expected (jamf-api.md). 0 or 1: every call.
+	// then", which jamf-cli's verifyPackageUpload ignores as expected. 0 or
+	// 1: every call.
 	Every int `json:"every,omitempty"`
 	seen  int
 }

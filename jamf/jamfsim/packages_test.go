@@ -342,7 +342,9 @@ func (c *tc) uploadDone(file string) bool {
 
 // v1 {id}/upload: 201, then asynchronous processing that the record does
 // not show until a refresh after it: the old hash, size and status stay
-// (jamf-api.md 2026-12: "the refresh is what moves processing on"). A
+// (the refresh-inventory schema text: "This will update the status of
+// uploads in the Jamf Pro database"; jamf-cli and
+// terraform-provider-jamfplatform refresh on every poll tick). A
 // refresh during the processing of a replacement flips to the new hash
 // with the old size once, then reverts (jamfplatform helpers.go).
 // Uploading again to the same object replaces its file under the same name

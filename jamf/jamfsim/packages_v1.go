@@ -17,7 +17,7 @@ import (
 // it: ERROR where a refresh reported a failed upload (simulator's choice;
 // the schema's enum lists it), READY when the file is in node's inventory
 // view, and empty when it is not: "No CDP binary (metadata-only / FSDP)"
-// (terraform-provider-jamfplatform; jamf-api.md 2026-12). PENDING is in
+// (terraform-provider-jamfplatform package helpers). PENDING is in
 // the schema's enum only.
 func (s *Server) transferStatusLocked(node int, p *Package) string {
 	if p.TransferStatus != "" {

@@ -62,8 +62,8 @@ type Options struct {
 
 	// NoRefreshFlip turns off the flip a refresh during processing shows: the
 	// first such refresh writes the new file's hashes with the old size, the
-	// next one reverts them (terraform-provider-jamfplatform helpers.go, as
-	// jamf-api.md quotes it). Without it such a refresh changes nothing.
+	// next one reverts them (terraform-provider-jamfplatform helpers.go).
+	// Without it such a refresh changes nothing.
 	NoRefreshFlip bool
 
 	// ProcessingDelay is added before an upload is processed (a JCDS move
