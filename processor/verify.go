@@ -45,6 +45,10 @@ type expectation struct {
 // nightly run's time bounded.
 const sendTries = 3
 
+// minResendWait is the least time a resent file is given before a size "0"
+// counts as another loss.
+const minResendWait = 5 * time.Second
+
 // notLandedError: after a refresh, the record shows size "0" although the
 // file was accepted (201, or a commit): the file never landed (jamfplatform
 // PR #273). rec is the record as read.
@@ -77,8 +81,10 @@ func (u *uploader) settleSent(ctx context.Context, plan Plan, facts Facts, r *re
 		// The record shows "0" from now on until a refresh after the next
 		// send was processed, so that "0" is told apart from the next loss
 		// only by time: processing the same bytes again is taken to need
-		// at most twice what the first loss took to show (our choice).
-		zeroAfter = 2*lost.after + r.gap()
+		// at most twice what the first loss took to show, and never less
+		// than minResendWait, so that a busy server (or a loaded test
+		// machine) is not read as a second loss (our choice).
+		zeroAfter = max(2*lost.after, minResendWait) + r.gap()
 		again := facts
 		again.Object = lost.rec
 		// The object's fileName is this file's since the first send.
