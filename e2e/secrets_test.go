@@ -163,8 +163,12 @@ func secretScenarios() []secretScenario {
 		}},
 		// Only below 11.5 does a replace delete the old file first.
 		{name: "replace with failing delete", backend: inProcess, version: classic, fail: "could not delete the stale JCDS file", setup: func(r *rig, env plistio.Env) {
-			r.mustSucceed(env)
-			p, _ := makePkg(r.t, env["pkg_name"].(string), 4097)
+			// An upload of long ago, which every cluster node shows: a run
+			// of moments ago would leave the next on a node that waits for it.
+			name := env["pkg_name"].(string)
+			r.sim.AddFile(name, make([]byte, 4096))
+			r.sim.AddPackage(jamfsim.Package{Name: name, FileName: name, Priority: 10, RequiredProcessor: "None"})
+			p, _ := makePkg(r.t, name, 4097)
 			env["pkg_path"] = p
 			env["replace_pkg"] = true
 			env["max_tries"] = uint64(1)

@@ -1,7 +1,9 @@
 // Package processor turns an AutoPkg environment into a plan and the plan
 // into results: look everything up first, decide, then upload, verify and
-// write metadata, in the order that never leaves a package object pointing
-// at a missing file.
+// write metadata, in an order where a package object points at a missing
+// file only where the server leaves no other way (below Jamf Pro 11.5 the
+// delete right before a commit; a new fileName written before its
+// {id}/upload), and then the journal has the next run send the file.
 //
 // The files follow the flow of one run, from main.run to the output plist:
 //
