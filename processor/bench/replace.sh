@@ -6,7 +6,8 @@
 #
 #   1. a new package (JCDS 2.0: S3 multipart upload, parallel parts);
 #   2. a replace on Jamf Pro 11.25 (POST /api/v1/packages/{id}/upload: one
-#      stream through Jamf Pro; the old file stays until the new one is in);
+#      stream through Jamf Pro; whether the old file stays installable
+#      meanwhile is documented nowhere, jamf/JamfSync#41);
 #   3. a replace on Jamf Pro 11.4 (no {id}/upload: every byte in S3, then
 #      delete, confirm, commit).
 #
