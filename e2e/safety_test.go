@@ -547,6 +547,9 @@ type lagRun struct {
 	sig     syscall.Signal
 	latency *jamfsim.Fault // slows the request the signal lands in
 	reached func(r *rig) bool
+	// fullLag runs the simulator's default cluster lag (a minute) instead
+	// of the short one; with neither fault nor sig the run must succeed.
+	fullLag bool
 }
 
 // TestSafeLaggingNodeReplace: a second run inside the cluster lag (default
@@ -583,6 +586,7 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 		{name: "kill -9 after the 201", sig: syscall.SIGKILL, reached: uploaded},
 		{name: "create fails", fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages", Status: 500, Count: -1}, want: "create package object"},
 		{name: "{id}/upload fails", fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", Status: 500, Count: -1}, want: "upload"},
+		{name: "default cluster, a minute of lag: the replace completes in place", fullLag: true},
 		{name: "before 11.5: kill -9 after the delete", version: classic, sig: syscall.SIGKILL,
 			latency: &jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 1500 * time.Millisecond, Count: -1},
 			reached: func(r *rig) bool { return callsWith(r.sim.State().Calls, "DELETE", "/api/v1/jcds/files/*", 204) != 0 }},
@@ -590,7 +594,11 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, jamfsim.Options{JamfVersion: tc.version, ClusterLag: lag})
+			opts := jamfsim.Options{JamfVersion: tc.version, ClusterLag: lag}
+			if tc.fullLag {
+				opts.ClusterLag = time.Minute // the simulator's default (newRig shortens 0)
+			}
+			r := newRig(t, inProcess, opts)
 			path, _ := makePkg(t, "Lag.pkg", 1<<20)
 			env := r.baseEnv(path)
 			env["max_tries"] = uint64(2)
@@ -598,6 +606,18 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 			newPath, newSum := makePkg(t, "Lag.pkg", 1<<20+9)
 			env["pkg_path"], env["replace_pkg"] = newPath, true
 			r.sim.ResetCalls()
+			if tc.fault == nil && tc.sig == 0 {
+				res := r.mustSucceed(env)
+				calls := r.sim.State().Calls
+				if n := callsWith(calls, "DELETE", "/api/v1/jcds/files/*", 0); n != 0 || callsWith(calls, "POST", "/api/v1/packages", 400) == 0 {
+					t.Errorf("want the create refused as a duplicate (the run was on the lagging node) and no JCDS delete; %d DELETEs", n)
+				}
+				if !boolOut(t, res.out, "pkg_uploaded") || len(r.sim.State().Packages) != 1 {
+					t.Errorf("the replace did not upload into the one object:\n%s", res.stderr)
+				}
+				converged(t, r.sim, "Lag.pkg", newSum)
+				return
+			}
 			if tc.fault != nil {
 				r.sim.InjectFault(*tc.fault)
 				r.mustFail(env, tc.want)
