@@ -93,6 +93,9 @@ func (u *uploader) settleSent(ctx context.Context, plan Plan, facts Facts, r *re
 		if _, err := u.sendV1(ctx, resend, again, nil); err != nil {
 			return err
 		}
+		// The next wait starts from the record as the loss left it: its
+		// "0" is old from now on, and tells only after zeroAfter.
+		plan, facts = resend, again
 	}
 }
 
