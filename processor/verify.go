@@ -83,8 +83,10 @@ func (u *uploader) settleSent(ctx context.Context, plan Plan, facts Facts, r *re
 		// only by time: processing the same bytes again is taken to need
 		// at most twice what the first loss took to show, and never less
 		// than minResendWait, so that a busy server (or a loaded test
-		// machine) is not read as a second loss (our choice).
-		zeroAfter = max(2*lost.after, minResendWait) + r.gap()
+		// machine) is not read as a second loss, nor more than half of
+		// verify_timeout, so that a second loss is still seen within it
+		// (our choice).
+		zeroAfter = min(max(2*lost.after, minResendWait), u.cfg.VerifyTimeout/2) + r.gap()
 		again := facts
 		again.Object = lost.rec
 		// The object's fileName is this file's since the first send.
