@@ -39,6 +39,7 @@ import real_autopkg  # noqa: E402  (recipes/tests)
 
 NIGHTLY = os.path.join(HERE, "examples", "autopkg-nightly.yml")
 RELEASE = os.path.join(ROOT, ".github", "workflows", "release.yml")
+CI = os.path.join(ROOT, ".github", "workflows", "ci.yml")
 
 
 def load_yaml(testcase, path):
@@ -404,6 +405,92 @@ esac
         self.assertNotEqual(run.returncode, 0, run.stdout)
         self.assertEqual([c[:3] for c in self.calls()], [["xcrun", "notarytool", "submit"]])
         self.assertFalse(os.path.exists(os.path.join(self.temp, "notary.p8")))
+
+
+class AutoPkgDigestTest(StepTestCase):
+    """ci.yml's AutoPkg install on the Mac: the download is checked against
+    the pin and against the digest GitHub keeps for the release asset
+    (gh api), and a wrong pin fails saying which digest to pin."""
+
+    PKG = b"stand-in for autopkg-2.9.0.pkg\n"
+
+    def setUp(self):
+        super().setUp()
+        import hashlib  # pylint: disable=import-outside-toplevel
+
+        self.workflow = load_yaml(self, CI)
+        self.step = find_step(self, self.workflow, "macos", "Requirements: AutoPkg")
+        self.sum = hashlib.sha256(self.PKG).hexdigest()
+        body = os.path.join(self.tmp, "pkg-body")
+        with open(body, "wb") as f:
+            f.write(self.PKG)
+        write_tool(
+            self.bin,
+            "curl",
+            RECORD + 'while [ $# -gt 1 ]; do [ "$1" = --output ] && out=$2; shift; done\ncp "$PKG_BODY" "$out"\n',
+        )
+        # gh api ... --jq '...digest // empty': the digest, or nothing.
+        write_tool(self.bin, "gh", RECORD + '[ -n "${GH_FAIL:-}" ] && exit 1\nprintf "%s" "${GH_DIGEST:-}"\n')
+        if not shutil.which("shasum"):
+            write_tool(self.bin, "shasum", 'sha256sum "$3"\n')
+        for tool in ("pkgutil", "installer"):
+            write_tool(self.bin, tool, RECORD)
+        write_tool(self.bin, "sudo", RECORD + '"$@"\n')
+        write_tool(self.bin, "autopkg", 'echo 2.9.0\n')
+        self.env = {
+            "PKG_BODY": body,
+            "AUTOPKG_VERSION": "2.9.0",
+            "AUTOPKG_PKG_SHA256": self.sum,
+            "GH_TOKEN": "t",
+        }
+
+    def install(self, **env):
+        full = dict(self.env)
+        full.update(env)
+        return self.run_script(self.step["run"], full)
+
+    def installed(self):
+        return [c for c in self.calls() if c[0] == "installer"]
+
+    def test_the_workflow_pins_a_digest_and_gives_the_step_a_token(self):
+        self.assertRegex(self.workflow["env"]["AUTOPKG_PKG_SHA256"], r"^[0-9a-f]{64}$")
+        self.assertEqual(self.step["env"]["GH_TOKEN"], "${{ github.token }}")
+        gh = [c for c in (self.install(GH_DIGEST="sha256:" + self.sum), self.calls())[1] if c[0] == "gh"]
+        self.assertEqual(gh[0][1:3], ["api", "repos/autopkg/autopkg/releases/tags/v2.9.0"])
+        self.assertIn('select(.name == "autopkg-2.9.0.pkg") | .digest', gh[0][4])
+
+    def test_pin_download_and_github_agree(self):
+        run = self.install(GH_DIGEST="sha256:" + self.sum)
+        self.assertEqual(run.returncode, 0, run.stdout)
+        self.assertIn("the pin is GitHub's digest of the release asset", run.stdout)
+        self.assertEqual(len(self.installed()), 1)
+
+    def test_a_wrong_pin_names_the_digest_to_pin(self):
+        run = self.install(GH_DIGEST="sha256:" + self.sum, AUTOPKG_PKG_SHA256="0" * 64)
+        self.assertEqual(run.returncode, 1, run.stdout)
+        self.assertIn("pin AUTOPKG_PKG_SHA256: " + self.sum, run.stdout)
+        self.assertIn("sha256:" + "0" * 64, run.stdout)  # both printed
+        self.assertEqual(self.installed(), [])
+
+    def test_a_download_github_does_not_know_is_refused(self):
+        run = self.install(GH_DIGEST="sha256:" + "1" * 64)
+        self.assertEqual(run.returncode, 1, run.stdout)
+        self.assertIn("is not the asset GitHub recorded", run.stdout)
+        self.assertEqual(self.installed(), [])
+
+    def test_no_digest_at_github_checks_the_pin_only(self):
+        run = self.install()
+        self.assertEqual(run.returncode, 0, run.stdout)
+        self.assertIn("::warning::GitHub records no digest", run.stdout)
+        wrong = self.install(AUTOPKG_PKG_SHA256="0" * 64)
+        self.assertEqual(wrong.returncode, 1, wrong.stdout)
+        self.assertIn("GitHub records no digest to settle which is right", wrong.stdout)
+
+    def test_an_unreadable_release_fails(self):
+        run = self.install(GH_FAIL="1")
+        self.assertEqual(run.returncode, 1, run.stdout)
+        self.assertIn("could not read release v2.9.0 from GitHub's API", run.stdout)
+        self.assertEqual(self.installed(), [])
 
 
 if __name__ == "__main__":
