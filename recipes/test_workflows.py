@@ -413,13 +413,18 @@ class AutoPkgDigestTest(StepTestCase):
     (gh api), and a wrong pin fails saying which digest to pin."""
 
     PKG = b"stand-in for autopkg-2.9.0.pkg\n"
+    WORKFLOW, JOB, STEP = CI, "macos", "Requirements: AutoPkg"
+
+    def pinned(self):
+        job_env = self.workflow["jobs"][self.JOB].get("env", {})
+        return job_env.get("AUTOPKG_PKG_SHA256") or self.workflow["env"]["AUTOPKG_PKG_SHA256"]
 
     def setUp(self):
         super().setUp()
         import hashlib  # pylint: disable=import-outside-toplevel
 
-        self.workflow = load_yaml(self, CI)
-        self.step = find_step(self, self.workflow, "macos", "Requirements: AutoPkg")
+        self.workflow = load_yaml(self, self.WORKFLOW)
+        self.step = find_step(self, self.workflow, self.JOB, self.STEP)
         self.sum = hashlib.sha256(self.PKG).hexdigest()
         body = os.path.join(self.tmp, "pkg-body")
         with open(body, "wb") as f:
@@ -453,7 +458,8 @@ class AutoPkgDigestTest(StepTestCase):
         return [c for c in self.calls() if c[0] == "installer"]
 
     def test_the_workflow_pins_a_digest_and_gives_the_step_a_token(self):
-        self.assertRegex(self.workflow["env"]["AUTOPKG_PKG_SHA256"], r"^[0-9a-f]{64}$")
+        self.assertRegex(self.pinned(), r"^[0-9a-f]{64}$")
+        self.assertEqual(self.pinned(), load_yaml(self, CI)["env"]["AUTOPKG_PKG_SHA256"], "one pin everywhere")
         self.assertEqual(self.step["env"]["GH_TOKEN"], "${{ github.token }}")
         gh = [c for c in (self.install(GH_DIGEST="sha256:" + self.sum), self.calls())[1] if c[0] == "gh"]
         self.assertEqual(gh[0][1:3], ["api", "repos/autopkg/autopkg/releases/tags/v2.9.0"])
@@ -491,6 +497,13 @@ class AutoPkgDigestTest(StepTestCase):
         self.assertEqual(run.returncode, 1, run.stdout)
         self.assertIn("could not read release v2.9.0 from GitHub's API", run.stdout)
         self.assertEqual(self.installed(), [])
+
+
+
+class NightlyAutoPkgDigestTest(AutoPkgDigestTest):
+    """The nightly example installs AutoPkg with the same checks."""
+
+    WORKFLOW, JOB, STEP = NIGHTLY, "autopkg", "Install AutoPkg"
 
 
 if __name__ == "__main__":
