@@ -19,6 +19,7 @@ import (
 
 	"howett.net/plist"
 
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/miniotest"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
@@ -144,15 +145,32 @@ func (r *rig) runRaw(stdin []byte, args ...string) result {
 	return res
 }
 
+// homeEnv makes home a child run's HOME and, on Linux, the parent of its
+// cache folder.
+func homeEnv(home string) []string {
+	return []string{"HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache")}
+}
+
+// cacheDir is the folder a run given homeEnv(home) keeps its token cache
+// and journal in, found as the binary finds it (jamf.CacheDir):
+// ~/Library/Caches/jcds2-uploader on macOS, not ~/.cache.
+func cacheDir(t testing.TB, home string) string {
+	t.Helper()
+	dir, err := jamf.CacheDirFor(runtime.GOOS, jamf.EnvLookup(homeEnv(home)))
+	if err != nil {
+		t.Fatalf("cache folder for HOME=%s: %v", home, err)
+	}
+	return dir
+}
+
 func (r *rig) environ() []string {
-	env := []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + r.home,
-		"XDG_CACHE_HOME=" + filepath.Join(r.home, ".cache"),
-		"AWS_ENDPOINT_URL_S3=" + r.sim.S3Endpoint(),
+	env := []string{"PATH=" + os.Getenv("PATH")}
+	env = append(env, homeEnv(r.home)...)
+	env = append(env,
+		"AWS_ENDPOINT_URL_S3="+r.sim.S3Endpoint(),
 		"AWS_EC2_METADATA_DISABLED=true",
 		"NO_PROXY=127.0.0.1,localhost",
-	}
+	)
 	if runtime.GOOS == "darwin" {
 		env = append(env, "TMPDIR="+os.TempDir())
 	}

@@ -85,8 +85,8 @@ func runHostileRaw(t *testing.T, stdin []byte, extra []string, args ...string) h
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
-		"NO_PROXY=127.0.0.1,localhost", "AWS_EC2_METADATA_DISABLED=true"}
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, homeEnv(home)...)
+	cmd.Env = append(cmd.Env, "NO_PROXY=127.0.0.1,localhost", "AWS_EC2_METADATA_DISABLED=true")
 	// Nothing may leave the machine, whatever the binary makes of the
 	// server's answers: S3 goes to a local address unless a test says where.
 	cmd.Env = append(cmd.Env, "AWS_ENDPOINT_URL_S3=http://127.0.0.1:9")

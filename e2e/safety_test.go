@@ -329,7 +329,7 @@ func TestSafeLockWithoutTokenCache(t *testing.T) {
 			} else {
 				for i := range extra {
 					h := t.TempDir()
-					extra[i] = []string{"HOME=" + h, "XDG_CACHE_HOME=" + filepath.Join(h, ".cache")}
+					extra[i] = homeEnv(h)
 				}
 			}
 			results := runEach(t, r, env, extra[:])
@@ -369,7 +369,7 @@ func TestSafeOwnDuplicateRemoved(t *testing.T) {
 		if err := os.Chmod(rt, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		extra[i] = []string{"HOME=" + h, "XDG_CACHE_HOME=" + filepath.Join(h, ".cache"), "XDG_RUNTIME_DIR=" + rt}
+		extra[i] = append(homeEnv(h), "XDG_RUNTIME_DIR="+rt)
 	}
 	results := runEnvs(t, r, []plistio.Env{envA, envB}, extra[:])
 	ok, failed := 0, 0
@@ -528,7 +528,7 @@ func deleteJCDSFile(t *testing.T, sim *jamfsim.Server, name string) {
 // journalEntries lists the journal's entries in home's cache.
 func journalEntries(t *testing.T, home string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(home, ".cache", "jcds2-uploader", "journal", "*.json"))
+	m, err := filepath.Glob(filepath.Join(cacheDir(t, home), "journal", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

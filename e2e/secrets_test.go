@@ -307,7 +307,7 @@ func fetchToken(t *testing.T, base, user, pass string) string {
 // file 0600 (the cache holds live bearer tokens).
 func checkTokenCachePrivate(t *testing.T, home string) {
 	t.Helper()
-	root := filepath.Join(home, ".cache", "jcds2-uploader")
+	root := cacheDir(t, home)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -339,7 +339,7 @@ func TestTokenCachePermissions(t *testing.T) {
 	r := newRig(t, inProcess, jamfsim.Options{})
 	path, _ := makePkg(t, "Cache.pkg", 1000)
 	r.mustSucceed(r.baseEnv(path))
-	root := filepath.Join(r.home, ".cache", "jcds2-uploader")
+	root := cacheDir(t, r.home)
 	var files []string
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {

@@ -36,7 +36,7 @@ type Config struct {
 	Sleep                  time.Duration
 	// Sleep is the base pause between tries; the backoff grows from it.
 	// 0 means a one second base.
-	CacheDir   string // token cache; "" = os.UserCacheDir()/jcds2-uploader/tokens; "off" disables
+	CacheDir   string // token cache; "" = CacheDir()/tokens; "off" disables
 	Logger     zerolog.Logger
 	HTTPClient *http.Client // optional; default NewHTTPClient(Insecure)
 }

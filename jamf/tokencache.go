@@ -32,11 +32,11 @@ func openTokenCache(dir string) (*tokenCache, error) {
 	}
 	ours := dir == ""
 	if ours {
-		base, err := os.UserCacheDir()
+		base, err := CacheDir()
 		if err != nil {
 			return nil, fmt.Errorf("find the user cache folder: %w", err)
 		}
-		dir = filepath.Join(base, "jcds2-uploader", "tokens")
+		dir = filepath.Join(base, "tokens")
 	}
 	if err := privateDir(dir, ours); err != nil {
 		return nil, err

@@ -65,11 +65,11 @@ type journalStore struct{ dir string }
 // means the user cache folder's jcds2-uploader/journal.
 func openJournalStore(dir string) (*journalStore, error) {
 	if dir == "" {
-		base, err := os.UserCacheDir()
+		base, err := jamf.CacheDir()
 		if err != nil {
 			return nil, fmt.Errorf("journal: find the user cache folder: %w", err)
 		}
-		dir = filepath.Join(base, "jcds2-uploader", "journal")
+		dir = filepath.Join(base, "journal")
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -208,8 +208,8 @@ func openRunJournal(cacheDir string, create bool, url, fileName string, log zero
 	dir := journalDir(cacheDir)
 	if !create {
 		if dir == "" {
-			if base, err := os.UserCacheDir(); err == nil {
-				dir = filepath.Join(base, "jcds2-uploader", "journal")
+			if base, err := jamf.CacheDir(); err == nil {
+				dir = filepath.Join(base, "journal")
 			}
 		}
 		if _, err := os.Stat(dir); err != nil {

@@ -21,7 +21,10 @@ done
 JSS_URL=$(sed -n 's/^JSS_URL=//p' "$work/sim.out")
 AWS_ENDPOINT_URL_S3=$(sed -n 's/^AWS_ENDPOINT_URL_S3=//p' "$work/sim.out")
 [ -n "$JSS_URL" ] && [ -n "$AWS_ENDPOINT_URL_S3" ] || { echo "simulator did not start:"; cat "$work/sim.log"; exit 1; }
-export AWS_ENDPOINT_URL_S3 XDG_CACHE_HOME="$work/cache"
+# The token cache and journal go under $work, not the user's: HOME too,
+# since macOS keeps them in ~/Library/Caches whatever XDG_CACHE_HOME says.
+mkdir -p "$work/home"
+export AWS_ENDPOINT_URL_S3 HOME="$work/home" XDG_CACHE_HOME="$work/home/.cache"
 echo "== Jamf Pro simulator at $JSS_URL (S3 at $AWS_ENDPOINT_URL_S3)" >&2
 
 # A sample package: 5 MiB of random bytes named like a flat package.

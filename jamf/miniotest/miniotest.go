@@ -43,13 +43,16 @@ func BinaryPath() string {
 	return filepath.Join(ToolsDir(), "minio-"+Version, "minio")
 }
 
-// ToolsDir is the cache for tools built by `make tools`.
+// ToolsDir is the cache for tools built by `make tools`: the Makefile's
+// TOOLS_DIR, $JCDS2_TOOLS_DIR or ~/.cache/jcds2-tools on every platform
+// (the CI workflows cache that folder). Not os.UserCacheDir, which on
+// macOS is ~/Library/Caches, where `make tools` never builds.
 func ToolsDir() string {
 	if d := os.Getenv("JCDS2_TOOLS_DIR"); d != "" {
 		return d
 	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "jcds2-tools")
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "jcds2-tools")
 	}
 	return filepath.Join(os.TempDir(), "jcds2-tools")
 }
