@@ -37,6 +37,9 @@ type flowRig struct {
 	t     *testing.T
 	sim   *jamfsim.Server
 	cache string // token cache; the journal lives beside it
+	// httpClient reaches the simulator (Jamf and S3) over an in-memory
+	// network, nil over loopback.
+	httpClient *http.Client
 }
 
 func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
@@ -51,6 +54,27 @@ func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
 		opts.ClusterNodes = 1
 	}
 	return &flowRig{t: t, sim: jamfsim.Start(t, opts), cache: filepath.Join(t.TempDir(), "cache", "tokens")}
+}
+
+// inPlaceStep reports whether the plan replaces the object's file through
+// its {id}/upload.
+func inPlaceStep(p Plan) bool {
+	for _, s := range p.Steps {
+		if s, ok := s.(sendV1); ok && s.InPlace {
+			return true
+		}
+	}
+	return false
+}
+
+// hasStep reports whether the plan has a step of type S.
+func hasStep[S Step](p Plan) bool {
+	for _, s := range p.Steps {
+		if _, ok := s.(S); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // env is a recipe's environment for the simulator and the file at path.
@@ -85,7 +109,7 @@ func (s *syncBuffer) String() string {
 }
 
 func (r *flowRig) options(log *syncBuffer) Options {
-	return Options{Logger: zerolog.New(log), CacheDir: r.cache, S3Endpoint: r.sim.S3Endpoint()}
+	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient}}
 }
 
 // upload runs the whole flow for env, as main does after reading the plist.
@@ -137,7 +161,7 @@ func (r *flowRig) connect(env plistio.Env) *uploader {
 	}
 	lf := &local{PkgFile: file}
 	return &uploader{cfg: cfg, log: zerolog.Nop(), client: client, version: v, local: lf,
-		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop()), res: Result{File: file}}
+		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop())}
 }
 
 // writePkg writes size random bytes as dir/name and returns the path and
@@ -294,8 +318,8 @@ func TestUploadFlow(t *testing.T) {
 				t.Fatalf("Upload: %v\nlog:\n%s", err, log.String())
 			}
 			p := res.Plan
-			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || res.Mode != tt.mode || res.Status != tt.status {
-				t.Errorf("plan %s/%s in place %v, mode %s, status %s; want %s/%s %v, %s, %s (%s)", p.File, p.Meta, p.InPlace, res.Mode, res.Status,
+			if p.File != tt.file || p.Meta != tt.meta || inPlaceStep(p) != tt.inPlace || res.Mode != tt.mode || res.Status != tt.status {
+				t.Errorf("plan %s/%s in place %v, mode %s, status %s; want %s/%s %v, %s, %s (%s)", p.File, p.Meta, inPlaceStep(p), res.Mode, res.Status,
 					tt.file, tt.meta, tt.inPlace, tt.mode, tt.status, p.Reason)
 			}
 			if !strings.Contains(p.Reason, tt.reason) {
@@ -310,7 +334,7 @@ func TestUploadFlow(t *testing.T) {
 			if res.Uploaded != (tt.status == StatusUploaded) || res.MetaWritten != (tt.meta != MetaNone && tt.status != StatusDryRun) {
 				t.Errorf("uploaded %v, metadata written %v", res.Uploaded, res.MetaWritten)
 			}
-			if len(res.Steps) == 0 {
+			if len(res.Plan.Steps) == 0 {
 				t.Errorf("no plan steps")
 			}
 			if tt.status == StatusDryRun {
@@ -391,8 +415,8 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 			if !strings.Contains(log, "was made elsewhere moments ago") {
 				t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
 			}
-			if p := res.Plan; p.File != tt.file || p.InPlace != tt.inPlace || res.Uploaded == tt.kept {
-				t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, p.InPlace, res.Uploaded, tt.file, tt.inPlace, p.Reason)
+			if p := res.Plan; p.File != tt.file || inPlaceStep(p) != tt.inPlace || res.Uploaded == tt.kept {
+				t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, inPlaceStep(p), res.Uploaded, tt.file, tt.inPlace, p.Reason)
 			}
 			if n := deletes(r.sim); n != 0 && (tt.version == "" || tt.kept) {
 				t.Errorf("%d JCDS file deletes", n)
@@ -441,7 +465,7 @@ func TestUploadFlowNewFileName(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 			}
-			if !res.Plan.WriteFileName || !res.Uploaded || res.Mode != ModeV1 {
+			if !hasStep[writeFileName](res.Plan) || !res.Uploaded || res.Mode != ModeV1 {
 				t.Errorf("plan %+v, uploaded %v, mode %s", res.Plan, res.Uploaded, res.Mode)
 			}
 			st := r.sim.State()
