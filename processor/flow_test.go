@@ -77,6 +77,23 @@ func hasStep[S Step](p Plan) bool {
 	return false
 }
 
+// newMemoryRig is newFlowRig on an in-memory network: call it inside a
+// synctest bubble (synctest.Test), where the simulator's processing,
+// cluster lag and every poll interval pass on the bubble's fake clock.
+func newMemoryRig(t *testing.T, opts jamfsim.Options) *flowRig {
+	t.Helper()
+	if opts.ProcessInterval == 0 {
+		opts.ProcessInterval = 50 * time.Millisecond
+	}
+	if opts.ClusterNodes == 0 {
+		opts.ClusterNodes = 1
+	}
+	sim, network := jamfsim.StartInMemory(t, opts)
+	tr := network.Transport()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &flowRig{t: t, sim: sim, cache: filepath.Join(t.TempDir(), "cache", "tokens"), httpClient: &http.Client{Transport: tr}}
+}
+
 // env is a recipe's environment for the simulator and the file at path.
 func (r *flowRig) env(path string) plistio.Env {
 	return plistio.Env{
@@ -147,7 +164,7 @@ func (r *flowRig) connect(env plistio.Env) *uploader {
 		r.t.Fatal(err)
 	}
 	client, err := jamf.NewClient(jamf.Config{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password,
-		MaxTries: cfg.MaxTries, CacheDir: r.cache, Logger: zerolog.Nop()})
+		MaxTries: cfg.MaxTries, CacheDir: r.cache, Logger: zerolog.Nop(), HTTPClient: r.httpClient})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -160,7 +177,7 @@ func (r *flowRig) connect(env plistio.Env) *uploader {
 		r.t.Fatal(err)
 	}
 	lf := &local{PkgFile: file}
-	return &uploader{cfg: cfg, log: zerolog.Nop(), client: client, version: v, local: lf,
+	return &uploader{cfg: cfg, opts: r.options(&syncBuffer{}), log: zerolog.Nop(), client: client, version: v, local: lf,
 		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop())}
 }
 
