@@ -46,7 +46,7 @@ func TestDryRunPlanIsWhatRuns(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				r := newMemoryRig(t, jamfsim.Options{})
+				r := newFlowRig(t, jamfsim.Options{})
 				path, _ := writePkg(t, t.TempDir(), "App.pkg", 4000)
 				env := r.env(path)
 				if tt.setup != nil {
