@@ -7,6 +7,7 @@ import (
 	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -232,11 +233,12 @@ func TestUploadFlow(t *testing.T) {
 		status string
 		// inPlace: the existing object's file was replaced through
 		// {id}/upload; reason is in the plan's reason.
-		inPlace bool
-		reason  string
-		logs    string // in the log
-		err     string // the run fails saying this
-		same    bool   // the server ends with the run's file, whole
+		inPlace    bool
+		reason     string
+		logs       string // in the log
+		err        string // the run fails saying this
+		httpStatus int    // ... with a Jamf Pro answer of this HTTP status (jamf.APIError)
+		same       bool   // the server ends with the run's file, whole
 	}{
 		{name: "new package", size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, reason: "no file of this name", same: true},
 		{name: "new package, v1", size: 3000, env: map[string]any{"upload_mode": "v1"}, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
@@ -279,7 +281,7 @@ func TestUploadFlow(t *testing.T) {
 			file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, same: true},
 		{name: "a failed JCDS list is an error", prior: prior{sim: func(r *flowRig, _ string) {
 			r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Status: 500, Count: -1})
-		}}, size: 3000, env: map[string]any{"max_tries": uint64(1)}, err: "500"},
+		}}, size: 3000, env: map[string]any{"max_tries": uint64(1)}, err: "list JCDS files", httpStatus: 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,6 +321,10 @@ func TestUploadFlow(t *testing.T) {
 				if tt.err != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.err) {
 						t.Fatalf("err = %v, want %q\nlog:\n%s", err, tt.err, log.String())
+					}
+					var api *jamf.APIError
+					if tt.httpStatus != 0 && (!errors.As(err, &api) || api.Status != tt.httpStatus) {
+						t.Errorf("err = %v, want a Jamf Pro answer with status %d", err, tt.httpStatus)
 					}
 					if after := r.sim.State(); len(after.Packages) != len(before.Packages) || len(after.Files) != len(before.Files) {
 						t.Errorf("a refused run changed the server: %+v", after)
@@ -744,6 +750,7 @@ func TestDelivery(t *testing.T) {
 		sends   int    // POSTs to {id}/upload in the run
 		logs    string // in the log
 		err     string // the run fails saying this, its file still noted "send again"
+		lost    bool   // ... because the file never landed (NotLandedError)
 		kept    bool   // the fixture's fields are still on the record
 		pending bool   // the record shows PENDING where it has no status
 	}{
@@ -763,7 +770,7 @@ func TestDelivery(t *testing.T) {
 		{name: "never landed on a replace: sent again", prior: firstRun(nil), newSize: 4000, env: map[string]any{"replace_pkg": true},
 			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
 		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends", lost: true},
 		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: time.Second},
 			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
@@ -825,6 +832,10 @@ func TestDelivery(t *testing.T) {
 				if tt.err != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.err) || res != nil {
 						t.Fatalf("err = %v (result %+v), want %q and no result\nlog:\n%s", err, res, tt.err, log)
+					}
+					var lost *NotLandedError
+					if errors.As(err, &lost) != tt.lost {
+						t.Errorf("err = %v: a NotLandedError %v, want %v", err, !tt.lost, tt.lost)
 					}
 					e, ok, lerr := r.journalEntry(env)
 					if lerr != nil || !ok || e.Pending != PendingFile {

@@ -182,7 +182,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	sent := false
 	for try := 1; ; try++ {
 		res, err := u.attempt(ctx, obj, sent)
-		var stale *staleNodeError
+		var stale *LaggingNodeError
 		if !errors.As(err, &stale) || try == 3 {
 			return res, err
 		}
@@ -194,7 +194,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 // attempt looks at the distribution point, decides and applies the plan's
 // steps in order for the package object obj (nil: none found). sentEarlier
 // says an earlier attempt of this run sent the file. The Result is nil on
-// an error, except for a staleNodeError, which carries whether this
+// an error, except for a LaggingNodeError, which carries whether this
 // attempt sent the file.
 func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (*Result, error) {
 	cfg, file := u.cfg, u.local.PkgFile
@@ -229,7 +229,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 	}
 	done, err := u.apply(ctx, plan.Steps, pkg, res.PackageID)
 	if err != nil {
-		var stale *staleNodeError
+		var stale *LaggingNodeError
 		if errors.As(err, &stale) {
 			stale.sent = done.Sent
 		}
@@ -272,14 +272,14 @@ func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, i
 	return sofar, nil
 }
 
-// staleNodeError: a create met an object of the same name that the cluster
+// LaggingNodeError: a create met an object of the same name that the cluster
 // node serving this run had not shown; obj is that object, now visible.
-type staleNodeError struct {
+type LaggingNodeError struct {
 	obj  *jamf.Package
 	sent bool // the attempt that met it had sent the file
 }
 
-func (e *staleNodeError) Error() string {
+func (e *LaggingNodeError) Error() string {
 	return fmt.Sprintf("package object %q already exists (id %s)", e.obj.Name, e.obj.ID)
 }
 
@@ -313,7 +313,7 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 	case err != nil:
 		return err
 	}
-	return &staleNodeError{obj: found}
+	return &LaggingNodeError{obj: found}
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
