@@ -14,7 +14,7 @@ import (
 )
 
 func TestInputForms(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Forms.pkg", 2048)
 	env := r.baseEnv(path)
 
@@ -52,7 +52,7 @@ func TestInputForms(t *testing.T) {
 }
 
 func TestLogsGoToStderrAtEachVerbosity(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Verbose.pkg", 2048)
 	env := r.baseEnv(path)
 	var lastLen int
