@@ -7,21 +7,27 @@
 //
 // The files follow the flow of one run, from main.run to the output plist:
 //
-//	run.go       Run and Upload: parse, connect, the attempts of one run
+//	run.go       Run and Upload: parse, connect, the attempts of one run,
+//	             the step loop (uploader.apply)
 //	config.go    ParseConfig: the inputs, checked (refused.go: settings this
 //	             processor cannot honour; manifest.go: the inputs described)
 //	pkgfile.go   ResolvePkg: the local file, zipped if a bundle
 //	local.go     the local file's identity and digests, each computed once
 //	survey.go    survey and chooseMode: everything the decision needs, as Facts
-//	decide.go    Decide: Facts in, Plan out, pure
+//	decide.go    Decide: Facts in, Plan (ordered steps) out, pure; every
+//	             choice of what to send, delete, create or write
+//	steps.go     the steps: what each says (pkg_plan) and applies
+//	client.go    jamfAPI: what the steps ask of Jamf Pro
 //	send.go      the file's bytes to the distribution point, confirmed there
 //	metadata.go  the package object written
 //	verify.go    settle: refresh and wait until Jamf Pro shows the file ready
 //	journal.go   the note of unfinished work a later run finishes
 //	outputs.go   the Result written into the environment
 //
-// Each step takes what it needs and returns what it learned; only the
-// run's Result is shared between them.
+// Each step gets what the steps before it did, folded by the loop, and
+// returns what it did; the loop folds that into the run's Result. Besides
+// what is fixed for the run, the steps share the local file's digests
+// (computed at most once) and the on-disk journal.
 package processor
 
 import (
