@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
@@ -102,6 +103,14 @@ type Facts struct {
 	// SentEarlier: an earlier attempt of this run already sent the file
 	// (the attempt was cut short by a cluster node that had not caught up).
 	SentEarlier bool
+	// Lost: the file this run sent was accepted, but after a refresh the
+	// record (Object) shows size 0: it never landed (NotLandedError), and
+	// is sent again. ZeroAfter: how long into the wait after that resend a
+	// size 0 means it was lost again. Wrote: this run already created or
+	// wrote the object.
+	Lost      bool
+	ZeroAfter time.Duration
+	Wrote     bool
 }
 
 // Plan is what a run will do: the file and metadata actions in short (for
@@ -195,6 +204,9 @@ func NeedsCompare(cfg *Config, facts Facts) bool {
 // processor's rules, corrected where it lied or lost packages. It is the
 // run's only decision: the steps after it carry the plan out.
 func Decide(cfg *Config, facts Facts) Plan {
+	if facts.Lost {
+		return resend(cfg, facts)
+	}
 	c := choose(cfg, facts)
 	return Plan{File: c.File, Meta: c.Meta, Reason: c.Reason, Steps: steps(cfg, facts, c)}
 }
@@ -379,7 +391,7 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 		return s
 	}
 	st := settle{Kind: settleRecord, Expect: expect(facts, c), Sends: c.Sends(), Mode: facts.Mode, Object: obj,
-		Dups: facts.DupsBefore, ServerMD5: facts.ServerMD5, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
+		Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
 	switch {
 	case facts.Classic:
 		st.Kind = settleNone
@@ -391,10 +403,29 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 		st.Kind = settleNone
 	}
 	s = append(s, st)
-	if cfg.Recalculate && (c.Meta != MetaNone || created) {
+	if cfg.Recalculate && (c.Meta != MetaNone || created || facts.Wrote) {
 		s = append(s, recalculate{})
 	}
 	return s
+}
+
+// resend is the plan after a sent file never landed: send it again
+// through the object's {id}/upload (its fileName is this file's since the
+// first send, and its metadata was written then), and wait for it, as
+// Jamf's own tool does (terraform-provider-jamfplatform PR #273).
+func resend(cfg *Config, facts Facts) Plan {
+	why := "Jamf Pro accepted it, but after the inventory refresh the package record shows size 0: it never landed"
+	c := choice{File: FileReplace, Reason: why, InPlace: true, SendNow: true}
+	s := []Step{
+		sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: true, Resend: true,
+			ServerMD5: facts.ServerMD5, Reason: why},
+		settle{Kind: settleRecord, Expect: expect(facts, c), Sends: true, Mode: facts.Mode, Object: facts.Object,
+			Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter},
+	}
+	if cfg.Recalculate && facts.Wrote {
+		s = append(s, recalculate{})
+	}
+	return Plan{File: c.File, Meta: MetaNone, Reason: why, Steps: s}
 }
 
 // expect says what the record must show: the local file when it is what

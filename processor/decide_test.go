@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 )
@@ -177,6 +178,7 @@ func TestPlanSentences(t *testing.T) {
 func TestDecideAfterAnAttempt(t *testing.T) {
 	obj := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}
 	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-1.pkg"}
+	lostRec := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg", SizeKnown: true}
 	same := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, MD5: "0a1b"}
 	otherSize := &jamf.JCDSFile{FileName: "App.pkg", Length: 99}
 	tests := []struct {
@@ -208,6 +210,10 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "no file of this name"},
 		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
 			FileUnchanged, MetaUpdate, "skip meta-update(server) settle", "same size and MD5"},
+		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, ZeroAfter: time.Minute},
+			FileReplace, MetaNone, "v1-inplace settle", "never landed"},
+		{"lost after a write, recalculate: once more after the resend", Config{Recalculate: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, Wrote: true},
+			FileReplace, MetaNone, "v1-inplace settle recalc", "never landed"},
 		{"kept: not in place", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100},
 			FileKeep, MetaNone, "keep no-meta", "replace_pkg is false"},
 	}
@@ -226,6 +232,17 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 				t.Errorf("reason %q, want it to say %q", p.Reason, tt.reason)
 			}
 		})
+	}
+}
+
+// After a loss the wait knows when an old size 0 tells again.
+func TestResendWaitsOutTheOldZero(t *testing.T) {
+	facts := Facts{Object: &jamf.Package{ID: "7", FileName: "App.pkg", SizeKnown: true}, FileName: "App.pkg", LocalSize: 100,
+		Lost: true, ZeroAfter: 42 * time.Second, CanRefresh: true}
+	p := Decide(&Config{}, facts)
+	st, ok := p.Steps[len(p.Steps)-1].(settle)
+	if !ok || st.ZeroAfter != 42*time.Second || !st.Sends || !st.Expect.local {
+		t.Errorf("last step %#v, want a settle on the sent file with ZeroAfter 42s", p.Steps[len(p.Steps)-1])
 	}
 }
 

@@ -233,7 +233,22 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		res.SHA3 = u.local.sums.SHA3_512
 		return res, nil
 	}
-	done, err := u.apply(ctx, plan.Steps, pkg, res.PackageID)
+	done := did{ID: res.PackageID}
+	for sends := 1; ; sends++ {
+		done, err = u.apply(ctx, plan.Steps, pkg, done)
+		var lost *NotLandedError
+		if !errors.As(err, &lost) {
+			break
+		}
+		if sends == sendTries {
+			err = fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
+			break
+		}
+		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.File, sends+1, sendTries)
+		// A new decision on new facts: the record as the loss left it.
+		facts.Object, facts.Lost, facts.ZeroAfter, facts.Wrote = lost.Record, true, u.zeroAfter(lost.After), done.MetaWritten
+		plan = Decide(cfg, facts)
+	}
 	if err != nil {
 		var stale *LaggingNodeError
 		if errors.As(err, &stale) {
@@ -263,10 +278,10 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 }
 
 // apply runs the steps in order, logging each as it starts in the words of
-// the plan, and folds what each did. id is the package object's found
-// before the first step ("" for none). The step being applied is steps[k].
-func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, id string) (did, error) {
-	sofar := did{ID: id}
+// the plan, and folds what each did.
+// The step being applied is steps[k]. sofar is what earlier plans of the
+// attempt did (the object's id, found or made, at least).
+func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, sofar did) (did, error) {
 	for k, s := range steps {
 		u.log.Info().Msgf("step %d/%d: %s", k+1, len(steps), s)
 		d, err := s.apply(ctx, u, stepInput{pkg: pkg, sofar: sofar})

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
@@ -220,10 +221,14 @@ type sendV1 struct {
 	// would delete that file).
 	KeepCreated bool
 	ServerMD5   bool
+	Resend      bool // the file sent before never landed
 	Reason      string
 }
 
 func (s sendV1) String() string {
+	if s.Resend {
+		return fmt.Sprintf("send %s (%s) again through /api/v1/packages/{id}/upload: %s", s.File, sizeText2(s.Size, s.Zipped), s.Reason)
+	}
 	if s.InPlace {
 		return fmt.Sprintf("replace the object's file through /api/v1/packages/{id}/upload (%s); nothing is deleted first. No source says whether the old file stays installable while Jamf Pro processes the new one, so the run waits for the record to show the new file READY; upload %s (%s), then verify its size and digest", s.Reason, s.File, sizeText2(s.Size, s.Zipped))
 	}
@@ -231,7 +236,9 @@ func (s sendV1) String() string {
 }
 
 func (s sendV1) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	if err := u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created); err != nil {
+	// An object this run made is removed after a failed first upload into
+	// it; after a resend the journal has the next run finish instead.
+	if err := u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created && !s.Resend); err != nil {
 		return did{}, err
 	}
 	return did{Sent: true}, nil
@@ -330,9 +337,10 @@ type settle struct {
 	Object  *jamf.Package // the record as the run found it, nil for none
 	Dups    map[string]bool
 	Pending bool // only an earlier run's unsettled file is waited for
-	// ServerMD5: a resend after a lost file computes what the first send
-	// did.
-	ServerMD5 bool
+	// ZeroAfter: after a resend, how long into the wait a size "0" means
+	// the file was lost again (the record shows the last loss's "0" until
+	// then).
+	ZeroAfter time.Duration
 }
 
 func (s settle) String() string {
@@ -348,7 +356,7 @@ func (s settle) String() string {
 }
 
 func (s settle) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	out, err := u.settle(ctx, s, in.sofar.ID)
+	out, err := u.settle(ctx, s, in.sofar.ID, in.sofar.Waited)
 	if err != nil {
 		return out, err
 	}

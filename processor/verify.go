@@ -64,13 +64,14 @@ func (e *NotLandedError) Error() string {
 	return fmt.Sprintf("Jamf Pro accepted %s but shows package %s with size 0 after the inventory refresh: the file never landed", e.File, e.Record.ID)
 }
 
-// settle makes the package record whole after this run touched it, and
-// sends the file again, through the object's {id}/upload, while Jamf Pro
-// shows that a sent file never landed, up to sendTries sends in all. The
-// journal keeps saying "send it again" until the file is verified, so
-// after the last try the next run does. id is the package object's.
-func (u *uploader) settle(ctx context.Context, step settle, id string) (did, error) {
+// settle makes the package record whole after this run touched it. A
+// sent file that Jamf Pro shows never landed ends it with a
+// *NotLandedError: the attempt then decides again on that record (a
+// resend is a new plan). id is the package object's; waited says
+// recalculate_wait_time was already waited in this attempt.
+func (u *uploader) settle(ctx context.Context, step settle, id string, waited bool) (did, error) {
 	r := u.newRefresher()
+	r.waited = waited
 	d := func() did { return did{Refreshed: r.refreshed, PerFile: r.perFile, Waited: r.waited} }
 	switch step.Kind {
 	case settleNone:
@@ -85,36 +86,23 @@ func (u *uploader) settle(ctx context.Context, step settle, id string) (did, err
 	// Size "0" says a sent file never landed only where the record did not
 	// show it before this send: processing keeps the old values until a
 	// refresh after it (jamf-cli and terraform-provider-jamfplatform poll
-	// until the previous hash changes), so an old "0" tells nothing.
+	// until the previous hash changes), so an old "0" tells nothing, until
+	// ZeroAfter (after a resend).
 	zeroBefore := step.Object != nil && step.Object.SizeKnown && step.Object.Size == 0
-	var zeroAfter time.Duration
-	for try := 1; ; try++ {
-		err := u.awaitRecord(ctx, id, exp, step.Sends, r, zeroBefore, zeroAfter)
-		var lost *NotLandedError
-		if !errors.As(err, &lost) {
-			return d(), err
-		}
-		if try == sendTries {
-			return d(), fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
-		}
-		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.File, try+1, sendTries)
-		// The record shows "0" from now on until a refresh after the next
-		// send was processed, so that "0" is told apart from the next loss
-		// only by time: processing the same bytes again is taken to need
-		// at most twice what the first loss took to show, and never less
-		// than minResendWait, so that a busy server is not read as a
-		// second loss, nor more than half of verify_timeout, so that a
-		// second loss is still seen within it (our choice).
-		zeroAfter = min(max(2*lost.After, minResendWait), u.cfg.VerifyTimeout/2) + r.gap()
-		// The object's fileName is this file's since the first send. The
-		// next wait starts from the record as the loss left it: its "0" is
-		// old from now on, and tells only after zeroAfter.
-		resend := sendV1{File: exp.fileName, ServerMD5: step.ServerMD5}
-		if err := u.sendV1(ctx, resend, lost.Record.ID, false); err != nil {
-			return d(), err
-		}
-		zeroBefore = true
-	}
+	return d(), u.awaitRecord(ctx, id, exp, step.Sends, r, zeroBefore, step.ZeroAfter)
+}
+
+// zeroAfter is how long after the start of the wait that follows a resend
+// a size "0" counts as another loss. The record shows "0" from the loss
+// until a refresh after the next send was processed, so that "0" is told
+// apart from the next loss only by time: processing the same bytes again
+// is taken to need at most twice what the first loss took to show
+// (lostAfter), and never less than minResendWait, so that a busy server is
+// not read as a second loss, nor more than half of verify_timeout, so that
+// a second loss is still seen within it (our choice); plus the least gap
+// between two refreshes.
+func (u *uploader) zeroAfter(lostAfter time.Duration) time.Duration {
+	return min(max(2*lostAfter, minResendWait), u.cfg.VerifyTimeout/2) + u.newRefresher().gap()
 }
 
 // awaitRecord asks for an inventory refresh (of this file where the server

@@ -1,20 +1,27 @@
 package jamfsim
 
 import (
+	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/memnet"
 )
 
-// Host names of a simulator served in memory (StartInMemory).
+// Host names of a simulator served in memory (StartInMemory). Each
+// simulator's Jamf Pro gets a name of its own: what a client keeps per
+// server (the token cache, the upload lock, the journal) must not be
+// shared by tests running side by side, as it is not between servers.
 const (
-	MemoryJamfHost    = "jamf.jamfsim"
-	MemoryS3Host      = "s3.jamfsim"
+	memoryS3Host      = "s3.jamfsim"
 	memoryBackendHost = "s3-backend.jamfsim"
 )
+
+var memoryServers atomic.Int64
 
 // StartInMemory serves a new simulator, Jamf Pro and its S3 side (the
 // in-process backend and the proxy in front of it), on an in-memory
@@ -23,7 +30,7 @@ const (
 // the bubble's channels, so the fake clock moves whenever client and
 // simulator both wait, and minutes of processing, token lifetimes and
 // cluster lag pass at once. Clients reach it through net's Transport
-// (http://jamf.jamfsim for Jamf Pro, S3Endpoint for S3). opts.S3 must be
+// (URL for Jamf Pro, S3Endpoint for S3). opts.S3 must be
 // nil: MinIO is a process on the wall clock.
 func StartInMemory(tb testing.TB, opts Options) (*Server, *memnet.Network) {
 	tb.Helper()
@@ -39,7 +46,7 @@ func StartInMemory(tb testing.TB, opts Options) (*Server, *memnet.Network) {
 	if err != nil {
 		tb.Fatalf("start jamfsim in memory: %v", err)
 	}
-	l := n.Listen(MemoryJamfHost)
+	l := n.Listen(fmt.Sprintf("jamf-%d-%d.jamfsim", os.Getpid(), memoryServers.Add(1)))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -73,7 +80,7 @@ func (s *Server) memoryServe(host string, h http.Handler) string {
 // the simulator is, else on loopback.
 func (s *Server) listenS3Proxy() (net.Listener, error) {
 	if s.opts.network != nil {
-		return s.opts.network.Listen(MemoryS3Host), nil
+		return s.opts.network.Listen(memoryS3Host), nil
 	}
 	return net.Listen("tcp", "127.0.0.1:0")
 }
