@@ -30,7 +30,7 @@ const (
 	FileUpload
 	// FileReplace sends the file over a same-name file whose bytes differ
 	// (or cannot be compared). On Jamf Pro 11.5+ it always goes through an
-	// object's /api/v1/packages/{id}/upload (Plan.InPlace, Plan.CreateFirst),
+	// object's /api/v1/packages/{id}/upload (choice.InPlace, choice.CreateFirst),
 	// which deletes nothing itself: a file of the package's name may be the
 	// file of an object this cluster node has not shown yet. Below 11.5
 	// (no {id}/upload) every byte goes to S3 first; the stale file is
@@ -242,7 +242,7 @@ func choose(cfg *Config, facts Facts) choice {
 // delete. Our choice, whatever upload_mode says: a same-name file on 11.5+
 // always goes this way, so no run deletes a file an object may point at.
 // An object that names another file gets the new fileName written first
-// (Plan.WriteFileName); one whose file is simply absent keeps the fast
+// (choice.WriteFileName); one whose file is simply absent keeps the fast
 // JCDS path when the mode allows it, as that deletes nothing either.
 func inPlace(facts Facts, p choice) bool {
 	obj := facts.Object

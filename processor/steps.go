@@ -188,9 +188,9 @@ type sendJCDS struct {
 
 func (s sendJCDS) String() string {
 	if s.DeleteStale {
-		return fmt.Sprintf("send every byte of %s (%s) to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once: below Jamf Pro 11.5 there is no {id}/upload, so the delete cannot be avoided and the package object points at no file for that one request; then verify its size and digest", s.File, sizeText2(s.Size, s.Zipped), s.Reason)
+		return fmt.Sprintf("send every byte of %s (%s) to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once: below Jamf Pro 11.5 there is no {id}/upload, so the delete cannot be avoided and the package object points at no file for that one request; then verify its size and digest", s.File, sendSize(s.Size, s.Zipped), s.Reason)
 	}
-	return fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", s.File, sizeText2(s.Size, s.Zipped))
+	return fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", s.File, sendSize(s.Size, s.Zipped))
 }
 
 func (s sendJCDS) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
@@ -227,12 +227,12 @@ type sendV1 struct {
 
 func (s sendV1) String() string {
 	if s.Resend {
-		return fmt.Sprintf("send %s (%s) again through /api/v1/packages/{id}/upload: %s", s.File, sizeText2(s.Size, s.Zipped), s.Reason)
+		return fmt.Sprintf("send %s (%s) again through /api/v1/packages/{id}/upload: %s", s.File, sendSize(s.Size, s.Zipped), s.Reason)
 	}
 	if s.InPlace {
-		return fmt.Sprintf("replace the object's file through /api/v1/packages/{id}/upload (%s); nothing is deleted first. No source says whether the old file stays installable while Jamf Pro processes the new one, so the run waits for the record to show the new file READY; upload %s (%s), then verify its size and digest", s.Reason, s.File, sizeText2(s.Size, s.Zipped))
+		return fmt.Sprintf("replace the object's file through /api/v1/packages/{id}/upload (%s); nothing is deleted first. No source says whether the old file stays installable while Jamf Pro processes the new one, so the run waits for the record to show the new file READY; upload %s (%s), then verify its size and digest", s.Reason, s.File, sendSize(s.Size, s.Zipped))
 	}
-	return fmt.Sprintf("upload %s (%s) through /api/v1/packages/{id}/upload", s.File, sizeText2(s.Size, s.Zipped))
+	return fmt.Sprintf("upload %s (%s) through /api/v1/packages/{id}/upload", s.File, sendSize(s.Size, s.Zipped))
 }
 
 func (s sendV1) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
@@ -389,7 +389,8 @@ type expectation struct {
 	local bool
 }
 
-func sizeText2(size int64, zipped bool) string {
+// sendSize says how many bytes a send step sends.
+func sendSize(size int64, zipped bool) string {
 	if size == 0 && zipped {
 		return "size known once zipped"
 	}
