@@ -300,22 +300,6 @@ func TestV1UploadMode(t *testing.T) {
 	old.mustFail(env, "upload_mode v1 needs Jamf Pro 11.5")
 }
 
-// TestAutoModeFallsBackToV1WithoutJCDS: upload_mode auto (the default
-// spelled out) uploads through v1 where the JCDS endpoints are gone.
-func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JCDSRemoved: true})
-	path, sum := makePkg(t, "Auto.pkg", 5000)
-	env := r.baseEnv(path)
-	delete(env, "jcds2_mode")
-	env["upload_mode"] = "auto"
-	r.mustSucceed(env)
-	if n := r.sim.CallCount("POST", "/api/v1/packages/*"); n != 1 {
-		t.Errorf("auto did not use v1: %d", n)
-	}
-	recordReady(t, r.sim, "Auto.pkg", sum)
-}
-
 func TestDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"input", "flag"} {

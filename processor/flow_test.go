@@ -244,6 +244,8 @@ func TestUploadFlow(t *testing.T) {
 		{name: "new package, v1", size: 3000, env: map[string]any{"upload_mode": "v1"}, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
 		{name: "new package, JCDS endpoints gone", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded,
 			logs: "the JCDS endpoints are gone", same: true},
+		{name: "new package, upload_mode auto, JCDS endpoints gone", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, env: map[string]any{"upload_mode": "auto"},
+			file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
 		{name: "new package, before 11.5", opts: jamfsim.Options{JamfVersion: "11.4.0"}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded},
 		{name: "nightly no-op", prior: prior{size: 3000}, file: FileKeep, meta: MetaNone, mode: ModeJCDS2, status: StatusSkippedExists,
 			reason: "replace_pkg is false", logs: "Not replacing existing", same: true},
