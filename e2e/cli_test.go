@@ -60,7 +60,7 @@ func TestLogsGoToStderrAtEachVerbosity(t *testing.T) {
 		env["verbose"] = uint64(v)
 		env["replace_pkg"] = v%2 == 0
 		res := r.mustSucceed(env)
-		if v == 0 && strings.Contains(res.stderr, "plan:") {
+		if v == 0 && strings.Contains(res.stderr, "step 1/") {
 			t.Errorf("verbose 0 printed info lines:\n%s", res.stderr)
 		}
 		if v >= 1 && !strings.Contains(res.stderr, "JCDS2PackageUploader: ") {
