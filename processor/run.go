@@ -192,7 +192,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 		if !errors.As(err, &stale) || try == 3 {
 			return res, err
 		}
-		obj, sent = stale.obj, sent || stale.sent
+		obj, sent = stale.Object, sent || stale.sent
 		u.log.Info().Str("id", obj.ID).Msgf("package object %q was made elsewhere moments ago and this Jamf Cloud node now sees it; deciding again", obj.Name)
 	}
 }
@@ -294,14 +294,16 @@ func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, s
 }
 
 // LaggingNodeError: a create met an object of the same name that the cluster
-// node serving this run had not shown; obj is that object, now visible.
+// node serving this run had not shown (Object). The run waits for it
+// and decides again with it; after three such attempts the error is the
+// run's.
 type LaggingNodeError struct {
-	obj  *jamf.Package
-	sent bool // the attempt that met it had sent the file
+	Object *jamf.Package // the object, now visible
+	sent   bool          // the attempt that met it had sent the file
 }
 
 func (e *LaggingNodeError) Error() string {
-	return fmt.Sprintf("package object %q already exists (id %s)", e.obj.Name, e.obj.ID)
+	return fmt.Sprintf("package object %q already exists (id %s)", e.Object.Name, e.Object.ID)
 }
 
 // clusterWait bounds the wait for a Jamf Cloud node to see an object that
@@ -334,7 +336,7 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 	case err != nil:
 		return err
 	}
-	return &LaggingNodeError{obj: found}
+	return &LaggingNodeError{Object: found}
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }
