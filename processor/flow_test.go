@@ -353,6 +353,11 @@ func TestUploadFlow(t *testing.T) {
 				if res.Uploaded != (tt.status == StatusUploaded) || res.MetaWritten != (tt.meta != MetaNone && tt.status != StatusDryRun) {
 					t.Errorf("uploaded %v, metadata written %v", res.Uploaded, res.MetaWritten)
 				}
+				if want := tt.status == StatusUploaded && tt.opts.JamfVersion == ""; res.Recalc != want {
+					// A current server refreshes the sent file's inventory
+					// entry while settling: packages_recalculated.
+					t.Errorf("packages_recalculated %v, want %v", res.Recalc, want)
+				}
 				if len(res.Plan.Steps) == 0 {
 					t.Errorf("no plan steps")
 				}

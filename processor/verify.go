@@ -77,7 +77,8 @@ func (u *uploader) settle(ctx context.Context, step settle, id string, waited bo
 	case settleNone:
 		return d(), nil
 	case settleListing:
-		return d(), u.verifyListing(ctx, step.Dups)
+		err := u.verifyListing(ctx, step.Dups)
+		return d(), err
 	}
 	exp := step.Expect
 	if exp.local {
@@ -89,7 +90,8 @@ func (u *uploader) settle(ctx context.Context, step settle, id string, waited bo
 	// until the previous hash changes), so an old "0" tells nothing, until
 	// ZeroAfter (after a resend).
 	zeroBefore := step.Object != nil && step.Object.SizeKnown && step.Object.Size == 0
-	return d(), u.awaitRecord(ctx, id, exp, step.Sends, r, zeroBefore, step.ZeroAfter)
+	err := u.awaitRecord(ctx, id, exp, step.Sends, r, zeroBefore, step.ZeroAfter)
+	return d(), err
 }
 
 // zeroAfter is how long after the start of the wait that follows a resend
