@@ -14,7 +14,7 @@ import (
 )
 
 func TestInputForms(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Forms.pkg", 2048)
 	env := r.baseEnv(path)
 
@@ -52,7 +52,7 @@ func TestInputForms(t *testing.T) {
 }
 
 func TestLogsGoToStderrAtEachVerbosity(t *testing.T) {
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Verbose.pkg", 2048)
 	env := r.baseEnv(path)
 	var lastLen int
@@ -60,7 +60,7 @@ func TestLogsGoToStderrAtEachVerbosity(t *testing.T) {
 		env["verbose"] = uint64(v)
 		env["replace_pkg"] = v%2 == 0
 		res := r.mustSucceed(env)
-		if v == 0 && strings.Contains(res.stderr, "plan:") {
+		if v == 0 && strings.Contains(res.stderr, "step 1/") {
 			t.Errorf("verbose 0 printed info lines:\n%s", res.stderr)
 		}
 		if v >= 1 && !strings.Contains(res.stderr, "JCDS2PackageUploader: ") {

@@ -64,7 +64,7 @@ func runConcurrently(t *testing.T, r *rig, envs map[string]plistio.Env) []concRe
 // requested (the others wait for the cache rather than racing).
 func TestConcurrentRunsShareOneToken(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	envs := map[string]plistio.Env{}
 	sums := map[string]string{}
 	for i := 1; i <= 4; i++ {
@@ -122,7 +122,7 @@ func TestConcurrentRunsShareOneToken(t *testing.T) {
 // find its work done: both succeed, one file, no Name_1.pkg, one object.
 func TestConcurrentSamePackage(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, sum := makePkg(t, "Same Time.pkg", 1<<20)
 	env := r.baseEnv(path)
 	env["verify_timeout"] = uint64(5)

@@ -153,7 +153,7 @@ func TestFault5xxEachEndpoint(t *testing.T) {
 				t.Run(map[bool]string{false: "burst", true: "persistent"}[persistent], func(t *testing.T) {
 					b := tc.backend
 					if b == "" {
-						b = inProcess
+						b = fakeS3
 					}
 					r := newRig(t, b, jamfsim.Options{JamfVersion: tc.version})
 					size := tc.size
@@ -263,7 +263,7 @@ func TestFault429RetryAfter(t *testing.T) {
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, jamfsim.Options{})
+			r := newRig(t, fakeS3, jamfsim.Options{})
 			rec := startRecorder(t, r.sim.URL())
 			path, sum := makePkg(t, "Throttled.pkg", 32<<10)
 			env := r.baseEnv(path)
@@ -302,7 +302,7 @@ func TestFaultDroppedConnections(t *testing.T) {
 	} {
 		t.Run(tc.Method+" "+tc.Path, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, jamfsim.Options{})
+			r := newRig(t, fakeS3, jamfsim.Options{})
 			size := 64 << 10
 			if tc.S3 {
 				size = 9 << 20
@@ -326,7 +326,7 @@ func TestFaultDroppedConnections(t *testing.T) {
 // parts) are waited for; nothing times out early.
 func TestFaultSlowResponses(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, sum := makePkg(t, "Slow.pkg", 9<<20)
 	env := r.baseEnv(path)
 	for _, f := range []jamfsim.Fault{
@@ -367,7 +367,7 @@ func TestFaultTokenExpiresMidRun(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, tc.opts)
+			r := newRig(t, fakeS3, tc.opts)
 			path, sum := makePkg(t, "Token.pkg", 9<<20)
 			env := r.baseEnv(path)
 			r.sim.InjectFault(tc.fault)
@@ -406,7 +406,7 @@ func TestFaultCredentialsExpireMidUpload(t *testing.T) {
 	})
 	t.Run("revoked at first part", func(t *testing.T) {
 		t.Parallel()
-		r := newRig(t, inProcess, jamfsim.Options{})
+		r := newRig(t, fakeS3, jamfsim.Options{})
 		path, sum := makePkg(t, "Creds.pkg", 9<<20)
 		env := r.baseEnv(path)
 		// Keys that stop working before their stated expiry (revoked, or a
@@ -450,7 +450,7 @@ func TestFaultS3PartFails(t *testing.T) {
 func TestFaultStaleDeleteFails(t *testing.T) {
 	t.Parallel()
 	// Below 11.5 a replace deletes the old file (11.5+ replaces in place).
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
 	path, oldSum := makePkg(t, "Stale Delete.pkg", 40000)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
@@ -480,7 +480,7 @@ func TestFaultStaleDeleteFails(t *testing.T) {
 // object without sending the file again.
 func TestFaultMetadataWriteFails(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, sum := makePkg(t, "Meta Fail.pkg", 70000)
 	env := r.baseEnv(path)
 	env["max_tries"] = uint64(2)

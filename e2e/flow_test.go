@@ -104,7 +104,7 @@ func TestRecordWholeAfterEveryRun(t *testing.T) {
 	}
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
-			r := newRig(t, inProcess, m.opts)
+			r := newRig(t, fakeS3, m.opts)
 			r.sim.AddCategory("Browsers")
 			path, sum := makePkg(t, "Firefox.pkg", 600000)
 			env := r.baseEnv(path)
@@ -159,7 +159,7 @@ func TestRecordWholeAfterEveryRun(t *testing.T) {
 // fails where the JCDS endpoints are gone, saying why and what to do.
 func TestExplicitJCDS2OnRemovedEndpoints(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JCDSRemoved: true})
+	r := newRig(t, fakeS3, jamfsim.Options{JCDSRemoved: true})
 	path, _ := makePkg(t, "Strict.pkg", 5000)
 	env := r.baseEnv(path)
 	env["upload_mode"] = "jcds2"
@@ -180,7 +180,7 @@ func TestNoCloudDistributionPoint(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{"11.25.0", "11.26.1"} {
 		t.Run(v, func(t *testing.T) {
-			r := newRig(t, inProcess, jamfsim.Options{NoJCDS: true, JamfVersion: v})
+			r := newRig(t, fakeS3, jamfsim.Options{NoJCDS: true, JamfVersion: v})
 			path, _ := makePkg(t, "None.pkg", 5000)
 			env := r.baseEnv(path)
 			env["max_tries"] = "1"
@@ -194,7 +194,7 @@ func TestNoCloudDistributionPoint(t *testing.T) {
 // replaced.
 func TestSkipMetadataCreatesButNeverAmends(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: fastLag})
+	r := newRig(t, fakeS3, jamfsim.Options{ClusterLag: fastLag})
 	path, sum := makePkg(t, "NoAmend.pkg", 5000)
 	env := r.baseEnv(path)
 	env["skip_metadata_upload"] = true
@@ -224,7 +224,7 @@ func TestSkipMetadataCreatesButNeverAmends(t *testing.T) {
 // is reported as packages_recalculated True, without the recalculate input.
 func TestPackagesRecalculatedAfterUpload(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Recalc.pkg", 5000)
 	res := r.mustSucceed(r.baseEnv(path))
 	data := res.out[processor.SummaryKey].(map[string]any)["data"].(map[string]any)
@@ -242,7 +242,7 @@ func TestPackagesRecalculatedAfterUpload(t *testing.T) {
 func TestRefreshFaults(t *testing.T) {
 	t.Parallel()
 	t.Run("500 twice", func(t *testing.T) {
-		r := newRig(t, inProcess, jamfsim.Options{})
+		r := newRig(t, fakeS3, jamfsim.Options{})
 		r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/cloud-distribution-point/refresh-inventory", Status: 500, Count: 2})
 		path, sum := makePkg(t, "R500.pkg", 5000)
 		res := r.mustSucceed(r.baseEnv(path))
@@ -250,7 +250,7 @@ func TestRefreshFaults(t *testing.T) {
 		recordReady(t, r.sim, "R500.pkg", sum)
 	})
 	t.Run("429", func(t *testing.T) {
-		r := newRig(t, inProcess, jamfsim.Options{})
+		r := newRig(t, fakeS3, jamfsim.Options{})
 		r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/cloud-distribution-point/refresh-inventory", Status: 429, Count: 2, RetryAfter: 1})
 		path, sum := makePkg(t, "R429.pkg", 5000)
 		res := r.mustSucceed(r.baseEnv(path))
@@ -258,7 +258,7 @@ func TestRefreshFaults(t *testing.T) {
 		recordReady(t, r.sim, "R429.pkg", sum)
 	})
 	t.Run("full refresh rate limit on 11.13", func(t *testing.T) {
-		r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.13.1", ClusterLag: fastLag})
+		r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.13.1", ClusterLag: fastLag})
 		path, _ := makePkg(t, "Full.pkg", 5000)
 		env := r.baseEnv(path)
 		r.mustSucceed(env)
@@ -276,7 +276,7 @@ func TestRefreshFaults(t *testing.T) {
 // ends whole.
 func TestProcessingEndsInError(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: fastLag})
+	r := newRig(t, fakeS3, jamfsim.Options{ClusterLag: fastLag})
 	r.sim.FailProcessing(1)
 	path, sum := makePkg(t, "Broken.pkg", 5000)
 	env := r.baseEnv(path)
@@ -295,7 +295,7 @@ func TestProcessingSlowerThanVerifyTimeout(t *testing.T) {
 	t.Parallel()
 	for _, mode := range []string{"", "v1"} {
 		t.Run("mode "+mode, func(t *testing.T) {
-			r := newRig(t, inProcess, jamfsim.Options{ProcessingDelay: 6 * time.Second, ClusterLag: fastLag})
+			r := newRig(t, fakeS3, jamfsim.Options{ProcessingDelay: 6 * time.Second, ClusterLag: fastLag})
 			path, sum := makePkg(t, "Slow.pkg", 5000)
 			env := r.baseEnv(path)
 			delete(env, "jcds2_mode")
@@ -339,7 +339,7 @@ func TestClusterConcurrentUploads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out Jamf Cloud's cluster lag")
 	}
-	r := newRig(t, inProcess, jamfsim.Options{ClusterNodes: 3, ClusterLag: time.Minute})
+	r := newRig(t, fakeS3, jamfsim.Options{ClusterNodes: 3, ClusterLag: time.Minute})
 	envs := map[string]plistio.Env{}
 	sums := map[string]string{}
 	for i := 1; i <= 4; i++ {
@@ -391,7 +391,7 @@ func TestClusterConcurrentUploads(t *testing.T) {
 // distribution point before the run: deleting an object deletes its file.
 func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	earlier := []byte("an earlier upload without an object")
 	r.sim.AddFile("Earlier.pkg", earlier)
 	path, sum := makePkg(t, "Earlier.pkg", 5000)
@@ -421,7 +421,7 @@ func TestV1CleanupKeepsAnEarlierFile(t *testing.T) {
 // two objects whose names differ only in case stop the run, both named.
 func TestNamesMatchWithoutCase(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	r.sim.AddCategory("Browsers")
 	path, sum := makePkg(t, "Firefox.pkg", 5000)
 	env := r.baseEnv(path)
@@ -452,7 +452,7 @@ func TestNamesMatchWithoutCase(t *testing.T) {
 func TestClassicMissingPrivilege(t *testing.T) {
 	t.Parallel()
 	const v = "11.4.0"
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: v})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: v})
 	r.sim.AddAccount("uploader", "uploader-pass", jamfsim.PrivReadPackages, jamfsim.PrivReadCategories,
 		jamfsim.JCDSPrivilege(v, "Read"), jamfsim.JCDSPrivilege(v, "Create"), jamfsim.JCDSPrivilege(v, "Delete"))
 	path, _ := makePkg(t, "Limited.pkg", 5000)

@@ -56,11 +56,13 @@ type rig struct {
 	extra []string // extra process environment
 }
 
+// backend is the S3 server behind the simulator: fakeS3 is gofakes3 in
+// the simulator's process, minio a real MinIO server.
 type backend string
 
 const (
-	inProcess backend = "gofakes3"
-	minio     backend = "minio"
+	fakeS3 backend = "gofakes3"
+	minio  backend = "minio"
 )
 
 func newRig(t *testing.T, b backend, opts jamfsim.Options) *rig {

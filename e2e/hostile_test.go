@@ -295,7 +295,7 @@ func TestHostileDeepPlist(t *testing.T) {
 // never the secret.
 func TestHostileSecurityWarnings(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Warn.pkg", 1000)
 
 	res := r.mustSucceed(r.baseEnv(path), "-dry-run")
@@ -327,7 +327,7 @@ func TestHostileSecurityWarnings(t *testing.T) {
 // -output FILE does not write through a FILE.tmp symlink someone planted.
 func TestHostileOutputSymlink(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Out.pkg", 1000)
 	dir := t.TempDir()
 	victim := filepath.Join(dir, "victim")

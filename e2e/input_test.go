@@ -43,7 +43,7 @@ func mustFailClearly(t *testing.T, r *rig, stdin []byte, want ...string) string 
 
 func TestInputMalformedPlist(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	for _, tc := range []struct {
 		name  string
 		stdin string
@@ -71,7 +71,7 @@ func TestInputMalformedPlist(t *testing.T) {
 
 func TestInputWrongTypesAndMissingKeys(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Types.pkg", 1000)
 	cases := []struct {
 		name   string
@@ -127,7 +127,7 @@ func TestInputOddNames(t *testing.T) {
 		"Wow!.pkg",
 		"A&B #1 50% (x)? !+'=;.pkg",
 	}
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			path, sum := makePkg(t, name, 3000)
@@ -167,7 +167,7 @@ func TestInputOddNames(t *testing.T) {
 // before anything is sent.
 func TestInputZeroByteFile(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Empty.pkg", 0)
 	in, _ := plistio.Encode(r.baseEnv(path))
 	mustFailClearly(t, r, in, "Empty.pkg", "empty")
@@ -179,7 +179,7 @@ func TestInputZeroByteFile(t *testing.T) {
 // TestInputDirectoryNotABundle: folders that are not bundle packages.
 func TestInputDirectoryNotABundle(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	for _, tc := range []struct{ name, dir string }{
 		{"plain folder", "Stuff"},
 		{"folder named .pkg without Contents", "Fake.pkg"},
@@ -204,7 +204,7 @@ func TestInputDirectoryNotABundle(t *testing.T) {
 // only (it silently drops anything else); the run refuses before upload.
 func TestInputUnsupportedExtension(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	for _, name := range []string{"Script.sh", "App.app.tar.gz", "NoExtension"} {
 		path, _ := makePkg(t, name, 1000)
 		in, _ := plistio.Encode(r.baseEnv(path))
@@ -220,7 +220,7 @@ func TestInputUnsupportedExtension(t *testing.T) {
 // and nothing half-made is left.
 func TestInputFileDisappearsMidRun(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Vanishing.pkg", 2<<20)
 	env := r.baseEnv(path)
 	r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Latency: 2 * time.Second})
@@ -257,7 +257,7 @@ func TestInputFileDisappearsMidRun(t *testing.T) {
 // uploads the file as it now is.
 func TestInputFileRebuiltDuringUpload(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, origSum := makePkg(t, "Rebuilt.pkg", 80<<20)
 	env := r.baseEnv(path)
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 1500 * time.Millisecond, Count: 3})

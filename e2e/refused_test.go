@@ -28,7 +28,7 @@ func TestRefusedSettingsStopBeforeContact(t *testing.T) {
 		{"PLATFORM_API_REGION", plistio.Env{"PLATFORM_API_REGION": "eu"}, "PLATFORM_API_REGION is set"},
 		{"PLATFORM_API_TENANT_ID", plistio.Env{"PLATFORM_API_TENANT_ID": "0f1e2d3c"}, "PLATFORM_API_TENANT_ID is set"},
 	}
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Refused.pkg", 4096)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +55,7 @@ func TestRefusedSettingsStopBeforeContact(t *testing.T) {
 // updated.
 func TestUnsetLookingSettingsRun(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	for i, set := range []plistio.Env{
 		{"SMB_URL": "", "SMB_SHARES": []any{}, "CLOUD_DP": "False", "aws_cdp_mode": "False", "JAMF_CLI_PROFILE": "",
 			"PLATFORM_API_REGION": "", "PLATFORM_API_TENANT_ID": "", "S3_BUCKET_NAME": "x", "SMB_USERNAME": "u"},
@@ -79,7 +79,7 @@ func TestUnsetLookingSettingsRun(t *testing.T) {
 func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
 	t.Parallel()
 	// 11.11 is the first version with an inventory refresh to wait for.
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, _ := makePkg(t, "Wait.pkg", 3000)
 	env := r.baseEnv(path)
 	env["recalculate_wait_time"] = "1"

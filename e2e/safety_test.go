@@ -36,7 +36,7 @@ const classic = "11.4.0"
 // and both SHA3-512s.
 func replaceRig(t *testing.T, version string, name string, size, delta int) (r *rig, env plistio.Env, oldSum, newSum string) {
 	t.Helper()
-	r = newRig(t, inProcess, jamfsim.Options{JamfVersion: version})
+	r = newRig(t, fakeS3, jamfsim.Options{JamfVersion: version})
 	path, oldSum := seedPackage(t, r, version, name, size)
 	env = r.baseEnv(path)
 	env["max_tries"] = uint64(2)
@@ -215,7 +215,7 @@ func TestSafeNightlyRepairsMissingFile(t *testing.T) {
 	for _, version := range []string{"", classic} {
 		t.Run("version "+version, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, jamfsim.Options{JamfVersion: version})
+			r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: version})
 			path, sum := seedPackage(t, r, version, "Nightly.pkg", 300000)
 			env := r.baseEnv(path)
 			r.mustSucceed(env) // the first quiet night also caches a token
@@ -278,7 +278,7 @@ func TestSafeMetadataFinishedAfterFailedReplace(t *testing.T) {
 // report it uploaded; nothing is committed.
 func TestSafeFileRewrittenDuringUpload(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Rewritten.pkg", 40<<20)
 	env := r.baseEnv(path)
 	// One part at a time, so the rewrite lands while parts are still to go
@@ -316,7 +316,7 @@ func TestSafeLockWithoutTokenCache(t *testing.T) {
 	for _, tc := range []string{"BEARER_TOKEN", "different HOMEs"} {
 		t.Run(tc, func(t *testing.T) {
 			t.Parallel()
-			r := newRig(t, inProcess, jamfsim.Options{})
+			r := newRig(t, fakeS3, jamfsim.Options{})
 			r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 500 * time.Millisecond, Count: -1})
 			path, sum := makePkg(t, "Lock Race.pkg", 1<<20)
 			env := r.baseEnv(path)
@@ -353,7 +353,7 @@ func TestSafeLockWithoutTokenCache(t *testing.T) {
 // happened without blaming an MD5 mismatch.
 func TestSafeOwnDuplicateRemoved(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	r.sim.InjectFault(jamfsim.Fault{Method: "PUT", Path: "/jcds-sim/tmp/*", S3: true, Latency: 500 * time.Millisecond, Count: -1})
 	pathA, sumA := makePkg(t, "Two Macs.pkg", 1<<20)
 	pathB, sumB := makePkg(t, "Two Macs.pkg", 1<<20)
@@ -598,7 +598,7 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 			if tc.fullLag {
 				opts.ClusterLag = time.Minute // the simulator's default (newRig shortens 0)
 			}
-			r := newRig(t, inProcess, opts)
+			r := newRig(t, fakeS3, opts)
 			path, _ := makePkg(t, "Lag.pkg", 1<<20)
 			env := r.baseEnv(path)
 			env["max_tries"] = uint64(2)

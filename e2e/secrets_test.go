@@ -150,19 +150,19 @@ type secretScenario struct {
 func secretScenarios() []secretScenario {
 	return []secretScenario{
 		{name: "basic auth upload, MinIO STS keys", backend: minio, setup: func(r *rig, env plistio.Env) {}},
-		{name: "OAuth client upload", backend: inProcess, setup: func(r *rig, env plistio.Env) {
+		{name: "OAuth client upload", backend: fakeS3, setup: func(r *rig, env plistio.Env) {
 			delete(env, "API_USERNAME")
 			delete(env, "API_PASSWORD")
 			env["CLIENT_ID"] = secretClientID
 			env["CLIENT_SECRET"] = secretClient
 		}},
-		{name: "BEARER_TOKEN input", backend: inProcess, setup: func(r *rig, env plistio.Env) {
+		{name: "BEARER_TOKEN input", backend: fakeS3, setup: func(r *rig, env plistio.Env) {
 			delete(env, "API_USERNAME")
 			delete(env, "API_PASSWORD")
 			env["BEARER_TOKEN"] = fetchToken(r.t, r.sim.URL(), secretUser, secretPassword)
 		}},
 		// Only below 11.5 does a replace delete the old file first.
-		{name: "replace with failing delete", backend: inProcess, version: classic, fail: "could not delete the stale JCDS file", setup: func(r *rig, env plistio.Env) {
+		{name: "replace with failing delete", backend: fakeS3, version: classic, fail: "could not delete the stale JCDS file", setup: func(r *rig, env plistio.Env) {
 			// An upload of long ago, which every cluster node shows: a run
 			// of moments ago would leave the next on a node that waits for it.
 			name := env["pkg_name"].(string)
@@ -174,10 +174,10 @@ func secretScenarios() []secretScenario {
 			env["max_tries"] = uint64(1)
 			r.sim.InjectFault(jamfsim.Fault{Method: "DELETE", Path: "/api/v1/jcds/files/*", Status: 500, Count: -1})
 		}},
-		{name: "bad password", backend: inProcess, fail: "401", setup: func(r *rig, env plistio.Env) {
+		{name: "bad password", backend: fakeS3, fail: "401", setup: func(r *rig, env plistio.Env) {
 			env["API_PASSWORD"] = secretBadPass
 		}},
-		{name: "403 missing privilege", backend: inProcess, fail: "403", setup: func(r *rig, env plistio.Env) {
+		{name: "403 missing privilege", backend: fakeS3, fail: "403", setup: func(r *rig, env plistio.Env) {
 			r.sim.AddAccount("limited", secretLimitedPwd, jamfsim.PrivReadPackages, jamfsim.PrivCreatePackages,
 				jamfsim.JCDSPrivilege("11.25.0", "Read"))
 			env["API_USERNAME"] = "limited"
@@ -336,7 +336,7 @@ func checkTokenCachePrivate(t *testing.T, home string) {
 // private.
 func TestTokenCachePermissions(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "Cache.pkg", 1000)
 	r.mustSucceed(r.baseEnv(path))
 	root := cacheDir(t, r.home)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -13,7 +14,7 @@ import (
 
 func TestNewPackageBothBackends(t *testing.T) {
 	t.Parallel()
-	for _, b := range []backend{inProcess, minio} {
+	for _, b := range []backend{fakeS3, minio} {
 		t.Run(string(b), func(t *testing.T) {
 			r := newRig(t, b, jamfsim.Options{})
 			r.sim.AddCategory("Browsers")
@@ -81,7 +82,7 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
 	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
-	r := newRig(t, inProcess, jamfsim.Options{ClusterLag: time.Second})
+	r := newRig(t, fakeS3, jamfsim.Options{ClusterLag: time.Second})
 	path, _ := makePkg(t, "Zoom.pkg", 1<<20)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
@@ -115,7 +116,7 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 
 func TestStaleSummaryRemoved(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, _ := makePkg(t, "App.pkg", 4096)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
@@ -126,68 +127,9 @@ func TestStaleSummaryRemoved(t *testing.T) {
 	}
 }
 
-func TestReplaceChangedPackage(t *testing.T) {
-	t.Parallel()
-	for _, sameSize := range []bool{false, true} {
-		t.Run(map[bool]string{false: "different size", true: "same size"}[sameSize], func(t *testing.T) {
-			r := newRig(t, inProcess, jamfsim.Options{})
-			path, _ := makePkg(t, "Slack.pkg", 100000)
-			env := r.baseEnv(path)
-			r.mustSucceed(env)
-
-			size := 200000
-			if sameSize {
-				size = 100000
-			}
-			newPath, newSum := makePkg(t, "Slack.pkg", size)
-			env["pkg_path"] = newPath
-			env["replace_pkg"] = "True"
-			res := r.mustSucceed(env)
-			if !boolOut(t, res.out, "pkg_uploaded") || !boolOut(t, res.out, "pkg_metadata_updated") {
-				t.Errorf("uploaded/metadata = %v/%v", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
-			}
-			f, _ := r.sim.File("Slack.pkg")
-			if f.SHA3 != newSum {
-				t.Errorf("JCDS still holds the old file")
-			}
-			st := r.sim.State()
-			if len(st.Files) != 1 || len(st.Packages) != 1 || st.Packages[0].HashValue != newSum {
-				t.Errorf("files=%+v packages=%+v", st.Files, st.Packages)
-			}
-			checkConsistent(t, r.sim)
-		})
-	}
-}
-
-func TestReplaceIdenticalPackageSendsNothing(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
-	path, sum := makePkg(t, "Same.pkg", 50000)
-	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	r.sim.ResetCalls()
-	env["replace_pkg"] = true
-	res := r.mustSucceed(env)
-	if boolOut(t, res.out, "pkg_uploaded") {
-		t.Errorf("pkg_uploaded true although the JCDS had identical bytes")
-	}
-	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusHashMatch {
-		t.Errorf("status = %q", got)
-	}
-	if stringOut(t, res.out, "pkg_sha3_512") != sum {
-		t.Errorf("sha3 output wrong")
-	}
-	if !boolOut(t, res.out, "pkg_metadata_updated") {
-		t.Errorf("replace_pkg should rewrite metadata as the reference does")
-	}
-	if n := r.sim.CallCount("POST", "/api/v1/jcds/files"); n != 0 {
-		t.Errorf("initiated %d uploads", n)
-	}
-}
-
 func TestReplaceMetadataOnly(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, sum := makePkg(t, "Meta.pkg", 5000)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
@@ -207,22 +149,9 @@ func TestReplaceMetadataOnly(t *testing.T) {
 	}
 }
 
-func TestMissingCategoryUploadsNothing(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
-	path, _ := makePkg(t, "Cat.pkg", 5000)
-	env := r.baseEnv(path)
-	env["pkg_category"] = "No Such Category"
-	r.mustFail(env, `category does not exist: "No Such Category"`)
-	st := r.sim.State()
-	if len(st.Files) != 0 || len(st.Packages) != 0 || len(st.S3Calls) != 0 {
-		t.Errorf("something was uploaded before the category check: files=%v packages=%v s3=%d", st.Files, st.Packages, len(st.S3Calls))
-	}
-}
-
 func TestPkgNameRename(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	path, sum := makePkg(t, "build-output.pkg", 5000)
 	env := r.baseEnv(path)
 	env["pkg_name"] = "Google Chrome (Universal) 1.0.pkg"
@@ -248,7 +177,7 @@ func TestPkgNameRename(t *testing.T) {
 
 func TestBundlePackageIsZipped(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 	dir := t.TempDir()
 	bundle := dir + "/Legacy.pkg"
 	if err := os.MkdirAll(bundle+"/Contents/Resources", 0o755); err != nil {
@@ -283,7 +212,7 @@ func TestBundlePackageIsZipped(t *testing.T) {
 
 func TestRecalculateOn1111(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.11.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.11.0"})
 	path, sum := makePkg(t, "Recalc.pkg", 5000)
 	env := r.baseEnv(path)
 	env["recalculate"] = "yes"
@@ -303,7 +232,7 @@ func TestRecalculateOn1111(t *testing.T) {
 // it could not run.
 func TestSHA512Before1111(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.10.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.10.0"})
 	path, sum := makePkg(t, "Old.pkg", 5000)
 	env := r.baseEnv(path)
 	env["recalculate"] = "yes"
@@ -319,7 +248,7 @@ func TestSHA512Before1111(t *testing.T) {
 
 func TestClassicAPIOn114(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
 	r.sim.AddCategory("Utilities")
 	path, _ := makePkg(t, "Classic & Co.pkg", 5000)
 	env := r.baseEnv(path)
@@ -344,7 +273,7 @@ func TestClassicAPIOn114(t *testing.T) {
 
 func TestV1UploadMode(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.5.0"})
 	path, _ := makePkg(t, "V1.pkg", 5000)
 	env := r.baseEnv(path)
 	delete(env, "jcds2_mode")
@@ -364,34 +293,18 @@ func TestV1UploadMode(t *testing.T) {
 	}
 	checkConsistent(t, r.sim)
 
-	old := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.4.0"})
+	old := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
 	env = old.baseEnv(path)
 	env["upload_mode"] = "v1"
 	delete(env, "jcds2_mode")
 	old.mustFail(env, "upload_mode v1 needs Jamf Pro 11.5")
 }
 
-// TestAutoModeFallsBackToV1WithoutJCDS: upload_mode auto (the default
-// spelled out) uploads through v1 where the JCDS endpoints are gone.
-func TestAutoModeFallsBackToV1WithoutJCDS(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JCDSRemoved: true})
-	path, sum := makePkg(t, "Auto.pkg", 5000)
-	env := r.baseEnv(path)
-	delete(env, "jcds2_mode")
-	env["upload_mode"] = "auto"
-	r.mustSucceed(env)
-	if n := r.sim.CallCount("POST", "/api/v1/packages/*"); n != 1 {
-		t.Errorf("auto did not use v1: %d", n)
-	}
-	recordReady(t, r.sim, "Auto.pkg", sum)
-}
-
 func TestDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	for _, how := range []string{"input", "flag"} {
 		t.Run(how, func(t *testing.T) {
-			r := newRig(t, inProcess, jamfsim.Options{})
+			r := newRig(t, fakeS3, jamfsim.Options{})
 			path, _ := makePkg(t, "Dry.pkg", 5000)
 			env := r.baseEnv(path)
 			var args []string
@@ -412,6 +325,13 @@ func TestDryRunChangesNothing(t *testing.T) {
 			if !strings.Contains(joined, "upload Dry.pkg") || !strings.Contains(joined, "create package object") {
 				t.Errorf("pkg_plan = %q", joined)
 			}
+			// The plan is what a dry run was asked for: standard error
+			// shows it at the default verbosity, in pkg_plan's words.
+			for i, s := range plan {
+				if line := fmt.Sprintf("dry run, step %d/%d: %s", i+1, len(plan), s); !strings.Contains(res.stderr, line) {
+					t.Errorf("standard error lacks %q:\n%s", line, res.stderr)
+				}
+			}
 			st := r.sim.State()
 			if len(st.Files) != 0 || len(st.Packages) != 0 || len(st.S3Calls) != 0 {
 				t.Errorf("dry run changed something")
@@ -427,7 +347,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 
 func TestV1UploadFailureLeavesNoObject(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{JamfVersion: "11.5.0"})
+	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.5.0"})
 	path, _ := makePkg(t, "V1Fail.pkg", 5000)
 	env := r.baseEnv(path)
 	delete(env, "jcds2_mode")
@@ -449,7 +369,7 @@ func TestV1UploadFailureLeavesNoObject(t *testing.T) {
 // verified uploads and hash-match skips, through a local SHA3-512.
 func TestJCDSListingWithoutMD5(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{ListWithoutMD5: true})
+	r := newRig(t, fakeS3, jamfsim.Options{ListWithoutMD5: true})
 	path, sum := makePkg(t, "NoMD5.pkg", 300000)
 	env := r.baseEnv(path)
 	res := r.mustSucceed(env)
@@ -479,7 +399,7 @@ func TestJCDSListingWithoutMD5(t *testing.T) {
 // instead of failing or writing metadata early.
 func TestVerifyWaitsOutStaleListing(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{StaleListings: 2, JamfVersion: classic})
+	r := newRig(t, fakeS3, jamfsim.Options{StaleListings: 2, JamfVersion: classic})
 	path, _ := makePkg(t, "Stale.pkg", 100000)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)

@@ -15,7 +15,7 @@ import (
 // end in a ProcessorError before any upload starts.
 func TestInputUploadTuning(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, inProcess, jamfsim.Options{})
+	r := newRig(t, fakeS3, jamfsim.Options{})
 
 	t.Run("tuned upload", func(t *testing.T) {
 		path, sum := makePkg(t, "Tuned.pkg", 12<<20)

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 // Upload statuses reported in pkg_upload_status.
@@ -28,7 +30,7 @@ const (
 	FileUpload
 	// FileReplace sends the file over a same-name file whose bytes differ
 	// (or cannot be compared). On Jamf Pro 11.5+ it always goes through an
-	// object's /api/v1/packages/{id}/upload (Plan.InPlace, Plan.CreateFirst),
+	// object's /api/v1/packages/{id}/upload (choice.InPlace, choice.CreateFirst),
 	// which deletes nothing itself: a file of the package's name may be the
 	// file of an object this cluster node has not shown yet. Below 11.5
 	// (no {id}/upload) every byte goes to S3 first; the stale file is
@@ -67,8 +69,10 @@ type Facts struct {
 	// not hold its file (a replace that failed after deleting it).
 	ObjectFileMissing bool
 	// Pending is what the journal says an earlier run left unfinished
-	// (PendingFile, PendingMetadata), "" for nothing.
+	// (PendingFile, PendingMetadata), "" for nothing; Earlier is that
+	// entry (its file's size and digests), nil for none.
 	Pending string
+	Earlier *JournalEntry
 	// Unsettled: the object's record shows a file Jamf Pro has not finished
 	// with (PENDING, ERROR, size 0), left by a run that timed out or failed,
 	// or read from a cluster node that has not caught up. Failed: ERROR,
@@ -81,6 +85,12 @@ type Facts struct {
 	Mode string
 	// Classic: Jamf Pro before 11.5, without /api/v1/packages/{id}/upload.
 	Classic bool
+	// CanRefresh: Jamf Pro 11.11+, whose inventory refresh fills a record's
+	// size and writes the server's own digest.
+	CanRefresh bool
+	// Zipped: the local file is a bundle zipped for the upload (its size
+	// is known only once zipped).
+	Zipped bool
 	// ServerMD5: the distribution point lists MD5s, so a sent file is
 	// compared by MD5 and the server's SHA3-512 can stand in for ours.
 	ServerMD5 bool
@@ -93,10 +103,42 @@ type Facts struct {
 	// SentEarlier: an earlier attempt of this run already sent the file
 	// (the attempt was cut short by a cluster node that had not caught up).
 	SentEarlier bool
+	// Lost: the file this run sent was accepted, but after a refresh the
+	// record (Object) shows size 0: it never landed (NotLandedError), and
+	// is sent again. ZeroAfter: how long into the wait after that resend a
+	// size 0 means it was lost again. Wrote: this run already created or
+	// wrote the object.
+	Lost      bool
+	ZeroAfter time.Duration
+	Wrote     bool
 }
 
-// Plan is the sequence of changes a run will make.
+// Plan is what a run will do: the file and metadata actions in short (for
+// pkg_upload_status and the tests), and the ordered steps that carry them
+// out. The steps are the plan: a dry run reports their sentences, a real
+// run applies them in order.
 type Plan struct {
+	File   FileAction
+	Meta   MetaAction
+	Reason string // why the file action was chosen
+	Steps  []Step
+}
+
+// Sends reports whether the plan has the file sent in this run.
+func (p Plan) Sends() bool { return p.File == FileUpload || p.File == FileReplace }
+
+// Sentences are the steps' sentences, in order: pkg_plan.
+func (p Plan) Sentences() []string {
+	s := make([]string, len(p.Steps))
+	for i, st := range p.Steps {
+		s[i] = st.String()
+	}
+	return s
+}
+
+// choice is what Decide chose before it writes the steps out: the file
+// and metadata actions and the flags that shape the steps.
+type choice struct {
 	File   FileAction
 	Meta   MetaAction
 	Reason string // why the file action was chosen, for the log and dry run
@@ -129,8 +171,8 @@ type Plan struct {
 	SendNow bool
 }
 
-// Sends reports whether the plan has the file sent in this run.
-func (p Plan) Sends() bool { return p.File == FileUpload || p.File == FileReplace }
+// Sends reports whether the choice has the file sent in this run.
+func (p choice) Sends() bool { return p.File == FileUpload || p.File == FileReplace }
 
 // NeedsJCDSList reports whether the decision depends on the JCDS file list:
 // only when the file may have to be sent.
@@ -145,10 +187,32 @@ func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
 	return f != nil && f.Length == localSize && f.Length > 0
 }
 
+// NeedsCompare reports whether the decision needs the local file's digest
+// to compare with the distribution point's same-name file: only when the
+// file may be sent (a replace, a repair, an unsettled record, no object)
+// and the existing object's file is not simply kept, and the same-name
+// file has the local size (NeedsLocalHash). An unsettled record alone
+// leaves nothing to compare; a repair compares like a replace.
+func NeedsCompare(cfg *Config, facts Facts) bool {
+	obj := facts.Object
+	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
+	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && facts.Pending != PendingFile
+	return mayUpload && !keep && NeedsLocalHash(facts.JCDSFile, facts.LocalSize)
+}
+
 // Decide chooses the file and metadata actions, following the reference
 // processor's rules, corrected where it lied or lost packages. It is the
 // run's only decision: the steps after it carry the plan out.
 func Decide(cfg *Config, facts Facts) Plan {
+	if facts.Lost {
+		return resend(cfg, facts)
+	}
+	c := choose(cfg, facts)
+	return Plan{File: c.File, Meta: c.Meta, Reason: c.Reason, Steps: steps(cfg, facts, c)}
+}
+
+// choose is the decision, before it is written out as steps.
+func choose(cfg *Config, facts Facts) choice {
 	p := decideActions(cfg, facts)
 	if facts.SentEarlier && !p.Sends() {
 		// An earlier attempt of this run already sent the file; it only
@@ -178,9 +242,9 @@ func Decide(cfg *Config, facts Facts) Plan {
 // delete. Our choice, whatever upload_mode says: a same-name file on 11.5+
 // always goes this way, so no run deletes a file an object may point at.
 // An object that names another file gets the new fileName written first
-// (Plan.WriteFileName); one whose file is simply absent keeps the fast
+// (choice.WriteFileName); one whose file is simply absent keeps the fast
 // JCDS path when the mode allows it, as that deletes nothing either.
-func inPlace(facts Facts, p Plan) bool {
+func inPlace(facts Facts, p choice) bool {
 	obj := facts.Object
 	if obj == nil || facts.Classic || !p.Sends() {
 		return false
@@ -190,8 +254,8 @@ func inPlace(facts Facts, p Plan) bool {
 
 // decideActions is the decision from the facts of the distribution point
 // and the journal alone.
-func decideActions(cfg *Config, facts Facts) Plan {
-	var p Plan
+func decideActions(cfg *Config, facts Facts) choice {
+	var p choice
 	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || facts.Pending == PendingFile)
 	switch {
 	case facts.Object != nil && !cfg.ReplacePkg && !facts.Unsettled && !p.Repair:
@@ -253,72 +317,136 @@ func decideActions(cfg *Config, facts Facts) Plan {
 	return p
 }
 
-// Steps describes the plan as a list of sentences, for the log and the
-// output of a dry run.
-func (p Plan) Steps(cfg *Config, f *PkgFile, mode string) []string {
-	var s []string
-	if p.WriteFileName {
-		s = append(s, fmt.Sprintf("write fileName %s on the package object first ({id}/upload refuses another name); until the upload lands it names a file the distribution point does not hold, and a failed upload points it back", f.Name))
+// steps writes the choice out as the ordered steps a run applies. Every
+// choice of what to send, delete, create or write is made here.
+func steps(cfg *Config, facts Facts, c choice) []Step {
+	var s []Step
+	obj := facts.Object
+	name := facts.FileName
+	if cfg.DisplayName != "" {
+		name = cfg.DisplayName
 	}
-	switch p.File {
+	switch c.File {
 	case FileKeep:
-		s = append(s, "keep the file: "+p.Reason)
-		if p.FinishMeta {
-			s = append(s, "finish the metadata write an earlier run left undone (journal)")
-		}
+		s = append(s, keepFile{Object: obj.Name, Reason: c.Reason})
 	case FileUnchanged:
-		s = append(s, fmt.Sprintf("do not upload %s: %s", f.Name, p.Reason))
-	case FileReplace:
-		if p.CreateFirst {
-			s = append(s, fmt.Sprintf("create package object %q first, pointing at the file of this name already in the distribution point (%s); if Jamf Pro says the name exists (an object this Jamf Cloud node has not shown yet), wait for it and decide again with it", displayName(cfg, f), p.Reason))
+		s = append(s, skipUpload{File: facts.FileName, Reason: c.Reason})
+	}
+	created := false
+	if c.SendNow {
+		// A v1 upload, or any same-name replace on 11.5+, goes through the
+		// object's {id}/upload, which needs the object first.
+		v1 := facts.Mode == ModeV1 || c.InPlace
+		if c.CreateFirst || v1 && obj == nil {
+			s = append(s, createObject{Name: name, FileName: facts.FileName, First: c.CreateFirst,
+				Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
+			created = true
 		}
-		if p.InPlace {
-			s = append(s, fmt.Sprintf("replace the object's file through /api/v1/packages/{id}/upload (%s); nothing is deleted first. No source says whether the old file stays installable while Jamf Pro processes the new one, so the run waits for the record to show the new file READY", p.Reason))
-			s = append(s, fmt.Sprintf("upload %s (%d bytes) through /api/v1/packages/{id}/upload, then verify its size and digest", f.Name, f.Size))
-			break
+		if c.WriteFileName {
+			s = append(s, writeFileName{Object: obj, To: facts.FileName})
 		}
-		if mode == ModeV1 {
-			s = append(s, fmt.Sprintf("replace the file of this name (%s)", p.Reason))
+		if v1 {
+			var revert *jamf.Package
+			if c.WriteFileName {
+				revert = obj
+			}
+			s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
+				RevertTo: revert, KeepCreated: facts.FileExisted, ServerMD5: facts.ServerMD5, Reason: c.Reason})
 		} else {
-			s = append(s, fmt.Sprintf("send every byte of %s to S3, then delete the stale JCDS file (%s), confirm it is gone and commit at once: below Jamf Pro 11.5 there is no {id}/upload, so the delete cannot be avoided and the package object points at no file for that one request", f.Name, p.Reason))
-		}
-		fallthrough
-	case FileUpload:
-		if f.Zipped {
-			s = append(s, fmt.Sprintf("zip the bundle package into %s", f.Path))
-		}
-		size := fmt.Sprintf("%d bytes", f.Size)
-		if f.Size == 0 && f.Zipped {
-			size = "size known once zipped"
-		}
-		if mode == ModeV1 {
-			s = append(s, fmt.Sprintf("upload %s (%s) through /api/v1/packages/{id}/upload", f.Name, size))
-		} else {
-			s = append(s, fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", f.Name, size))
+			// Below 11.5 a same-name file is deleted right before the
+			// commit, and an object that names this file's name too, in
+			// case the listing lagged; on 11.5+ a same-name file always
+			// goes in place (above).
+			del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
+			s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
+				Object: obj, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
 		}
 	}
-	if p.File == FileUnchanged && !cfg.ReplacePkg && p.Meta == MetaNone {
-		s = append(s, "wait for Jamf Pro to finish with the file an earlier run left unsettled")
-	}
-	switch p.Meta {
-	case MetaCreate:
-		if p.CreateFirst {
-			break
-		}
-		s = append(s, fmt.Sprintf("create package object %q", displayName(cfg, f)))
-	case MetaUpdate:
-		s = append(s, fmt.Sprintf("update the metadata of package object %q", displayName(cfg, f)))
+
+	hash := hashServer
+	switch {
+	case facts.CanRefresh:
+	case c.Sends() || c.File == FileUnchanged || c.Meta == MetaCreate:
+		hash = hashOurs
+	case c.FinishMeta && facts.Earlier != nil:
+		hash = hashJournal
 	default:
-		if cfg.SkipMetadata {
-			s = append(s, "do not write metadata: skip_metadata_upload is true")
-		} else {
-			s = append(s, "do not write metadata: nothing changed and replace_pkg_metadata is false")
-		}
+		hash = hashKept
 	}
-	if p.Meta != MetaNone || p.File == FileUpload || p.File == FileReplace {
-		s = append(s, "refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY")
+	switch {
+	case c.Meta == MetaCreate && !created:
+		s = append(s, writeMetadata{Name: name, Create: true, Classic: facts.Classic, Hash: hash})
+	case c.Meta == MetaUpdate:
+		s = append(s, writeMetadata{Name: name, Classic: facts.Classic, Hash: hash, Earlier: facts.Earlier,
+			Journal: c.Sends() || c.Repair, Sent: c.Sends()})
+	case c.Meta == MetaNone && cfg.SkipMetadata:
+		s = append(s, noMetadata{Reason: "skip_metadata_upload is true"})
+	case c.Meta == MetaNone:
+		s = append(s, noMetadata{Reason: "nothing changed and replace_pkg_metadata is false"})
+	}
+
+	// Whatever this run wrote or sent, or an earlier run left unsettled,
+	// is waited for until Jamf Pro shows it whole.
+	if c.Meta == MetaNone && !created && !c.Sends() && !facts.Unsettled {
+		return s
+	}
+	st := settle{Kind: settleRecord, Expect: expect(facts, c), Sends: c.Sends(), Mode: facts.Mode, Object: obj,
+		Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
+	switch {
+	case facts.Classic:
+		st.Kind = settleNone
+	case !facts.CanRefresh && c.Sends() && facts.Mode == ModeV1:
+		// Nothing fills size again before 11.11; a JCDS upload was
+		// already verified through the JCDS list.
+		st.Kind = settleListing
+	case !facts.CanRefresh:
+		st.Kind = settleNone
+	}
+	s = append(s, st)
+	if cfg.Recalculate && (c.Meta != MetaNone || created || facts.Wrote) {
+		s = append(s, recalculate{})
 	}
 	return s
+}
+
+// resend is the plan after a sent file never landed: send it again
+// through the object's {id}/upload (its fileName is this file's since the
+// first send, and its metadata was written then), and wait for it, as
+// Jamf's own tool does (terraform-provider-jamfplatform PR #273).
+func resend(cfg *Config, facts Facts) Plan {
+	why := "Jamf Pro accepted it, but after the inventory refresh the package record shows size 0: it never landed"
+	c := choice{File: FileReplace, Reason: why, InPlace: true, SendNow: true}
+	s := []Step{
+		sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: true, Resend: true,
+			ServerMD5: facts.ServerMD5, Reason: why},
+		settle{Kind: settleRecord, Expect: expect(facts, c), Sends: true, Mode: facts.Mode, Object: facts.Object,
+			Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter},
+	}
+	if cfg.Recalculate && facts.Wrote {
+		s = append(s, recalculate{})
+	}
+	return Plan{File: c.File, Meta: MetaNone, Reason: why, Steps: s}
+}
+
+// expect says what the record must show: the local file when it is what
+// the distribution point holds (sent, or identical bytes). A kept file is
+// whatever the server shows once refreshed: any size above 0, READY. What
+// this run read of it may be a cluster node's stale copy, so it is no
+// measure.
+func expect(facts Facts, c choice) expectation {
+	if c.Sends() || c.File == FileUnchanged {
+		return expectation{fileName: facts.FileName, size: facts.LocalSize, local: true}
+	}
+	if earlier := facts.Earlier; c.FinishMeta && earlier != nil {
+		// The file an earlier run uploaded, as the journal describes it.
+		return expectation{fileName: earlier.FileName, size: earlier.Size,
+			sums: s3upload.Sums{MD5: earlier.MD5, SHA3_512: earlier.SHA3}}
+	}
+	exp := expectation{fileName: facts.FileName, size: -1}
+	if facts.Object != nil {
+		exp.fileName = facts.Object.FileName
+	}
+	return exp
 }
 
 func displayName(cfg *Config, f *PkgFile) string {

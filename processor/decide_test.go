@@ -1,9 +1,11 @@
 package processor
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 )
@@ -20,39 +22,45 @@ func TestDecide(t *testing.T) {
 		facts Facts
 		file  FileAction
 		meta  MetaAction
+		steps string // the whole plan, in stepKinds' words
 	}{
-		{"new package", Config{}, Facts{LocalSize: 100}, FileUpload, MetaCreate},
-		{"nightly no-op", Config{}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone},
-		{"exists, metadata only", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaUpdate},
-		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone},
-		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate},
-		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate},
-		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "0A1B"}, FileUnchanged, MetaUpdate},
-		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "ffff", LocalSHA3: "abc"}, FileReplace, MetaUpdate},
-		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate},
-		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate},
-		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate},
-		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate},
-		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate},
-		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate},
-		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone},
-		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate},
-		{"unsettled object, its file there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone},
-		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone},
-		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true, Failed: true}, FileUnchanged, MetaNone},
-		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate},
-		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate},
-		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate},
-		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate},
-		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Pending: PendingFile}, FileUnchanged, MetaUpdate},
-		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate},
-		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone},
+		{"new package", Config{}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle"},
+		{"nightly no-op", Config{}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone, "keep no-meta"},
+		{"exists, metadata only", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
+		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone, "keep no-meta"},
+		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "0A1B"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "ffff", LocalSHA3: "abc"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
+		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
+		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
+		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle"},
+		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone, "v1-inplace no-meta settle"},
+		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
+		{"unsettled object, its file there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
+		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
+		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
+		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
+		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
+		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
+		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone, "jcds no-meta settle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A current server unless the row says Classic.
+			tt.facts.CanRefresh = !tt.facts.Classic
 			p := Decide(&tt.cfg, tt.facts)
 			if p.File != tt.file || p.Meta != tt.meta {
 				t.Errorf("Decide = %s/%s, want %s/%s (%s)", p.File, p.Meta, tt.file, tt.meta, p.Reason)
+			}
+			if got := stepKinds(p); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
 			}
 			if p.Reason == "" {
 				t.Errorf("no reason given")
@@ -96,12 +104,71 @@ func TestDuplicates(t *testing.T) {
 	}
 }
 
-func TestPlanSteps(t *testing.T) {
-	cfg := &Config{Recalculate: true}
-	f := &PkgFile{Name: "App.pkg", Size: 10}
-	steps := Plan{File: FileReplace, Meta: MetaUpdate, Reason: "r"}.Steps(cfg, f, ModeJCDS2)
-	if len(steps) != 4 {
-		t.Errorf("steps = %q", steps)
+// stepKinds names a plan's steps in short, in order, with what each was
+// told that changes what it does.
+func stepKinds(p Plan) string {
+	var k []string
+	for _, s := range p.Steps {
+		switch s := s.(type) {
+		case keepFile:
+			k = append(k, "keep")
+		case skipUpload:
+			k = append(k, "skip")
+		case createObject:
+			n := "create"
+			if s.First {
+				n = "create-first"
+			}
+			if s.Classic {
+				n += "(classic)"
+			}
+			k = append(k, n)
+		case writeFileName:
+			k = append(k, "filename")
+		case sendJCDS:
+			n := "jcds"
+			if s.DeleteStale {
+				n += "+delete"
+			}
+			k = append(k, n)
+		case sendV1:
+			n := "v1"
+			if s.InPlace {
+				n += "-inplace"
+			}
+			k = append(k, n)
+		case writeMetadata:
+			n := "meta-update"
+			if s.Create {
+				n = "meta-create"
+			}
+			k = append(k, n+"("+[...]string{"server", "ours", "journal", "kept"}[s.Hash]+")")
+		case noMetadata:
+			k = append(k, "no-meta")
+		case settle:
+			k = append(k, [...]string{"settle", "settle-listing", "settle-none"}[s.Kind])
+		case recalculate:
+			k = append(k, "recalc")
+		default:
+			k = append(k, fmt.Sprintf("%T", s))
+		}
+	}
+	return strings.Join(k, " ")
+}
+
+// Every step says what it does, and a dry run's pkg_plan is those words.
+func TestPlanSentences(t *testing.T) {
+	cfg := &Config{Recalculate: true, ReplacePkg: true}
+	p := Decide(cfg, Facts{Object: &jamf.Package{ID: "7", Name: "App.pkg", FileName: "App.pkg"}, FileName: "App.pkg",
+		JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: 9}, LocalSize: 10, Mode: ModeJCDS2, CanRefresh: true})
+	got := p.Sentences()
+	if len(got) != len(p.Steps) || len(got) != 4 {
+		t.Fatalf("sentences %q for steps %s", got, stepKinds(p))
+	}
+	for i, s := range got {
+		if s == "" || s != p.Steps[i].String() {
+			t.Errorf("sentence %d = %q, step says %q", i, s, p.Steps[i])
+		}
 	}
 }
 
@@ -111,51 +178,71 @@ func TestPlanSteps(t *testing.T) {
 func TestDecideAfterAnAttempt(t *testing.T) {
 	obj := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}
 	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-1.pkg"}
+	lostRec := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg", SizeKnown: true}
 	same := &jamf.JCDSFile{FileName: "App.pkg", Length: 100, MD5: "0a1b"}
 	otherSize := &jamf.JCDSFile{FileName: "App.pkg", Length: 99}
 	tests := []struct {
-		name    string
-		cfg     Config
-		facts   Facts
-		file    FileAction
-		meta    MetaAction
-		inPlace bool
-		sendNow bool
-		reason  string // in the reason, when set
+		name   string
+		cfg    Config
+		facts  Facts
+		file   FileAction
+		meta   MetaAction
+		steps  string // the whole plan, in stepKinds' words
+		reason string // in the reason, when set
 	}{
 		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true, Classic: true},
-			FileUpload, MetaUpdate, false, false, "sent already in this run"},
+			FileUpload, MetaUpdate, "meta-update(ours) settle-none", "sent already in this run"},
 		{"sent earlier, skip metadata writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, SentEarlier: true, Classic: true},
-			FileUpload, MetaNone, false, false, "sent already in this run"},
+			FileUpload, MetaNone, "no-meta settle-none", "sent already in this run"},
 		{"sent earlier, a replace stays a replace", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, SentEarlier: true},
-			FileReplace, MetaUpdate, false, false, "differs in size"},
+			FileReplace, MetaUpdate, "meta-update(server) settle", "differs in size"},
 		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true},
-			FileUpload, MetaCreate, false, false, "sent already in this run"},
+			FileUpload, MetaCreate, "meta-create(server) settle", "sent already in this run"},
 		{"object names this file: replaced in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Mode: ModeJCDS2},
-			FileReplace, MetaUpdate, true, true, "differs in size"},
+			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "differs in size"},
 		{"missing file repaired in place", Config{}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, ObjectFileMissing: true},
-			FileReplace, MetaUpdate, true, true, "repair"},
+			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "repair"},
 		{"upload_mode jcds2 replaces in place too: no delete on 11.5+", Config{ReplacePkg: true, UploadMode: ModeJCDS2}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100},
-			FileReplace, MetaUpdate, true, true, "differs in size"},
+			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "differs in size"},
 		{"before 11.5: no in-place replace", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Classic: true},
-			FileReplace, MetaUpdate, false, true, "differs in size"},
+			FileReplace, MetaUpdate, "jcds+delete meta-update(ours) settle-none", "differs in size"},
 		{"object names another file: not in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100},
-			FileUpload, MetaUpdate, false, true, "no file of this name"},
+			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "no file of this name"},
 		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
-			FileUnchanged, MetaUpdate, false, false, "same size and MD5"},
+			FileUnchanged, MetaUpdate, "skip meta-update(server) settle", "same size and MD5"},
+		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, ZeroAfter: time.Minute},
+			FileReplace, MetaNone, "v1-inplace settle", "never landed"},
+		{"lost after a write, recalculate: once more after the resend", Config{Recalculate: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, Wrote: true},
+			FileReplace, MetaNone, "v1-inplace settle recalc", "never landed"},
 		{"kept: not in place", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100},
-			FileKeep, MetaNone, false, false, "replace_pkg is false"},
+			FileKeep, MetaNone, "keep no-meta", "replace_pkg is false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// A current server unless the row says Classic.
+			tt.facts.CanRefresh = !tt.facts.Classic
 			p := Decide(&tt.cfg, tt.facts)
-			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || p.SendNow != tt.sendNow {
-				t.Errorf("Decide = %s/%s in place %v send now %v, want %s/%s %v %v (%s)", p.File, p.Meta, p.InPlace, p.SendNow, tt.file, tt.meta, tt.inPlace, tt.sendNow, p.Reason)
+			if p.File != tt.file || p.Meta != tt.meta {
+				t.Errorf("Decide = %s/%s, want %s/%s (%s)", p.File, p.Meta, tt.file, tt.meta, p.Reason)
+			}
+			if got := stepKinds(p); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
 			}
 			if !strings.Contains(p.Reason, tt.reason) {
 				t.Errorf("reason %q, want it to say %q", p.Reason, tt.reason)
 			}
 		})
+	}
+}
+
+// After a loss the wait knows when an old size 0 tells again.
+func TestResendWaitsOutTheOldZero(t *testing.T) {
+	facts := Facts{Object: &jamf.Package{ID: "7", FileName: "App.pkg", SizeKnown: true}, FileName: "App.pkg", LocalSize: 100,
+		Lost: true, ZeroAfter: 42 * time.Second, CanRefresh: true}
+	p := Decide(&Config{}, facts)
+	st, ok := p.Steps[len(p.Steps)-1].(settle)
+	if !ok || st.ZeroAfter != 42*time.Second || !st.Sends || !st.Expect.local {
+		t.Errorf("last step %#v, want a settle on the sent file with ZeroAfter 42s", p.Steps[len(p.Steps)-1])
 	}
 }
 
@@ -188,41 +275,45 @@ func TestDecideNoDeleteOnANodesView(t *testing.T) {
 		name  string
 		cfg   Config
 		facts Facts
-		want  Plan   // File, Meta, InPlace, CreateFirst, WriteFileName
-		step  string // in the plan's steps
+		file  FileAction
+		meta  MetaAction
+		steps string // the whole plan, in stepKinds' words
+		step  string // in the plan's sentences
 	}{
 		{"lagging node, changed file, replace_pkg", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "create package object \"App\" first"},
+			FileReplace, MetaCreate, "create-first v1-inplace settle", "create package object \"App\" first"},
 		{"lagging node, changed file, replace_pkg false: the create decides", Config{}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "wait for it and decide again"},
+			FileReplace, MetaCreate, "create-first v1-inplace settle", "wait for it and decide again"},
 		{"lagging node, v1", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
+			FileReplace, MetaCreate, "create-first v1-inplace settle", "nothing is deleted first"},
 		{"lagging node, JCDS gone, file there per the cloud inventory", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			Plan{File: FileReplace, Meta: MetaCreate, InPlace: true, CreateFirst: true}, "nothing is deleted first"},
+			FileReplace, MetaCreate, "create-first v1-inplace settle", "nothing is deleted first"},
 		{"no same-name file: the JCDS path, object after", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
-			Plan{File: FileUpload, Meta: MetaCreate}, "to the JCDS"},
+			FileUpload, MetaCreate, "jcds meta-create(server) settle", "to the JCDS"},
 		{"below 11.5: created first, the delete stays and is said", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, Classic: true, FileExisted: true},
-			Plan{File: FileReplace, Meta: MetaCreate, CreateFirst: true}, "the delete cannot be avoided"},
+			FileReplace, MetaCreate, "create-first(classic) jcds+delete settle-none", "the delete cannot be avoided"},
 		{"object names another file, v1: fileName first", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
-			Plan{File: FileUpload, Meta: MetaUpdate, WriteFileName: true}, "write fileName App.pkg on the package object first"},
+			FileUpload, MetaUpdate, "filename v1 meta-update(server) settle", "write fileName App.pkg on the package object first"},
 		{"object names another file, same-name file there: fileName first, in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2},
-			Plan{File: FileReplace, Meta: MetaUpdate, InPlace: true, WriteFileName: true}, "write fileName"},
+			FileReplace, MetaUpdate, "filename v1-inplace meta-update(server) settle", "write fileName"},
 		{"object names another file, JCDS mode: new name through the JCDS, fileName in the metadata", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
-			Plan{File: FileUpload, Meta: MetaUpdate}, "to the JCDS"},
+			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "to the JCDS"},
 		{"object names another file, kept", Config{}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1},
-			Plan{File: FileKeep, Meta: MetaNone}, "keep the file"},
+			FileKeep, MetaNone, "keep no-meta", "keep the file"},
 	}
-	f := &PkgFile{Name: "App.pkg", Size: 100}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg
 			cfg.DisplayName = "App"
+			tt.facts.CanRefresh = !tt.facts.Classic
 			p := Decide(&cfg, tt.facts)
-			got := Plan{File: p.File, Meta: p.Meta, InPlace: p.InPlace, CreateFirst: p.CreateFirst, WriteFileName: p.WriteFileName}
-			if got != tt.want {
-				t.Errorf("Decide = %+v, want %+v (%s)", got, tt.want, p.Reason)
+			if p.File != tt.file || p.Meta != tt.meta {
+				t.Errorf("Decide = %s/%s, want %s/%s (%s)", p.File, p.Meta, tt.file, tt.meta, p.Reason)
 			}
-			steps := strings.Join(p.Steps(&cfg, f, tt.facts.Mode), "\n")
+			if got := stepKinds(p); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
+			}
+			steps := strings.Join(p.Sentences(), "\n")
 			if !strings.Contains(steps, tt.step) {
 				t.Errorf("steps lack %q:\n%s", tt.step, steps)
 			}

@@ -7,9 +7,9 @@ import (
 	"crypto/sha3"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -18,12 +18,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/memnet"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 )
 
@@ -37,8 +39,37 @@ type flowRig struct {
 	t     *testing.T
 	sim   *jamfsim.Server
 	cache string // token cache; the journal lives beside it
+	// httpClient reaches the simulator (Jamf and S3) over its in-memory
+	// network.
+	httpClient *http.Client
+	network    *memnet.Network
 }
 
+// inPlaceStep reports whether the plan replaces the object's file through
+// its {id}/upload.
+func inPlaceStep(p Plan) bool {
+	for _, s := range p.Steps {
+		if s, ok := s.(sendV1); ok && s.InPlace {
+			return true
+		}
+	}
+	return false
+}
+
+// hasStep reports whether the plan has a step of type S.
+func hasStep[S Step](p Plan) bool {
+	for _, s := range p.Steps {
+		if _, ok := s.(S); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// newFlowRig serves the simulator on an in-memory network: call it inside
+// a synctest bubble (synctest.Test), where the simulator's processing,
+// cluster lag and every poll interval pass on the bubble's fake clock, so
+// a test asserts what happened, never how long it took.
 func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
 	t.Helper()
 	if opts.ProcessInterval == 0 {
@@ -47,10 +78,14 @@ func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
 	if opts.ClusterNodes == 0 {
 		// One node: a row tests one decision, and a rerun on a node that
 		// has not caught up would decide from other facts. What a cluster
-		// does is tested end to end under the default cluster (e2e/).
+		// does is tested under the default cluster (TestUploadFlowLaggingNode,
+		// and end to end in e2e/).
 		opts.ClusterNodes = 1
 	}
-	return &flowRig{t: t, sim: jamfsim.Start(t, opts), cache: filepath.Join(t.TempDir(), "cache", "tokens")}
+	sim, network := jamfsim.StartInMemory(t, opts)
+	tr := network.Transport()
+	t.Cleanup(tr.CloseIdleConnections)
+	return &flowRig{t: t, sim: sim, cache: filepath.Join(t.TempDir(), "cache", "tokens"), httpClient: &http.Client{Transport: tr}, network: network}
 }
 
 // env is a recipe's environment for the simulator and the file at path.
@@ -85,7 +120,7 @@ func (s *syncBuffer) String() string {
 }
 
 func (r *flowRig) options(log *syncBuffer) Options {
-	return Options{Logger: zerolog.New(log), CacheDir: r.cache, S3Endpoint: r.sim.S3Endpoint()}
+	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient}}
 }
 
 // upload runs the whole flow for env, as main does after reading the plist.
@@ -123,7 +158,7 @@ func (r *flowRig) connect(env plistio.Env) *uploader {
 		r.t.Fatal(err)
 	}
 	client, err := jamf.NewClient(jamf.Config{URL: cfg.URL, Username: cfg.Username, Password: cfg.Password,
-		MaxTries: cfg.MaxTries, CacheDir: r.cache, Logger: zerolog.Nop()})
+		MaxTries: cfg.MaxTries, CacheDir: r.cache, Logger: zerolog.Nop(), HTTPClient: r.httpClient})
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -136,8 +171,8 @@ func (r *flowRig) connect(env plistio.Env) *uploader {
 		r.t.Fatal(err)
 	}
 	lf := &local{PkgFile: file}
-	return &uploader{cfg: cfg, log: zerolog.Nop(), client: client, version: v, local: lf,
-		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop()), res: Result{File: file}}
+	return &uploader{cfg: cfg, opts: r.options(&syncBuffer{}), log: zerolog.Nop(), client: client, version: v, local: lf,
+		journal: openRunJournal(r.cache, true, cfg.URL, file.Name, zerolog.Nop())}
 }
 
 // writePkg writes size random bytes as dir/name and returns the path and
@@ -198,16 +233,19 @@ func TestUploadFlow(t *testing.T) {
 		status string
 		// inPlace: the existing object's file was replaced through
 		// {id}/upload; reason is in the plan's reason.
-		inPlace bool
-		reason  string
-		logs    string // in the log
-		err     string // the run fails saying this
-		same    bool   // the server ends with the run's file, whole
+		inPlace    bool
+		reason     string
+		logs       string // in the log
+		err        string // the run fails saying this
+		httpStatus int    // ... with a Jamf Pro answer of this HTTP status (jamf.APIError)
+		same       bool   // the server ends with the run's file, whole
 	}{
 		{name: "new package", size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, reason: "no file of this name", same: true},
 		{name: "new package, v1", size: 3000, env: map[string]any{"upload_mode": "v1"}, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
 		{name: "new package, JCDS endpoints gone", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded,
 			logs: "the JCDS endpoints are gone", same: true},
+		{name: "new package, upload_mode auto, JCDS endpoints gone", opts: jamfsim.Options{JCDSRemoved: true}, size: 3000, env: map[string]any{"upload_mode": "auto"},
+			file: FileUpload, meta: MetaCreate, mode: ModeV1, status: StatusUploaded, same: true},
 		{name: "new package, before 11.5", opts: jamfsim.Options{JamfVersion: "11.4.0"}, size: 3000, file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded},
 		{name: "nightly no-op", prior: prior{size: 3000}, file: FileKeep, meta: MetaNone, mode: ModeJCDS2, status: StatusSkippedExists,
 			reason: "replace_pkg is false", logs: "Not replacing existing", same: true},
@@ -245,92 +283,103 @@ func TestUploadFlow(t *testing.T) {
 			file: FileUpload, meta: MetaCreate, mode: ModeJCDS2, status: StatusUploaded, same: true},
 		{name: "a failed JCDS list is an error", prior: prior{sim: func(r *flowRig, _ string) {
 			r.sim.InjectFault(jamfsim.Fault{Method: "GET", Path: "/api/v1/jcds/files", Status: 500, Count: -1})
-		}}, size: 3000, env: map[string]any{"max_tries": uint64(1)}, err: "500"},
+		}}, size: 3000, env: map[string]any{"max_tries": uint64(1)}, err: "list JCDS files", httpStatus: 500},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newFlowRig(t, tt.opts)
-			dir := t.TempDir()
-			size := tt.size
-			if size == 0 {
-				size = tt.prior.size
-			}
-			path, sum := writePkg(t, dir, "App.pkg", size)
-			if tt.prior.size > 0 {
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, tt.opts)
+				dir := t.TempDir()
+				size := tt.size
+				if size == 0 {
+					size = tt.prior.size
+				}
+				path, sum := writePkg(t, dir, "App.pkg", size)
+				if tt.prior.size > 0 {
+					env := r.env(path)
+					for k, v := range tt.prior.env {
+						env[k] = v
+					}
+					r.mustUpload(env)
+				}
+				if tt.prior.sim != nil {
+					tt.prior.sim(r, path)
+				}
+				if tt.prior.file != nil {
+					sum = tt.prior.file(r, path)
+				}
 				env := r.env(path)
-				for k, v := range tt.prior.env {
+				for k, v := range tt.env {
 					env[k] = v
 				}
-				r.mustUpload(env)
-			}
-			if tt.prior.sim != nil {
-				tt.prior.sim(r, path)
-			}
-			if tt.prior.file != nil {
-				sum = tt.prior.file(r, path)
-			}
-			env := r.env(path)
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			cfg, err := ParseConfig(env, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			before := r.sim.State()
-			var log syncBuffer
-			res, err := Upload(context.Background(), cfg, r.options(&log))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q\nlog:\n%s", err, tt.err, log.String())
+				cfg, err := ParseConfig(env, false)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if after := r.sim.State(); len(after.Packages) != len(before.Packages) || len(after.Files) != len(before.Files) {
-					t.Errorf("a refused run changed the server: %+v", after)
+				before := r.sim.State()
+				var log syncBuffer
+				res, err := Upload(context.Background(), cfg, r.options(&log))
+				if tt.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.err) {
+						t.Fatalf("err = %v, want %q\nlog:\n%s", err, tt.err, log.String())
+					}
+					var api *jamf.APIError
+					if tt.httpStatus != 0 && (!errors.As(err, &api) || api.Status != tt.httpStatus) {
+						t.Errorf("err = %v, want a Jamf Pro answer with status %d", err, tt.httpStatus)
+					}
+					if after := r.sim.State(); len(after.Packages) != len(before.Packages) || len(after.Files) != len(before.Files) {
+						t.Errorf("a refused run changed the server: %+v", after)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Upload: %v\nlog:\n%s", err, log.String())
-			}
-			p := res.Plan
-			if p.File != tt.file || p.Meta != tt.meta || p.InPlace != tt.inPlace || res.Mode != tt.mode || res.Status != tt.status {
-				t.Errorf("plan %s/%s in place %v, mode %s, status %s; want %s/%s %v, %s, %s (%s)", p.File, p.Meta, p.InPlace, res.Mode, res.Status,
-					tt.file, tt.meta, tt.inPlace, tt.mode, tt.status, p.Reason)
-			}
-			if !strings.Contains(p.Reason, tt.reason) {
-				t.Errorf("reason %q, want %q", p.Reason, tt.reason)
-			}
-			if n := deletes(r.sim); n != 0 && tt.opts.JamfVersion == "" {
-				t.Errorf("Jamf Pro 11.5+: the run deleted %d JCDS files", n)
-			}
-			if !strings.Contains(log.String(), tt.logs) {
-				t.Errorf("log lacks %q:\n%s", tt.logs, log.String())
-			}
-			if res.Uploaded != (tt.status == StatusUploaded) || res.MetaWritten != (tt.meta != MetaNone && tt.status != StatusDryRun) {
-				t.Errorf("uploaded %v, metadata written %v", res.Uploaded, res.MetaWritten)
-			}
-			if len(res.Steps) == 0 {
-				t.Errorf("no plan steps")
-			}
-			if tt.status == StatusDryRun {
-				if st := r.sim.State(); len(st.Files) != 0 || len(st.Packages) != 0 {
-					t.Errorf("a dry run changed the server: %+v", st)
+				if err != nil {
+					t.Fatalf("Upload: %v\nlog:\n%s", err, log.String())
 				}
-				return
-			}
-			if tt.same {
-				rec := r.ready("App.pkg", sum)
-				if res.PackageID != rec.ID {
-					t.Errorf("pkg_id %q, object %s", res.PackageID, rec.ID)
+				p := res.Plan
+				if p.File != tt.file || p.Meta != tt.meta || inPlaceStep(p) != tt.inPlace || res.Mode != tt.mode || res.Status != tt.status {
+					t.Errorf("plan %s/%s in place %v, mode %s, status %s; want %s/%s %v, %s, %s (%s)", p.File, p.Meta, inPlaceStep(p), res.Mode, res.Status,
+						tt.file, tt.meta, tt.inPlace, tt.mode, tt.status, p.Reason)
 				}
-				if (res.SHA3 != "" || tt.status != StatusSkippedExists) && res.SHA3 != sum {
-					t.Errorf("pkg_sha3_512 %.16s…, want %.16s…", res.SHA3, sum)
+				if !strings.Contains(p.Reason, tt.reason) {
+					t.Errorf("reason %q, want %q", p.Reason, tt.reason)
 				}
-				if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
-					t.Errorf("notes %q, want %q", rec.Notes, n)
+				if n := deletes(r.sim); n != 0 && tt.opts.JamfVersion == "" {
+					t.Errorf("Jamf Pro 11.5+: the run deleted %d JCDS files", n)
 				}
-			}
+				if !strings.Contains(log.String(), tt.logs) {
+					t.Errorf("log lacks %q:\n%s", tt.logs, log.String())
+				}
+				if res.Uploaded != (tt.status == StatusUploaded) || res.MetaWritten != (tt.meta != MetaNone && tt.status != StatusDryRun) {
+					t.Errorf("uploaded %v, metadata written %v", res.Uploaded, res.MetaWritten)
+				}
+				if want := tt.status == StatusUploaded && tt.opts.JamfVersion == ""; res.Recalc != want {
+					// A current server refreshes the sent file's inventory
+					// entry while settling: packages_recalculated.
+					t.Errorf("packages_recalculated %v, want %v", res.Recalc, want)
+				}
+				if len(res.Plan.Steps) == 0 {
+					t.Errorf("no plan steps")
+				}
+				if tt.status == StatusDryRun {
+					if st := r.sim.State(); len(st.Files) != 0 || len(st.Packages) != 0 {
+						t.Errorf("a dry run changed the server: %+v", st)
+					}
+					return
+				}
+				if tt.same {
+					rec := r.ready("App.pkg", sum)
+					if res.PackageID != rec.ID {
+						t.Errorf("pkg_id %q, object %s", res.PackageID, rec.ID)
+					}
+					if (res.SHA3 != "" || tt.status != StatusSkippedExists) && res.SHA3 != sum {
+						t.Errorf("pkg_sha3_512 %.16s…, want %.16s…", res.SHA3, sum)
+					}
+					if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
+						t.Errorf("notes %q, want %q", rec.Notes, n)
+					}
+				}
+			})
 		})
 	}
 }
@@ -375,37 +424,39 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, ClusterLag: 4 * time.Second, JamfVersion: tt.version})
-			path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
-			r.mustUpload(r.env(path))
-			_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
-			r.sim.ResetCalls()
-			env := r.env(path)
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			res, log, err := r.upload(env)
-			if err != nil {
-				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
-			}
-			if !strings.Contains(log, "was made elsewhere moments ago") {
-				t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
-			}
-			if p := res.Plan; p.File != tt.file || p.InPlace != tt.inPlace || res.Uploaded == tt.kept {
-				t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, p.InPlace, res.Uploaded, tt.file, tt.inPlace, p.Reason)
-			}
-			if n := deletes(r.sim); n != 0 && (tt.version == "" || tt.kept) {
-				t.Errorf("%d JCDS file deletes", n)
-			}
-			want := newSum
-			if tt.kept {
-				want = oldSum
-			}
-			if tt.version == "" {
-				r.ready("App.pkg", want)
-			} else if f, ok := r.sim.File("App.pkg"); !ok || f.SHA3 != want || len(r.sim.State().Packages) != 1 || len(r.sim.State().Files) != 1 {
-				t.Errorf("file %+v, state %+v", f, r.sim.State())
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, ClusterLag: 4 * time.Second, JamfVersion: tt.version})
+				path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
+				r.mustUpload(r.env(path))
+				_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
+				r.sim.ResetCalls()
+				env := r.env(path)
+				for k, v := range tt.env {
+					env[k] = v
+				}
+				res, log, err := r.upload(env)
+				if err != nil {
+					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+				}
+				if !strings.Contains(log, "was made elsewhere moments ago") {
+					t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
+				}
+				if p := res.Plan; p.File != tt.file || inPlaceStep(p) != tt.inPlace || res.Uploaded == tt.kept {
+					t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, inPlaceStep(p), res.Uploaded, tt.file, tt.inPlace, p.Reason)
+				}
+				if n := deletes(r.sim); n != 0 && (tt.version == "" || tt.kept) {
+					t.Errorf("%d JCDS file deletes", n)
+				}
+				want := newSum
+				if tt.kept {
+					want = oldSum
+				}
+				if tt.version == "" {
+					r.ready("App.pkg", want)
+				} else if f, ok := r.sim.File("App.pkg"); !ok || f.SHA3 != want || len(r.sim.State().Packages) != 1 || len(r.sim.State().Files) != 1 {
+					t.Errorf("file %+v, state %+v", f, r.sim.State())
+				}
+			})
 		})
 	}
 }
@@ -426,32 +477,34 @@ func TestUploadFlowNewFileName(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newFlowRig(t, tt.opts)
-			dir := t.TempDir()
-			oldPath, _ := writePkg(t, dir, "Firefox-145.pkg", 3000)
-			env := r.env(oldPath)
-			env["pkg_display_name"] = "Firefox"
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			r.mustUpload(env)
-			newPath, newSum := writePkg(t, dir, "Firefox-146.pkg", 4000)
-			env["pkg_path"], env["replace_pkg"] = newPath, true
-			res, log, err := r.upload(env)
-			if err != nil {
-				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
-			}
-			if !res.Plan.WriteFileName || !res.Uploaded || res.Mode != ModeV1 {
-				t.Errorf("plan %+v, uploaded %v, mode %s", res.Plan, res.Uploaded, res.Mode)
-			}
-			st := r.sim.State()
-			f, ok := r.sim.File("Firefox-146.pkg")
-			if len(st.Packages) != 1 || !ok || f.SHA3 != newSum {
-				t.Fatalf("packages %+v, new file %+v (%v)", st.Packages, f, ok)
-			}
-			if p := st.Packages[0]; p.Name != "Firefox" || p.FileName != "Firefox-146.pkg" || p.HashValue != newSum || p.Size != "4000" || (p.TransferStatus != "" && p.TransferStatus != "READY") {
-				t.Errorf("record not whole: %+v", p)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, tt.opts)
+				dir := t.TempDir()
+				oldPath, _ := writePkg(t, dir, "Firefox-145.pkg", 3000)
+				env := r.env(oldPath)
+				env["pkg_display_name"] = "Firefox"
+				for k, v := range tt.env {
+					env[k] = v
+				}
+				r.mustUpload(env)
+				newPath, newSum := writePkg(t, dir, "Firefox-146.pkg", 4000)
+				env["pkg_path"], env["replace_pkg"] = newPath, true
+				res, log, err := r.upload(env)
+				if err != nil {
+					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+				}
+				if !hasStep[writeFileName](res.Plan) || !res.Uploaded || res.Mode != ModeV1 {
+					t.Errorf("plan %+v, uploaded %v, mode %s", res.Plan, res.Uploaded, res.Mode)
+				}
+				st := r.sim.State()
+				f, ok := r.sim.File("Firefox-146.pkg")
+				if len(st.Packages) != 1 || !ok || f.SHA3 != newSum {
+					t.Fatalf("packages %+v, new file %+v (%v)", st.Packages, f, ok)
+				}
+				if p := st.Packages[0]; p.Name != "Firefox" || p.FileName != "Firefox-146.pkg" || p.HashValue != newSum || p.Size != "4000" || (p.TransferStatus != "" && p.TransferStatus != "READY") {
+					t.Errorf("record not whole: %+v", p)
+				}
+			})
 		})
 	}
 }
@@ -490,24 +543,26 @@ func TestChooseMode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newFlowRig(t, tt.opts)
-			path, _ := writePkg(t, t.TempDir(), "App.pkg", 100)
-			env := r.env(path)
-			env["max_tries"] = uint64(1)
-			if tt.mode != "" {
-				env["upload_mode"] = tt.mode
-			}
-			u := r.connect(env)
-			mode, _, listed, err := u.chooseMode(context.Background())
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, tt.opts)
+				path, _ := writePkg(t, t.TempDir(), "App.pkg", 100)
+				env := r.env(path)
+				env["max_tries"] = uint64(1)
+				if tt.mode != "" {
+					env["upload_mode"] = tt.mode
 				}
-				return
-			}
-			if err != nil || mode != tt.want || listed != tt.listed {
-				t.Errorf("chooseMode = %q, listed %v, %v; want %q, %v", mode, listed, err, tt.want, tt.listed)
-			}
+				u := r.connect(env)
+				mode, _, listed, err := u.chooseMode(context.Background())
+				if tt.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.err) {
+						t.Fatalf("err = %v, want %q", err, tt.err)
+					}
+					return
+				}
+				if err != nil || mode != tt.want || listed != tt.listed {
+					t.Errorf("chooseMode = %q, listed %v, %v; want %q, %v", mode, listed, err, tt.want, tt.listed)
+				}
+			})
 		})
 	}
 }
@@ -516,6 +571,10 @@ func TestChooseMode(t *testing.T) {
 // and the local file, without changing anything.
 func TestSurvey(t *testing.T) {
 	t.Parallel()
+	synctest.Test(t, testSurvey)
+}
+
+func testSurvey(t *testing.T) {
 	r := newFlowRig(t, jamfsim.Options{ClusterNodes: 1})
 	dir := t.TempDir()
 	path, _ := writePkg(t, dir, "App.pkg", 1000)
@@ -622,7 +681,7 @@ func (r *flowRig) recordPuts(env plistio.Env, pending bool) *putRecorder {
 			return nil
 		}
 	}
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	front := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method == http.MethodPut && strings.HasPrefix(req.URL.Path, "/api/v1/packages/") {
 			b, _ := io.ReadAll(req.Body)
 			var body map[string]any
@@ -635,9 +694,13 @@ func (r *flowRig) recordPuts(env plistio.Env, pending bool) *putRecorder {
 			req.Body = io.NopCloser(bytes.NewReader(b))
 		}
 		proxy.ServeHTTP(w, req)
-	}))
-	r.t.Cleanup(front.Close)
-	env["JSS_URL"] = front.URL + "/"
+	})
+	proxy.Transport = r.network.Transport()
+	l := r.network.Listen("front.jamfsim")
+	srv := &http.Server{Handler: front, ReadHeaderTimeout: time.Minute}
+	go func() { _ = srv.Serve(l) }()
+	r.t.Cleanup(func() { _ = srv.Close() })
+	env["JSS_URL"] = "http://front.jamfsim/"
 	return rec
 }
 
@@ -694,6 +757,7 @@ func TestDelivery(t *testing.T) {
 		sends   int    // POSTs to {id}/upload in the run
 		logs    string // in the log
 		err     string // the run fails saying this, its file still noted "send again"
+		lost    bool   // ... because the file never landed (NotLandedError)
 		kept    bool   // the fixture's fields are still on the record
 		pending bool   // the record shows PENDING where it has no status
 	}{
@@ -713,7 +777,7 @@ func TestDelivery(t *testing.T) {
 		{name: "never landed on a replace: sent again", prior: firstRun(nil), newSize: 4000, env: map[string]any{"replace_pkg": true},
 			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
 		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends", lost: true},
 		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: time.Second},
 			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
@@ -727,85 +791,91 @@ func TestDelivery(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			r := newFlowRig(t, tt.opts)
-			dir := t.TempDir()
-			path, sum := writePkg(t, dir, "App.pkg", 3000)
-			if tt.prior != nil {
-				tt.prior(r, path)
-			}
-			if tt.newSize > 0 {
-				_, sum = writePkg(t, dir, "App.pkg", tt.newSize)
-			}
-			newBytes, _ := os.ReadFile(path)
-			before := map[string]bool{"": true}
-			for _, v := range r.sim.State().Views {
-				for _, k := range hashFields {
-					if s, ok := v[k].(string); ok {
-						before[s] = true
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, tt.opts)
+				dir := t.TempDir()
+				path, sum := writePkg(t, dir, "App.pkg", 3000)
+				if tt.prior != nil {
+					tt.prior(r, path)
+				}
+				if tt.newSize > 0 {
+					_, sum = writePkg(t, dir, "App.pkg", tt.newSize)
+				}
+				newBytes, _ := os.ReadFile(path)
+				before := map[string]bool{"": true}
+				for _, v := range r.sim.State().Views {
+					for _, k := range hashFields {
+						if s, ok := v[k].(string); ok {
+							before[s] = true
+						}
 					}
 				}
-			}
-			env := r.env(path)
-			for k, v := range tt.env {
-				env[k] = v
-			}
-			puts := r.recordPuts(env, tt.pending)
-			if tt.fault != nil {
-				r.sim.InjectFault(*tt.fault)
-			}
-			uploads := r.sim.CallCount("POST", "/api/v1/packages/*")
-			res, log, err := r.upload(env)
-			if n := r.sim.CallCount("POST", "/api/v1/packages/*") - uploads; n != tt.sends {
-				t.Errorf("%d POSTs to /api/v1/packages*, want %d upload(s)\nlog:\n%s", n, tt.sends, log)
-			}
-			if !strings.Contains(log, tt.logs) {
-				t.Errorf("log lacks %q:\n%s", tt.logs, log)
-			}
-			for _, body := range puts.puts() {
-				for _, k := range hashFields {
-					if v, _ := body[k].(string); !before[v] {
-						t.Errorf("PUT body carries %s %.16s…, a value the server did not show", k, v)
+				env := r.env(path)
+				for k, v := range tt.env {
+					env[k] = v
+				}
+				puts := r.recordPuts(env, tt.pending)
+				if tt.fault != nil {
+					r.sim.InjectFault(*tt.fault)
+				}
+				uploads := r.sim.CallCount("POST", "/api/v1/packages/*")
+				res, log, err := r.upload(env)
+				if n := r.sim.CallCount("POST", "/api/v1/packages/*") - uploads; n != tt.sends {
+					t.Errorf("%d POSTs to /api/v1/packages*, want %d upload(s)\nlog:\n%s", n, tt.sends, log)
+				}
+				if !strings.Contains(log, tt.logs) {
+					t.Errorf("log lacks %q:\n%s", tt.logs, log)
+				}
+				for _, body := range puts.puts() {
+					for _, k := range hashFields {
+						if v, _ := body[k].(string); !before[v] {
+							t.Errorf("PUT body carries %s %.16s…, a value the server did not show", k, v)
+						}
+					}
+					if _, ok := body["suppressEula"]; !ok {
+						t.Errorf("PUT body lacks suppressEula: %v", body)
 					}
 				}
-				if _, ok := body["suppressEula"]; !ok {
-					t.Errorf("PUT body lacks suppressEula: %v", body)
+				if tt.err != "" {
+					if err == nil || !strings.Contains(err.Error(), tt.err) || res != nil {
+						t.Fatalf("err = %v (result %+v), want %q and no result\nlog:\n%s", err, res, tt.err, log)
+					}
+					var lost *NotLandedError
+					if errors.As(err, &lost) != tt.lost {
+						t.Errorf("err = %v: a NotLandedError %v, want %v", err, !tt.lost, tt.lost)
+					}
+					e, ok, lerr := r.journalEntry(env)
+					if lerr != nil || !ok || e.Pending != PendingFile {
+						t.Errorf("journal after the failure: %+v (%v, %v), want the file noted to be sent again", e, ok, lerr)
+					}
+					return
 				}
-			}
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || res != nil {
-					t.Fatalf("err = %v (result %+v), want %q and no result\nlog:\n%s", err, res, tt.err, log)
+				if err != nil {
+					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 				}
-				e, ok, lerr := r.journalEntry(env)
-				if lerr != nil || !ok || e.Pending != PendingFile {
-					t.Errorf("journal after the failure: %+v (%v, %v), want the file noted to be sent again", e, ok, lerr)
+				if !strings.Contains(log, "Jamf Pro shows the package ready") {
+					t.Errorf("no verification in the log:\n%s", log)
 				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("Upload: %v\nlog:\n%s", err, log)
-			}
-			if !strings.Contains(log, "Jamf Pro shows the package ready") {
-				t.Errorf("no verification in the log:\n%s", log)
-			}
-			rec := r.ready("App.pkg", sum)
-			if b, _ := os.ReadFile(path); !bytes.Equal(b, newBytes) {
-				t.Fatal("the local file changed")
-			}
-			if res.Uploaded != (tt.prior == nil || tt.newSize > 0) {
-				t.Errorf("pkg_uploaded %v", res.Uploaded)
-			}
-			if res.Uploaded && res.SHA3 != sum {
-				t.Errorf("pkg_sha3_512 %.16s…, want the file's %.16s…", res.SHA3, sum)
-			}
-			if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
-				t.Errorf("notes %q, want %q", rec.Notes, n)
-			}
-			if tt.kept && (!rec.SuppressEula || !rec.FillUserTemplate || rec.RequiredProcessor != "x86") {
-				t.Errorf("a PUT dropped the record's other fields: %+v", rec)
-			}
-			if _, ok, _ := r.journalEntry(env); ok {
-				t.Errorf("a verified run left its journal entry")
-			}
+				rec := r.ready("App.pkg", sum)
+				if b, _ := os.ReadFile(path); !bytes.Equal(b, newBytes) {
+					t.Fatal("the local file changed")
+				}
+				if res.Uploaded != (tt.prior == nil || tt.newSize > 0) {
+					t.Errorf("pkg_uploaded %v", res.Uploaded)
+				}
+				if res.Uploaded && res.SHA3 != sum {
+					t.Errorf("pkg_sha3_512 %.16s…, want the file's %.16s…", res.SHA3, sum)
+				}
+				if n, ok := tt.env["pkg_notes"]; ok && rec.Notes != n {
+					t.Errorf("notes %q, want %q", rec.Notes, n)
+				}
+				if tt.kept && (!rec.SuppressEula || !rec.FillUserTemplate || rec.RequiredProcessor != "x86") {
+					t.Errorf("a PUT dropped the record's other fields: %+v", rec)
+				}
+				if _, ok, _ := r.journalEntry(env); ok {
+					t.Errorf("a verified run left its journal entry")
+				}
+			})
 		})
 	}
 }

@@ -53,15 +53,16 @@ func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
 // file is processed (jamf-cli, terraform-provider-jamfplatform: both write
 // hash fields only after the server's values converged). The refresh in
 // settle writes the server's own.
-func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Package) (id string, err error) {
+func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *jamf.Package) (id string, err error) {
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return "", err
 	}
 	file := u.local
-	switch {
-	case u.canRefresh():
+	// Which hash is written is Decide's (step.Hash).
+	switch step.Hash {
+	case hashServer:
 		pkg.HashType, pkg.HashValue = "", ""
-	case plan.Sends() || plan.File == FileUnchanged || plan.Meta == MetaCreate:
+	case hashOurs:
 		// No refresh before 11.11 to let the server record its own digest
 		// (and none at all on the Classic API): the object carries ours, as
 		// JamfPackageUploader's does. The hash must describe the bytes in
@@ -78,10 +79,13 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 			typ, value = u.metaHash(file.sums)
 		}
 		pkg.HashType, pkg.HashValue = typ, value
+	case hashJournal:
+		pkg.HashType, pkg.HashValue = step.Earlier.HashType, step.Earlier.HashValue
+	case hashKept:
+		// The file was kept: its recorded hash still describes it, so the
+		// object's own hash fields are left as they were.
 	}
-	// Otherwise the file was kept: its recorded hash still describes it, so
-	// the object's own hash fields are left as they were.
-	if plan.Meta == MetaUpdate && (plan.Sends() || plan.Repair) {
+	if step.Journal {
 		// A failed write from here on must be finished by the next run even
 		// without replace_pkg, or the object keeps the old metadata (and,
 		// where ours is written, the old file's hash).
@@ -91,22 +95,26 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 	}
 	id = pkg.ID
 	switch {
-	case plan.Meta == MetaCreate && u.classic():
+	case step.Create && step.Classic:
 		id, err = u.client.CreatePackageClassic(ctx, pkg)
-	case plan.Meta == MetaCreate:
+	case step.Create:
 		id, err = u.client.CreatePackage(ctx, pkg)
-	case u.classic():
+	case step.Classic:
 		err = u.client.UpdatePackageClassic(ctx, pkg)
 	default:
-		err = u.updateOwned(ctx, pkg, plan.Sends())
+		err = u.updateOwned(ctx, pkg, step.Sent)
 	}
-	if err != nil && plan.Meta == MetaCreate && jamf.IsDuplicate(err) {
+	if err != nil && step.Create && jamf.IsDuplicate(err) {
 		return "", u.awaitObject(ctx, pkg.Name, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
 	}
-	u.log.Info().Str("id", id).Str("name", pkg.Name).Msgf("package metadata %sd", plan.Meta)
+	verb := "updated"
+	if step.Create {
+		verb = "created"
+	}
+	u.log.Info().Str("id", id).Str("name", pkg.Name).Msgf("package metadata %s", verb)
 	return id, nil
 }
 

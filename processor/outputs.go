@@ -29,8 +29,8 @@ func writeOutputs(env plistio.Env, cfg *Config, res *Result) {
 		delete(env, "pkg_sha3_512")
 	}
 	if res.Status == StatusDryRun {
-		plan := make([]any, len(res.Steps))
-		for i, s := range res.Steps {
+		plan := make([]any, len(res.Plan.Steps))
+		for i, s := range res.Plan.Sentences() {
 			plan[i] = s
 		}
 		env["pkg_plan"] = plan

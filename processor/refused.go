@@ -47,6 +47,17 @@ func present(v any) bool {
 	return true
 }
 
+// RefusedError is a setting this processor cannot honour (file share
+// distribution points, aws_cdp_mode, jamf-cli, the Platform API gateway):
+// the run stops before any request.
+type RefusedError struct {
+	Setting string // the key (or keys) set
+	Err     error  // what it meant and what to do
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
+
 // refusals checks the settings this processor cannot honour. Each one meant
 // JamfPackageUploader did something this processor does not do; ignoring
 // it would leave a distribution point stale or send requests somewhere
@@ -99,13 +110,13 @@ func refusals(env plistio.Env) []error {
 			both = " (with CLOUD_DP True it also uploaded to the cloud distribution point; that part this processor does)"
 		}
 		// The values are not quoted: a share URL may carry its password.
-		errs = append(errs, fmt.Errorf("%s %s set (in AutoPkg's preferences, the recipe or the override): "+
+		errs = append(errs, &RefusedError{Setting: strings.Join(shares, ", "), Err: fmt.Errorf("%s %s set (in AutoPkg's preferences, the recipe or the override): "+
 			"JamfPackageUploader copied the package to those file share distribution points%s, but %s uploads only to "+
 			"Jamf Pro's cloud distribution point, so the shares would silently stop being updated. "+
 			"To keep them updated, add a JamfPackageUploader step after this one (with CLOUD_DP False, so it "+
 			"does not upload to the cloud distribution point again) and set %s: True on this step. "+
 			"If the shares are no longer used, remove the settings (e.g. defaults delete com.github.autopkg SMB_URL)",
-			strings.Join(shares, ", "), verb, both, Name, FileSharesElsewhere))
+			strings.Join(shares, ", "), verb, both, Name, FileSharesElsewhere)})
 	}
 
 	// An Amazon S3 bucket of one's own as the cloud distribution point.
@@ -114,19 +125,19 @@ func refusals(env plistio.Env) []error {
 		errs = append(errs, err)
 	}
 	if aws {
-		errs = append(errs, fmt.Errorf("aws_cdp_mode is True: JamfPackageUploader then copied the package to your "+
+		errs = append(errs, &RefusedError{Setting: "aws_cdp_mode", Err: fmt.Errorf("aws_cdp_mode is True: JamfPackageUploader then copied the package to your "+
 			"own S3 bucket (S3_BUCKET_NAME) serving as an AWS cloud distribution point, but %s uploads only to "+
 			"Jamf's cloud distribution service (JCDS), so that bucket would silently stop being updated. "+
 			"Keep JamfPackageUploader with aws_cdp_mode for that bucket; use this processor only with the "+
-			"Jamf Cloud Distribution Service, and then remove aws_cdp_mode or set it False", Name))
+			"Jamf Cloud Distribution Service, and then remove aws_cdp_mode or set it False", Name)})
 	}
 
 	// Newer JamfUploader ways to authenticate.
 	if present(env["JAMF_CLI_PROFILE"]) {
-		errs = append(errs, fmt.Errorf("JAMF_CLI_PROFILE is set, but %s does not run jamf-cli to get a token. "+
+		errs = append(errs, &RefusedError{Setting: "JAMF_CLI_PROFILE", Err: fmt.Errorf("JAMF_CLI_PROFILE is set, but %s does not run jamf-cli to get a token. "+
 			"Give the profile's credentials instead: JSS_URL and CLIENT_ID (jamf-cli config show lists both) "+
 			"with CLIENT_SECRET, or with the secret in the login keychain (security add-internet-password "+
-			"-s JSS_URL -a CLIENT_ID -w), or a token from jamf-cli as BEARER_TOKEN; then remove JAMF_CLI_PROFILE", Name))
+			"-s JSS_URL -a CLIENT_ID -w), or a token from jamf-cli as BEARER_TOKEN; then remove JAMF_CLI_PROFILE", Name)})
 	}
 	var platform []string
 	for _, key := range []string{"PLATFORM_API_REGION", "PLATFORM_API_TENANT_ID"} {
@@ -135,11 +146,11 @@ func refusals(env plistio.Env) []error {
 		}
 	}
 	if len(platform) > 0 {
-		errs = append(errs, fmt.Errorf("%s set, but %s does not use the Jamf Platform API gateway "+
+		errs = append(errs, &RefusedError{Setting: strings.Join(platform, ", "), Err: fmt.Errorf("%s set, but %s does not use the Jamf Platform API gateway "+
 			"(REGION.apigw.jamf.com); it talks to Jamf Pro at JSS_URL directly. Remove PLATFORM_API_REGION and "+
 			"PLATFORM_API_TENANT_ID and authenticate with a Jamf Pro API client (CLIENT_ID and CLIENT_SECRET, made "+
 			"in Jamf Pro under Settings > API roles and clients) or a Jamf Pro account (API_USERNAME and API_PASSWORD)",
-			strings.Join(platform, " and ")+map[bool]string{true: " is", false: " are"}[len(platform) == 1], Name))
+			strings.Join(platform, " and ")+map[bool]string{true: " is", false: " are"}[len(platform) == 1], Name)})
 	}
 	return errs
 }

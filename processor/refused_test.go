@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -59,6 +60,10 @@ func TestRefusedSettings(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatal("accepted, want refused")
+			}
+			var refused *RefusedError
+			if errors.As(err, &refused) != (tt.name != "bad boolean") {
+				t.Errorf("err = %v: a RefusedError %v", err, !(tt.name != "bad boolean"))
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {

@@ -7,21 +7,27 @@
 //
 // The files follow the flow of one run, from main.run to the output plist:
 //
-//	run.go       Run and Upload: parse, connect, the attempts of one run
+//	run.go       Run and Upload: parse, connect, the attempts of one run,
+//	             the step loop (uploader.apply)
 //	config.go    ParseConfig: the inputs, checked (refused.go: settings this
 //	             processor cannot honour; manifest.go: the inputs described)
 //	pkgfile.go   ResolvePkg: the local file, zipped if a bundle
 //	local.go     the local file's identity and digests, each computed once
 //	survey.go    survey and chooseMode: everything the decision needs, as Facts
-//	decide.go    Decide: Facts in, Plan out, pure
+//	decide.go    Decide: Facts in, Plan (ordered steps) out, pure; every
+//	             choice of what to send, delete, create or write
+//	steps.go     the steps: what each says (pkg_plan) and applies
+//	client.go    jamfAPI: what the steps ask of Jamf Pro
 //	send.go      the file's bytes to the distribution point, confirmed there
 //	metadata.go  the package object written
 //	verify.go    settle: refresh and wait until Jamf Pro shows the file ready
 //	journal.go   the note of unfinished work a later run finishes
 //	outputs.go   the Result written into the environment
 //
-// Each step takes what it needs and returns what it learned; only the
-// run's Result is shared between them.
+// Each step gets what the steps before it did, folded by the loop, and
+// returns what it did; the loop folds that into the run's Result. Besides
+// what is fixed for the run, the steps share the local file's digests
+// (computed at most once) and the on-disk journal.
 package processor
 
 import (
@@ -29,11 +35,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/poll"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
 )
 
@@ -43,11 +51,19 @@ type Options struct {
 	Logger   zerolog.Logger
 	Progress io.Writer // where progress goes: standard error; nil for none
 	Version  string    // this program's version, for the log
-	// CacheDir overrides the token cache folder (tests); "" is the default.
-	CacheDir string
-	// S3Endpoint overrides the S3 endpoint of the JCDS upload (tests); ""
-	// takes AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's own.
-	S3Endpoint string
+
+	// test holds what tests replace (export_test.go); the zero value is
+	// the product's behaviour.
+	test testKnobs
+}
+
+// testKnobs are the seams tests set: the token cache and journal folder,
+// the S3 endpoint of the JCDS upload, and the HTTP client of every
+// request (an in-memory network on synctest's fake clock).
+type testKnobs struct {
+	cacheDir   string // "" is the default folder
+	s3Endpoint string // "" takes AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's own
+	httpClient *http.Client
 }
 
 // Result is what a run did; Run writes it into the environment.
@@ -61,7 +77,6 @@ type Result struct {
 	PackageID   string
 	SHA3        string
 	Recalc      bool
-	Steps       []string
 	Stats       jamf.Stats
 }
 
@@ -101,7 +116,7 @@ func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 		URL: cfg.URL, Username: cfg.Username, Password: cfg.Password,
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, BearerToken: cfg.BearerToken,
 		Insecure: cfg.Insecure, MaxTries: cfg.MaxTries, Sleep: cfg.Sleep,
-		CacheDir: opts.CacheDir, Logger: log,
+		CacheDir: opts.test.cacheDir, Logger: log, HTTPClient: opts.test.httpClient,
 	})
 	if err != nil {
 		return nil, err
@@ -114,17 +129,20 @@ func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 	return res, err
 }
 
-// uploader is one run against one server: what every step reads, set once
-// before the first step.
+// uploader is one run against one server: what is fixed for the run (the
+// inputs, the client and the server's version, the logger, the local file)
+// and the two records that outlive a step by design: the local file's
+// digests, each computed at most once (local), and the on-disk journal of
+// unfinished work. What a step did is returned by the step, never left in
+// a field for another to read.
 type uploader struct {
 	cfg     *Config
 	opts    Options
 	log     zerolog.Logger
-	client  *jamf.Client
+	client  jamfAPI
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
-	res     Result
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -157,143 +175,135 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	}
 	log.Info().Str("jamf_pro", v.Raw).Msg("connected")
 	u := &uploader{cfg: cfg, opts: opts, log: log, client: client, version: v, local: lf,
-		journal: openRunJournal(opts.CacheDir, !cfg.DryRun, cfg.URL, file.Name, log)}
-	u.res.File = file
+		journal: openRunJournal(opts.test.cacheDir, !cfg.DryRun, cfg.URL, file.Name, log)}
 
 	obj, err := u.findPackage(ctx, displayName(cfg, file))
 	if err != nil {
 		return nil, err
 	}
 	// A second attempt only follows a create that met an object this node
-	// did not show; with that object found, no create is tried again.
+	// did not show: a new decision on new facts (that object, and whether
+	// the file went out already). With that object found, no create is
+	// tried again.
 	sent := false
 	for try := 1; ; try++ {
-		sent, err = u.attempt(ctx, obj, sent)
-		var stale *staleNodeError
+		res, err := u.attempt(ctx, obj, sent)
+		var stale *LaggingNodeError
 		if !errors.As(err, &stale) || try == 3 {
-			break
+			return res, err
 		}
-		// The object exists, but this cluster node had not seen it when
-		// looked up: decide again with it.
-		obj = stale.obj
+		obj, sent = stale.Object, sent || stale.sent
 		u.log.Info().Str("id", obj.ID).Msgf("package object %q was made elsewhere moments ago and this Jamf Cloud node now sees it; deciding again", obj.Name)
-		u.res.PackageID, u.res.MetaWritten = "", false
 	}
-	if err != nil {
-		return nil, err
-	}
-	return &u.res, nil
 }
 
-// attempt looks at the distribution point, decides and carries the plan
-// out for the package object obj (nil: none found). sentEarlier says an
-// earlier attempt of this run sent the file; sent says whether it has been
-// sent once this attempt returns.
-func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (sent bool, err error) {
+// attempt looks at the distribution point, decides and applies the plan's
+// steps in order for the package object obj (nil: none found). sentEarlier
+// says an earlier attempt of this run sent the file. The Result is nil on
+// an error, except for a LaggingNodeError, which carries whether this
+// attempt sent the file.
+func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (*Result, error) {
 	cfg, file := u.cfg, u.local.PkgFile
-	defer func() { u.res.SHA3 = u.local.sums.SHA3_512 }()
 	facts, err := u.survey(ctx, obj)
 	if err != nil {
-		return sentEarlier, err
+		return nil, err
 	}
 	facts.SentEarlier = sentEarlier
 	plan := Decide(cfg, facts)
 	if plan.File == FileUnchanged {
 		u.local.adoptSHA3(facts.JCDSFile)
 	}
+	res := &Result{File: file, Mode: facts.Mode, Plan: plan}
 	if obj != nil {
-		u.res.PackageID = obj.ID
-	}
-	u.res.Mode = facts.Mode
-	u.res.Plan = plan
-	u.res.Steps = plan.Steps(cfg, file, facts.Mode)
-	for _, s := range u.res.Steps {
-		u.log.Info().Msg("plan: " + s)
+		res.PackageID = obj.ID
 	}
 
-	// Preflight what the plan needs, before anything changes.
+	// Preflight what the steps need, before anything changes.
 	pkg, err := u.buildPackage(ctx, plan, facts)
 	if err != nil {
-		return sentEarlier, err
+		return nil, err
 	}
 	if cfg.DryRun {
-		u.res.Status = StatusDryRun
-		return sentEarlier, nil
+		// The plan is what a dry run was asked for: it is logged whatever
+		// the verbosity.
+		for i, s := range plan.Steps {
+			u.log.WithLevel(zerolog.NoLevel).Msgf("dry run, step %d/%d: %s", i+1, len(plan.Steps), s)
+		}
+		res.Status = StatusDryRun
+		res.SHA3 = u.local.sums.SHA3_512
+		return res, nil
 	}
-
-	created := false
-	switch plan.File {
-	case FileKeep:
-		u.res.Status = StatusSkippedExists
-		u.log.Info().Msgf("Not replacing existing %s as 'replace_pkg' is set to False", obj.Name)
-		if plan.FinishMeta && pkg != nil {
-			earlier := u.journal.earlier
-			pkg.HashType, pkg.HashValue = earlier.HashType, earlier.HashValue
+	done := did{ID: res.PackageID}
+	for sends := 1; ; sends++ {
+		done, err = u.apply(ctx, plan.Steps, pkg, done)
+		var lost *NotLandedError
+		if !errors.As(err, &lost) {
+			break
 		}
-	case FileUnchanged:
-		u.res.Status = StatusHashMatch
-	case FileUpload, FileReplace:
-		if plan.SendNow && plan.CreateFirst && !plan.InPlace {
-			// Below 11.5 the Classic create is the database's check; the
-			// JCDS replace that follows is noted in the journal under the
-			// object made here.
-			id, err := u.writeMetadata(ctx, plan, pkg)
-			if err != nil {
-				return sentEarlier, err
-			}
-			pkg.ID = id
-			facts.Object = pkg
-			u.res.PackageID, u.res.MetaWritten, created = id, true, true
+		if sends == sendTries {
+			err = fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
+			break
 		}
-		if plan.SendNow {
-			id, err := u.send(ctx, plan, facts, pkg)
-			if id != "" {
-				u.res.PackageID, u.res.MetaWritten, created = id, true, true
-			}
-			if err != nil {
-				return sentEarlier, err
-			}
-			// The journal keeps "send it again" until settle sees the
-			// file READY with our size and digest.
-			sentEarlier = true
-		}
+		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.File, sends+1, sendTries)
+		// A new decision on new facts: the record as the loss left it.
+		facts.Object, facts.Lost, facts.ZeroAfter, facts.Wrote = lost.Record, true, u.zeroAfter(lost.After), done.MetaWritten
+		plan = Decide(cfg, facts)
 	}
-
-	if plan.Meta != MetaNone && !created {
-		id, err := u.writeMetadata(ctx, plan, pkg)
-		if err != nil {
-			return sentEarlier, err
+	if err != nil {
+		var stale *LaggingNodeError
+		if errors.As(err, &stale) {
+			stale.sent = done.Sent
 		}
-		if plan.Meta == MetaCreate {
-			u.res.PackageID = id
-		}
-		u.res.MetaWritten = true
-	} else if plan.Meta == MetaNone {
-		u.log.Info().Msg("Not updating package metadata")
+		return nil, err
 	}
-	r := u.newRefresher()
-	if err := u.settleSent(ctx, plan, facts, r); err != nil {
-		return sentEarlier, err
+	if done.ID != "" {
+		res.PackageID = done.ID
 	}
-	if plan.Sends() {
-		u.res.Status = StatusUploaded
-		u.res.Uploaded = true
+	res.MetaWritten = done.MetaWritten
+	switch {
+	case plan.File == FileKeep:
+		res.Status = StatusSkippedExists
+	case plan.File == FileUnchanged:
+		res.Status = StatusHashMatch
+	case plan.Sends():
+		res.Status, res.Uploaded = StatusUploaded, true
 		u.log.Info().Str("file", file.Name).Str("mode", facts.Mode).Msg("uploaded and verified")
 	}
-	if u.journal.hasWork() || u.res.Uploaded {
+	if u.journal.hasWork() {
 		u.journal.clear()
 	}
-	recalc, err := u.recalculate(ctx, plan, r)
-	u.res.Recalc = recalc
-	return sentEarlier, err
+	res.Recalc = plan.Sends() && done.PerFile || done.Recalc
+	res.SHA3 = u.local.sums.SHA3_512
+	return res, nil
 }
 
-// staleNodeError: a create met an object of the same name that the cluster
-// node serving this run had not shown; obj is that object, now visible.
-type staleNodeError struct{ obj *jamf.Package }
+// apply runs the steps in order, logging each as it starts in the words of
+// the plan, and folds what each did.
+// The step being applied is steps[k]. sofar is what earlier plans of the
+// attempt did (the object's id, found or made, at least).
+func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, sofar did) (did, error) {
+	for k, s := range steps {
+		u.log.Info().Msgf("step %d/%d: %s", k+1, len(steps), s)
+		d, err := s.apply(ctx, u, stepInput{pkg: pkg, sofar: sofar})
+		sofar = sofar.fold(d)
+		if err != nil {
+			return sofar, err
+		}
+	}
+	return sofar, nil
+}
 
-func (e *staleNodeError) Error() string {
-	return fmt.Sprintf("package object %q already exists (id %s)", e.obj.Name, e.obj.ID)
+// LaggingNodeError: a create met an object of the same name that the cluster
+// node serving this run had not shown (Object). The run waits for it
+// and decides again with it; after three such attempts the error is the
+// run's.
+type LaggingNodeError struct {
+	Object *jamf.Package // the object, now visible
+	sent   bool          // the attempt that met it had sent the file
+}
+
+func (e *LaggingNodeError) Error() string {
+	return fmt.Sprintf("package object %q already exists (id %s)", e.Object.Name, e.Object.ID)
 }
 
 // clusterWait bounds the wait for a Jamf Cloud node to see an object that
@@ -308,22 +318,25 @@ const clusterWait = 90 * time.Second
 // making a second one.
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
-	deadline := time.Now().Add(clusterWait)
-	for {
-		if err := jamf.Sleep(ctx, 3*time.Second); err != nil {
-			return err
-		}
-		obj, err := u.findPackage(ctx, name)
-		if err != nil {
-			return err
-		}
-		if obj != nil {
-			return &staleNodeError{obj: obj}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w; no package object of that name showed within %s: check for a package with the same name in different case in Jamf Pro", dupErr, clusterWait)
-		}
+	// The first look comes a poll interval after the refusal: the node
+	// that refused it has just been asked.
+	if err := poll.Sleep(ctx, 3*time.Second); err != nil {
+		return err
 	}
+	var found *jamf.Package
+	err := poll.Until(ctx, poll.Policy{Interval: 3 * time.Second, Timeout: clusterWait}, func(ctx context.Context) (poll.Tick, error) {
+		obj, err := u.findPackage(ctx, name)
+		found = obj
+		return poll.Tick{Done: obj != nil, Reason: "not shown yet"}, err
+	})
+	var timeout *poll.TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return fmt.Errorf("%w; no package object of that name showed within %s: check for a package with the same name in different case in Jamf Pro", dupErr, clusterWait)
+	case err != nil:
+		return err
+	}
+	return &LaggingNodeError{Object: found}
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/poll"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
@@ -18,10 +19,7 @@ import (
 // it needs (the category) before any byte is sent.
 func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*jamf.Package, error) {
 	obj := facts.Object
-	// A v1 upload needs a package object to upload into, so one is built
-	// even when skip_metadata_upload keeps the metadata from being written.
-	v1NeedsObject := facts.Mode == ModeV1 && obj == nil && plan.Sends()
-	if plan.Meta == MetaNone && !v1NeedsObject {
+	if !plan.writesObject() {
 		return nil, nil
 	}
 	cfg := u.cfg
@@ -54,20 +52,12 @@ func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*j
 	return p, nil
 }
 
-// send uploads the file in the chosen mode and confirms it arrived. A v1
-// upload of a new package makes its object first: createdID is its id.
-func (u *uploader) send(ctx context.Context, plan Plan, facts Facts, pkg *jamf.Package) (createdID string, err error) {
-	if facts.Mode == ModeV1 || plan.InPlace {
-		return u.sendV1(ctx, plan, facts, pkg)
-	}
-	return "", u.sendJCDS(ctx, plan, facts)
-}
-
 // sendJCDS sends every byte to the JCDS's S3 bucket, deletes a stale
 // same-name file right before the commit, and waits until the JCDS lists
 // the file with our size and digest.
-func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
-	obj, file := facts.Object, u.local
+// obj is the object that names the file (nil for none), for the journal.
+func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package) error {
+	file := u.local
 	// A part size this file cannot take is refused before the upload starts.
 	if _, err := s3upload.NewPlan(file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
 		return fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
@@ -90,9 +80,11 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 		}
 		return awsCredentials(c), nil
 	})
-	httpClient, err := jamf.NewHTTPClient(u.cfg.Insecure)
-	if err != nil {
-		return err
+	httpClient := u.opts.test.httpClient
+	if httpClient == nil {
+		if httpClient, err = jamf.NewHTTPClient(u.cfg.Insecure); err != nil {
+			return err
+		}
 	}
 	// A stale same-name file is deleted only once every byte of the new one
 	// is in S3 (a one-part file goes as a multipart upload too), just
@@ -101,9 +93,9 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	// file the listing did not show is treated the same way, in case the
 	// listing lagged. Right before the commit, a local file that changed
 	// since the run began is refused.
-	// On 11.5+ a same-name file is never deleted (Decide sends it through
-	// {id}/upload): the delete is for Jamf Pro before 11.5 only.
-	needDelete := facts.Classic && (plan.File == FileReplace || (obj != nil && obj.FileName == file.Name))
+	// Whether to delete is Decide's (step.DeleteStale): on 11.5+ a
+	// same-name file is never deleted.
+	needDelete := step.DeleteStale
 	var commitErr error
 	deleted := false // the old file is gone and the new one not yet committed
 	beforeCommit := func(ctx context.Context) error {
@@ -129,11 +121,11 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 		Bucket:       creds.BucketName,
 		Key:          creds.Path + file.Name,
 		Region:       creds.Region,
-		Endpoint:     u.opts.S3Endpoint,
+		Endpoint:     u.opts.test.s3Endpoint,
 		MemoryLimit:  s3upload.SoftMemoryLimit,
 		Credentials:  provider,
 		FilePath:     file.Path,
-		Hashes:       u.localDigests(facts.ServerMD5),
+		Hashes:       u.localDigests(step.ServerMD5),
 		HTTPClient:   httpClient,
 		MaxAttempts:  u.cfg.MaxTries,
 		PartSize:     u.cfg.UploadPartSize,
@@ -156,35 +148,16 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	}
 	file.add(res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
-	return u.verifyListing(ctx, facts.DupsBefore)
+	return u.verifyListing(ctx, step.DupsBefore)
 }
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
 // package object first. The file's digests are computed while it streams,
 // so no extra hashing pass precedes the upload.
-func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf.Package) (createdID string, err error) {
-	obj, file := facts.Object, u.local
-	id := ""
-	if obj != nil {
-		id = obj.ID
-	} else {
-		if !u.canRefresh() {
-			// No inventory refresh before 11.11 to let the server record
-			// its own digest: the object has to carry ours.
-			if _, err := file.hash(ctx, u.metaHashSet()); err != nil {
-				return "", err
-			}
-			pkg.HashType, pkg.HashValue = u.metaHash(file.sums)
-		}
-		var err error
-		if id, err = u.client.CreatePackage(ctx, pkg); err != nil {
-			if jamf.IsDuplicate(err) {
-				return "", u.awaitObject(ctx, pkg.Name, err)
-			}
-			return "", fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
-		}
-		createdID = id
-	}
+// id is the object's: the one found, or the one createObject made
+// (created), which a failed upload removes unless step.KeepCreated.
+func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created bool) (err error) {
+	file := u.local
 	// Noted once the object is there and before its file is touched: if
 	// this run stops half-way, the next one sends the file again, whatever
 	// replace_pkg says. Not before a create, which may still meet an object
@@ -195,16 +168,14 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 	// is wrong until the inventory refresh), so the run waits for the record
 	// to show the new file (settle).
 	if err := u.journal.noteFile(id, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-		return createdID, err
+		return err
 	}
-	if plan.WriteFileName {
-		revert, err := u.writeFileName(ctx, obj)
-		if err != nil {
-			return "", err
-		}
+	if step.RevertTo != nil {
+		// writeFileName pointed the object at this file's name: a failed
+		// upload points it back.
 		defer func() {
 			if err != nil {
-				err = revert(ctx, err)
+				err = u.pointBack(ctx, step.RevertTo, err)
 			}
 		}()
 	}
@@ -221,7 +192,7 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 		if hs != nil {
 			hs.Close()
 		}
-		hs = s3upload.NewHasher(u.localDigests(facts.ServerMD5))
+		hs = s3upload.NewHasher(u.localDigests(step.ServerMD5))
 		// At the file's end, before the request is finished, a file that
 		// changed since the run began breaks the request off.
 		return io.TeeReader(&eofCheck{r: p.Wrap(r), check: func() error { return file.check("during the upload") }}, hs)
@@ -233,28 +204,28 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 			err = changed
 		}
 		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", file.Name, err)
-		if createdID == "" {
-			return "", err
+		if !created {
+			return err
 		}
-		if facts.FileExisted {
+		if step.KeepCreated {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return "", fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
+			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if derr := u.client.DeletePackage(cleanup, id); derr != nil {
-			return "", fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
+			return fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
 		}
-		return "", err
+		return err
 	}
 	if hs != nil {
 		file.add(hs.Sums())
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
-	return createdID, nil
+	return nil
 }
 
 // writeFileName points the existing object obj at the local file's name
@@ -263,29 +234,33 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 // fileName first). It runs after every precondition passed, through the
 // metadata update, and changes nothing but the fileName. Until the upload
 // lands the object names a file the distribution point does not hold:
-// revert, for a failed upload, points it back at its old file; after a
+// pointBack, for a failed upload, points it back at its old file; after a
 // kill the journal entry (noted before) and the missing-file check make
 // any later run send the file again.
-func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) (revert func(context.Context, error) error, err error) {
+func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
 	file := u.local
 	if err := file.check("before the upload"); err != nil {
-		return nil, err
+		return err
 	}
 	want := *obj
 	want.FileName = file.Name
 	if err := u.updateOwned(ctx, &want, true); err != nil {
-		return nil, fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
+		return fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
 	}
 	u.log.Info().Str("id", obj.ID).Str("from", obj.FileName).Str("to", file.Name).Msg("package object's fileName written before the upload")
-	return func(ctx context.Context, cause error) error {
-		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		old := *obj
-		if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
-			return fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, file.Name, obj.FileName, rerr)
-		}
-		return fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
-	}, nil
+	return nil
+}
+
+// pointBack points obj at its old file again after a failed upload into
+// it, and says so in the error.
+func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, cause error) error {
+	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	old := *obj
+	if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
+		return fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, u.local.Name, obj.FileName, rerr)
+	}
+	return fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
 }
 
 // eofCheck wraps the bytes of an upload that cannot be checked before its
@@ -316,23 +291,23 @@ func (u *uploader) deleteStale(ctx context.Context) (deleted bool, err error) {
 	if err := u.client.DeleteJCDSFile(ctx, name); err != nil && !errors.Is(err, jamf.ErrNotFound) {
 		return false, fmt.Errorf("could not delete the stale JCDS file %q, so the new upload was abandoned and nothing was changed (committing it would create a duplicate): %w", name, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
-		files, err := u.client.JCDSFiles(ctx)
-		if err != nil {
-			return true, fmt.Errorf("confirm deletion of JCDS file %q: %w", name, err)
-		}
-		if !hasFile(files, name) {
-			u.log.Info().Str("file", name).Msg("deleted the stale JCDS file")
-			return true, nil
-		}
-		if time.Now().After(deadline) {
-			return true, fmt.Errorf("the JCDS still lists %q 60 s after it was deleted; the new upload was abandoned to avoid a duplicate. Run again later", name)
-		}
-		if err := jamf.Sleep(ctx, wait); err != nil {
-			return true, err
-		}
+	err = poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 5 * time.Second, Timeout: 60 * time.Second},
+		func(ctx context.Context) (poll.Tick, error) {
+			files, err := u.client.JCDSFiles(ctx)
+			if err != nil {
+				return poll.Tick{}, fmt.Errorf("confirm deletion of JCDS file %q: %w", name, err)
+			}
+			return poll.Tick{Done: !hasFile(files, name)}, nil
+		})
+	var timeout *poll.TimeoutError
+	switch {
+	case errors.As(err, &timeout):
+		return true, fmt.Errorf("the JCDS still lists %q 60 s after it was deleted; the new upload was abandoned to avoid a duplicate. Run again later", name)
+	case err != nil:
+		return true, err
 	}
+	u.log.Info().Str("file", name).Msg("deleted the stale JCDS file")
+	return true, nil
 }
 
 // lostFileError says, for a failure after the old file was deleted and
@@ -361,64 +336,67 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 	}
 	file := u.local
 	name := file.Name
-	start := time.Now()
-	deadline := start.Add(u.cfg.VerifyTimeout)
-	nextNote := start.Add(progressEvery)
-	var last string
-	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 10*time.Second) {
-		files, err := u.client.JCDSFiles(ctx)
-		if err != nil {
-			return fmt.Errorf("verify upload of %s: %w", name, err)
-		}
-		if dup := u.ownDuplicate(files, dupsBefore); dup != nil {
-			// Another upload of the same name committed first (the lock
-			// covers one Mac only): ours became Name_N.pkg.
-			return u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
-		}
-		last = "not listed yet"
-		for _, f := range files {
-			if f.FileName != name {
-				continue
+	w := u.newWait("waiting for the JCDS to list " + name)
+	var done error // what the poll ends with besides a match: a duplicate's outcome
+	err := poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: u.cfg.VerifyTimeout},
+		func(ctx context.Context) (poll.Tick, error) {
+			files, err := u.client.JCDSFiles(ctx)
+			if err != nil {
+				return poll.Tick{}, fmt.Errorf("verify upload of %s: %w", name, err)
 			}
-			switch {
-			case f.Length != file.Size:
-				last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, file.Size)
-			case f.MD5 != "" && file.sums.MD5 != "":
-				if !strings.EqualFold(f.MD5, file.sums.MD5) {
-					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
+			if dup := u.ownDuplicate(files, dupsBefore); dup != nil {
+				// Another upload of the same name committed first (the lock
+				// covers one Mac only): ours became Name_N.pkg.
+				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
+				return poll.Tick{Done: true}, nil
+			}
+			last := "not listed yet"
+			for _, f := range files {
+				if f.FileName != name {
 					continue
 				}
-				file.adoptSHA3(&f)
-				u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
-				return nil
-			case f.SHA3 != "" && file.sums.SHA3_512 != "":
-				if !strings.EqualFold(f.SHA3, file.sums.SHA3_512) {
-					last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
-					continue
+				switch {
+				case f.Length != file.Size:
+					last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, file.Size)
+				case f.MD5 != "" && file.sums.MD5 != "":
+					if !strings.EqualFold(f.MD5, file.sums.MD5) {
+						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
+						continue
+					}
+					file.adoptSHA3(&f)
+					u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
+					return poll.Tick{Done: true}, nil
+				case f.SHA3 != "" && file.sums.SHA3_512 != "":
+					if !strings.EqualFold(f.SHA3, file.sums.SHA3_512) {
+						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
+						continue
+					}
+					u.log.Info().Str("file", name).Msg("in the JCDS: size and SHA3-512 match")
+					return poll.Tick{Done: true}, nil
+				case f.SHA3 != "":
+					// The listing has only a digest this run did not compute.
+					if _, err := file.hash(ctx, s3upload.SHA3_512); err != nil {
+						return poll.Tick{}, err
+					}
+					last = "hashed the file to compare SHA3-512"
+				default:
+					last = "listed without a digest yet"
 				}
-				u.log.Info().Str("file", name).Msg("in the JCDS: size and SHA3-512 match")
-				return nil
-			case f.SHA3 != "":
-				// The listing has only a digest this run did not compute.
-				if _, err := file.hash(ctx, s3upload.SHA3_512); err != nil {
-					return err
-				}
-				last = "hashed the file to compare SHA3-512"
-			default:
-				last = "listed without a digest yet"
 			}
-		}
-		if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
-			last = fmt.Sprintf("not listed, but %s is: another upload of the same name ran at the same time", strings.Join(dups, ", "))
-		}
-		if !time.Now().Add(wait).Before(deadline) {
-			return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, last)
-		}
-		nextNote = u.note(nextNote, start, "waiting for the JCDS to list "+name+": "+last)
-		if err := jamf.Sleep(ctx, wait); err != nil {
-			return err
-		}
+			if dups := Duplicates(files, name); len(dups) > 0 && last == "not listed yet" {
+				last = fmt.Sprintf("not listed, but %s is: another upload of the same name ran at the same time", strings.Join(dups, ", "))
+			}
+			w.note(last)
+			return poll.Tick{Reason: last}, nil
+		})
+	var timeout *poll.TimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, timeout.Reason)
 	}
+	if err != nil {
+		return err
+	}
+	return done
 }
 
 // ownDuplicate finds a Name_N copy that appeared during this run with our

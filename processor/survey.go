@@ -17,6 +17,7 @@ import (
 func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error) {
 	cfg, file := u.cfg, u.local
 	facts := Facts{Object: obj, FileName: file.Name, LocalSize: file.Size, Classic: u.classic(),
+		CanRefresh: u.canRefresh(), Zipped: file.Zipped,
 		Unsettled: u.unsettled(obj), Failed: obj != nil && strings.EqualFold(obj.TransferStatus, "ERROR")}
 	if obj != nil {
 		u.log.Info().Str("id", obj.ID).Str("name", obj.Name).Msg("package object exists")
@@ -83,15 +84,9 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		}
 	}
 	if earlier := u.journal.load(listed, facts.JCDSFile); earlier != nil {
-		facts.Pending = earlier.Pending
+		facts.Pending, facts.Earlier = earlier.Pending, earlier
 	}
-	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
-	if !mayUpload {
-		return facts, nil
-	}
-	// Only unsettled: nothing to compare. A repair compares like a replace.
-	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && facts.Pending != PendingFile
-	if !keep && NeedsLocalHash(facts.JCDSFile, file.Size) && (!file.Zipped || !cfg.DryRun) {
+	if NeedsCompare(cfg, facts) && (!file.Zipped || !cfg.DryRun) {
 		// Compare by MD5 when the server lists one (several times faster
 		// than SHA3-512), and compute the metadata's digest in the same
 		// pass unless the server's own SHA3-512 can stand in for it.

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/rs/zerolog"
 
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/memnet"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/wanlink"
 )
 
@@ -105,6 +106,9 @@ type Options struct {
 
 	// Tests lower these to exercise the multi-GB copy path with small objects.
 	copyThreshold, copyPartSize int64
+
+	// network: served in memory (StartInMemory, memory.go).
+	network *memnet.Network
 }
 
 // S3Config points the simulator at a real S3 server (MinIO on loopback).
@@ -176,6 +180,8 @@ type Server struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	closeOnce  sync.Once
+
+	memoryServers []*http.Server // the in-memory S3 backend (memory.go)
 }
 
 // New builds a simulator and starts its S3 side (backend and proxy on their
@@ -392,6 +398,7 @@ func (s *Server) Close() {
 			s.backend.CloseClientConnections()
 			s.backend.Close()
 		}
+		s.closeMemory()
 	})
 }
 

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,8 +67,12 @@ func (s *Server) startS3(ctx context.Context) error {
 		s.rootKey = "SIMROOT" + strings.ToUpper(randHex(7))
 		s.rootSecret = randHex(20)
 		faker := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog()))
-		s.backend = httptest.NewServer(faker.Server())
-		s.backendURL = s.backend.URL
+		if s.opts.network != nil {
+			s.backendURL = s.memoryServe(memoryBackendHost, faker.Server())
+		} else {
+			s.backend = httptest.NewServer(faker.Server())
+			s.backendURL = s.backend.URL
+		}
 	} else {
 		c := s.opts.S3
 		if c.Endpoint == "" || c.AccessKey == "" || c.SecretKey == "" {
@@ -83,7 +86,7 @@ func (s *Server) startS3(ctx context.Context) error {
 		}
 	}
 	root := credentials.NewStaticCredentialsProvider(s.rootKey, s.rootSecret, "")
-	httpClient := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
+	httpClient := &http.Client{Transport: s.inMemory(&http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second})}
 	s.s3 = s3.New(s3.Options{
 		Region:                     Region,
 		BaseEndpoint:               aws.String(s.backendURL),
@@ -106,7 +109,7 @@ func (s *Server) startS3(ctx context.Context) error {
 			HTTPClient:   httpClient,
 		})
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := s.listenS3Proxy()
 	if err != nil {
 		return fmt.Errorf("listen for the S3 proxy: %w", err)
 	}

@@ -74,3 +74,55 @@ type addr string
 
 func (addr) Network() string  { return "memnet" }
 func (a addr) String() string { return string(a) }
+
+// Network is a set of in-memory listeners reached by host name, so one
+// client reaches several servers (a Jamf Pro and its S3 endpoint).
+type Network struct {
+	mu    sync.Mutex
+	hosts map[string]*Listener
+}
+
+// Listen returns a listener for host (a name without port); URLs then use
+// http://host. Call it inside the synctest bubble that serves on it.
+func (n *Network) Listen(host string) *Listener {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.hosts == nil {
+		n.hosts = map[string]*Listener{}
+	}
+	l := Listen(host)
+	n.hosts[host] = l
+	return l
+}
+
+// DialContext connects to the listener of addr's host.
+func (n *Network) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		host = address
+	}
+	n.mu.Lock()
+	l := n.hosts[host]
+	n.mu.Unlock()
+	if l == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errors.New("memnet: no listener for host " + host)}
+	}
+	return l.DialContext(ctx, network, address)
+}
+
+// Transport returns an HTTP transport that dials the network's listeners
+// by host. As with Listener.Transport, close its idle connections (or the
+// servers' connections) before the bubble ends.
+func (n *Network) Transport() *http.Transport {
+	return &http.Transport{DialContext: n.DialContext, ForceAttemptHTTP2: false}
+}
+
+// Close closes every listener.
+func (n *Network) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, l := range n.hosts {
+		_ = l.Close()
+	}
+	return nil
+}

@@ -48,3 +48,37 @@ func TestDialAfterClose(t *testing.T) {
 		}
 	})
 }
+
+// A Network routes each dial to the listener of its host: one client
+// reaches a Jamf Pro and its S3 endpoint, and an unknown host is an error.
+func TestNetworkRoutesByHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n Network
+		for _, host := range []string{"jamf.test", "s3.test"} {
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, host)
+			})}
+			l := n.Listen(host)
+			go func() { _ = srv.Serve(l) }()
+			defer srv.Close()
+		}
+		tr := n.Transport()
+		defer tr.CloseIdleConnections()
+		client := &http.Client{Transport: tr}
+		for _, host := range []string{"jamf.test", "s3.test"} {
+			resp, err := client.Get("http://" + host + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != host {
+				t.Errorf("GET http://%s/ answered by %q", host, body)
+			}
+		}
+		if _, err := client.Get("http://elsewhere.test/"); err == nil {
+			t.Error("a dial to an unknown host succeeded")
+		}
+		n.Close()
+	})
+}

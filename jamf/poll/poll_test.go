@@ -57,6 +57,8 @@ func TestUntilStops(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stop := errors.New("SIGTERM")
 		ctx, cancel := context.WithCancelCause(context.Background())
+		// Half a second off the looks' ticks: a stop at the instant of a
+		// look's timer would race it, on the fake clock too.
 		time.AfterFunc(4500*time.Millisecond, func() { cancel(stop) })
 		looks := 0
 		err := Until(ctx, Policy{Interval: time.Second}, func(context.Context) (Tick, error) { looks++; return Tick{}, nil })

@@ -1,0 +1,138 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+)
+
+// fakeJamf answers the few calls a step's test is about; any other call
+// panics (the embedded interface is nil), so a step that asks more than
+// its test expects fails loudly.
+type fakeJamf struct {
+	jamfAPI
+	refreshes []string // file names of the inventory refreshes asked for ("" all)
+}
+
+func (f *fakeJamf) RefreshInventory(_ context.Context, fileName string, _ jamf.Version) (bool, error) {
+	f.refreshes = append(f.refreshes, fileName)
+	return fileName != "", nil
+}
+
+// The recalculate step asks for one full refresh, after
+// recalculate_wait_time unless an earlier step waited it, and none when a
+// refresh already ran in the attempt or the server has none.
+func TestRecalculateStep(t *testing.T) {
+	tests := []struct {
+		name      string
+		version   string
+		sofar     did
+		refreshes int
+		waited    time.Duration
+		recalc    bool
+	}{
+		{"after a refresh: nothing more", "11.25.0", did{Refreshed: true, Waited: true}, 0, 0, true},
+		{"no refresh yet: one full refresh after the wait", "11.25.0", did{}, 1, 7 * time.Second, true},
+		{"the wait already waited", "11.25.0", did{Waited: true}, 1, 0, true},
+		{"before 11.11: no refresh to ask for", "11.10.0", did{}, 0, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				v, _ := jamf.ParseVersion(tt.version)
+				fake := &fakeJamf{}
+				u := &uploader{cfg: &Config{RecalculateWait: 7 * time.Second}, version: v, log: zerolog.Nop(), client: fake}
+				start := time.Now()
+				d, err := recalculate{}.apply(context.Background(), u, stepInput{sofar: tt.sofar})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(fake.refreshes) != tt.refreshes || (tt.refreshes == 1 && fake.refreshes[0] != "") {
+					t.Errorf("refreshes %q, want %d full", fake.refreshes, tt.refreshes)
+				}
+				if got := time.Since(start); got != tt.waited {
+					t.Errorf("waited %s, want %s", got, tt.waited)
+				}
+				if d.Recalc != tt.recalc {
+					t.Errorf("packages_recalculated %v, want %v", d.Recalc, tt.recalc)
+				}
+			})
+		})
+	}
+}
+
+// settleFake answers the settle step: each GET returns the next record
+// (the last repeats), and every call is noted in order.
+type settleFake struct {
+	fakeJamf
+	records []jamf.Package
+	gets    int
+	calls   []string
+}
+
+func (f *settleFake) EnsureFreshToken(context.Context) error { return nil }
+
+func (f *settleFake) RefreshInventory(ctx context.Context, fileName string, v jamf.Version) (bool, error) {
+	f.calls = append(f.calls, "refresh "+fileName)
+	return true, nil
+}
+
+func (f *settleFake) GetPackage(_ context.Context, id string) (*jamf.Package, error) {
+	f.calls = append(f.calls, "get "+id)
+	f.gets++
+	rec := f.records[min(f.gets, len(f.records))-1]
+	return &rec, nil
+}
+
+// The settle step refreshes and reads the record until it shows the sent
+// file READY with its size and digest; a size 0 after a refresh is a
+// NotLandedError, which the attempt answers with a new plan.
+func TestSettleStep(t *testing.T) {
+	blank := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY"}
+	ready := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY", Size: 100, SizeKnown: true, HashType: "SHA3_512", HashValue: "AA"}
+	zero := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY", SizeKnown: true}
+	tests := []struct {
+		name    string
+		records []jamf.Package
+		calls   string // in order: a refresh at most every 2 s (11.14+), a read on every poll tick
+		lost    bool
+	}{
+		{"ready at once", []jamf.Package{ready}, "refresh App.pkg, get 7", false},
+		{"blank until processed", []jamf.Package{blank, blank, blank, ready}, "refresh App.pkg, get 7, get 7, get 7, refresh App.pkg, get 7", false},
+		{"size 0 after a refresh: never landed", []jamf.Package{zero}, "refresh App.pkg, get 7", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				v, _ := jamf.ParseVersion("11.25.0")
+				fake := &settleFake{records: tt.records}
+				u := &uploader{cfg: &Config{VerifyTimeout: time.Minute}, version: v, log: zerolog.Nop(), client: fake,
+					local: &local{PkgFile: &PkgFile{Name: "App.pkg", Size: 100}}, journal: &journal{}}
+				u.local.sums.SHA3_512 = "aa"
+				step := Decide(&Config{}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2, CanRefresh: true}).Steps
+				st, ok := step[len(step)-1].(settle)
+				if !ok {
+					t.Fatalf("last step %T, want settle", step[len(step)-1])
+				}
+				d, err := st.apply(context.Background(), u, stepInput{sofar: did{ID: "7"}})
+				var lost *NotLandedError
+				if errors.As(err, &lost) != tt.lost || (!tt.lost && err != nil) {
+					t.Fatalf("err = %v, want lost %v", err, tt.lost)
+				}
+				if got := strings.Join(fake.calls, ", "); got != tt.calls {
+					t.Errorf("calls %q, want %q", got, tt.calls)
+				}
+				if !tt.lost && (!d.Verified || !d.Refreshed || !d.PerFile) {
+					t.Errorf("did %+v, want verified after a per-file refresh", d)
+				}
+			})
+		})
+	}
+}
