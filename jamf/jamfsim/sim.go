@@ -29,7 +29,11 @@ type Options struct {
 	Username, Password     string // default admin/password: an account with every privilege
 	ClientID, ClientSecret string // default "client-id"/"client-secret": an API client with every privilege
 
-	TokenTTL       time.Duration // bearer token lifetime; default 30m
+	// TokenTTL is the bearer token lifetime of both kinds when set.
+	// Default: 60 s for an API client's (OAuth) token, the lifetime users
+	// report as the API client default (grahampugh/jamf-upload#297), and
+	// 30 min for a basic-auth token.
+	TokenTTL       time.Duration
 	CredentialsTTL time.Duration // JCDS upload credentials lifetime; default 1h
 
 	S3 *S3Config // nil => in-process gofakes3 on its own 127.0.0.1 listener
@@ -66,10 +70,29 @@ type Options struct {
 	// Without it such a refresh changes nothing.
 	NoRefreshFlip bool
 
-	// ProcessingDelay is added before an upload is processed (a JCDS move
-	// out of tmp/, or a v1 {id}/upload into the distribution point), on
-	// top of the hashing and copying that already scale with size.
+	// ProcessingTime is how long the service takes to process an upload of
+	// size bytes (a JCDS move out of tmp/, or a v1 {id}/upload into the
+	// distribution point), on top of the simulator's own hashing and
+	// copying. Default DefaultProcessingTime (jamf-upload#399's pace); set
+	// it so that a small file stands in for a large one.
+	ProcessingTime func(size int64) time.Duration
+	// ProcessingDelay, when positive, is the processing time of every
+	// upload whatever its size (ProcessingTime wins when both are set);
+	// negative: no processing time beyond hashing and copying.
 	ProcessingDelay time.Duration
+	// FirstRefreshTime and LaterRefreshTime are how long an inventory
+	// refresh takes to answer: a file's first on a node since its last
+	// upload (and any full refresh), and later ones. Default 4 s and
+	// 200 ms (terraform-provider-jamfplatform helpers.go); negative: at
+	// once, for tests of other behaviour.
+	FirstRefreshTime, LaterRefreshTime time.Duration
+	// TimeScale divides every simulated duration: cluster lag, processing,
+	// refresh durations, the full-refresh rate limit, token and upload
+	// credential lifetimes and fault latencies (default 1: real time). It
+	// is for the demo, scripts and wall-clock tests; in-process tests in a
+	// testing/synctest bubble keep 1 and run the real durations on the
+	// bubble's fake clock.
+	TimeScale float64
 	// FullRefreshInterval is the rate limit of a full inventory refresh
 	// (default 15s, the schema's "once every 15 seconds"; negative: none).
 	FullRefreshInterval time.Duration
@@ -129,6 +152,8 @@ type Server struct {
 	srv     *http.Server
 	url     string
 
+	oauthTTL, basicTTL time.Duration // token lifetimes, scaled
+
 	mu              sync.Mutex
 	accounts        map[string]*account // by username
 	clients         map[string]*account // by client id
@@ -155,7 +180,12 @@ type Server struct {
 	lastFullRefresh time.Time
 	failProcessing  int
 	contract        *contractChecker
-	invHist         []invVersion          // per-node inventory views (cluster.go)
+	inv             []map[string]File     // per-node inventory views (cluster.go)
+	invDB           map[string]File       // the newest view any node wrote
+	refreshed       map[nodeFile]bool     // file names a node has refreshed since their last upload
+	failMarks       map[nodeFile]bool     // fail-upload marks, per node, until its next refresh of the file
+	committed       map[string]time.Time  // JCDS uploads by tmp/ key: when the commit answered
+	corrupt         map[string]bool       // request paths a "corrupt" fault marked
 	uploads         map[string]*pkgUpload // by file name: uploads the service has taken, until a refresh reports them
 	lost            map[string]bool       // request paths a "never-lands" fault marked
 
@@ -229,11 +259,35 @@ func New(opts Options) (*Server, error) {
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = "client-secret"
 	}
-	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = 30 * time.Minute
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	oauthTTL, basicTTL := DefaultOAuthTokenTTL, DefaultBasicTokenTTL
+	if opts.TokenTTL > 0 {
+		oauthTTL, basicTTL = opts.TokenTTL, opts.TokenTTL
 	}
 	if opts.CredentialsTTL <= 0 {
 		opts.CredentialsTTL = time.Hour
+	}
+	// Every simulated duration is kept divided by the time scale; the
+	// simulator's own machinery (ProcessInterval, ListWait) is not.
+	sc := func(d time.Duration) time.Duration { return scaleDuration(d, opts.TimeScale) }
+	opts.ClusterLag = sc(opts.ClusterLag)
+	opts.FullRefreshInterval = sc(opts.FullRefreshInterval)
+	opts.CredentialsTTL = sc(opts.CredentialsTTL)
+	opts.ProcessingDelay = sc(opts.ProcessingDelay)
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&opts.FirstRefreshTime, FirstRefreshTime}, {&opts.LaterRefreshTime, LaterRefreshTime}} {
+		switch {
+		case *d.p == 0:
+			*d.p = sc(d.def)
+		case *d.p < 0:
+			*d.p = 0
+		default:
+			*d.p = sc(*d.p)
+		}
 	}
 	if opts.ProcessInterval <= 0 {
 		opts.ProcessInterval = 500 * time.Millisecond
@@ -249,6 +303,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:        opts,
+		oauthTTL:    sc(oauthTTL),
+		basicTTL:    sc(basicTTL),
 		log:         opts.Logger,
 		version:     v,
 		cdpVer:      cdp,
@@ -268,6 +324,11 @@ func New(opts Options) (*Server, error) {
 		creds:       map[string]*issuedCreds{},
 		uploads:     map[string]*pkgUpload{},
 		lost:        map[string]bool{},
+		corrupt:     map[string]bool{},
+		inv:         make([]map[string]File, opts.ClusterNodes),
+		refreshed:   map[nodeFile]bool{},
+		failMarks:   map[nodeFile]bool{},
+		committed:   map[string]time.Time{},
 		procSem:     make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
