@@ -243,12 +243,18 @@ func TestNeverLandsFault(t *testing.T) {
 		waitFor(t, func() bool { return c.uploadDone("L.pkg") })
 	}
 	send([]byte("new file"))
-	if p := c.pkg("1"); p["size"] != "8" || p["cloudTransferStatus"] != "READY" {
-		t.Errorf("never landed, before a refresh: %v", p)
+	before := c.pkg("1")
+	if before["size"] != "8" || before["cloudTransferStatus"] != "READY" {
+		t.Errorf("never landed, before a refresh: %v", before)
 	}
+	_, newHash := sums([]byte("new file"))
 	c.refresh("L.pkg")
-	if p := c.pkg("1"); p["size"] != "0" || p["cloudTransferStatus"] != "" || fileNamed(c.files(), "L.pkg") != nil {
-		t.Errorf("never landed, after a refresh: %v", p)
+	// As terraform-provider-jamfplatform's classifyPollTick sees a failed
+	// upload: in the same record the hash moved away from the one before
+	// the upload (and is not ours), and size reads "0".
+	if p := c.pkg("1"); p["size"] != "0" || p["cloudTransferStatus"] != "" || fileNamed(c.files(), "L.pkg") != nil ||
+		p["hashValue"] == before["hashValue"] || p["hashValue"] == newHash || p["hashValue"] != emptyFile.SHA3 {
+		t.Errorf("never landed, after a refresh: %v (before: %v)", p, before["hashValue"])
 	}
 	send([]byte("new file, again"))
 	c.refresh("L.pkg")
