@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -146,6 +147,9 @@ func TestInventoryPerNode(t *testing.T) {
 		t.Errorf("node 1 inventory after the lag, without a refresh of its own: %d files", n)
 	}
 	st = c.sim.State()
+	if got, want := st.NotServedBy("N.pkg", 4, st.Files[0].SHA3), []string{CookieJproIngress + "=" + nodeCookieValue(1)}; !slices.Equal(got, want) {
+		t.Errorf("NotServedBy after node 0's refresh: %v, want %v", got, want)
+	}
 	if len(st.Nodes) != 2 || len(st.Nodes[0].Inventory) != 1 || len(st.Nodes[1].Inventory) != 0 ||
 		st.Nodes[0].Packages[0]["cloudTransferStatus"] != "READY" || st.Nodes[1].Packages[0]["cloudTransferStatus"] != "" ||
 		st.Nodes[1].Packages[0]["size"] != nil {
@@ -160,6 +164,12 @@ func TestInventoryPerNode(t *testing.T) {
 	}
 	if n := nodeFiles(1); n != 1 {
 		t.Errorf("node 1 inventory after its refresh: %d files", n)
+	}
+	if got := c.sim.State().NotServedBy("N.pkg", 4, st.Files[0].SHA3); len(got) != 0 {
+		t.Errorf("NotServedBy after both refreshes: %v", got)
+	}
+	if got := c.sim.State().NotServedBy("N.pkg", 5, st.Files[0].SHA3); len(got) != 2 {
+		t.Errorf("NotServedBy with another size: %v, want both nodes", got)
 	}
 	// /_sim/state over HTTP names the cookie that pins each node and shows
 	// each node's record.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -502,6 +503,29 @@ type NodeState struct {
 	Cookie    string           `json:"cookie"` // NAME=VALUE that pins a client to this node
 	Packages  []map[string]any `json:"packages"`
 	Inventory []string         `json:"inventory"`
+}
+
+// NotServedBy lists the cookies of the nodes whose record of the package
+// with that file name is not READY with that size and SHA3-512 (hashType
+// SHA3_512), in node order; an empty list means every node serves it. A
+// node that does not show the package at all is listed too.
+func (st State) NotServedBy(fileName string, size int64, sha3 string) []string {
+	var out []string
+	for _, n := range st.Nodes {
+		ok := false
+		for _, p := range n.Packages {
+			if p["fileName"] != fileName {
+				continue
+			}
+			ok = p["cloudTransferStatus"] == "READY" && p["size"] == strconv.FormatInt(size, 10) &&
+				p["hashType"] == "SHA3_512" && p["hashValue"] == sha3
+			break
+		}
+		if !ok {
+			out = append(out, n.Cookie)
+		}
+	}
+	return out
 }
 
 // File is a file in the JCDS distribution point.
