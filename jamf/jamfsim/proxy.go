@@ -24,7 +24,7 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			// The client signed its own Host; MinIO checks the signature.
 			pr.Out.Host = pr.In.Host
 		},
-		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second, DisableCompression: true},
+		Transport: &http.Transport{Proxy: nil, DialContext: s.DialContext, MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second, DisableCompression: true},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Warn().Err(err).Str("path", r.URL.Path).Msg("S3 backend")
 			writeS3Error(w, http.StatusBadGateway, "InternalError", "backend unavailable")

@@ -39,6 +39,14 @@ type Options struct {
 
 	S3 *S3Config // nil => in-process gofakes3 on its own 127.0.0.1 listener
 
+	// InMemory serves the Jamf Pro API, the S3 proxy and the in-process S3
+	// on an in-memory network (net.Pipe connections) instead of loopback
+	// sockets: clients reach URL and S3Endpoint through HTTPClient or
+	// DialContext. With it, a test can run the simulator and its client
+	// inside a testing/synctest bubble, where the simulated durations pass
+	// on the fake clock. Not with S3 (MinIO) or WAN.
+	InMemory bool
+
 	// NoJCDS makes the instance one without a cloud distribution point:
 	// JCDS endpoints answer 500 before 11.25.2, then 404 "JCDS Settings
 	// record not found" with "id": null.
@@ -154,6 +162,8 @@ type Server struct {
 	url     string
 
 	oauthTTL, basicTTL time.Duration // token lifetimes, scaled
+	mem                *memNetwork   // Options.InMemory
+	backendSrv         *http.Server  // the in-process S3 on the in-memory network
 
 	mu              sync.Mutex
 	accounts        map[string]*account // by username
@@ -243,6 +253,9 @@ func New(opts Options) (*Server, error) {
 		opts.FullRefreshInterval = 15 * time.Second
 	case opts.FullRefreshInterval < 0:
 		opts.FullRefreshInterval = 0
+	}
+	if opts.InMemory && (opts.S3 != nil || opts.WAN.Enabled()) {
+		return nil, errors.New("in-memory simulator: not with an external S3 or a WAN path")
 	}
 	cdp, err := parseVersion(opts.CDPRefreshSince)
 	if err != nil {
@@ -334,6 +347,9 @@ func New(opts Options) (*Server, error) {
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
 	}
+	if opts.InMemory {
+		s.mem = newMemNetwork()
+	}
 	if opts.Contract != nil {
 		cc, err := newContractChecker(v, opts.Contract)
 		if err != nil {
@@ -371,9 +387,19 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("start jamfsim: %v", err)
 	}
+	tb.Cleanup(s.Close)
+	if s.mem != nil {
+		l := s.mem.listen("jamf")
+		s.mu.Lock()
+		s.srv = &http.Server{Handler: s.handler}
+		s.url = "http://" + l.Addr().String()
+		srv := s.srv
+		s.mu.Unlock()
+		go func() { _ = srv.Serve(l) }()
+		return s
+	}
 	s.httpSrv = httptest.NewServer(s.handler)
 	s.url = s.httpSrv.URL
-	tb.Cleanup(s.Close)
 	return s
 }
 
@@ -453,6 +479,9 @@ func (s *Server) Close() {
 		if s.backend != nil {
 			s.backend.CloseClientConnections()
 			s.backend.Close()
+		}
+		if s.backendSrv != nil {
+			_ = s.backendSrv.Close()
 		}
 	})
 }

@@ -68,8 +68,15 @@ func (s *Server) startS3(ctx context.Context) error {
 		s.rootKey = "SIMROOT" + strings.ToUpper(randHex(7))
 		s.rootSecret = randHex(20)
 		faker := gofakes3.New(s3mem.New(), gofakes3.WithLogger(gofakes3.DiscardLog()))
-		s.backend = httptest.NewServer(faker.Server())
-		s.backendURL = s.backend.URL
+		if s.mem != nil {
+			l := s.mem.listen("s3-backend")
+			s.backendSrv = &http.Server{Handler: faker.Server()}
+			go func() { _ = s.backendSrv.Serve(l) }()
+			s.backendURL = "http://" + l.Addr().String()
+		} else {
+			s.backend = httptest.NewServer(faker.Server())
+			s.backendURL = s.backend.URL
+		}
 	} else {
 		c := s.opts.S3
 		if c.Endpoint == "" || c.AccessKey == "" || c.SecretKey == "" {
@@ -83,7 +90,7 @@ func (s *Server) startS3(ctx context.Context) error {
 		}
 	}
 	root := credentials.NewStaticCredentialsProvider(s.rootKey, s.rootSecret, "")
-	httpClient := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
+	httpClient := &http.Client{Transport: &http.Transport{Proxy: nil, DialContext: s.DialContext, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
 	s.s3 = s3.New(s3.Options{
 		Region:                     Region,
 		BaseEndpoint:               aws.String(s.backendURL),
@@ -106,9 +113,14 @@ func (s *Server) startS3(ctx context.Context) error {
 			HTTPClient:   httpClient,
 		})
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the S3 proxy: %w", err)
+	var l net.Listener
+	if s.mem != nil {
+		l = s.mem.listen("s3")
+	} else {
+		var err error
+		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return fmt.Errorf("listen for the S3 proxy: %w", err)
+		}
 	}
 	s.proxyURL = "http://" + l.Addr().String()
 	s.proxy = &http.Server{Handler: s.s3ProxyHandler(), ReadHeaderTimeout: 30 * time.Second}
