@@ -28,7 +28,12 @@
 //
 // Time: every simulated duration is waited with plain time calls
 // (time.Now, timers), so a test whose simulator runs inside a
-// testing/synctest bubble gets them on the bubble's fake clock.
+// testing/synctest bubble gets them on the bubble's fake clock. For that
+// the simulator and its client must not wait on sockets: Options.InMemory
+// serves the Jamf Pro API, the S3 proxy and the in-process S3 on an
+// in-memory network (net.Pipe), reached through Server.HTTPClient or
+// Server.DialContext; minutes of lag, processing and 60 s tokens then pass
+// in milliseconds (TestInMemoryRealPaceOnFakeClock).
 // Options.TimeScale (-time-scale) divides every simulated duration (cluster
 // lag, processing, refresh times, the full-refresh rate limit, token and
 // upload-credential lifetimes, fault latencies) for the demo, scripts and
