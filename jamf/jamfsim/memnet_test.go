@@ -20,7 +20,10 @@ import (
 func TestInMemoryRealPaceOnFakeClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		processing := DefaultProcessingTime(10 << 30)
-		sim := Start(t, Options{InMemory: true, ProcessingTime: func(int64) time.Duration { return processing }})
+		// ProcessInterval: the refreshes process what is due; the background
+		// pass need not run 1800 times in the quarter hour.
+		sim := Start(t, Options{InMemory: true, ProcessInterval: 10 * time.Second,
+			ProcessingTime: func(int64) time.Duration { return processing }})
 		if !strings.HasSuffix(sim.URL(), ".jamfsim.mem:80") {
 			t.Fatalf("URL %s is not on the in-memory network", sim.URL())
 		}

@@ -79,7 +79,7 @@ func TestProcessingTimeStandsInForSize(t *testing.T) {
 // divides both.
 func TestRefreshTimes(t *testing.T) {
 	t.Parallel()    // waits out real delays
-	const scale = 4 // first 1 s, later 50 ms
+	const scale = 8 // first 500 ms, later 25 ms
 	c := newTC(t, Options{ClusterNodes: 2, TimeScale: scale, FirstRefreshTime: FirstRefreshTime, LaterRefreshTime: LaterRefreshTime,
 		ListWait: 100 * time.Millisecond, ProcessingDelay: -1})
 	c.client = &http.Client{}
@@ -134,11 +134,11 @@ func TestTokenLifetimes(t *testing.T) {
 	}{
 		{"default", Options{}, 60 * time.Second, 30 * time.Minute},
 		{"TokenTTL", Options{TokenTTL: 10 * time.Minute}, 10 * time.Minute, 10 * time.Minute},
-		{"TimeScale 60", Options{TimeScale: 60}, time.Second, 30 * time.Second},
+		{"TimeScale 120", Options{TimeScale: 120}, time.Second / 2, 15 * time.Second},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newTC(t, tt.opts)
-			if _, in := oauth(c); in != int(tt.oauth/time.Second) {
+			if _, in := oauth(c); in != int((tt.oauth+time.Second-1)/time.Second) {
 				t.Errorf("oauth expires_in %d, want %v", in, tt.oauth)
 			}
 			r := c.do("POST", "/api/v1/auth/token", nil, map[string]string{"Authorization": basic("admin", "password")})
@@ -150,13 +150,13 @@ func TestTokenLifetimes(t *testing.T) {
 			}
 		})
 	}
-	// The scaled OAuth token is refused once its second is over.
-	c := newTC(t, Options{TimeScale: 60})
+	// The scaled OAuth token is refused once its half second is over.
+	c := newTC(t, Options{TimeScale: 120})
 	c.token, _ = oauth(c)
 	if r := c.do("GET", "/api/v1/jamf-pro-version", nil, nil); r.status != 200 {
 		t.Fatalf("fresh token: %d", r.status)
 	}
-	time.Sleep(time.Second + 100*time.Millisecond)
+	time.Sleep(600 * time.Millisecond)
 	if r := c.do("GET", "/api/v1/jamf-pro-version", nil, nil); r.status != 401 {
 		t.Errorf("a 60 s token after 61 scaled seconds: %d", r.status)
 	}
