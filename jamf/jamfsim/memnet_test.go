@@ -18,6 +18,7 @@ import (
 // refresh and 200 ms for later ones, 60 s API client tokens, a minute of
 // cluster lag, and a refresh that stays on its pod.
 func TestInMemoryRealPaceOnFakeClock(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		processing := DefaultProcessingTime(10 << 30)
 		// ProcessInterval: the refreshes process what is due; the background

@@ -15,6 +15,7 @@ import (
 // Premium (4 pods) is -cluster-nodes 4; with a cookie the probe stays on
 // its pod.
 func TestHealthCheckFindsEveryPod(t *testing.T) {
+	t.Parallel()
 	for _, nodes := range []int{2, 4} {
 		c := newTC(t, Options{ClusterNodes: nodes})
 		noJar := &http.Client{}
@@ -53,6 +54,7 @@ func TestHealthCheckFindsEveryPod(t *testing.T) {
 // SHA3-512 is neither ours nor the previous one (classifyPollTick's
 // corruption), on v1 {id}/upload and on a JCDS commit.
 func TestCorruptFault(t *testing.T) {
+	t.Parallel()
 	c := newTC(t, Options{ClusterNodes: 1, ListWait: 100 * time.Millisecond})
 	c.sim.AddFile("C.pkg", []byte("old bytes"))
 	c.login()
@@ -99,6 +101,7 @@ func TestCorruptFault(t *testing.T) {
 // a refresh shows our file without a second send. Without a status the
 // real 201 comes late.
 func TestUploadAnswersAfterLanding(t *testing.T) {
+	t.Parallel()
 	c := newTC(t, Options{ClusterNodes: 1, TimeScale: 600, ListWait: 100 * time.Millisecond})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("G", "G.pkg", "-1", "SHA_512")); r.status != 201 {
@@ -144,6 +147,7 @@ func TestUploadAnswersAfterLanding(t *testing.T) {
 // until that node's next refresh of it; 404 for an unknown file; absent
 // before 11.25.2.
 func TestFailUpload(t *testing.T) {
+	t.Parallel()
 	old := newTC(t, Options{JamfVersion: "11.25.0", ClusterNodes: 1})
 	old.login()
 	if r := old.do("POST", "/api/v1/cloud-distribution-point/fail-upload/1?file-name=F.pkg&type=PACKAGE", nil, nil); r.status != 404 {

@@ -10,6 +10,7 @@ import (
 // The default processing time grows with the size at jamf-upload#399's
 // pace: 10.85 GB in about 15 minutes.
 func TestDefaultProcessingTime(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		size     int64
 		min, max time.Duration
@@ -116,6 +117,7 @@ func TestRefreshTimes(t *testing.T) {
 // basic-auth token 30 minutes; TokenTTL sets both; the time scale divides
 // them.
 func TestTokenLifetimes(t *testing.T) {
+	t.Parallel()
 	oauth := func(c *tc) (string, int) {
 		t.Helper()
 		r := c.do("POST", "/api/v1/oauth/token", strings.NewReader("grant_type=client_credentials&client_id=client-id&client_secret=client-secret"),
@@ -164,6 +166,7 @@ func TestTokenLifetimes(t *testing.T) {
 
 // The time scale divides the cluster lag and the full-refresh rate limit.
 func TestTimeScaleDividesLagAndRateLimit(t *testing.T) {
+	t.Parallel()
 	s, err := New(Options{TimeScale: 100, NoContract: true})
 	if err != nil {
 		t.Fatal(err)
