@@ -77,7 +77,7 @@ func run(args []string) error {
 		faults       listFlag
 	)
 	fs.Var(&categories, "category", "pre-create a category (repeatable)")
-	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [body=TEXT] [s3]'; STATUS may be never-lands (repeatable)")
+	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [landed] [body=TEXT] [s3]'; STATUS may be never-lands or corrupt; landed answers after the bytes land (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
