@@ -143,20 +143,7 @@ const rigScale = time.Minute / fastLag
 // rigPace gives the simulator's refresh and processing times at the rigs'
 // scale, where the test does not set them: the same ratio to the lag as on
 // Jamf Cloud (4 s for a file's first refresh, 200 ms later, 12 MB/s).
-func rigPace(opts *jamfsim.Options) {
-	if opts.TimeScale != 0 {
-		return
-	}
-	if opts.FirstRefreshTime == 0 {
-		opts.FirstRefreshTime = jamfsim.FirstRefreshTime / rigScale
-	}
-	if opts.LaterRefreshTime == 0 {
-		opts.LaterRefreshTime = jamfsim.LaterRefreshTime / rigScale
-	}
-	if opts.ProcessingTime == nil && opts.ProcessingDelay == 0 {
-		opts.ProcessingTime = func(size int64) time.Duration { return jamfsim.DefaultProcessingTime(size) / rigScale }
-	}
-}
+func rigPace(opts *jamfsim.Options) { opts.AtPace(float64(rigScale)) }
 
 // baseEnv is a recipe's environment with credentials for the simulator.
 func (r *rig) baseEnv(pkgPath string) plistio.Env {

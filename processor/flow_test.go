@@ -52,18 +52,7 @@ func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
 	}
 	// Refreshes and processing at a twelfth of Jamf Cloud's pace (the
 	// end-to-end rigs' scale), where a row does not set them.
-	const scale = 12
-	if opts.TimeScale == 0 {
-		if opts.FirstRefreshTime == 0 {
-			opts.FirstRefreshTime = jamfsim.FirstRefreshTime / scale
-		}
-		if opts.LaterRefreshTime == 0 {
-			opts.LaterRefreshTime = jamfsim.LaterRefreshTime / scale
-		}
-		if opts.ProcessingTime == nil && opts.ProcessingDelay == 0 {
-			opts.ProcessingTime = func(size int64) time.Duration { return jamfsim.DefaultProcessingTime(size) / scale }
-		}
-	}
+	opts.AtPace(12)
 	return &flowRig{t: t, sim: jamfsim.Start(t, opts), cache: filepath.Join(t.TempDir(), "cache", "tokens")}
 }
 

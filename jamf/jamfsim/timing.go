@@ -57,6 +57,26 @@ const (
 	LaterRefreshTime = 200 * time.Millisecond
 )
 
+// AtPace sets, where opts leaves them unset, the service's refresh and
+// processing times to Jamf Cloud's divided by scale. It is for test rigs
+// that already give their other durations (cluster lag, fault latencies)
+// at that scale in wall-clock time; Options.TimeScale instead divides
+// every duration, the given ones too. With TimeScale set it does nothing.
+func (o *Options) AtPace(scale float64) {
+	if o.TimeScale != 0 || scale <= 0 {
+		return
+	}
+	if o.FirstRefreshTime == 0 {
+		o.FirstRefreshTime = scaleDuration(FirstRefreshTime, scale)
+	}
+	if o.LaterRefreshTime == 0 {
+		o.LaterRefreshTime = scaleDuration(LaterRefreshTime, scale)
+	}
+	if o.ProcessingTime == nil && o.ProcessingDelay == 0 {
+		o.ProcessingTime = func(size int64) time.Duration { return scaleDuration(DefaultProcessingTime(size), scale) }
+	}
+}
+
 func scaleDuration(d time.Duration, scale float64) time.Duration {
 	if d <= 0 || scale == 1 || scale <= 0 {
 		return d

@@ -179,3 +179,24 @@ func TestTimeScaleDividesLagAndRateLimit(t *testing.T) {
 			s.opts.ClusterLag, s.opts.FullRefreshInterval, s.opts.CredentialsTTL, s.opts.FirstRefreshTime, s.processingTime(12_000_000))
 	}
 }
+
+// AtPace fills in only what a rig leaves unset, and nothing with a
+// TimeScale.
+func TestAtPace(t *testing.T) {
+	t.Parallel()
+	var o Options
+	o.AtPace(12)
+	if o.FirstRefreshTime != FirstRefreshTime/12 || o.LaterRefreshTime != LaterRefreshTime/12 || o.ProcessingTime(12_000_000) != time.Second/12 {
+		t.Errorf("AtPace(12): first %v, later %v", o.FirstRefreshTime, o.LaterRefreshTime)
+	}
+	set := Options{FirstRefreshTime: time.Second, ProcessingDelay: time.Minute}
+	set.AtPace(12)
+	if set.FirstRefreshTime != time.Second || set.ProcessingTime != nil || set.LaterRefreshTime != LaterRefreshTime/12 {
+		t.Errorf("AtPace overrode what was set: %+v", set)
+	}
+	scaled := Options{TimeScale: 5}
+	scaled.AtPace(12)
+	if scaled.FirstRefreshTime != 0 || scaled.ProcessingTime != nil {
+		t.Errorf("AtPace with a TimeScale: %+v", scaled)
+	}
+}
