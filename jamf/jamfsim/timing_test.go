@@ -3,6 +3,7 @@ package jamfsim
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -40,9 +41,17 @@ func TestProcessingTimeStandsInForSize(t *testing.T) {
 	t.Parallel() // waits out real delays
 	const scale = 600
 	tenGiB := DefaultProcessingTime(10 << 30) // about 15 minutes
-	var asked []int64
+	var (
+		mu    sync.Mutex
+		asked []int64
+	)
 	c := newTC(t, Options{ClusterNodes: 1, TimeScale: scale, ListWait: 100 * time.Millisecond,
-		ProcessingTime: func(size int64) time.Duration { asked = append(asked, size); return tenGiB }})
+		ProcessingTime: func(size int64) time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, size)
+			return tenGiB
+		}})
 	c.login()
 	if r := c.jsonBody("POST", "/api/v1/packages", v1Body("Big", "Big.pkg", "-1", "SHA_512")); r.status != 201 {
 		t.Fatalf("create: %d %s", r.status, r.body)
@@ -67,8 +76,8 @@ func TestProcessingTimeStandsInForSize(t *testing.T) {
 	if p := c.pkg("1"); p["cloudTransferStatus"] != "READY" || p["hashValue"] != sha3hex || p["size"] != "20" {
 		t.Errorf("refresh after processing: %v", p)
 	}
-	c.sim.mu.Lock()
-	defer c.sim.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if len(asked) == 0 || asked[0] != int64(len(data)) {
 		t.Errorf("ProcessingTime asked for sizes %v, want %d", asked, len(data))
 	}
