@@ -42,9 +42,9 @@
 //
 // The standalone program (jamf/cmd/jamfsim) prints JSS_URL=… and
 // AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state:
-// "packages" shows each package as GET /api/v1/packages/{id} shows it once
-// the cluster has caught up (the database's records and inventory),
-// "nodes" what each node answers now (its packages, its inventory, and
+// "packages" shows each package as the database holds it (object writes,
+// and the newest values any node's refresh wrote: a node shows them only
+// after a refresh of its own), "nodes" what each node answers now (its packages, its inventory, and
 // the cookie that pins a client to it), so a test can assert that every
 // pod serves the record READY with the file's size and hash. Flags
 // -cluster-nodes, -cluster-lag, -balance-cookie, -no-refresh-flip,

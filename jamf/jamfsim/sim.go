@@ -507,10 +507,11 @@ type Counts struct {
 }
 
 // State is a snapshot for assertions (also served as JSON at /_sim/state).
-// Packages are the database's records, as every node sees them once the
-// cluster has caught up; Views (JSON "packages") shows each as
-// GET /api/v1/packages/{id} would once every node has caught up (the
-// database's records and inventory). Nodes shows what each node serves now.
+// Packages are the database's records: object writes, and the newest
+// values any node's refresh wrote (a refresh reaches only its own node, so
+// no node may show them yet); Views (JSON "packages") shows each as
+// GET /api/v1/packages/{id} would with the database's records and
+// inventory. Nodes shows what each node serves now (NotServedBy).
 type State struct {
 	Version    string           `json:"version"`
 	Packages   []Package        `json:"-"`
