@@ -43,6 +43,7 @@ func newMinioRig(t *testing.T, opts jamfsim.Options) (*rig, *miniotest.Server) {
 	if opts.ClusterLag == 0 {
 		opts.ClusterLag = fastLag // see newRig
 	}
+	rigPace(&opts)
 	sim := jamfsim.Start(t, opts)
 	return &rig{t: t, sim: sim, home: t.TempDir()}, m
 }

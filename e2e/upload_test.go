@@ -82,10 +82,14 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
 	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
+	// A refresh reaches only its own pod: the upload counts as delivered
+	// when every pod serves it READY, so every pod is refreshed before the
+	// nightly run, which may land on either.
 	r := newRig(t, fakeS3, jamfsim.Options{ClusterLag: time.Second})
 	path, _ := makePkg(t, "Zoom.pkg", 1<<20)
 	env := r.baseEnv(path)
 	r.mustSucceed(env)
+	refreshEveryPod(t, r.sim, "Zoom.pkg")
 	time.Sleep(1500 * time.Millisecond)
 	r.sim.ResetCalls()
 

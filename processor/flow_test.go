@@ -425,7 +425,7 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			synctest.Test(t, func(t *testing.T) {
-				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, ClusterLag: 4 * time.Second, JamfVersion: tt.version})
+				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, JamfVersion: tt.version})
 				path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
 				r.mustUpload(r.env(path))
 				_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
@@ -778,7 +778,7 @@ func TestDelivery(t *testing.T) {
 			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
 		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
 			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends", lost: true},
-		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: time.Second},
+		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: 10 * time.Second},
 			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
 		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},

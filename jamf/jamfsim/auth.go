@@ -19,6 +19,7 @@ const (
 	PrivCreateCategories = "Create Categories"
 	PrivReadCategories   = "Read Categories"
 	PrivReadCDP          = "Read Cloud Distribution Point"
+	PrivUpdateCDP        = "Update Cloud Distribution Point" // fail-upload (11.25.2+ schema)
 
 	// JCDSFilesOld is the JCDS privilege object before 11.20, JCDSFilesNew
 	// from 11.20; prefix with Create/Read/Update/Delete.
@@ -39,7 +40,7 @@ func JCDSPrivilege(jamfVersion, action string) string {
 // AllPrivileges is every privilege the simulator checks, for that version.
 func AllPrivileges(jamfVersion string) []string {
 	p := []string{PrivCreatePackages, PrivReadPackages, PrivUpdatePackages, PrivDeletePackages,
-		PrivCreateCategories, PrivReadCategories, PrivReadCDP}
+		PrivCreateCategories, PrivReadCategories, PrivReadCDP, PrivUpdateCDP}
 	for _, a := range []string{"Create", "Read", "Update", "Delete"} {
 		p = append(p, JCDSPrivilege(jamfVersion, a))
 	}
@@ -107,9 +108,18 @@ func randHex(n int) string {
 }
 
 func (s *Server) issueToken(a *account, oauth bool) *token {
-	t := &token{value: randToken("eyJzaW0iOiJqYW1mc2ltIn0.", 32), acct: a, expires: time.Now().Add(s.opts.TokenTTL), oauth: oauth}
+	t := &token{value: randToken("eyJzaW0iOiJqYW1mc2ltIn0.", 32), acct: a, expires: time.Now().Add(s.tokenTTL(oauth)), oauth: oauth}
 	s.tokens[t.value] = t
 	return t
+}
+
+// tokenTTL is the lifetime of a new token (scaled): Options.TokenTTL, or
+// 60 s for an API client's and 30 min for a basic-auth token.
+func (s *Server) tokenTTL(oauth bool) time.Duration {
+	if oauth {
+		return s.oauthTTL
+	}
+	return s.basicTTL
 }
 
 func jamfTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -181,7 +191,7 @@ func (s *Server) handleOAuthToken(w http.ResponseWriter, r *http.Request) {
 		"access_token": t.value,
 		"scope":        "api-role:1",
 		"token_type":   "Bearer",
-		"expires_in":   int((s.opts.TokenTTL + time.Second - 1) / time.Second), // never 0 for sub-second test TTLs
+		"expires_in":   int((s.oauthTTL + time.Second - 1) / time.Second), // never 0 for sub-second test TTLs
 	})
 }
 

@@ -43,7 +43,7 @@ func TestAuthEndpoints(t *testing.T) {
 					Scope       string `json:"scope"`
 				}
 				r.json(t, &tok)
-				if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn != 1800 || tok.Scope == "" {
+				if tok.AccessToken == "" || tok.TokenType != "Bearer" || tok.ExpiresIn != 60 || tok.Scope == "" {
 					t.Errorf("oauth reply %+v", tok)
 				}
 			}},

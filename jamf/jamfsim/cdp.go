@@ -79,16 +79,26 @@ func (s *Server) cdpRefresh(w http.ResponseWriter, r *http.Request) {
 // that comes sooner is not public: the simulator's choice is 204 without
 // refreshing, the least helpful reading.
 func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) {
+	node := nodeOf(r)
 	s.mu.Lock()
 	s.counts.Refreshes++
 	skip := only == "" && !s.lastFullRefresh.IsZero() && time.Since(s.lastFullRefresh) < s.opts.FullRefreshInterval
 	if only == "" && !skip {
 		s.lastFullRefresh = time.Now()
 	}
+	took := s.opts.FirstRefreshTime
+	if only != "" && s.refreshed[nodeFile{node, only}] {
+		took = s.opts.LaterRefreshTime
+	}
 	s.mu.Unlock()
 	if skip {
 		s.log.Info().Msg("full inventory refresh rate-limited (once every 15 s); nothing refreshed")
 		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// The server answers when its refresh is done: about 4 s for a file's
+	// first, 200 ms later (terraform-provider-jamfplatform helpers.go).
+	if !s.wait(r.Context(), took) {
 		return
 	}
 	busy, err := s.refreshInventory(r.Context(), only)
@@ -97,7 +107,6 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 		writeAPIError(w, http.StatusInternalServerError, "INTERNAL_ERROR", "Unable to refresh inventory", "")
 		return
 	}
-	node := nodeOf(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The node's view keeps what it had for files still being processed.
@@ -114,50 +123,81 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 		}
 	}
 	s.recordInventoryLocked(node, inv)
-	for _, p := range s.packagesLocked() {
-		if only != "" && p.FileName != only {
+	for k := range s.failMarks {
+		if k.node == node && (only == "" || k.name == only) {
+			delete(s.failMarks, k)
+		}
+	}
+	for _, db := range s.packagesLocked() {
+		if only != "" && db.FileName != only {
+			continue
+		}
+		s.refreshed[nodeFile{node, db.FileName}] = true
+		// A node writes into its own copy; one that has not seen the
+		// object yet has nothing to refresh (choice).
+		p := s.viewPkgLocked(node, atoi(db.ID))
+		if p == nil {
 			continue
 		}
 		next := *p
-		s.refreshRecordLocked(&next, s.processingLocked(p.FileName, busy))
+		s.refreshRecordLocked(node, &next, s.processingLocked(p.FileName, busy))
 		if !samePackage(&next, p) {
 			next.Writes = append(append([]string(nil), p.Writes...), "refresh")
-			s.commitPkgLocked(node, &next)
+			s.refreshPkgLocked(node, &next)
 		}
 	}
+	if only != "" {
+		s.refreshed[nodeFile{node, only}] = true
+	}
+	s.forgetReportedLocked()
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// refreshRecordLocked is what a refresh writes into one record. While the
-// service still processes an upload of its file (busy, or a v1 upload not
-// finished), the record keeps its old values; the first refresh in that
-// window of a v1 upload that replaces a file shows the new hashes with the
-// old size, the next reverts them ("can briefly show the new hash with the
-// old size, then revert": terraform-provider-jamfplatform helpers.go;
-// Options.NoRefreshFlip turns it off). An upload that
-// finished is reported once: ERROR when processing failed (simulator's
-// choice: the schema lists ERROR, no source shows when), the new file when
-// it landed, size "0" when it never did.
-func (s *Server) refreshRecordLocked(next *Package, busy bool) {
+// refreshRecordLocked is what a refresh on node writes into one record.
+// While the service still processes an upload of its file (busy, or a v1
+// upload not finished), the record keeps its old values; the first refresh
+// on a node in that window of a v1 upload that replaces a file shows the
+// new hashes with the old size, the next reverts them ("can briefly show
+// the new hash with the old size, then revert":
+// terraform-provider-jamfplatform helpers.go; Options.NoRefreshFlip turns
+// it off). An upload that finished is reported once on each node: ERROR
+// when processing failed (simulator's choice: the schema lists ERROR, no
+// source shows when), the new file when it landed, and when it never did
+// size "0" with a hash that moved away from the one before
+// (terraform-provider-jamfplatform classifyPollTick: a failed upload is
+// the hash changing away from the previous one with size "0" in the same
+// tick; the hash of no bytes is the choice).
+func (s *Server) refreshRecordLocked(node int, next *Package, busy bool) {
 	u := s.uploads[next.FileName]
+	if u != nil && u.done && u.reported[node] {
+		u = nil // reported on this node already
+	}
 	old := s.files[next.FileName]
 	if busy {
 		if u == nil || u.done || s.opts.NoRefreshFlip || old == nil || old.SHA3 == u.f.SHA3 {
 			return
 		}
-		switch u.flips {
+		switch u.flips[node] {
 		case 0:
 			setHashes(next, u.f)
 		case 1:
 			setHashes(next, *old)
 		}
-		u.flips++
+		u.flips[node]++
 		return
 	}
-	delete(s.uploads, next.FileName)
-	if u != nil && u.outcome == outcomeFailed {
-		next.TransferStatus = "ERROR"
-		return
+	if u != nil {
+		u.reported[node] = true
+		switch u.outcome {
+		case outcomeFailed:
+			next.TransferStatus = "ERROR"
+			return
+		case outcomeLost:
+			next.TransferStatus = ""
+			next.Size = "0"
+			setHashes(next, emptyFile)
+			return
+		}
 	}
 	if old == nil || old.SHA3 == "" {
 		next.Size = "0"
@@ -170,6 +210,23 @@ func (s *Server) refreshRecordLocked(next *Package, busy bool) {
 	next.Size = strconv.FormatInt(old.Size, 10)
 	setHashes(next, *old)
 }
+
+// forgetReportedLocked drops finished uploads every node has reported.
+func (s *Server) forgetReportedLocked() {
+	for name, u := range s.uploads {
+		if u.done && len(u.reported) >= s.opts.ClusterNodes {
+			delete(s.uploads, name)
+		}
+	}
+}
+
+// emptyFile carries the hashes of no bytes: what a refresh shows for an
+// upload that never landed.
+var emptyFile = func() File {
+	m, h2 := md5.Sum(nil), sha256.Sum256(nil)
+	h3 := sha3.Sum512(nil)
+	return File{MD5: hex.EncodeToString(m[:]), SHA256: hex.EncodeToString(h2[:]), SHA3: hex.EncodeToString(h3[:])}
+}()
 
 // processingLocked reports whether the service is still processing an
 // upload of name: a JCDS upload still under tmp/ (busy) or a v1 upload.
@@ -250,15 +307,7 @@ func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
 	}
 	page, size := pageParams(r.URL.Query())
 	s.mu.Lock()
-	status := map[string]string{}
-	for name := range s.inventoryLocked(nodeOf(r)) {
-		status[name] = "READY"
-	}
-	for _, p := range s.viewPackagesLocked(nodeOf(r)) {
-		if p.TransferStatus == "ERROR" {
-			status[p.FileName] = p.TransferStatus
-		}
-	}
+	status := s.nodeFileStatusLocked(nodeOf(r))
 	names := sortedKeys(status)
 	var results []map[string]any
 	for i, name := range names {
@@ -281,6 +330,72 @@ func (s *Server) cdpFiles(w http.ResponseWriter, r *http.Request) {
 		out = append(out, results[i])
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"totalCount": len(results), "results": out})
+}
+
+// POST /api/v1/cloud-distribution-point/fail-upload/{id}?file-name=&type=
+// (11.25.2+ schemas): "Marks a specific file upload as failed for the
+// currently configured cloud distribution point"; 204, or 404 ApiError
+// when "the specified inventory file could not be found"; needs Update
+// Cloud Distribution Point. id is the inventory file's id as GET
+// cloud-distribution-point/files lists it on the serving node, file-name
+// and type (PACKAGE, EBOOK, MOBILE_DEVICE_APP) are required. No source
+// says what it does to the file or the package record: the simulator
+// shows the file as ERROR in that node's /files list until that node's
+// next refresh of it, and leaves the record alone (choice). No known
+// tool calls it.
+func (s *Server) cdpFailUpload(w http.ResponseWriter, r *http.Request) {
+	if !s.version.hasFailUpload() {
+		s.notFoundAPI(w, r)
+		return
+	}
+	if _, ok := s.authorize(w, r, false, PrivUpdateCDP); !ok {
+		return
+	}
+	if s.opts.NoJCDS {
+		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Cloud distribution point not found or is null", "")
+		return
+	}
+	q := r.URL.Query()
+	name, typ := q.Get("file-name"), q.Get("type")
+	switch {
+	case name == "" || len(name) > 255:
+		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "file-name is required (at most 255 characters)", "file-name")
+		return
+	case typ != "PACKAGE" && typ != "EBOOK" && typ != "MOBILE_DEVICE_APP":
+		writeAPIError(w, http.StatusBadRequest, "INVALID_FIELD", "type must be PACKAGE, EBOOK or MOBILE_DEVICE_APP", "type")
+		return
+	}
+	node := nodeOf(r)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := sortedKeys(s.nodeFileStatusLocked(node))
+	i := atoi(r.PathValue("id")) - 1
+	if typ != "PACKAGE" || i < 0 || i >= len(names) || names[i] != name {
+		writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "Inventory file not found", "id")
+		return
+	}
+	s.failMarks[nodeFile{node, name}] = true
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// nodeFileStatusLocked is the status of each file in node's inventory as
+// GET cloud-distribution-point/files lists it.
+func (s *Server) nodeFileStatusLocked(node int) map[string]string {
+	status := map[string]string{}
+	for name := range s.inventoryLocked(node) {
+		status[name] = "READY"
+	}
+	for _, p := range s.viewPackagesLocked(node) {
+		if p.TransferStatus == "ERROR" {
+			status[p.FileName] = p.TransferStatus
+		}
+	}
+	for k := range s.failMarks {
+		if k.node == node {
+			status[k.name] = "ERROR"
+		}
+	}
+	return status
 }
 
 func (s *Server) packageByFileLocked(name string) *Package {
@@ -308,8 +423,9 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	// A "never-lands" fault marks this request; it applies to this request
 	// only, whatever the answer.
-	lost := s.lost[r.URL.Path]
+	lost, corrupt := s.lost[r.URL.Path], s.corrupt[r.URL.Path]
 	delete(s.lost, r.URL.Path)
+	delete(s.corrupt, r.URL.Path)
 	p := s.writeTargetLocked(s.viewPkgLocked(node, atoi(r.PathValue("id"))))
 	var want, id string
 	if p != nil {
@@ -349,7 +465,11 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 		}
 		key := stagingPrefix + newUUID() + "/" + want
 		ctx, cancel := context.WithCancel(r.Context())
-		f, err := s.stageFile(ctx, key, want, part)
+		var body io.Reader = part
+		if corrupt {
+			body = &corruptReader{r: part} // a "corrupt" fault: other bytes, same length
+		}
+		f, err := s.stageFile(ctx, key, want, body)
 		cancel()
 		if err != nil {
 			s.log.Error().Err(err).Msg("store package upload")
@@ -360,8 +480,9 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 		// after the processing (jamf-cli and terraform-provider-jamfplatform
 		// keep a previousHash and poll until it changes).
 		s.mu.Lock()
-		u := &pkgUpload{f: f, lost: lost}
+		u := &pkgUpload{f: f, lost: lost, reported: map[int]bool{}, flips: map[int]int{}}
 		s.uploads[want] = u
+		s.newUploadLocked(want)
 		if p := s.packages[atoi(id)]; p != nil {
 			next := *p
 			next.Writes = append(append([]string(nil), p.Writes...), "v1-upload")
@@ -389,11 +510,12 @@ func (s *Server) stageFile(ctx context.Context, key, name string, r io.Reader) (
 // pkgUpload is an upload the service has taken (v1 {id}/upload), from its 201
 // until a refresh reports how it ended.
 type pkgUpload struct {
-	f       File
-	lost    bool // a "never-lands" fault: 201, then no file (jamfplatform PR #273)
-	done    bool
-	outcome string
-	flips   int // refreshes that came while it was processed
+	f        File
+	lost     bool // a "never-lands" fault: 201, then no file (jamfplatform PR #273)
+	done     bool
+	outcome  string
+	flips    map[int]int  // by node: refreshes that came while it was processed
+	reported map[int]bool // nodes whose refresh has reported how it ended
 }
 
 const (
@@ -403,7 +525,8 @@ const (
 )
 
 // processUpload is the server's asynchronous processing of a v1 upload:
-// after Options.ProcessingDelay (plus the copy, which scales with size) the
+// after the processing time (Options.ProcessingTime, by default
+// DefaultProcessingTime: grows with the size; plus the copy) the
 // file replaces any file of that name in the distribution point (no _1:
 // the object owns its file name; grahampugh/jamf-upload#172 shows uploads
 // to an object whose file exists succeeding on real servers; whether the
@@ -415,12 +538,8 @@ const (
 // (jamfplatform PR #273).
 func (s *Server) processUpload(u *pkgUpload, key string) {
 	defer s.wg.Done()
-	if d := s.opts.ProcessingDelay; d > 0 {
-		select {
-		case <-time.After(d):
-		case <-s.stop:
-			return
-		}
+	if !s.wait(context.Background(), s.processingTime(u.f.Size)) {
+		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -480,4 +599,20 @@ func (s *Server) FailProcessing(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failProcessing = n
+}
+
+// corruptReader flips the bits of the first byte it passes on: the bytes
+// stored differ from the bytes sent, with the same length.
+type corruptReader struct {
+	r    io.Reader
+	done bool
+}
+
+func (c *corruptReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 && !c.done {
+		p[0] ^= 0xff
+		c.done = true
+	}
+	return n, err
 }

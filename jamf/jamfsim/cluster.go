@@ -23,6 +23,14 @@ import (
 // it wrote itself or that is older than the cluster lag. So a client that
 // keeps the cookie reads its own writes, and one that does not may land on
 // a node that has not seen them yet.
+//
+// What an inventory refresh writes into a record (size, hashes, status) is
+// local to the node it lands on: other nodes never get it through the
+// cluster, only through a refresh of their own. Jamf Support's
+// hit_all_pods_internet.zsh (jamf/scripts, v1.4) exists because a refresh
+// on one pod is not trusted to reach the others: it finds every pod and
+// refreshes each, pinned by its cookie, twice; JamfSync #16, #41 and #63
+// show packages one pod serves and another does not until a refresh.
 
 // Sticky-session cookie names of Jamf Cloud's load balancer: the current
 // one (jamf/scripts hit_all_pods_internet.zsh) and the older docs' one.
@@ -37,9 +45,10 @@ const nodeAll = -1
 type nodeKey struct{}
 
 type pkgVersion struct {
-	at   time.Time
-	node int
-	p    *Package // nil: deleted
+	at    time.Time
+	node  int
+	local bool     // a refresh's write: seen by its node only
+	p     *Package // nil: deleted
 }
 
 func (s *Server) clustered() bool { return s.opts.ClusterNodes > 1 }
@@ -104,9 +113,40 @@ func (s *Server) deletePkgLocked(node, id int) {
 	s.recordLocked(node, id, nil)
 }
 
+// refreshPkgLocked writes what a refresh on node found into package id:
+// node's own view (the version the other nodes never get) and the
+// database's record, whose file fields are the newest any refresh wrote
+// (the refresh "will update the status of uploads in the Jamf Pro
+// database", the schema's text).
+func (s *Server) refreshPkgLocked(node int, p *Package) {
+	id := atoi(p.ID)
+	if db := s.packages[id]; db != nil {
+		next := *db
+		copyFileFields(&next, p)
+		s.packages[id] = &next
+	}
+	if !s.clustered() {
+		return
+	}
+	seen := *p
+	s.appendVersionLocked(id, pkgVersion{at: time.Now(), node: node, local: true, p: &seen})
+}
+
+// copyFileFields copies what a refresh writes into a record.
+func copyFileFields(dst, src *Package) {
+	dst.Size, dst.TransferStatus = src.Size, src.TransferStatus
+	dst.HashType, dst.HashValue = src.HashType, src.HashValue
+	dst.MD5, dst.SHA256, dst.SHA3512 = src.MD5, src.SHA256, src.SHA3512
+	dst.Writes = src.Writes
+}
+
 func (s *Server) recordLocked(node, id int, p *Package) {
-	now := time.Now()
-	h := append(s.pkgHist[id], pkgVersion{at: now, node: node, p: p})
+	s.appendVersionLocked(id, pkgVersion{at: time.Now(), node: node, p: p})
+}
+
+func (s *Server) appendVersionLocked(id int, v pkgVersion) {
+	now := v.at
+	h := append(s.pkgHist[id], v)
 	// Everything older than the newest version all nodes see is dead.
 	for i := len(h) - 1; i > 0; i-- {
 		if s.visibleToAll(h[i], now) {
@@ -122,7 +162,7 @@ func (s *Server) recordLocked(node, id int, p *Package) {
 }
 
 func (s *Server) visibleToAll(v pkgVersion, now time.Time) bool {
-	return !s.clustered() || v.node == nodeAll || now.Sub(v.at) >= s.opts.ClusterLag
+	return !s.clustered() || v.node == nodeAll || (!v.local && now.Sub(v.at) >= s.opts.ClusterLag)
 }
 
 // viewPkgLocked is package id as node sees it (nil: absent there).
@@ -160,60 +200,69 @@ func (s *Server) viewPackagesLocked(node int) []*Package {
 }
 
 // Each node also keeps its own view of the distribution point inventory
-// (jamf/scripts support/cloud-dp-inventory-refresh refreshes "on each pod"):
-// a refresh on a node replaces that node's view at once and the other
-// nodes' after the cluster lag, like any other write. The newest view of
-// any node is the database's ("This will update the status of uploads in
-// the Jamf Pro database", the refresh-inventory schema text).
-type invVersion struct {
-	at    time.Time
-	node  int
-	files map[string]File
-}
+// (jamf/scripts support/cloud-dp-inventory-refresh refreshes "on each pod"
+// of a tenant, "Standard (2 pods) and Premium (4 pods)"): a refresh on a
+// node replaces that node's view, and no other's. The newest view of any
+// node is the database's ("This will update the status of uploads in the
+// Jamf Pro database", the refresh-inventory schema text).
 
-// recordInventoryLocked stores node's new inventory view.
+// recordInventoryLocked stores node's new inventory view (nodeAll: every
+// node's, for fixtures).
 func (s *Server) recordInventoryLocked(node int, files map[string]File) {
-	now := time.Now()
-	h := append(s.invHist, invVersion{at: now, node: node, files: files})
-	for i := len(h) - 1; i > 0; i-- {
-		if s.invVisibleToAll(h[i], now) {
-			h = h[i:]
-			break
+	s.invDB = files
+	if node == nodeAll {
+		for n := range s.inv {
+			s.inv[n] = files
 		}
+		return
 	}
-	s.invHist = h
-}
-
-func (s *Server) invVisibleToAll(v invVersion, now time.Time) bool {
-	return !s.clustered() || v.node == nodeAll || now.Sub(v.at) >= s.opts.ClusterLag
+	s.inv[node] = files
 }
 
 // inventoryLocked is the inventory as node sees it (nodeDB: the database's,
 // the newest any node wrote).
 func (s *Server) inventoryLocked(node int) map[string]File {
-	h := s.invHist
-	if node == nodeDB && len(h) > 0 {
-		return h[len(h)-1].files
+	if node == nodeDB {
+		return s.invDB
 	}
-	now := time.Now()
-	for i := len(h) - 1; i >= 0; i-- {
-		if h[i].node == node || s.invVisibleToAll(h[i], now) {
-			return h[i].files
-		}
+	if node < 0 || node >= len(s.inv) {
+		return nil
 	}
-	return nil
+	return s.inv[node]
 }
 
 // nodeDB asks for the database's view rather than a node's.
 const nodeDB = -2
 
 // fixtureFileLocked puts a file into every node's inventory at once (test
-// fixtures, like AddPackage).
+// fixtures, like AddPackage): each node's view keeps its other files.
 func (s *Server) fixtureFileLocked(f File) {
+	for n := range s.inv {
+		next := map[string]File{}
+		for k, v := range s.inv[n] {
+			next[k] = v
+		}
+		next[f.Name] = f
+		s.inv[n] = next
+	}
 	next := map[string]File{}
-	for k, v := range s.inventoryLocked(nodeDB) {
+	for k, v := range s.invDB {
 		next[k] = v
 	}
 	next[f.Name] = f
-	s.recordInventoryLocked(nodeAll, next)
+	s.invDB = next
+}
+
+// nodeFile names a file on one node.
+type nodeFile struct {
+	node int
+	name string
+}
+
+// newUploadLocked notes a new upload of name: its next refresh on each
+// node is a first one again (FirstRefreshTime).
+func (s *Server) newUploadLocked(name string) {
+	for n := 0; n < s.opts.ClusterNodes; n++ {
+		delete(s.refreshed, nodeFile{n, name})
+	}
 }

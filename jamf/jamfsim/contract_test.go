@@ -137,6 +137,7 @@ func TestContractCoversEveryRoute(t *testing.T) {
 			c.do("GET", "/api/v1/cloud-distribution-point/files?page=0&page-size=100", nil, nil)
 			c.do("GET", "/api/v1/cloud-distribution-point/upload-capability", nil, nil)
 			c.do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name=Cover.pkg", nil, nil)
+			c.do("POST", "/api/v1/cloud-distribution-point/fail-upload/1?file-name=Cover.pkg&type=PACKAGE", nil, nil)
 			// the end
 			c.do("DELETE", "/api/v1/packages/1", nil, nil)
 			c.do("POST", "/api/v1/auth/invalidate-token", nil, nil)

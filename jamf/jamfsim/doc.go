@@ -17,21 +17,39 @@
 //	// S3 endpoint sim.S3Endpoint() (AWS_ENDPOINT_URL_S3, path-style)
 //	st := sim.State() // packages, JCDS files with md5/sha3, call logs, counts
 //
-// Start's defaults are the faithful ones: a two-node cluster with a 60 s
-// refresh lag and the jpro-ingress cookie, records that move on only
-// through an inventory refresh (with the hash flip during processing), and
-// the OpenAPI contract check failing the test on any exchange the documents
-// do not allow. Tests that need instant
+// Start's defaults are the faithful ones: a two-node cluster (a Standard
+// instance; ClusterNodes 4 is Premium) with a 60 s refresh lag and the
+// jpro-ingress cookie, an inventory per node that only a refresh on that
+// node moves on (with the hash flip during processing), processing that
+// takes time by size, refreshes that take 4 s the first time, 60 s API
+// client tokens, and the OpenAPI contract check failing the test on any
+// exchange the documents do not allow. Tests that need instant
 // convergence say so (ClusterNodes: 1, or a short ClusterLag).
+//
+// Time: every simulated duration is waited with plain time calls
+// (time.Now, timers), so a test whose simulator runs inside a
+// testing/synctest bubble gets them on the bubble's fake clock. For that
+// the simulator and its client must not wait on sockets: StartInMemory
+// serves the Jamf Pro API, the S3 proxy and the in-process S3 on an
+// in-memory network (jamf/memnet, net.Pipe), reached through the
+// network's Transport; minutes of lag, processing and 60 s tokens then
+// pass in milliseconds (TestInMemoryRealPaceOnFakeClock).
+// Options.TimeScale (-time-scale) divides every simulated duration (cluster
+// lag, processing, refresh times, the full-refresh rate limit, token and
+// upload-credential lifetimes, fault latencies) for the demo, scripts and
+// wall-clock tests; the simulator's own machinery (ProcessInterval,
+// ListWait) is not scaled.
 //
 // The standalone program (jamf/cmd/jamfsim) prints JSS_URL=… and
 // AWS_ENDPOINT_URL_S3=… and serves the same state at GET /_sim/state:
-// "packages" shows each package as GET /api/v1/packages/{id} shows it once
-// the cluster has caught up (the database's records and inventory),
-// "nodes" what each node answers now (its packages, its inventory, and
-// the cookie that pins a client to it). Flags -cluster-nodes,
-// -cluster-lag, -balance-cookie, -no-refresh-flip, -processing-delay,
-// -no-jcds, -jcds-removed and -contract (log violations) mirror Options.
+// "packages" shows each package as the database holds it (object writes,
+// and the newest values any node's refresh wrote: a node shows them only
+// after a refresh of its own), "nodes" what each node answers now (its packages, its inventory, and
+// the cookie that pins a client to it), so a test can assert that every
+// pod serves the record READY with the file's size and hash. Flags
+// -cluster-nodes, -cluster-lag, -balance-cookie, -no-refresh-flip,
+// -processing-delay, -processing-rate, -time-scale, -token-ttl, -no-jcds,
+// -jcds-removed and -contract (log violations) mirror Options.
 //
 // # Faults
 //
@@ -42,7 +60,7 @@
 // /_sim/fail-processing?n=N, /_sim/clear-faults. Flag format (-fault,
 // ParseFault):
 //
-//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [body=TEXT] [s3]
+//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [landed] [body=TEXT] [s3]
 //
 //	"GET /api/v1/jcds/files 429 2 retry-after=1"   two 429s with Retry-After
 //	"POST /api/v1/jcds/files 503 *"                 every call fails
@@ -53,15 +71,37 @@
 //	"PUT /jcds-sim/tmp/* 500 3 s3"                  three failing S3 PUTs
 //	"POST /api/v1/packages/1/upload never-lands"    201, but the file never lands
 //	"POST /jcds-sim/tmp/* never-lands s3"           a multipart commit answers 200, nothing lands
+//	"POST /api/v1/packages/1/upload corrupt"        201, the stored bytes differ (same length)
+//	"POST /api/v1/packages/1/upload 504 landed latency=20m"
+//	                                                the bytes land, the answer is a 504 20 min later
+//	"POST /api/v1/packages/1/upload delay landed latency=20m"
+//	                                                the bytes land, the 201 comes 20 min later
 //	"POST /api/v1/cloud-distribution-point/refresh-inventory 500 * every=4"
 //	                                                every 4th refresh answers 500
 //
 // never-lands is jamfplatform PR #273: the service "occasionally starts
 // recomputing a package's hash for an upload that never actually landed
 // the binary ... size "0""; processing ends with no file (a v1 upload also
-// takes the old one with it: "no file" is what the PR shows) and the
-// refresh after it shows size "0". On S3 it fires only on a commit
-// (PutObject or CompleteMultipartUpload). every=N models the refresh that
+// takes the old one with it: "no file" is what the PR shows). The refresh
+// after it shows it as terraform-provider-jamfplatform's classifyPollTick
+// recognises a failed upload: in the same record the hash has moved away
+// from the one before the upload and size reads "0" (a v1 upload; the new
+// hash is that of no bytes: choice). A JCDS commit that never lands shows
+// size "0" (the client deleted the old file first). On S3 it fires only on
+// a commit (PutObject or CompleteMultipartUpload).
+//
+// corrupt is classifyPollTick's corruption: a SHA3-512 that is neither the
+// client's nor the previous one, with the client's size. The service
+// stores the bytes with the first one's bits flipped (how is the choice).
+// On S3 it fires only on a commit.
+//
+// landed serves the request first (the bytes land and are processed),
+// then waits latency= and answers STATUS instead of the real answer, or
+// drops the connection, or (with delay) sends the real answer late:
+// grahampugh/jamf-upload#221 (open) reports {id}/upload stalls of 20
+// minutes ending in 502 or 504. That the bytes had landed is the choice
+// the fault lets a test make; without landed the fault answers before the
+// request is served, so nothing lands. every=N models the refresh that
 // answers 500 now and then (jamf-cli's verifyPackageUpload ignores those);
 // deterministic rather than random (simulator's choice), so tests repeat.
 //
@@ -91,20 +131,43 @@
 //     where it has not seen it yet; a PUT builds on its possibly stale
 //     copy) and write to the database; uniqueness is the database's.
 //     Choices: a cookieless request goes to the next node in turn (round
-//     robin, deterministic); the cookie is set on the first response
+//     robin: deterministic, so tests repeat, and the default of the
+//     balancers such an ingress is commonly built on, ingress-nginx's
+//     load-balance and AWS ALB's routing algorithm; no source says which
+//     balancer Jamf Cloud runs); the cookie is set on the first response
 //     without Secure (plain HTTP on loopback); tokens, accounts,
-//     categories and the JCDS inventory are shared by all nodes; the
-//     server's own writes by a refresh are made on the node that took the
-//     refresh; fixtures (AddPackage, AddFile) are seen everywhere.
-//   - Inventory per node (cluster.go): Jamf Support's script refreshes
-//     "on each pod" of a tenant ("Standard (2 pods) and Premium (4
-//     pods)"), so each node keeps its own view of the distribution point
-//     inventory. A refresh replaces the serving node's view at once and
-//     the others' after ClusterLag (the same lag as any write: choice);
+//     categories and the distribution point's files themselves (the S3
+//     bucket) are shared by all nodes; fixtures (AddPackage, AddFile) are
+//     seen everywhere.
+//   - Pods (cluster.go, routes.go): GET /healthCheck.html without a
+//     cookie answers 200 with the balancer's Set-Cookie for one node, in
+//     turn, as for any cookieless request; with the cookie it stays on
+//     that node. Jamf Support's hit_all_pods_internet.zsh (jamf/scripts
+//     support/cloud-dp-inventory-refresh/, v1.4, 2026) finds the pods so:
+//     cookieless `curl -sI https://<fqdn>/healthCheck.html`, the distinct
+//     jpro-ingress values, 10 probes in a row with no new one end the
+//     search ("10 is sufficient for Standard (2 pods) and Premium (4
+//     pods)"). The body "[]" is the choice (the script reads headers
+//     only). ClusterNodes 2 (default) is Standard, 4 Premium.
+//   - Inventory per node (cluster.go): the same script refreshes "on each
+//     pod", pinned by its cookie, and since v1.4 "Hits each pod twice per
+//     run": a refresh on one pod is not trusted to reach the others, and
+//     no source says when, or whether, it does; JamfSync #16, #41 and #63
+//     show packages that one pod serves and another reports as "could not
+//     be verified" until a refresh. So a refresh (full or ?file-name=)
+//     updates the inventory and the package records of the node it lands
+//     on, and no other node's, after the cluster lag too; another node
+//     shows the file's state once a refresh lands there. Object writes
+//     (create, update, delete, {id}/upload) still reach every node after
+//     ClusterLag and carry the record as its writer saw it.
 //     cloudTransferStatus and GET cloud-distribution-point/files come from
-//     the serving node's view. The newest view is the database's (the
-//     refresh "will update the status of uploads in the Jamf Pro
-//     database", the schema's text).
+//     the serving node's view. The database keeps the newest view and the
+//     newest values any refresh wrote (the refresh "will update the status
+//     of uploads in the Jamf Pro database", the schema's text): State's
+//     "packages"; "nodes" is what each node serves. A node that has not
+//     seen the object yet has no record for its refresh to write
+//     (choice). Before this, the simulator handed a refresh to the other
+//     nodes after the lag; no source said so.
 //   - Lenient v1 bodies (packages_v1.go): the Java service coerces 0/1 and
 //     "true"/"false" to booleans and "10" to integers (grahampugh/jamf-upload:
 //     JamfPackageUploader sent fillUserTemplate 0 and priority "10" for
@@ -145,10 +208,30 @@
 //     cloudTransferStatus, indexed) are ignored (schema readOnly). A
 //     Classic PUT changes only the elements it carries (choice: no source
 //     speaks of Classic; the Classic API has always taken partial bodies).
+//   - Processing takes time that grows with the size (timing.go):
+//     DefaultProcessingRate, 12 MB/s, from grahampugh/jamf-upload#399: a
+//     10.85 GB package on Jamf Pro 11.30.2 outlasted JamfPackageUploader's
+//     verification, and the reporter suggests allowing 15 minutes
+//     (10.85e9 bytes in 900 s). No source measures a rate; this is the
+//     slowest pace the report supports. Options.ProcessingTime (or a
+//     fixed ProcessingDelay; -processing-rate, -processing-delay) sets it,
+//     so a small file can stand in for a large one. It counts from the
+//     201 of {id}/upload or the 200 of a JCDS commit.
+//   - Refreshes take time (timing.go): a file's first refresh about 4 s,
+//     later ones about 200 ms ("slow (~4s) on first call, fast (~200ms)
+//     afterwards", terraform-provider-jamfplatform
+//     internal/resources/pro/package/helpers.go); "first" counts per node
+//     and file name and starts again with each new upload of the name, and
+//     a full refresh takes the first-call time (choices).
+//   - Tokens: an API client's (OAuth) token lives 60 s by default, the
+//     lifetime a user reports as the API client default
+//     (grahampugh/jamf-upload#297, where users raised it to get large
+//     uploads through); a basic-auth token 30 minutes (choice, the
+//     simulator's earlier default). Options.TokenTTL / -token-ttl sets both.
 //   - Processing moves on only through a refresh (cdp.go, store.go).
 //     After a v1 {id}/upload (201 once the bytes are in) or a JCDS commit
 //     (object under tmp/<uuid>/, moved into the distribution point after
-//     ProcessingDelay plus hashing and copying), the record keeps its OLD
+//     the processing time plus hashing and copying), the record keeps its OLD
 //     hashValue, size and cloudTransferStatus; only an inventory refresh
 //     after the service finished writes the new ones ("The refresh is what
 //     moves processing on": the refresh-inventory schema text "This will
@@ -199,6 +282,17 @@
 //     Distribution Server Files" became "Jamf Cloud Distribution Service
 //     Files" in 11.20; OAuth clients from 10.49. The version string carries
 //     Jamf's -t and 13-digit millisecond suffix (11.25.2-t1772925731845).
+//   - POST cloud-distribution-point/fail-upload/{id}?file-name=&type=
+//     (cdp.go): in the 11.25.2 and 11.30.1 documents, not in 11.23.2, so
+//     served from 11.25.2 (choice of first release); "Marks a specific
+//     file upload as failed for the currently configured cloud
+//     distribution point", 204, or 404 ApiError when "the specified
+//     inventory file could not be found"; needs Update Cloud Distribution
+//     Point. id is the inventory file's id as the serving node's /files
+//     lists it. No source says what it does to the file or the package
+//     record, and no known tool calls it: the simulator lists the file as
+//     ERROR on that node's /files until that node's next refresh of it and
+//     leaves the record alone (choice). A client should not rely on it.
 //   - Full inventory refresh at most once every 15 s (the schema's
 //     file-name description). What a sooner one answers is not public: the
 //     choice is 204 without refreshing (the least helpful reading; a

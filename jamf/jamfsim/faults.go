@@ -1,6 +1,7 @@
 package jamfsim
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +37,18 @@ type Fault struct {
 	// path; S3 faults fire only on a commit (PutObject or
 	// CompleteMultipartUpload under tmp/).
 	NeverLands bool `json:"neverLands,omitempty"`
+	// Corrupt serves the request normally, but the bytes the service
+	// stores differ from the bytes sent (same length): the server's
+	// SHA3-512 is neither the client's nor the previous one, the "corrupt"
+	// case of terraform-provider-jamfplatform's classifyPollTick. Jamf
+	// faults: the {id}/upload path; S3 faults fire only on a commit.
+	Corrupt bool `json:"corrupt,omitempty"`
+	// AfterLanding serves the request first (the upload's bytes land and
+	// are processed), then waits Latency and answers Status instead of the
+	// real answer (or drops the connection with Drop; without either, the
+	// real answer comes late): the 502 and 504 after 20-minute stalls of
+	// grahampugh/jamf-upload#221. Flag format: the option "landed".
+	AfterLanding bool `json:"afterLanding,omitempty"`
 	// Every makes the fault fire on every Every-th matching call only (the
 	// others are served normally): a refresh that answers 500 "now and
 	// then", which jamf-cli's verifyPackageUpload ignores as expected. 0 or
@@ -72,14 +85,17 @@ func (s *Server) FailS3Parts(n int) {
 
 // ParseFault reads the -fault flag format:
 //
-//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=SECONDS] [latency=DURATION] [body=TEXT] [s3]
+//	METHOD PATH STATUS [COUNT] [every=N] [retry-after=SECONDS] [latency=DURATION] [landed] [body=TEXT] [s3]
 //
 // METHOD may be "*"; PATH ends in "*" for a prefix; STATUS is an HTTP status,
 // "drop" (close the connection), "delay" (with latency=, then serve
 // normally), "expire-tokens" or "expire-credentials" (expire them when the
 // call arrives, then serve it), "never-lands" (serve it, but the upload it
-// delivers never lands); COUNT defaults to 1, "*" or -1 means every
-// call; every=N fires it on every N-th matching call only; "s3" makes it an S3 fault (PATH is then /BUCKET/KEY).
+// delivers never lands), "corrupt" (serve it, but the service stores
+// other bytes of the same length); COUNT defaults to 1, "*" or -1 means
+// every call; every=N fires it on every N-th matching call only; "landed"
+// serves the request first and then answers STATUS (or drops, or delays)
+// after latency=; "s3" makes it an S3 fault (PATH is then /BUCKET/KEY).
 // Example: "POST /api/v1/jcds/files 429 2 retry-after=1".
 func ParseFault(spec string) (Fault, error) {
 	fields := strings.Fields(spec)
@@ -99,6 +115,8 @@ func ParseFault(spec string) (Fault, error) {
 		f.ExpireCredentials = true
 	case "never-lands":
 		f.NeverLands = true
+	case "corrupt":
+		f.Corrupt = true
 	case "delay":
 	default:
 		st, err := strconv.Atoi(fields[2])
@@ -108,7 +126,7 @@ func ParseFault(spec string) (Fault, error) {
 		f.Status = st
 	}
 	rest := fields[3:]
-	if len(rest) > 0 && !strings.Contains(rest[0], "=") && rest[0] != "s3" {
+	if len(rest) > 0 && !strings.Contains(rest[0], "=") && rest[0] != "s3" && rest[0] != "landed" {
 		if rest[0] == "*" {
 			f.Count = -1
 		} else {
@@ -125,6 +143,8 @@ func ParseFault(spec string) (Fault, error) {
 		switch strings.ToLower(k) {
 		case "s3":
 			f.S3 = true
+		case "landed":
+			f.AfterLanding = true
 		case "every":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 {
@@ -151,7 +171,7 @@ func ParseFault(spec string) (Fault, error) {
 			return Fault{}, fmt.Errorf("fault %q: unknown option %q", spec, opt)
 		}
 	}
-	if f.Status == 0 && !f.Drop && f.Latency == 0 && !f.ExpireTokens && !f.ExpireCredentials && !f.NeverLands {
+	if f.Status == 0 && !f.Drop && f.Latency == 0 && !f.ExpireTokens && !f.ExpireCredentials && !f.NeverLands && !f.Corrupt {
 		return Fault{}, fmt.Errorf("fault %q: delay needs latency=", spec)
 	}
 	return f, nil
@@ -169,7 +189,7 @@ func (s *Server) takeFault(r *http.Request, s3 bool) *Fault {
 		if !pathMatch(f.Path, path) && !pathMatch(f.Path, esc) {
 			continue
 		}
-		if f.NeverLands && s3 && !isS3Commit(r) {
+		if (f.NeverLands || f.Corrupt) && s3 && !isS3Commit(r) {
 			continue
 		}
 		if f.Every > 1 {
@@ -180,6 +200,9 @@ func (s *Server) takeFault(r *http.Request, s3 bool) *Fault {
 		}
 		if f.NeverLands {
 			s.lost[path] = true
+		}
+		if f.Corrupt {
+			s.corrupt[path] = true
 		}
 		hit := *f
 		if f.Count > 0 {
@@ -204,17 +227,29 @@ func isS3Commit(r *http.Request) bool {
 
 // applyFault serves a matching fault; it reports whether the request was
 // answered (or dropped) and must not be served normally.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool) bool {
+//
+// An AfterLanding fault serves the request itself (next) into a held
+// answer, then waits its latency and answers with the fault or, without a
+// status or drop, with the held answer.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool, next http.Handler) bool {
 	f := s.takeFault(r, s3)
 	if f == nil {
 		return false
 	}
-	if f.Latency > 0 {
-		select {
-		case <-time.After(f.Latency):
-		case <-r.Context().Done():
+	if f.AfterLanding {
+		held := &heldWriter{header: http.Header{}}
+		next.ServeHTTP(held, r)
+		if !s.wait(r.Context(), s.scaled(f.Latency)) {
 			return true
 		}
+		if f.Status == 0 && !f.Drop {
+			held.sendTo(w)
+			return true
+		}
+		f.Latency = 0
+	}
+	if f.Latency > 0 && !s.wait(r.Context(), s.scaled(f.Latency)) {
+		return true
 	}
 	if f.ExpireTokens {
 		s.ExpireTokens()
@@ -267,4 +302,37 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, s3 bool) boo
 		writeAPIError(w, f.Status, code, http.StatusText(f.Status), "")
 	}
 	return true
+}
+
+// heldWriter keeps an answer to send later (or never).
+type heldWriter struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldWriter) Header() http.Header { return h.header }
+
+func (h *heldWriter) WriteHeader(code int) {
+	if h.status == 0 && code >= 200 {
+		h.status = code
+	}
+}
+
+func (h *heldWriter) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return h.body.Write(b)
+}
+
+func (h *heldWriter) sendTo(w http.ResponseWriter) {
+	for k, v := range h.header {
+		w.Header()[k] = v
+	}
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	w.WriteHeader(h.status)
+	_, _ = w.Write(h.body.Bytes())
 }

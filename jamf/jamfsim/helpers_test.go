@@ -58,8 +58,17 @@ func (r resp) apiCode(t *testing.T) string {
 	return e.Errors[0].Code
 }
 
+// newTC starts a simulator for a test. Refreshes answer at once unless the
+// test sets their times: their pace has its own tests (timing_test.go),
+// and the others test what a refresh does, not how long it takes.
 func newTC(t *testing.T, opts Options) *tc {
 	t.Helper()
+	if opts.FirstRefreshTime == 0 {
+		opts.FirstRefreshTime = -1
+	}
+	if opts.LaterRefreshTime == 0 {
+		opts.LaterRefreshTime = -1
+	}
 	jar, _ := cookiejar.New(nil)
 	return &tc{t: t, sim: Start(t, opts), client: &http.Client{Jar: jar}}
 }

@@ -16,7 +16,9 @@ import (
 )
 
 func TestJCDSUploadMoveAndDuplicates(t *testing.T) {
-	c := newTC(t, Options{})
+	// The list shows a file once processed; processing time has its own
+	// test (timing_test.go), this one lists right after each commit.
+	c := newTC(t, Options{ProcessingDelay: -1})
 	c.login()
 	ctx := context.Background()
 	data := payload(11<<20+5, 1) // three 5 MiB parts

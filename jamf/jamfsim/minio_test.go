@@ -17,7 +17,10 @@ import (
 // multipart upload, moved out of tmp/ and listed with the right hashes.
 func TestMinIOUploadWithSTSCredentials(t *testing.T) {
 	m := miniotest.Start(t)
-	c := newTC(t, Options{S3: &S3Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey}, CredentialsTTL: 3 * time.Second})
+	// No processing time (its own test is timing_test.go): the test lists
+	// right after each commit.
+	c := newTC(t, Options{S3: &S3Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey}, CredentialsTTL: 3 * time.Second,
+		ProcessingDelay: -1})
 	c.login()
 	ctx := context.Background()
 	data := payload(12<<20+3, 9)
@@ -107,7 +110,7 @@ func TestMinIOUploadWithSTSCredentials(t *testing.T) {
 func TestMinIOMultipartCopy(t *testing.T) {
 	m := miniotest.Start(t)
 	c := newTC(t, Options{S3: &S3Config{Endpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "other-bucket"},
-		copyThreshold: 6 << 20, copyPartSize: 5 << 20})
+		copyThreshold: 6 << 20, copyPartSize: 5 << 20, ProcessingDelay: -1}) // lists right after the commit
 	c.login()
 	data := payload(13<<20+1, 5)
 	md5hex, sha3hex := sums(data)

@@ -40,34 +40,37 @@ func (s *Server) s3ProxyHandler() http.Handler {
 			s.mu.Unlock()
 			s.log.Debug().Str("method", call.Method).Str("path", call.Path).Str("query", call.Query).Int("status", call.Status).Msg("s3 call")
 		}()
-		if s.applyFault(rec, r, true) {
-			return
-		}
-		q := r.URL.Query()
-		isPart := r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId")
-		if isPart && s.takePartFailure() {
-			drain(r.Body)
-			writeS3Error(rec, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
-			return
-		}
-		if status, code, msg := s.checkS3Auth(r); status != 0 {
-			// Read (a bounded amount of) the body first so the client gets
-			// the S3 error rather than a reset while still sending.
-			_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
-			writeS3Error(rec, status, code, msg)
-			return
-		}
-		if s.inProcess && isAWSChunked(r) {
-			if err := decodeAWSChunked(r); err != nil {
-				drain(io.LimitReader(r.Body, 256<<20))
-				writeS3Error(rec, http.StatusBadRequest, "IncompleteBody", err.Error())
+		serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			isPart := r.Method == http.MethodPut && q.Has("partNumber") && q.Has("uploadId")
+			if isPart && s.takePartFailure() {
+				drain(r.Body)
+				writeS3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error. Please try again.")
 				return
 			}
+			if status, code, msg := s.checkS3Auth(r); status != 0 {
+				// Read (a bounded amount of) the body first so the client gets
+				// the S3 error rather than a reset while still sending.
+				_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 256<<20))
+				writeS3Error(w, status, code, msg)
+				return
+			}
+			if s.inProcess && isAWSChunked(r) {
+				if err := decodeAWSChunked(r); err != nil {
+					drain(io.LimitReader(r.Body, 256<<20))
+					writeS3Error(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+					return
+				}
+			}
+			rp.ServeHTTP(w, r)
+			if isS3Commit(r) && statusOf(w) == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
+				s.uploadCommitted(strings.TrimPrefix(r.URL.Path, "/"+s.bucket+"/"))
+			}
+		})
+		if s.applyFault(rec, r, true, serve) {
+			return
 		}
-		rp.ServeHTTP(rec, r)
-		if isS3Commit(r) && rec.status == http.StatusOK && strings.Contains(r.URL.Path, "/"+tmpPrefix) {
-			s.kickProcessor()
-		}
+		serve(rec, r)
 	})
 }
 
@@ -149,4 +152,15 @@ func (s *Server) checkS3Auth(r *http.Request) (status int, code, msg string) {
 		return http.StatusForbidden, "AccessDenied", "Access Denied"
 	}
 	return 0, "", ""
+}
+
+// statusOf is the status a handler wrote to w (0 when unknown).
+func statusOf(w http.ResponseWriter) int {
+	switch w := w.(type) {
+	case *statusRecorder:
+		return w.status
+	case *heldWriter:
+		return w.status
+	}
+	return 0
 }

@@ -59,6 +59,7 @@ var jamfRoutes = []route{
 	{"GET /api/v1/cloud-distribution-point/files", h((*Server).cdpFiles)},
 	{"GET /api/v1/cloud-distribution-point/upload-capability", h((*Server).cdpUploadCapability)},
 	{"POST /api/v1/cloud-distribution-point/refresh-inventory", h((*Server).cdpRefresh)},
+	{"POST /api/v1/cloud-distribution-point/fail-upload/{id}", h((*Server).cdpFailUpload)},
 }
 
 func (s *Server) routes() http.Handler {
@@ -67,6 +68,9 @@ func (s *Server) routes() http.Handler {
 		mux.HandleFunc(rt.pattern, rt.handler(s))
 	}
 
+	// Not part of the API documents: the page Jamf Support's script probes
+	// to find the pods (GET also answers HEAD, as curl -sI sends).
+	mux.HandleFunc("GET /healthCheck.html", s.healthCheck)
 	mux.HandleFunc("GET /_sim/state", s.simState)
 	mux.HandleFunc("POST /_sim/fault", s.simFault)
 	mux.HandleFunc("POST /_sim/clear-faults", func(w http.ResponseWriter, r *http.Request) { s.ClearFaults(); w.WriteHeader(http.StatusNoContent) })
@@ -128,7 +132,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Debug().Str("method", call.Method).Str("path", call.Path).Int("status", call.Status).
 				Dur("took", time.Since(start)).Msg("jamf call")
 		}()
-		if s.applyFault(rec, r, false) {
+		if s.applyFault(rec, r, false, next) {
 			return
 		}
 		next.ServeHTTP(rec, r)
@@ -160,6 +164,17 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 	// Jamf's suffix is -t and the build time in milliseconds (13 digits,
 	// e.g. 11.25.2-t1772925731845).
 	writeJSON(w, http.StatusOK, map[string]string{"version": s.version.String() + "-t1772925731845"})
+}
+
+// GET /healthCheck.html: the page Jamf Support's hit_all_pods_internet.zsh
+// probes without a cookie to collect the pods' jpro-ingress values (the
+// balancer's Set-Cookie comes from pickNode, as for any cookieless
+// request). No authentication. The body "[]" is what a healthy Jamf Pro
+// answers there (choice: the script reads only the headers).
+func (s *Server) healthCheck(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html;charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "[]")
 }
 
 func (s *Server) simState(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +31,11 @@ type Options struct {
 	Username, Password     string // default admin/password: an account with every privilege
 	ClientID, ClientSecret string // default "client-id"/"client-secret": an API client with every privilege
 
-	TokenTTL       time.Duration // bearer token lifetime; default 30m
+	// TokenTTL is the bearer token lifetime of both kinds when set.
+	// Default: 60 s for an API client's (OAuth) token, the lifetime users
+	// report as the API client default (grahampugh/jamf-upload#297), and
+	// 30 min for a basic-auth token.
+	TokenTTL       time.Duration
 	CredentialsTTL time.Duration // JCDS upload credentials lifetime; default 1h
 
 	S3 *S3Config // nil => in-process gofakes3 on its own 127.0.0.1 listener
@@ -67,10 +72,29 @@ type Options struct {
 	// Without it such a refresh changes nothing.
 	NoRefreshFlip bool
 
-	// ProcessingDelay is added before an upload is processed (a JCDS move
-	// out of tmp/, or a v1 {id}/upload into the distribution point), on
-	// top of the hashing and copying that already scale with size.
+	// ProcessingTime is how long the service takes to process an upload of
+	// size bytes (a JCDS move out of tmp/, or a v1 {id}/upload into the
+	// distribution point), on top of the simulator's own hashing and
+	// copying. Default DefaultProcessingTime (jamf-upload#399's pace); set
+	// it so that a small file stands in for a large one.
+	ProcessingTime func(size int64) time.Duration
+	// ProcessingDelay, when positive, is the processing time of every
+	// upload whatever its size (ProcessingTime wins when both are set);
+	// negative: no processing time beyond hashing and copying.
 	ProcessingDelay time.Duration
+	// FirstRefreshTime and LaterRefreshTime are how long an inventory
+	// refresh takes to answer: a file's first on a node since its last
+	// upload (and any full refresh), and later ones. Default 4 s and
+	// 200 ms (terraform-provider-jamfplatform helpers.go); negative: at
+	// once, for tests of other behaviour.
+	FirstRefreshTime, LaterRefreshTime time.Duration
+	// TimeScale divides every simulated duration: cluster lag, processing,
+	// refresh durations, the full-refresh rate limit, token and upload
+	// credential lifetimes and fault latencies (default 1: real time). It
+	// is for the demo, scripts and wall-clock tests; in-process tests in a
+	// testing/synctest bubble keep 1 and run the real durations on the
+	// bubble's fake clock.
+	TimeScale float64
 	// FullRefreshInterval is the rate limit of a full inventory refresh
 	// (default 15s, the schema's "once every 15 seconds"; negative: none).
 	FullRefreshInterval time.Duration
@@ -133,6 +157,8 @@ type Server struct {
 	srv     *http.Server
 	url     string
 
+	oauthTTL, basicTTL time.Duration // token lifetimes, scaled
+
 	mu              sync.Mutex
 	accounts        map[string]*account // by username
 	clients         map[string]*account // by client id
@@ -159,7 +185,12 @@ type Server struct {
 	lastFullRefresh time.Time
 	failProcessing  int
 	contract        *contractChecker
-	invHist         []invVersion          // per-node inventory views (cluster.go)
+	inv             []map[string]File     // per-node inventory views (cluster.go)
+	invDB           map[string]File       // the newest view any node wrote
+	refreshed       map[nodeFile]bool     // file names a node has refreshed since their last upload
+	failMarks       map[nodeFile]bool     // fail-upload marks, per node, until its next refresh of the file
+	committed       map[string]time.Time  // JCDS uploads by tmp/ key: when the commit answered
+	corrupt         map[string]bool       // request paths a "corrupt" fault marked
 	uploads         map[string]*pkgUpload // by file name: uploads the service has taken, until a refresh reports them
 	lost            map[string]bool       // request paths a "never-lands" fault marked
 
@@ -235,11 +266,35 @@ func New(opts Options) (*Server, error) {
 	if opts.ClientSecret == "" {
 		opts.ClientSecret = "client-secret"
 	}
-	if opts.TokenTTL <= 0 {
-		opts.TokenTTL = 30 * time.Minute
+	if opts.TimeScale <= 0 {
+		opts.TimeScale = 1
+	}
+	oauthTTL, basicTTL := DefaultOAuthTokenTTL, DefaultBasicTokenTTL
+	if opts.TokenTTL > 0 {
+		oauthTTL, basicTTL = opts.TokenTTL, opts.TokenTTL
 	}
 	if opts.CredentialsTTL <= 0 {
 		opts.CredentialsTTL = time.Hour
+	}
+	// Every simulated duration is kept divided by the time scale; the
+	// simulator's own machinery (ProcessInterval, ListWait) is not.
+	sc := func(d time.Duration) time.Duration { return scaleDuration(d, opts.TimeScale) }
+	opts.ClusterLag = sc(opts.ClusterLag)
+	opts.FullRefreshInterval = sc(opts.FullRefreshInterval)
+	opts.CredentialsTTL = sc(opts.CredentialsTTL)
+	opts.ProcessingDelay = sc(opts.ProcessingDelay)
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&opts.FirstRefreshTime, FirstRefreshTime}, {&opts.LaterRefreshTime, LaterRefreshTime}} {
+		switch {
+		case *d.p == 0:
+			*d.p = sc(d.def)
+		case *d.p < 0:
+			*d.p = 0
+		default:
+			*d.p = sc(*d.p)
+		}
 	}
 	if opts.ProcessInterval <= 0 {
 		opts.ProcessInterval = 500 * time.Millisecond
@@ -255,6 +310,8 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:        opts,
+		oauthTTL:    sc(oauthTTL),
+		basicTTL:    sc(basicTTL),
 		log:         opts.Logger,
 		version:     v,
 		cdpVer:      cdp,
@@ -274,6 +331,11 @@ func New(opts Options) (*Server, error) {
 		creds:       map[string]*issuedCreds{},
 		uploads:     map[string]*pkgUpload{},
 		lost:        map[string]bool{},
+		corrupt:     map[string]bool{},
+		inv:         make([]map[string]File, opts.ClusterNodes),
+		refreshed:   map[nodeFile]bool{},
+		failMarks:   map[nodeFile]bool{},
+		committed:   map[string]time.Time{},
 		procSem:     make(chan struct{}, 1),
 		kick:        make(chan struct{}, 1),
 		stop:        make(chan struct{}),
@@ -315,9 +377,9 @@ func Start(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatalf("start jamfsim: %v", err)
 	}
+	tb.Cleanup(s.Close)
 	s.httpSrv = httptest.NewServer(s.handler)
 	s.url = s.httpSrv.URL
-	tb.Cleanup(s.Close)
 	return s
 }
 
@@ -423,10 +485,11 @@ type Counts struct {
 }
 
 // State is a snapshot for assertions (also served as JSON at /_sim/state).
-// Packages are the database's records, as every node sees them once the
-// cluster has caught up; Views (JSON "packages") shows each as
-// GET /api/v1/packages/{id} would once every node has caught up (the
-// database's records and inventory). Nodes shows what each node serves now.
+// Packages are the database's records: object writes, and the newest
+// values any node's refresh wrote (a refresh reaches only its own node, so
+// no node may show them yet); Views (JSON "packages") shows each as
+// GET /api/v1/packages/{id} would with the database's records and
+// inventory. Nodes shows what each node serves now (NotServedBy).
 type State struct {
 	Version    string           `json:"version"`
 	Packages   []Package        `json:"-"`
@@ -448,6 +511,29 @@ type NodeState struct {
 	Cookie    string           `json:"cookie"` // NAME=VALUE that pins a client to this node
 	Packages  []map[string]any `json:"packages"`
 	Inventory []string         `json:"inventory"`
+}
+
+// NotServedBy lists the cookies of the nodes whose record of the package
+// with that file name is not READY with that size and SHA3-512 (hashType
+// SHA3_512), in node order; an empty list means every node serves it. A
+// node that does not show the package at all is listed too.
+func (st State) NotServedBy(fileName string, size int64, sha3 string) []string {
+	var out []string
+	for _, n := range st.Nodes {
+		ok := false
+		for _, p := range n.Packages {
+			if p["fileName"] != fileName {
+				continue
+			}
+			ok = p["cloudTransferStatus"] == "READY" && p["size"] == strconv.FormatInt(size, 10) &&
+				p["hashType"] == "SHA3_512" && p["hashValue"] == sha3
+			break
+		}
+		if !ok {
+			out = append(out, n.Cookie)
+		}
+	}
+	return out
 }
 
 // File is a file in the JCDS distribution point.

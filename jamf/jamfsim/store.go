@@ -219,6 +219,36 @@ func (s *Server) processLoop() {
 	}
 }
 
+// corruptObject rewrites the object at key, its first byte flipped, under
+// the staging prefix (out of the tmp/ listing) and returns the new key.
+func (s *Server) corruptObject(ctx context.Context, key string) (string, error) {
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	moved := stagingPrefix + "corrupt/" + key
+	if err := s.putStream(ctx, moved, &corruptReader{r: out.Body}); err != nil {
+		return "", err
+	}
+	return moved, s.deleteKey(ctx, key)
+}
+
+// uploadCommitted notes a JCDS upload the S3 side has taken (its commit
+// answered 200): its processing time counts from now, and the next refresh
+// of its file name on each pod is a first one again.
+func (s *Server) uploadCommitted(key string) {
+	s.mu.Lock()
+	s.committed[key] = time.Now()
+	if rest, ok := strings.CutPrefix(key, tmpPrefix); ok {
+		if _, name, ok := strings.Cut(rest, "/"); ok {
+			s.newUploadLocked(name)
+		}
+	}
+	s.mu.Unlock()
+	s.kickProcessor()
+}
+
 func (s *Server) kickProcessor() {
 	select {
 	case s.kick <- struct{}{}:
@@ -263,8 +293,16 @@ func (s *Server) processPending(ctx context.Context) error {
 
 func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	key := aws.ToString(obj.Key)
-	if d := s.opts.ProcessingDelay; d > 0 && obj.LastModified != nil && time.Since(*obj.LastModified) < d {
-		return nil // still being processed by the service
+	if d := s.processingTime(aws.ToInt64(obj.Size)); d > 0 {
+		s.mu.Lock()
+		at, ok := s.committed[key]
+		s.mu.Unlock()
+		if !ok && obj.LastModified != nil {
+			at = *obj.LastModified
+		}
+		if time.Since(at) < d {
+			return nil // still being processed by the service
+		}
 	}
 	rest := strings.TrimPrefix(key, tmpPrefix)
 	_, name, ok := strings.Cut(rest, "/")
@@ -283,6 +321,9 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 		// The commit answered success, the file never lands
 		// (jamfplatform PR #273; a "never-lands" fault).
 		s.log.Info().Str("key", key).Msg("JCDS upload never landed (fault)")
+		s.mu.Lock()
+		delete(s.committed, key)
+		s.mu.Unlock()
 		return s.deleteKey(ctx, key)
 	}
 	if reason != "" {
@@ -290,10 +331,30 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 			return err
 		}
 		s.mu.Lock()
+		delete(s.committed, key)
 		s.rejected = append(s.rejected, Rejected{Key: key, Reason: reason})
 		s.mu.Unlock()
 		s.log.Info().Str("key", key).Str("reason", reason).Msg("JCDS rejected upload")
 		return nil
+	}
+	s.mu.Lock()
+	corrupt := s.corrupt["/"+s.bucket+"/"+key]
+	delete(s.corrupt, "/"+s.bucket+"/"+key)
+	s.mu.Unlock()
+	if corrupt {
+		// A "corrupt" fault: the service keeps other bytes of the same
+		// length than the client committed.
+		moved, err := s.corruptObject(ctx, key)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if at, ok := s.committed[key]; ok {
+			s.committed[moved] = at
+			delete(s.committed, key)
+		}
+		s.mu.Unlock()
+		key = moved
 	}
 	size, md5hex, sha3hex, sha256hex, err := s.hashObject(ctx, key)
 	if err != nil {
@@ -313,6 +374,9 @@ func (s *Server) processOne(ctx context.Context, obj types.Object) error {
 	if err := s.deleteKey(ctx, key); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	delete(s.committed, key)
+	s.mu.Unlock()
 	s.setFile(File{Name: target, Size: size, MD5: md5hex, SHA3: sha3hex, SHA256: sha256hex, Region: Region})
 	s.mu.Lock()
 	if _, ok := s.deletedSize[target]; ok && s.opts.StaleListings > 0 {

@@ -70,3 +70,8 @@ func (v version) noJCDSIs404() bool       { return v.atLeastV(version{11, 25, 2}
 // upload-capability are in the 11.23.2 schema, the oldest the project has;
 // 11.23 is the simulator's choice of first release.
 func (v version) hasCDPEndpoints() bool { return v.atLeast(11, 23) }
+
+// hasFailUpload: POST cloud-distribution-point/fail-upload/{id} is in the
+// 11.25.2 and 11.30.1 schemas, not in 11.23.2; 11.25.2 is the simulator's
+// choice of first release.
+func (v version) hasFailUpload() bool { return v.atLeastV(version{11, 25, 2}) }

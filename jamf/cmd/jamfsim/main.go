@@ -52,7 +52,7 @@ func run(args []string) error {
 		clientID     = fs.String("client-id", "client-id", "API client id (all privileges)")
 		clientSecret = fs.String("client-secret", "client-secret", "API client secret")
 		version      = fs.String("jamf-version", "11.25.0", "Jamf Pro version to simulate")
-		tokenTTL     = fs.Duration("token-ttl", 30*time.Minute, "bearer token lifetime")
+		tokenTTL     = fs.Duration("token-ttl", 0, "bearer token lifetime of both kinds (default: 60s for API client tokens, 30m for basic-auth tokens)")
 		credsTTL     = fs.Duration("credentials-ttl", time.Hour, "JCDS upload credentials lifetime")
 		s3Endpoint   = fs.String("s3-endpoint", "", "MinIO endpoint (default: in-process S3)")
 		s3Key        = fs.String("s3-access-key", "", "MinIO access key (root or STS-capable user)")
@@ -61,11 +61,13 @@ func run(args []string) error {
 		noJCDS       = fs.Bool("no-jcds", false, "simulate an instance without a cloud distribution point (JCDS endpoints 500 before 11.25.2, then 404)")
 		jcdsRemoved  = fs.Bool("jcds-removed", false, "simulate a release without the deprecated /api/v1/jcds/* endpoints (all 404)")
 		cdpSince     = fs.String("cdp-refresh-since", "11.24.0", "first version with /api/v1/cloud-distribution-point/refresh-inventory")
-		nodes        = fs.Int("cluster-nodes", 2, "application nodes behind the URL, sticky by the -balance-cookie cookie (1: no cluster)")
+		nodes        = fs.Int("cluster-nodes", 2, "application nodes (pods) behind the URL, sticky by the -balance-cookie cookie: 2 is a Standard instance, 4 Premium (1: no cluster)")
 		cookie       = fs.String("balance-cookie", jamfsim.CookieJproIngress, "load-balancer cookie name: "+jamfsim.CookieJproIngress+" (Jamf Support's current scripts) or "+jamfsim.CookieAPBalanceID+" (older docs)")
 		noFlip       = fs.Bool("no-refresh-flip", false, "a refresh during processing changes nothing (default: the first shows the new hash with the old size, the next reverts it)")
 		lag          = fs.Duration("cluster-lag", time.Minute, "how long a node takes to see writes made on another node")
-		procDelay    = fs.Duration("processing-delay", 0, "added before an upload is processed (0: as long as hashing and copying take)")
+		procDelay    = fs.Duration("processing-delay", 0, "processing time of every upload whatever its size (0: by size, see -processing-rate; negative: none)")
+		procRate     = fs.Float64("processing-rate", jamfsim.DefaultProcessingRate, "bytes per second the service processes an upload at (default from jamf-upload#399)")
+		timeScale    = fs.Float64("time-scale", 1, "divide every simulated duration (lag, processing, refresh, rate limit, token and credential lifetimes, fault latency) by this")
 		contract     = fs.Bool("contract", false, "log requests and responses that Jamf's OpenAPI documents do not allow")
 		verbose      = fs.Bool("v", false, "log every request")
 		wanDelay     = fs.Duration("wan-delay", 0, "S3 path: one-way delay added each way (e.g. 30ms; package wanlink)")
@@ -75,7 +77,7 @@ func run(args []string) error {
 		faults       listFlag
 	)
 	fs.Var(&categories, "category", "pre-create a category (repeatable)")
-	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [body=TEXT] [s3]'; STATUS may be never-lands (repeatable)")
+	fs.Var(&faults, "fault", "inject a fault: 'METHOD PATH STATUS [COUNT] [every=N] [retry-after=S] [latency=D] [landed] [body=TEXT] [s3]'; STATUS may be never-lands or corrupt; landed answers after the bytes land (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,11 +92,20 @@ func run(args []string) error {
 	opts := jamfsim.Options{
 		JamfVersion: *version, Username: *user, Password: *password, ClientID: *clientID, ClientSecret: *clientSecret,
 		TokenTTL: *tokenTTL, CredentialsTTL: *credsTTL, NoJCDS: *noJCDS, JCDSRemoved: *jcdsRemoved, CDPRefreshSince: *cdpSince,
-		ClusterNodes: *nodes, ClusterLag: *lag, BalanceCookie: *cookie, NoRefreshFlip: *noFlip, ProcessingDelay: *procDelay, Logger: logger,
+		ClusterNodes: *nodes, ClusterLag: *lag, BalanceCookie: *cookie, NoRefreshFlip: *noFlip, ProcessingDelay: *procDelay, TimeScale: *timeScale, Logger: logger,
 		WAN: wanlink.Profile{Delay: *wanDelay, ConnRate: wanlink.Mbps(*wanConnMbps), LinkRate: wanlink.Mbps(*wanLinkMbps)},
 	}
 	if *nodes < 1 {
 		return errors.New("-cluster-nodes must be at least 1")
+	}
+	if *timeScale <= 0 {
+		return errors.New("-time-scale must be positive")
+	}
+	if *procRate <= 0 {
+		return errors.New("-processing-rate must be positive")
+	}
+	if *procRate != jamfsim.DefaultProcessingRate && *procDelay == 0 {
+		opts.ProcessingTime = jamfsim.ProcessingTimeAtRate(*procRate)
 	}
 	if *lag <= 0 {
 		opts.ClusterLag = -1 // no lag

@@ -28,7 +28,7 @@ func TestProgram(t *testing.T) {
 	}
 	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-jamf-version", "11.11.0", "-category", "Apps", "-category", "Tools",
 		"-password", "s3cret-pass", "-fault", "GET /api/v1/jcds/files 503 1", "-cluster-nodes", "3", "-cluster-lag", "1h",
-		"-balance-cookie", "APBALANCEID", "-no-refresh-flip", "-processing-delay", "10ms", "-contract")
+		"-balance-cookie", "APBALANCEID", "-no-refresh-flip", "-processing-delay", "10ms", "-contract", "-time-scale", "2")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +69,20 @@ func TestProgram(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
+	// -time-scale 2 halves the API client token's default 60 s.
+	res, err = http.Post(url+"/api/v1/oauth/token", "application/x-www-form-urlencoded",
+		strings.NewReader("grant_type=client_credentials&client_id=client-id&client_secret=client-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var otok struct {
+		ExpiresIn int `json:"expires_in"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&otok)
+	res.Body.Close()
+	if otok.ExpiresIn != 30 {
+		t.Errorf("-time-scale 2: oauth expires_in %d, want 30", otok.ExpiresIn)
+	}
 	if st := call("GET", "/api/v1/jcds/files"); st != 503 {
 		t.Errorf("-fault not applied: %d", st)
 	}
@@ -81,10 +95,11 @@ func TestProgram(t *testing.T) {
 	if st := call("POST", "/api/v1/cloud-distribution-point/refresh-inventory"); st != 404 {
 		t.Errorf("11.11.0 must not serve cloud-distribution-point/refresh-inventory: %d", st)
 	}
-	// Three nodes: requests without the cookie go round, each told its node.
+	// Three nodes: probes of /healthCheck.html without the cookie go round,
+	// each told its node, as Jamf Support's script finds the pods.
 	seen := map[string]bool{}
 	for i := 0; i < 3; i++ {
-		res, err := http.Get(url + "/api/v1/jamf-pro-version")
+		res, err := http.Head(url + "/healthCheck.html")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,5 +149,13 @@ func TestBalanceCookieFlag(t *testing.T) {
 	err := run([]string{"-balance-cookie", "SESSIONID"})
 	if err == nil || !strings.Contains(err.Error(), "jpro-ingress") {
 		t.Errorf("an unknown -balance-cookie: %v", err)
+	}
+}
+
+func TestPaceFlags(t *testing.T) {
+	for _, args := range [][]string{{"-time-scale", "0"}, {"-time-scale", "-2"}, {"-processing-rate", "0"}} {
+		if err := run(args); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }
