@@ -128,6 +128,7 @@ func Describe() Manifest {
 			{Name: "JAMF_CLI_PROFILE", Description: "Refused when set: jamf-cli is not used. Give JSS_URL and CLIENT_ID with CLIENT_SECRET (or the secret in the login keychain), or a ready BEARER_TOKEN, instead."},
 			{Name: "PLATFORM_API_REGION", Description: "Refused when set: the Jamf Platform API gateway is not supported; authenticate to Jamf Pro at JSS_URL with an API client or account instead."},
 			{Name: "PLATFORM_API_TENANT_ID", Description: "Refused when set, like PLATFORM_API_REGION."},
+			{Name: SkipAndProceed, Default: "False", Description: "If True, skip the upload process and proceed (boolean), as in JamfPackageUploader: no file is read and no request is sent to Jamf Pro, process_skipped is set True and every other output is left as it was. Usually given from a recipe variable (\"%SKIP_PACKAGE%\") or with --key."},
 			{Name: "jcds_mode", Description: "Ignored: the JCDS 1 mode no longer exists; a warning is logged when set."},
 		},
 		Outputs: []Output{
@@ -140,6 +141,7 @@ func Describe() Manifest {
 			{Name: "pkg_upload_status", Description: "What happened to the file: uploaded, unchanged-hash-match, skipped-exists or dry-run."},
 			{Name: "pkg_sha3_512", Description: "SHA3-512 of the package file, when it was computed in this run."},
 			{Name: "pkg_plan", Description: "On a dry run only: the steps a real run would take, one sentence each."},
+			{Name: ProcessSkipped, Description: "True if the process was skipped because skip_and_proceed was True; False on every other run."},
 			{Name: SummaryKey, Description: "Summary for AutoPkg's report, present only when something was uploaded or updated."},
 		},
 	}

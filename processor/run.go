@@ -67,6 +67,9 @@ type Result struct {
 
 // Run performs the upload described by env and writes the outputs into it.
 func Run(ctx context.Context, env plistio.Env, opts Options) error {
+	if skipped, err := skipRun(env, opts.Logger); skipped || err != nil {
+		return err
+	}
 	// A summary from an earlier processor in the same recipe run must not
 	// be reported again as if this run had changed something.
 	delete(env, SummaryKey)
@@ -74,6 +77,9 @@ func Run(ctx context.Context, env plistio.Env, opts Options) error {
 	cfg, err := ParseConfig(env, opts.DryRun)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings {
+		opts.Logger.Warn().Msg(w)
 	}
 	if b, _ := env.Bool("jcds_mode"); b {
 		opts.Logger.Warn().Msg("jcds_mode is obsolete and ignored; this processor always uses JCDS 2.0")

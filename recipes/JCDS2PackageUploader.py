@@ -438,9 +438,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "default": "False",
             "description": (
-                "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash "
-                "in the package metadata instead of SHA-512 (boolean). From 11.11 "
-                "the metadata carries only the server's own hashes."
+                "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash in the"
+                " package metadata instead of SHA-512 (boolean). From 11.11 the "
+                "metadata carries only the server's own hashes."
             ),
         },
         "os_requirements": {
@@ -534,6 +534,17 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "send_notification": {
             "required": False,
             "description": "Whether to send a notification when installed (boolean).",
+        },
+        "skip_and_proceed": {
+            "required": False,
+            "default": "False",
+            "description": (
+                "If True, skip the upload process and proceed (boolean), as in "
+                "JamfPackageUploader: no file is read and no request is sent to Jamf "
+                "Pro, process_skipped is set True and every other output is left as it "
+                'was. Usually given from a recipe variable ("%SKIP_PACKAGE%") or with '
+                "--key."
+            ),
         },
         "skip_metadata_upload": {
             "required": False,
@@ -645,6 +656,12 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         },
         "pkg_uploaded": {
             "description": "True only when package bytes were sent in this run.",
+        },
+        "process_skipped": {
+            "description": (
+                "True if the process was skipped because skip_and_proceed was True; "
+                "False on every other run."
+            ),
         },
     }
     # END MANIFEST
