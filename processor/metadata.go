@@ -90,6 +90,7 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 		}
 	}
 	id = pkg.ID
+	enterStep(ctx, "writing the package object %q", pkg.Name)
 	switch {
 	case plan.Meta == MetaCreate && u.classic():
 		id, err = u.client.CreatePackageClassic(ctx, pkg)
@@ -107,6 +108,7 @@ func (u *uploader) writeMetadata(ctx context.Context, plan Plan, pkg *jamf.Packa
 		return "", fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
 	}
 	u.log.Info().Str("id", id).Str("name", pkg.Name).Msgf("package metadata %sd", plan.Meta)
+	noteChange(ctx, "%sd package object %q (id %s)", plan.Meta, pkg.Name, id)
 	return id, nil
 }
 

@@ -96,6 +96,7 @@ func Run(ctx context.Context, env plistio.Env, opts Options) error {
 func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 	log := opts.Logger
 	log.Debug().Str("version", opts.Version).Msg("starting")
+	ctx, stop := withStopTracker(ctx, "connecting to Jamf Pro at "+cfg.URL)
 
 	file, err := ResolvePkg(cfg)
 	if err != nil {
@@ -117,7 +118,7 @@ func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 		res.Stats = client.Stats()
 		log.Debug().Int64("requests", res.Stats.Requests).Int64("token_requests", res.Stats.TokenRequests).Msg("Jamf Pro requests")
 	}
-	return res, err
+	return res, stop.explain(ctx, err, log)
 }
 
 // uploader is one run against one server: what every step reads, set once
@@ -147,6 +148,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	}
 	if !cfg.DryRun {
 		unlock, err := client.LockUpload(ctx, file.Name, 6*time.Hour, func() {
+			enterStep(ctx, "waiting for another run on this Mac to finish uploading %s", file.Name)
 			log.Warn().Msgf("another run on this Mac is uploading %s to %s; waiting for it to finish", file.Name, cfg.URL)
 		})
 		if err != nil {
@@ -154,6 +156,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 		}
 		defer unlock()
 	}
+	enterStep(ctx, "connecting to Jamf Pro at %s", cfg.URL)
 	if err := client.Authenticate(ctx); err != nil {
 		return nil, err
 	}
@@ -198,6 +201,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (sent bool, err error) {
 	cfg, file := u.cfg, u.local.PkgFile
 	defer func() { u.res.SHA3 = u.local.sums.SHA3_512 }()
+	enterStep(ctx, "looking at %s in Jamf Pro and its distribution point", file.Name)
 	facts, err := u.survey(ctx, obj)
 	if err != nil {
 		return sentEarlier, err
@@ -289,6 +293,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 	if u.journal.hasWork() || u.res.Uploaded {
 		u.journal.clear()
 	}
+	enterStep(ctx, "asking Jamf Pro to recalculate its packages")
 	recalc, err := u.recalculate(ctx, plan, r)
 	u.res.Recalc = recalc
 	return sentEarlier, err
@@ -314,6 +319,7 @@ const clusterWait = 90 * time.Second
 // making a second one.
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
+	enterStep(ctx, "waiting for a Jamf Cloud node to show the package object %q", name)
 	deadline := time.Now().Add(clusterWait)
 	for {
 		if err := jamf.Sleep(ctx, 3*time.Second); err != nil {

@@ -123,6 +123,7 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 		}
 		return commitErr
 	}
+	enterStep(ctx, "uploading %s to the JCDS", file.Name)
 	p := file.newProgress("uploading " + file.Name)
 	res, err := s3upload.Upload(ctx, s3upload.Input{
 		BeforeCommit: beforeCommit,
@@ -156,6 +157,7 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	}
 	file.add(res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
+	noteChange(ctx, "sent %s to the distribution point (not yet verified)", file.Name)
 	return u.verifyListing(ctx, facts.DupsBefore)
 }
 
@@ -184,6 +186,7 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 			return "", fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
 		}
 		createdID = id
+		noteChange(ctx, "created package object %q (id %s)", pkg.Name, id)
 	}
 	// Noted once the object is there and before its file is touched: if
 	// this run stops half-way, the next one sends the file again, whatever
@@ -214,6 +217,7 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 			hs.Close()
 		}
 	}()
+	enterStep(ctx, "uploading %s through /api/v1/packages/%s/upload", file.Name, id)
 	p := file.newProgress("uploading " + file.Name)
 	err = u.client.UploadPackageV1(ctx, id, file.Path, file.Name, func(r io.Reader) io.Reader {
 		// Each try rereads the file from the start, into digests of its
@@ -248,12 +252,14 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 		if derr := u.client.DeletePackage(cleanup, id); derr != nil {
 			return "", fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
 		}
+		noteChange(ctx, "removed that package object again, as its upload did not finish")
 		return "", err
 	}
 	if hs != nil {
 		file.add(hs.Sums())
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
+	noteChange(ctx, "sent %s to the distribution point (not yet verified)", file.Name)
 	return createdID, nil
 }
 
@@ -277,6 +283,7 @@ func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) (revert
 		return nil, fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
 	}
 	u.log.Info().Str("id", obj.ID).Str("from", obj.FileName).Str("to", file.Name).Msg("package object's fileName written before the upload")
+	noteChange(ctx, "pointed package object %q at %s before uploading it", obj.Name, file.Name)
 	return func(ctx context.Context, cause error) error {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
@@ -284,6 +291,7 @@ func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) (revert
 		if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
 			return fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, file.Name, obj.FileName, rerr)
 		}
+		noteChange(ctx, "pointed it back at its old file %s", obj.FileName)
 		return fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
 	}, nil
 }
@@ -316,6 +324,7 @@ func (u *uploader) deleteStale(ctx context.Context) (deleted bool, err error) {
 	if err := u.client.DeleteJCDSFile(ctx, name); err != nil && !errors.Is(err, jamf.ErrNotFound) {
 		return false, fmt.Errorf("could not delete the stale JCDS file %q, so the new upload was abandoned and nothing was changed (committing it would create a duplicate): %w", name, err)
 	}
+	noteChange(ctx, "deleted the old file %s from the distribution point (the new one is not committed yet)", name)
 	deadline := time.Now().Add(60 * time.Second)
 	for wait := 500 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
 		files, err := u.client.JCDSFiles(ctx)
@@ -356,6 +365,7 @@ func (u *uploader) lostFileError(obj *jamf.Package, err error) error {
 // no object ever points at a file that never arrived. dupsBefore are the
 // Name_N copies listed before the upload.
 func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool) error {
+	enterStep(ctx, "verifying %s (waiting for the JCDS to list it)", u.local.Name)
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
 		return err
 	}

@@ -130,6 +130,7 @@ func (u *uploader) settle(ctx context.Context, plan Plan, facts Facts, r *refres
 		}
 		return nil
 	}
+	enterStep(ctx, "verifying %s (waiting for Jamf Pro to show it ready)", u.local.Name)
 	exp := u.expect(plan, facts.Object)
 	// Size "0" says a sent file never landed only where the record did not
 	// show it before this send: processing keeps the old values until a

@@ -1,0 +1,77 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+)
+
+// TestStoppedErrorSays: the message names what stopped the run and the
+// step, and says what was changed (or that nothing was) and what the next
+// run does.
+func TestStoppedErrorSays(t *testing.T) {
+	tests := []struct {
+		err  StoppedError
+		want []string
+	}{
+		{StoppedError{Cause: StopSignal{syscall.SIGTERM}, Step: "uploading A.pkg to the JCDS", Err: context.Canceled},
+			[]string{"stopped by SIGTERM while uploading A.pkg to the JCDS. Nothing was changed in Jamf Pro; the next run does the whole job."}},
+		{StoppedError{Cause: StopSignal{os.Interrupt}, Step: "verifying A.pkg", Changes: []string{`created package object "A" (id 3)`, "sent A.pkg"}, Err: context.Canceled},
+			[]string{"stopped by SIGINT while verifying A.pkg. Before the stop this run had created package object \"A\" (id 3); then sent A.pkg. The next run finishes the job"}},
+		{StoppedError{Cause: context.Canceled, Step: "x", Err: context.Canceled}, []string{"stopped (the run was cancelled) while x."}},
+		{StoppedError{Cause: context.DeadlineExceeded, Step: "x", Err: context.DeadlineExceeded}, []string{"deadline passed while x."}},
+	}
+	for _, tt := range tests {
+		got := tt.err.Error()
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%q lacks %q", got, w)
+			}
+		}
+		if strings.Contains(got, "context canceled") {
+			t.Errorf("%q says context canceled", got)
+		}
+	}
+}
+
+// TestUploadStopped: a run whose context is cancelled with a signal as
+// its cause ends with a *StoppedError that carries the signal, the step and
+// the step's own error; a run that ends without a stop is not one.
+func TestUploadStopped(t *testing.T) {
+	r := newFlowRig(t, jamfsim.Options{})
+	path, _ := writePkg(t, t.TempDir(), "Stop.pkg", 4096)
+	env := r.env(path)
+	cfg, err := ParseConfig(env, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(StopSignal{syscall.SIGTERM})
+	_, err = Upload(ctx, cfg, r.options(&syncBuffer{}))
+	var stopped *StoppedError
+	if !errors.As(err, &stopped) {
+		t.Fatalf("err = %v (%T), want a *StoppedError", err, err)
+	}
+	var sig StopSignal
+	if !errors.As(err, &sig) || sig.Signal != syscall.SIGTERM || !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v: want the signal and context.Canceled inside", err)
+	}
+	if !strings.HasPrefix(stopped.Step, "connecting to Jamf Pro at "+cfg.URL) || len(stopped.Changes) != 0 {
+		t.Errorf("step %q, changes %v", stopped.Step, stopped.Changes)
+	}
+	if _, err := Upload(context.Background(), cfg, r.options(&syncBuffer{})); err != nil {
+		t.Fatalf("the run after the stop: %v", err)
+	}
+	// A failure that is not a stop stays as it was.
+	bad := *cfg
+	bad.Category, bad.PkgName = "No Such Category", "Other.pkg"
+	_, err = Upload(context.Background(), &bad, r.options(&syncBuffer{}))
+	if err == nil || errors.As(err, &stopped) {
+		t.Errorf("err = %v: want the failure itself", err)
+	}
+}
