@@ -113,3 +113,38 @@ func TestBooleanInputsListed(t *testing.T) {
 		}
 	}
 }
+
+// TestBooleanWarningsFollowUpstreamPerInput: upstream reads md5 and
+// insecure_mode by truth (any text is True), reboot_required and
+// send_notification as "anything but False", jcds2_mode not at all; a
+// warning comes only where upstream reads False (or fails) and this
+// processor True, or for a placeholder.
+func TestBooleanWarningsFollowUpstreamPerInput(t *testing.T) {
+	tests := []struct {
+		key  string
+		v    any
+		want bool
+		warn string // "" for none
+	}{
+		{"md5", "yes", true, ""},
+		{"md5", "False", false, ""},
+		{"md5", "%USE_MD5%", false, "JamfPackageUploader would read this text as True"},
+		{"insecure_mode", uint64(1), true, ""},
+		{"reboot_required", "1", true, ""},
+		{"send_notification", "%NOTIFY%", false, "would read this text as True"},
+		{"recalculate", "1", true, `reads it as False`},
+		{"CLOUD_DP", "%CLOUD%", false, "reads as False, as JamfPackageUploader reads it"},
+		{"jcds2_mode", "yes", true, ""},
+		{"dry_run", "1", true, ""},
+		{"dry_run", "%DRY%", false, "the recipe variable DRY is not defined"},
+	}
+	for _, tt := range tests {
+		got, warning, err := readBool(plistio.Env{tt.key: tt.v}, tt.key)
+		if err != nil || got != tt.want {
+			t.Errorf("%s=%#v: %v, %v; want %v", tt.key, tt.v, got, err, tt.want)
+		}
+		if (tt.warn == "") != (warning == "") || !strings.Contains(warning, tt.warn) {
+			t.Errorf("%s=%#v: warning %q, want %q", tt.key, tt.v, warning, tt.warn)
+		}
+	}
+}
