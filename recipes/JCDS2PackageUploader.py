@@ -440,7 +440,9 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "description": (
                 "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash in the"
                 " package metadata instead of SHA-512 (boolean). From 11.11 the "
-                "metadata carries only the server's own hashes."
+                "metadata carries only the server's own hashes, its md5 field included,"
+                " which the inventory refresh after every upload fills (see "
+                "recipes/MIGRATING.md, The md5 input)."
             ),
         },
         "os_requirements": {

@@ -135,5 +135,43 @@ class TestUnresolvedBoolean(UpstreamRecipeTestCase):
         self.assertEqual(again.step_outputs(POST)["pkg_upload_status"], "skipped-exists", again.output)
 
 
+# JamfPackageUploader at grahampugh/jamf-upload e3a733c (2026-04-29): the
+# inputs it declares and the keys execute() reads without declaring them,
+# and the outputs it sets.
+UPSTREAM_INPUTS = (
+    "JSS_URL API_USERNAME API_PASSWORD CLIENT_ID CLIENT_SECRET BEARER_TOKEN JAMF_CLI_PROFILE "
+    "PLATFORM_API_REGION PLATFORM_API_TENANT_ID CLOUD_DP SMB_URL SMB_USERNAME SMB_PASSWORD SMB_SHARES "
+    "pkg_name pkg_display_name pkg_path version pkg_category pkg_info pkg_notes pkg_priority "
+    "reboot_required os_requirements required_processor send_notification replace_pkg jcds_mode "
+    "jcds2_mode aws_cdp_mode replace_pkg_metadata skip_metadata_upload recalculate "
+    "recalculate_wait_time sleep max_tries skip_and_proceed "
+    # read, not declared
+    "md5 pathname S3_BUCKET_NAME NAME insecure_mode custom_curl_opts jamfupload_tmp_dir"
+).split()
+UPSTREAM_OUTPUTS = (
+    "pkg_path pkg_name pkg_display_name pkg_uploaded pkg_metadata_updated "
+    "jamfpackageuploader_summary_result process_skipped"
+).split()
+
+
+class TestMigratingListsUpstream(unittest.TestCase):
+    """MIGRATING.md's tables say what becomes of each upstream input and
+    output."""
+
+    def test_every_input_and_output_has_a_row(self):
+        with open(os.path.join(HERE, "MIGRATING.md"), encoding="utf-8") as f:
+            text = f.read()
+        inputs = text[text.index("| Upstream input |"):text.index("### Booleans")]
+        rows = [line for line in inputs.splitlines() if line.startswith("| `")]
+        for name in UPSTREAM_INPUTS:
+            self.assertTrue(
+                any(("`%s`" % name) in row.split(" | ")[0] for row in rows), "no MIGRATING.md input row for %s" % name
+            )
+        outputs = text[text.index("| Upstream output |"):]
+        for name in UPSTREAM_OUTPUTS:
+            self.assertIn("| `%s` |" % name, outputs)
+        self.assertIn("### The md5 input", text)
+
+
 if __name__ == "__main__":
     unittest.main()
