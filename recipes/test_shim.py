@@ -1411,11 +1411,24 @@ time.sleep(120)
 """
 
 
+# A binary that, stopped, says where it was, as jcds2-uploader does.
+STOPPED_SAYS = (
+    "stopped by SIGTERM while uploading A.pkg to the JCDS. "
+    "Nothing was changed in Jamf Pro; the next run does the whole job."
+)
+STOPPER = SLEEPER.replace(
+    "    sys.exit(10)\n",
+    "    print('JCDS2PackageUploader: aborting the upload', file=sys.stderr, flush=True)\n"
+    "    print('ProcessorError: %s', file=sys.stderr, flush=True)\n"
+    "    sys.exit(10)\n" % STOPPED_SAYS,
+)
+
+
 class TestSignals(FakeBinaryTestCase):
     """If AutoPkg is interrupted, the binary is stopped too."""
 
-    def start_runner(self):
-        binary = self.fake(SLEEPER)
+    def start_runner(self, body=SLEEPER):
+        binary = self.fake(body)
         script = os.path.join(self.tmp, "runner.py")
         with open(script, "w", encoding="utf-8") as f:
             f.write(RUNNER.format(standin=STANDIN, shim=SHIM, binary=binary))
@@ -1485,6 +1498,33 @@ class TestSignals(FakeBinaryTestCase):
         self.assertIs(signal.getsignal(signal.SIGTERM), previous)
         with open(self.received + ".pid", encoding="utf-8") as f:
             self.assert_child_stopped(int(f.read()))
+
+
+    def test_sigterm_shows_what_the_binary_said(self):
+        # AutoPkg dies of the signal the shim passes on; the binary's own
+        # account of the stop (the step, what changed) is in its log first.
+        runner, child = self.start_runner(STOPPER)
+        runner.send_signal(signal.SIGTERM)
+        out, _ = runner.communicate(timeout=HANG_SECONDS)
+        self.assertEqual(runner.returncode, -signal.SIGTERM)
+        self.assertIn(b"aborting the upload", out)
+        self.assertIn(("jcds2-uploader stopped: " + STOPPED_SAYS).encode(), out)
+        self.assert_child_stopped(child)
+
+    def test_stop_message_in_the_error(self):
+        binary = self.fake(STOPPER)
+        old = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        self.addCleanup(signal.signal, signal.SIGTERM, old)
+        proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
+
+        def on_line(msg):
+            if msg == "sleeping":
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        proc.on_line = on_line
+        with self.assertRaises(autopkglib.ProcessorError) as ctx:
+            proc.process()
+        self.assertEqual(str(ctx.exception), "interrupted by SIGTERM; jcds2-uploader was stopped: " + STOPPED_SAYS)
 
 
 if __name__ == "__main__":
