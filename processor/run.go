@@ -289,6 +289,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		u.res.Status = StatusUploaded
 		u.res.Uploaded = true
 		u.log.Info().Str("file", file.Name).Str("mode", facts.Mode).Msg("uploaded and verified")
+		noteVerified(ctx)
 	}
 	if u.journal.hasWork() || u.res.Uploaded {
 		u.journal.clear()

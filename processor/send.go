@@ -157,7 +157,7 @@ func (u *uploader) sendJCDS(ctx context.Context, plan Plan, facts Facts) error {
 	}
 	file.add(res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
-	noteChange(ctx, "sent %s to the distribution point (not yet verified)", file.Name)
+	noteSent(ctx, file.Name)
 	return u.verifyListing(ctx, facts.DupsBefore)
 }
 
@@ -259,7 +259,7 @@ func (u *uploader) sendV1(ctx context.Context, plan Plan, facts Facts, pkg *jamf
 		file.add(hs.Sums())
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
-	noteChange(ctx, "sent %s to the distribution point (not yet verified)", file.Name)
+	noteSent(ctx, file.Name)
 	return createdID, nil
 }
 

@@ -89,6 +89,9 @@ type stopTracker struct {
 	mu      sync.Mutex
 	step    string
 	changes []string
+	// unverified indexes the changes that sent a file Jamf Pro has not yet
+	// shown verified.
+	unverified []int
 }
 
 type stopTrackerKey struct{}
@@ -124,6 +127,27 @@ func noteChange(ctx context.Context, format string, args ...any) {
 	}
 }
 
+// noteSent records that the file name was sent; until noteVerified, the
+// change reads "not yet verified".
+func noteSent(ctx context.Context, name string) {
+	if t := trackerOf(ctx); t != nil {
+		t.mu.Lock()
+		t.unverified = append(t.unverified, len(t.changes))
+		t.changes = append(t.changes, "sent "+name+" to the distribution point")
+		t.mu.Unlock()
+	}
+}
+
+// noteVerified records that Jamf Pro showed every file sent so far
+// verified.
+func noteVerified(ctx context.Context) {
+	if t := trackerOf(ctx); t != nil {
+		t.mu.Lock()
+		t.unverified = nil
+		t.mu.Unlock()
+	}
+}
+
 // explain returns err as a StoppedError when ctx was stopped, else as it
 // is. The step's own error, which ends in "context canceled" and says
 // nothing of the stop, is logged at -vv only.
@@ -134,5 +158,9 @@ func (t *stopTracker) explain(ctx context.Context, err error, log zerolog.Logger
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	log.Debug().Err(err).Msg("the step stopped with")
-	return &StoppedError{Cause: context.Cause(ctx), Step: t.step, Changes: append([]string(nil), t.changes...), Err: err}
+	changes := append([]string(nil), t.changes...)
+	for _, i := range t.unverified {
+		changes[i] += " (not yet verified)"
+	}
+	return &StoppedError{Cause: context.Cause(ctx), Step: t.step, Changes: changes, Err: err}
 }

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 )
 
@@ -73,5 +75,32 @@ func TestUploadStopped(t *testing.T) {
 	_, err = Upload(context.Background(), &bad, r.options(&syncBuffer{}))
 	if err == nil || errors.As(err, &stopped) {
 		t.Errorf("err = %v: want the failure itself", err)
+	}
+}
+
+// TestStopTrackerNotes: the changes read in order; a sent file reads "not
+// yet verified" until Jamf Pro showed it verified; a run that was not
+// stopped keeps its own error.
+func TestStopTrackerNotes(t *testing.T) {
+	parent, cancel := context.WithCancelCause(context.Background())
+	ctx, tr := withStopTracker(parent, "connecting")
+	failed := errors.New("boom")
+	if err := tr.explain(ctx, failed, zerolog.Nop()); err != failed {
+		t.Fatalf("a run not stopped: %v", err)
+	}
+	noteChange(ctx, `created package object "A" (id 1)`)
+	enterStep(ctx, "uploading A.pkg")
+	noteSent(ctx, "A.pkg")
+	enterStep(ctx, "verifying A.pkg")
+	cancel(StopSignal{syscall.SIGTERM})
+	err := tr.explain(ctx, context.Canceled, zerolog.Nop())
+	want := `stopped by SIGTERM while verifying A.pkg. Before the stop this run had created package object "A" (id 1); then sent A.pkg to the distribution point (not yet verified).`
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got  %s\nwant %s…", err, want)
+	}
+	noteVerified(ctx)
+	enterStep(ctx, "asking Jamf Pro to recalculate its packages")
+	if err := tr.explain(ctx, context.Canceled, zerolog.Nop()); strings.Contains(err.Error(), "not yet verified") {
+		t.Errorf("after verification: %s", err)
 	}
 }
