@@ -10,7 +10,7 @@ import (
 )
 
 // TestStopSaysItWasAStop: SIGTERM during each long step of a run (AutoPkg
-// stopped, or the shim passing its signal on) ends with exit 10 and a
+// stopped, or the shim passing its signal on), and SIGINT (Ctrl-C), ends with exit 10 and a
 // ProcessorError that names the signal and the step, and says what was
 // changed in Jamf Pro (or that nothing was) and that the next run
 // finishes the job; never a bare "context canceled". The next run then
@@ -48,6 +48,7 @@ func TestStopSaysItWasAStop(t *testing.T) {
 		// stops; it lands without another request, so the object points at
 		// a file the JCDS does not list yet.
 		processing bool
+		sig        syscall.Signal // SIGTERM unless set
 	}{
 		{
 			name:    "waiting for a Jamf Cloud node",
@@ -62,6 +63,13 @@ func TestStopSaysItWasAStop(t *testing.T) {
 			fault:   &jamfsim.Fault{S3: true, Method: "PUT", Path: "*", Latency: 3 * time.Second, Count: -1},
 			reached: after(func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/jcds/files", 0) != 0 }),
 			want:    []string{"stopped by SIGTERM while uploading Stop.pkg to the JCDS", "Nothing was changed in Jamf Pro"},
+		},
+		{
+			name:    "SIGINT (Ctrl-C) while uploading to the JCDS",
+			sig:     syscall.SIGINT,
+			fault:   &jamfsim.Fault{S3: true, Method: "PUT", Path: "*", Latency: 3 * time.Second, Count: -1},
+			reached: after(func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/jcds/files", 0) != 0 }),
+			want:    []string{"stopped by SIGINT while uploading Stop.pkg to the JCDS", "Nothing was changed in Jamf Pro"},
 		},
 		{
 			name:    "uploading through {id}/upload",
@@ -115,7 +123,11 @@ func TestStopSaysItWasAStop(t *testing.T) {
 			}
 			cmd, stderr := startBinary(t, r, env, nil)
 			waitUntil(t, cmd, stderr, "the step was not reached", func() bool { return tc.reached(r) })
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			sig := tc.sig
+			if sig == 0 {
+				sig = syscall.SIGTERM
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			_ = cmd.Wait()
