@@ -1481,24 +1481,12 @@ class TestSignals(FakeBinaryTestCase):
         def previous(signum, frame):  # pylint: disable=unused-argument
             calls.append(signum)
 
-        old = signal.signal(signal.SIGTERM, previous)
-        self.addCleanup(signal.signal, signal.SIGTERM, old)
-        proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
-
-        def on_line(msg):
-            if msg == "sleeping":
-                os.kill(os.getpid(), signal.SIGTERM)
-
-        proc.on_line = on_line
-        # In the main thread: signal handlers only run there.
-        with self.assertRaises(autopkglib.ProcessorError) as ctx:
-            proc.process()
-        self.assertIn("interrupted by SIGTERM", str(ctx.exception))
+        err = self.sigterm_in_process(binary, previous)
+        self.assertIn("interrupted by SIGTERM", str(err))
         self.assertEqual(calls, [signal.SIGTERM])
         self.assertIs(signal.getsignal(signal.SIGTERM), previous)
         with open(self.received + ".pid", encoding="utf-8") as f:
             self.assert_child_stopped(int(f.read()))
-
 
     def test_sigterm_shows_what_the_binary_said(self):
         # AutoPkg dies of the signal the shim passes on; the binary's own
@@ -1512,8 +1500,14 @@ class TestSignals(FakeBinaryTestCase):
         self.assert_child_stopped(child)
 
     def test_stop_message_in_the_error(self):
-        binary = self.fake(STOPPER)
-        old = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+        err = self.sigterm_in_process(self.fake(STOPPER), lambda signum, frame: None)
+        self.assertEqual(str(err), "interrupted by SIGTERM; jcds2-uploader was stopped: " + STOPPED_SAYS)
+
+    def sigterm_in_process(self, binary, previous):
+        """Run the shim in this process with previous as the SIGTERM
+        handler, send SIGTERM once the binary is up, and return the
+        ProcessorError the shim raised."""
+        old = signal.signal(signal.SIGTERM, previous)
         self.addCleanup(signal.signal, signal.SIGTERM, old)
         proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
 
@@ -1522,9 +1516,10 @@ class TestSignals(FakeBinaryTestCase):
                 os.kill(os.getpid(), signal.SIGTERM)
 
         proc.on_line = on_line
+        # In the main thread: signal handlers only run there.
         with self.assertRaises(autopkglib.ProcessorError) as ctx:
             proc.process()
-        self.assertEqual(str(ctx.exception), "interrupted by SIGTERM; jcds2-uploader was stopped: " + STOPPED_SAYS)
+        return ctx.exception
 
 
 if __name__ == "__main__":
