@@ -34,10 +34,34 @@ const (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// stopOnSignal returns a context cancelled by SIGINT or SIGTERM with the
+// signal as its cause (processor.StopSignal), so the run's error can say
+// what stopped it. Further signals are caught too, until stop is called:
+// the run is already stopping, and a cleanup (aborting a multipart upload,
+// removing an object made for a failed upload) should not be cut short.
+func stopOnSignal(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(processor.StopSignal{Signal: sig})
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(nil)
+	}
 }
 
 // verbosity counts -v flags; -vv, -vvv and -vvvv are accepted as AutoPkg's

@@ -70,6 +70,10 @@ type Config struct {
 	RecipeOverrideDirs []string
 	RecipeSearchDirs   []string
 	RecipeCacheDir     string
+
+	// Warnings about inputs read as upstream reads them (boolinput.go),
+	// logged once at every verbosity.
+	Warnings []string
 }
 
 // ParseConfig reads the inputs from env. Every error names the input and
@@ -85,7 +89,7 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		return s
 	}
 	boolean := func(key string) bool {
-		b, err := env.Bool(key)
+		b, err := boolInput(env, key)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -237,6 +241,7 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.Warnings = boolWarnings(env)
 	return c, nil
 }
 

@@ -108,7 +108,7 @@ func Describe() Manifest {
 			{Name: "upload_mode", Default: "auto", Description: "auto (the default): the JCDS 2.0 S3 flow while the server's JCDS endpoints answer (deprecated by Jamf since 2025-08-28), else /api/v1/packages/{id}/upload with one warning; jcds2: the JCDS flow only (on 11.5+ a file of the same name is still replaced through {id}/upload, never deleted), failing where the endpoints are gone; v1: /api/v1/packages/{id}/upload (Jamf Pro 11.5+)."},
 			{Name: "recalculate", Default: "False", Description: "Ask Jamf Pro (11.11+) for a full inventory refresh after writing metadata, unless this run already refreshed (boolean). Every upload is followed by a refresh of its file anyway; packages_recalculated reports True when either ran."},
 			{Name: "recalculate_wait_time", Default: "0", Description: "Seconds to wait before the first inventory refresh of the run, as JamfPackageUploader does before its refresh. Rarely needed: every upload and metadata write is followed by a refresh and a check that Jamf Pro shows the package ready."},
-			{Name: "md5", Default: "False", Description: "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash in the package metadata instead of SHA-512 (boolean). From 11.11 the metadata carries only the server's own hashes."},
+			{Name: "md5", Default: "False", Description: "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash in the package metadata instead of SHA-512 (boolean). From 11.11 the metadata carries only the server's own hashes, its md5 field included, which the inventory refresh after every upload fills (see recipes/MIGRATING.md, The md5 input)."},
 			{Name: "upload_concurrency", Default: strconv.Itoa(s3upload.DefaultConcurrency), Description: "Parts of the JCDS 2.0 upload in flight at once, 1 to " + strconv.Itoa(s3upload.MaxConcurrency) + ". More suit long, fast paths; fewer leave more of a link shared with people at work. Parts are read from the file as they are sent, so memory does not grow with it."},
 			{Name: "upload_part_size", Description: "Part size of the JCDS 2.0 upload in MiB, " + strconv.FormatInt(s3upload.S3MinPartSize>>20, 10) + " to " + strconv.FormatInt(s3upload.MaxPartSize>>20, 10) + ". By default " + strconv.FormatInt(s3upload.PartSize>>20, 10) + ", larger when a file needs it to stay within S3's 10,000 parts. A size that would need more than 10,000 parts is refused before the upload starts."},
 			{Name: "max_tries", Default: strconv.Itoa(defaultMaxTries), Description: "Tries per request, 1 to 10 (anything else: " + strconv.Itoa(defaultMaxTries) + ")."},
@@ -128,6 +128,7 @@ func Describe() Manifest {
 			{Name: "JAMF_CLI_PROFILE", Description: "Refused when set: jamf-cli is not used. Give JSS_URL and CLIENT_ID with CLIENT_SECRET (or the secret in the login keychain), or a ready BEARER_TOKEN, instead."},
 			{Name: "PLATFORM_API_REGION", Description: "Refused when set: the Jamf Platform API gateway is not supported; authenticate to Jamf Pro at JSS_URL with an API client or account instead."},
 			{Name: "PLATFORM_API_TENANT_ID", Description: "Refused when set, like PLATFORM_API_REGION."},
+			{Name: SkipAndProceed, Default: "False", Description: "If True, skip the upload process and proceed (boolean), as in JamfPackageUploader: no file is read and no request is sent to Jamf Pro, process_skipped is set True and every other output is left as it was. Usually given from a recipe variable (\"%SKIP_PACKAGE%\") or with --key."},
 			{Name: "jcds_mode", Description: "Ignored: the JCDS 1 mode no longer exists; a warning is logged when set."},
 		},
 		Outputs: []Output{
@@ -140,6 +141,7 @@ func Describe() Manifest {
 			{Name: "pkg_upload_status", Description: "What happened to the file: uploaded, unchanged-hash-match, skipped-exists or dry-run."},
 			{Name: "pkg_sha3_512", Description: "SHA3-512 of the package file, when it was computed in this run."},
 			{Name: "pkg_plan", Description: "On a dry run only: the steps a real run would take, one sentence each."},
+			{Name: ProcessSkipped, Description: "True if the process was skipped because skip_and_proceed was True; False on every other run."},
 			{Name: SummaryKey, Description: "Summary for AutoPkg's report, present only when something was uploaded or updated."},
 		},
 	}

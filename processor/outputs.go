@@ -23,6 +23,7 @@ func writeOutputs(env plistio.Env, cfg *Config, res *Result) {
 	env["pkg_metadata_updated"] = res.MetaWritten
 	env["pkg_id"] = res.PackageID
 	env["pkg_upload_status"] = res.Status
+	env[ProcessSkipped] = false
 	if res.SHA3 != "" {
 		env["pkg_sha3_512"] = res.SHA3
 	} else {

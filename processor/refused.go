@@ -69,7 +69,7 @@ func refusals(env plistio.Env) []error {
 	// File share distribution points. JamfPackageUploader copied the
 	// package to every share; with CLOUD_DP true it uploaded to the cloud
 	// distribution point as well.
-	elsewhere, err := env.Bool(FileSharesElsewhere)
+	elsewhere, err := boolInput(env, FileSharesElsewhere)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -96,7 +96,7 @@ func refusals(env plistio.Env) []error {
 		b1, b2 := rank(shares[j])
 		return a1 < b1 || (a1 == b1 && a2 < b2)
 	})
-	cloudDP, err := env.Bool("CLOUD_DP")
+	cloudDP, err := boolInput(env, "CLOUD_DP")
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -120,7 +120,7 @@ func refusals(env plistio.Env) []error {
 	}
 
 	// An Amazon S3 bucket of one's own as the cloud distribution point.
-	aws, err := env.Bool("aws_cdp_mode")
+	aws, err := boolInput(env, "aws_cdp_mode")
 	if err != nil {
 		errs = append(errs, err)
 	}

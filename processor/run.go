@@ -82,6 +82,9 @@ type Result struct {
 
 // Run performs the upload described by env and writes the outputs into it.
 func Run(ctx context.Context, env plistio.Env, opts Options) error {
+	if skipped, err := skipRun(env, opts.Logger); skipped || err != nil {
+		return err
+	}
 	// A summary from an earlier processor in the same recipe run must not
 	// be reported again as if this run had changed something.
 	delete(env, SummaryKey)
@@ -89,6 +92,9 @@ func Run(ctx context.Context, env plistio.Env, opts Options) error {
 	cfg, err := ParseConfig(env, opts.DryRun)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.Warnings {
+		opts.Logger.Warn().Msg(w)
 	}
 	if b, _ := env.Bool("jcds_mode"); b {
 		opts.Logger.Warn().Msg("jcds_mode is obsolete and ignored; this processor always uses JCDS 2.0")
@@ -105,6 +111,7 @@ func Run(ctx context.Context, env plistio.Env, opts Options) error {
 func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 	log := opts.Logger
 	log.Debug().Str("version", opts.Version).Msg("starting")
+	ctx, stop := withStopTracker(ctx, "connecting to Jamf Pro at "+cfg.URL)
 
 	file, err := ResolvePkg(cfg)
 	if err != nil {
@@ -126,7 +133,7 @@ func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 		res.Stats = client.Stats()
 		log.Debug().Int64("requests", res.Stats.Requests).Int64("token_requests", res.Stats.TokenRequests).Msg("Jamf Pro requests")
 	}
-	return res, err
+	return res, stop.explain(ctx, err, log)
 }
 
 // uploader is one run against one server: what is fixed for the run (the
@@ -159,6 +166,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	}
 	if !cfg.DryRun {
 		unlock, err := client.LockUpload(ctx, file.Name, 6*time.Hour, func() {
+			enterStep(ctx, "waiting for another run on this Mac to finish uploading %s", file.Name)
 			log.Warn().Msgf("another run on this Mac is uploading %s to %s; waiting for it to finish", file.Name, cfg.URL)
 		})
 		if err != nil {
@@ -166,6 +174,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 		}
 		defer unlock()
 	}
+	enterStep(ctx, "connecting to Jamf Pro at %s", cfg.URL)
 	if err := client.Authenticate(ctx); err != nil {
 		return nil, err
 	}
@@ -204,6 +213,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 // attempt sent the file.
 func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (*Result, error) {
 	cfg, file := u.cfg, u.local.PkgFile
+	enterStep(ctx, "looking at %s in Jamf Pro and its distribution point", file.Name)
 	facts, err := u.survey(ctx, obj)
 	if err != nil {
 		return nil, err
@@ -278,19 +288,62 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 }
 
 // apply runs the steps in order, logging each as it starts in the words of
-// the plan, and folds what each did.
-// The step being applied is steps[k]. sofar is what earlier plans of the
-// attempt did (the object's id, found or made, at least).
+// the plan, and folds what each did. It is also what a stop reports: the
+// step entered last (in its short form, or a phase the step named inside
+// it) and the changes each step's did shows, also for a step that ended in
+// an error. sofar is what earlier plans of the attempt did (the object's
+// id, found or made, at least).
 func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, sofar did) (did, error) {
 	for k, s := range steps {
 		u.log.Info().Msgf("step %d/%d: %s", k+1, len(steps), s)
-		d, err := s.apply(ctx, u, stepInput{pkg: pkg, sofar: sofar})
+		in := stepInput{pkg: pkg, sofar: sofar}
+		enterStep(ctx, "%s", s.while(in))
+		d, err := s.apply(ctx, u, in)
+		u.noteDid(ctx, in, d)
 		sofar = sofar.fold(d)
 		if err != nil {
 			return sofar, err
 		}
 	}
 	return sofar, nil
+}
+
+// noteDid notes for a stop what one step changed in Jamf Pro, as its did
+// says, in the order the changes were made.
+func (u *uploader) noteDid(ctx context.Context, in stepInput, d did) {
+	name := displayName(u.cfg, u.local.PkgFile) // the object's, as buildPackage names it
+	id := d.ID
+	if id == "" {
+		id = in.sofar.ID
+	}
+	switch {
+	case d.Created:
+		noteChange(ctx, "created package object %q (id %s)", name, id)
+	case d.MetaWritten:
+		noteChange(ctx, "updated package object %q (id %s)", name, id)
+	}
+	if d.Renamed {
+		noteChange(ctx, "pointed package object %q at %s before uploading it", name, u.local.Name)
+	}
+	if d.DeletedStale {
+		if d.Sent {
+			noteChange(ctx, "deleted the old file %s from the distribution point", u.local.Name)
+		} else {
+			noteChange(ctx, "deleted the old file %s from the distribution point (the new one was not committed)", u.local.Name)
+		}
+	}
+	if d.Sent {
+		noteSent(ctx, u.local.Name)
+	}
+	if d.PointedBack {
+		noteChange(ctx, "pointed it back at its old file, as the upload did not finish")
+	}
+	if d.Removed {
+		noteChange(ctx, "removed that package object again, as its upload did not finish")
+	}
+	if d.Verified {
+		noteVerified(ctx)
+	}
 }
 
 // LaggingNodeError: a create met an object of the same name that the cluster
@@ -318,6 +371,9 @@ const clusterWait = 90 * time.Second
 // making a second one.
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
+	// A phase of its own inside the step that met the refusal: up to
+	// clusterWait, and changing nothing.
+	enterStep(ctx, "waiting for a Jamf Cloud node to show the package object %q", name)
 	// The first look comes a poll interval after the refusal: the node
 	// that refused it has just been asked.
 	if err := poll.Sleep(ctx, 3*time.Second); err != nil {

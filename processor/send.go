@@ -56,22 +56,24 @@ func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*j
 // same-name file right before the commit, and waits until the JCDS lists
 // the file with our size and digest.
 // obj is the object that names the file (nil for none), for the journal.
-func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package) error {
+// What it did (the stale file deleted, the file sent) is returned with an
+// error too.
+func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package) (did, error) {
 	file := u.local
 	// A part size this file cannot take is refused before the upload starts.
 	if _, err := s3upload.NewPlan(file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
-		return fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
+		return did{}, fmt.Errorf("inputs upload_part_size / upload_concurrency: %w", err)
 	}
 	// The object keeps pointing at this name while its file is at risk:
 	// note first that the file must be sent again if this run stops.
 	if obj != nil {
 		if err := u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-			return err
+			return did{}, err
 		}
 	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
-		return err
+		return did{}, err
 	}
 	provider := s3upload.NewRenewingProvider(awsCredentials(creds), func(ctx context.Context) (aws.Credentials, error) {
 		c, err := u.client.RenewCredentials(ctx)
@@ -83,7 +85,7 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	httpClient := u.opts.test.httpClient
 	if httpClient == nil {
 		if httpClient, err = jamf.NewHTTPClient(u.cfg.Insecure); err != nil {
-			return err
+			return did{}, err
 		}
 	}
 	// A stale same-name file is deleted only once every byte of the new one
@@ -110,6 +112,9 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 				return commitErr
 			}
 		}
+		// A phase of its own: the delete is confirmed in the listing for
+		// up to a minute before the commit.
+		enterStep(ctx, "replacing the stale file %s in the JCDS (deleting it right before the commit)", file.Name)
 		if commitErr = u.client.EnsureFreshToken(ctx); commitErr == nil {
 			deleted, commitErr = u.deleteStale(ctx)
 		}
@@ -137,26 +142,32 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	if commitErr == nil && err != nil {
 		commitErr = fmt.Errorf("upload %s to the JCDS: %w", file.Name, err)
 	}
+	done := did{DeletedStale: deleted}
 	if commitErr != nil {
 		if deleted {
-			return u.lostFileError(obj, commitErr)
+			return done, u.lostFileError(obj, commitErr)
 		}
-		return commitErr
+		return done, commitErr
 	}
+	done.Sent = true
 	if res.Size != file.Size {
-		return fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", file.Name, res.Size, file.Size)
+		return done, fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", file.Name, res.Size, file.Size)
 	}
 	file.add(res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
-	return u.verifyListing(ctx, step.DupsBefore)
+	// A phase of its own: the JCDS may take minutes to list the file.
+	enterStep(ctx, "verifying %s (waiting for the JCDS to list it)", file.Name)
+	return done, u.verifyListing(ctx, step.DupsBefore)
 }
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
 // package object first. The file's digests are computed while it streams,
 // so no extra hashing pass precedes the upload.
 // id is the object's: the one found, or the one createObject made
-// (created), which a failed upload removes unless step.KeepCreated.
-func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created bool) (err error) {
+// (created), which a failed upload removes unless step.KeepCreated. What
+// it did (the file sent; after a failure, the object pointed back or
+// removed) is returned with an error too.
+func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created bool) (done did, err error) {
 	file := u.local
 	// Noted once the object is there and before its file is touched: if
 	// this run stops half-way, the next one sends the file again, whatever
@@ -168,14 +179,14 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 	// is wrong until the inventory refresh), so the run waits for the record
 	// to show the new file (settle).
 	if err := u.journal.noteFile(id, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-		return err
+		return did{}, err
 	}
 	if step.RevertTo != nil {
 		// writeFileName pointed the object at this file's name: a failed
 		// upload points it back.
 		defer func() {
 			if err != nil {
-				err = u.pointBack(ctx, step.RevertTo, err)
+				done.PointedBack, err = u.pointBack(ctx, step.RevertTo, err)
 			}
 		}()
 	}
@@ -205,27 +216,27 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		}
 		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", file.Name, err)
 		if !created {
-			return err
+			return did{}, err
 		}
 		if step.KeepCreated {
 			// Deleting the object would delete the distribution point's
 			// file of this name, which was there before this run.
-			return fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
+			return did{}, fmt.Errorf("%w; the package object %s made for it was kept because the distribution point already held a file named %s, which deleting the object would delete; it points at that file, and the next run uploads the new one whatever replace_pkg says (journal)", err, id, file.Name)
 		}
 		// The object was made for this upload; left behind it would point
 		// at no file.
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 		if derr := u.client.DeletePackage(cleanup, id); derr != nil {
-			return fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
+			return did{}, fmt.Errorf("%w; the package object %s created for it could not be removed (%v): run again to finish", err, id, derr)
 		}
-		return err
+		return did{Removed: true}, err
 	}
 	if hs != nil {
 		file.add(hs.Sums())
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
-	return nil
+	return did{Sent: true}, nil
 }
 
 // writeFileName points the existing object obj at the local file's name
@@ -252,15 +263,15 @@ func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
 }
 
 // pointBack points obj at its old file again after a failed upload into
-// it, and says so in the error.
-func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, cause error) error {
+// it, and says so in the error; ok says it did.
+func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, cause error) (ok bool, err error) {
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	old := *obj
 	if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
-		return fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, u.local.Name, obj.FileName, rerr)
+		return false, fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, u.local.Name, obj.FileName, rerr)
 	}
-	return fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
+	return true, fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
 }
 
 // eofCheck wraps the bytes of an upload that cannot be checked before its

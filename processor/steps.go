@@ -14,8 +14,12 @@ import (
 // the step ("step K/N: ..."): the plan is what runs.
 type Step interface {
 	fmt.Stringer
+	// while is the step in short, as a phrase that reads after "stopped
+	// by SIGTERM while": what a stop names as the step the run was in.
+	while(in stepInput) string
 	// apply carries the step out. in is what the earlier steps of the
-	// attempt did, folded by the loop; the step returns what it did.
+	// attempt did, folded by the loop; the step returns what it did, also
+	// with an error, where it changed something before the error.
 	apply(ctx context.Context, u *uploader, in stepInput) (did, error)
 }
 
@@ -34,6 +38,11 @@ type did struct {
 	MetaWritten bool   // a create or a metadata write succeeded
 	Sent        bool   // the file's bytes went out (and were confirmed taken)
 	Verified    bool   // Jamf Pro shows the file (or record) settled
+	// What else a step changed, for a stop's account of the run.
+	Renamed      bool // the object was pointed at the local file's name
+	DeletedStale bool // the stale same-name JCDS file was deleted
+	PointedBack  bool // a failed upload pointed the object back at its old file
+	Removed      bool // a failed upload removed the object this attempt made
 	// What the inventory refreshes did, for packages_recalculated and the
 	// recalculate step.
 	Refreshed, PerFile, Waited bool
@@ -49,6 +58,10 @@ func (d did) fold(n did) did {
 	d.MetaWritten = d.MetaWritten || n.MetaWritten
 	d.Sent = d.Sent || n.Sent
 	d.Verified = d.Verified || n.Verified
+	d.Renamed = d.Renamed || n.Renamed
+	d.DeletedStale = d.DeletedStale || n.DeletedStale
+	d.PointedBack = d.PointedBack || n.PointedBack
+	d.Removed = d.Removed || n.Removed
 	d.Refreshed = d.Refreshed || n.Refreshed
 	d.PerFile = d.PerFile || n.PerFile
 	d.Waited = d.Waited || n.Waited
@@ -77,6 +90,10 @@ type keepFile struct {
 
 func (s keepFile) String() string { return "keep the file: " + s.Reason }
 
+func (s keepFile) while(stepInput) string {
+	return "keeping the file of package object " + quote(s.Object)
+}
+
 func (s keepFile) apply(_ context.Context, u *uploader, _ stepInput) (did, error) {
 	u.log.Info().Msgf("Not replacing existing %s as 'replace_pkg' is set to False", s.Object)
 	return did{}, nil
@@ -88,6 +105,10 @@ type skipUpload struct {
 }
 
 func (s skipUpload) String() string { return fmt.Sprintf("do not upload %s: %s", s.File, s.Reason) }
+
+func (s skipUpload) while(stepInput) string {
+	return "skipping the upload of " + s.File + " (the distribution point holds these bytes)"
+}
 
 func (s skipUpload) apply(_ context.Context, u *uploader, _ stepInput) (did, error) {
 	u.log.Info().Str("file", s.File).Msg("the distribution point already holds these bytes; nothing to send")
@@ -116,6 +137,8 @@ func (s createObject) String() string {
 	}
 	return fmt.Sprintf("create package object %q to upload into", s.Name)
 }
+
+func (s createObject) while(stepInput) string { return "creating package object " + quote(s.Name) }
 
 func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	pkg := *in.pkg
@@ -161,6 +184,10 @@ func (s writeFileName) String() string {
 	return fmt.Sprintf("write fileName %s on the package object first ({id}/upload refuses another name); until the upload lands it names a file the distribution point does not hold, and a failed upload points it back", s.To)
 }
 
+func (s writeFileName) while(stepInput) string {
+	return fmt.Sprintf("pointing package object %q at %s", s.Object.Name, s.To)
+}
+
 func (s writeFileName) apply(ctx context.Context, u *uploader, _ stepInput) (did, error) {
 	file := u.local
 	// Noted before the object names a file the distribution point does
@@ -168,7 +195,10 @@ func (s writeFileName) apply(ctx context.Context, u *uploader, _ stepInput) (did
 	if err := u.journal.noteFile(s.Object.ID, s.Object.Name, file.Path, file.Size, false); err != nil {
 		return did{}, err
 	}
-	return did{}, u.writeFileName(ctx, s.Object)
+	if err := u.writeFileName(ctx, s.Object); err != nil {
+		return did{}, err
+	}
+	return did{Renamed: true}, nil
 }
 
 // sendJCDS sends the file through the JCDS's S3 bucket and waits until the
@@ -193,6 +223,8 @@ func (s sendJCDS) String() string {
 	return fmt.Sprintf("upload %s (%s) to the JCDS, then verify its size and digest", s.File, sendSize(s.Size, s.Zipped))
 }
 
+func (s sendJCDS) while(stepInput) string { return "uploading " + s.File + " to the JCDS" }
+
 func (s sendJCDS) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	obj := s.Object
 	if obj == nil && in.sofar.ID != "" {
@@ -200,10 +232,9 @@ func (s sendJCDS) apply(ctx context.Context, u *uploader, in stepInput) (did, er
 		// the replace under it.
 		obj = &jamf.Package{ID: in.sofar.ID, Name: in.pkg.Name, FileName: s.File}
 	}
-	if err := u.sendJCDS(ctx, s, obj); err != nil {
-		return did{}, err
-	}
-	return did{Sent: true}, nil
+	// What was done is returned with an error too: a stop while the JCDS
+	// is to list the file says the file was sent.
+	return u.sendJCDS(ctx, s, obj)
 }
 
 // sendV1 sends the file through /api/v1/packages/{id}/upload, into the
@@ -235,13 +266,18 @@ func (s sendV1) String() string {
 	return fmt.Sprintf("upload %s (%s) through /api/v1/packages/{id}/upload", s.File, sendSize(s.Size, s.Zipped))
 }
 
+func (s sendV1) while(in stepInput) string {
+	again := ""
+	if s.Resend {
+		again = " again"
+	}
+	return fmt.Sprintf("uploading %s%s through /api/v1/packages/%s/upload", s.File, again, in.sofar.ID)
+}
+
 func (s sendV1) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	// An object this run made is removed after a failed first upload into
 	// it; after a resend the journal has the next run finish instead.
-	if err := u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created && !s.Resend); err != nil {
-		return did{}, err
-	}
-	return did{Sent: true}, nil
+	return u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created && !s.Resend)
 }
 
 // hashSource is which hash a metadata write puts on the object.
@@ -289,6 +325,13 @@ func (s writeMetadata) String() string {
 	return fmt.Sprintf("update the metadata of package object %q (%s)", s.Name, s.Hash)
 }
 
+func (s writeMetadata) while(stepInput) string {
+	if s.Create {
+		return "creating package object " + quote(s.Name)
+	}
+	return "writing the metadata of package object " + quote(s.Name)
+}
+
 func (s writeMetadata) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	pkg := *in.pkg
 	if in.sofar.ID != "" {
@@ -298,13 +341,15 @@ func (s writeMetadata) apply(ctx context.Context, u *uploader, in stepInput) (di
 	if err != nil {
 		return did{}, err
 	}
-	return did{ID: id, MetaWritten: true}, nil
+	return did{ID: id, Created: s.Create, MetaWritten: true}, nil
 }
 
 // noMetadata writes nothing on the object.
 type noMetadata struct{ Reason string }
 
 func (s noMetadata) String() string { return "do not write metadata: " + s.Reason }
+
+func (noMetadata) while(stepInput) string { return "leaving the package metadata as it is" }
 
 func (s noMetadata) apply(_ context.Context, u *uploader, _ stepInput) (did, error) {
 	u.log.Info().Msg("Not updating package metadata")
@@ -355,6 +400,21 @@ func (s settle) String() string {
 	return "refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY"
 }
 
+func (s settle) while(stepInput) string {
+	file := s.Expect.fileName
+	switch {
+	case s.Kind == settleListing:
+		return "verifying " + file + " (waiting for the JCDS to list it)"
+	case s.Kind == settleNone:
+		return "finishing (this Jamf Pro shows no processing state to wait for)"
+	case s.Pending:
+		return "waiting for Jamf Pro to finish with " + file + ", which an earlier run left unsettled"
+	case s.Sends:
+		return "verifying " + file + " (waiting for Jamf Pro to show it ready)"
+	}
+	return "waiting for Jamf Pro to show " + file + " ready"
+}
+
 func (s settle) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	out, err := u.settle(ctx, s, in.sofar.ID, in.sofar.Waited)
 	if err != nil {
@@ -373,6 +433,8 @@ func (recalculate) String() string {
 	return "recalculate: ask for a full distribution point inventory refresh unless one already ran"
 }
 
+func (recalculate) while(stepInput) string { return "asking Jamf Pro to recalculate its packages" }
+
 func (recalculate) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	ok, err := u.recalculate(ctx, in.sofar)
 	return did{Recalc: ok}, err
@@ -388,6 +450,9 @@ type expectation struct {
 	// digests are the local file's (computed when needed).
 	local bool
 }
+
+// quote quotes a package object's name as the messages of a run do.
+func quote(name string) string { return fmt.Sprintf("%q", name) }
 
 // sendSize says how many bytes a send step sends.
 func sendSize(size int64, zipped bool) string {

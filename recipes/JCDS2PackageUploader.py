@@ -438,9 +438,11 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             "required": False,
             "default": "False",
             "description": (
-                "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash "
-                "in the package metadata instead of SHA-512 (boolean). From 11.11 "
-                "the metadata carries only the server's own hashes."
+                "Before Jamf Pro 11.11 (no inventory refresh), write an MD5 hash in the"
+                " package metadata instead of SHA-512 (boolean). From 11.11 the "
+                "metadata carries only the server's own hashes, its md5 field included,"
+                " which the inventory refresh after every upload fills (see "
+                "recipes/MIGRATING.md, The md5 input)."
             ),
         },
         "os_requirements": {
@@ -534,6 +536,17 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         "send_notification": {
             "required": False,
             "description": "Whether to send a notification when installed (boolean).",
+        },
+        "skip_and_proceed": {
+            "required": False,
+            "default": "False",
+            "description": (
+                "If True, skip the upload process and proceed (boolean), as in "
+                "JamfPackageUploader: no file is read and no request is sent to Jamf "
+                "Pro, process_skipped is set True and every other output is left as it "
+                'was. Usually given from a recipe variable ("%SKIP_PACKAGE%") or with '
+                "--key."
+            ),
         },
         "skip_metadata_upload": {
             "required": False,
@@ -645,6 +658,12 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
         },
         "pkg_uploaded": {
             "description": "True only when package bytes were sent in this run.",
+        },
+        "process_skipped": {
+            "description": (
+                "True if the process was skipped because skip_and_proceed was True; "
+                "False on every other run."
+            ),
         },
     }
     # END MANIFEST
@@ -897,14 +916,20 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             writer.join()
         except BaseException as err:
             self._stop(proc, reader, writer)
+            # The binary's last words say which step it was in and what it
+            # had changed; shown now, they are in the log even when the
+            # signal passed on below ends AutoPkg.
+            said = self._stop_message(proc, error_lines)
+            if said:
+                self.output("jcds2-uploader stopped: %s" % said, verbose_level=0)
             self._close(proc, reader, writer)
             restore()
             restore = None
             if isinstance(err, _Interrupted):
                 self._redeliver(err.signum)
                 raise ProcessorError(
-                    "interrupted by %s; jcds2-uploader was stopped"
-                    % signal.Signals(err.signum).name
+                    "interrupted by %s; jcds2-uploader was stopped%s"
+                    % (signal.Signals(err.signum).name, ": " + said if said else "")
                 ) from None
             raise
         finally:
@@ -917,6 +942,27 @@ class JCDS2PackageUploader(Processor):  # pylint: disable=too-few-public-methods
             tail.append(ERROR_PREFIX + error_lines[0])
             tail.extend(error_lines[1:])
         return proc, b"".join(chunks), list(tail), message
+
+    def _stop_message(self, proc, error_lines):
+        """The ProcessorError the stopped binary printed, if any: the rest
+        of its standard error, read once it has exited (so the read ends),
+        its other lines shown as usual."""
+        lines = list(error_lines or [])
+        if proc.poll() is None or proc.stderr is None or proc.stderr.closed:
+            return "\n".join(lines).strip()
+        try:
+            rest = proc.stderr.read()
+        except (OSError, ValueError):
+            rest = b""
+        for raw in (rest or b"").splitlines():
+            line = raw.decode("utf-8", "replace").rstrip("\r")
+            if not lines and line.startswith(ERROR_PREFIX):
+                lines = [line[len(ERROR_PREFIX):]]
+            elif lines:
+                lines.append(line)
+            else:
+                self._emit(line)
+        return "\n".join(lines).strip()
 
     def _install_sigterm_handler(self):
         """While the binary runs, SIGTERM stops it before AutoPkg goes.

@@ -1411,11 +1411,24 @@ time.sleep(120)
 """
 
 
+# A binary that, stopped, says where it was, as jcds2-uploader does.
+STOPPED_SAYS = (
+    "stopped by SIGTERM while uploading A.pkg to the JCDS. "
+    "Nothing was changed in Jamf Pro; the next run does the whole job."
+)
+STOPPER = SLEEPER.replace(
+    "    sys.exit(10)\n",
+    "    print('JCDS2PackageUploader: aborting the upload', file=sys.stderr, flush=True)\n"
+    "    print('ProcessorError: %s', file=sys.stderr, flush=True)\n"
+    "    sys.exit(10)\n" % STOPPED_SAYS,
+)
+
+
 class TestSignals(FakeBinaryTestCase):
     """If AutoPkg is interrupted, the binary is stopped too."""
 
-    def start_runner(self):
-        binary = self.fake(SLEEPER)
+    def start_runner(self, body=SLEEPER):
+        binary = self.fake(body)
         script = os.path.join(self.tmp, "runner.py")
         with open(script, "w", encoding="utf-8") as f:
             f.write(RUNNER.format(standin=STANDIN, shim=SHIM, binary=binary))
@@ -1468,6 +1481,32 @@ class TestSignals(FakeBinaryTestCase):
         def previous(signum, frame):  # pylint: disable=unused-argument
             calls.append(signum)
 
+        err = self.sigterm_in_process(binary, previous)
+        self.assertIn("interrupted by SIGTERM", str(err))
+        self.assertEqual(calls, [signal.SIGTERM])
+        self.assertIs(signal.getsignal(signal.SIGTERM), previous)
+        with open(self.received + ".pid", encoding="utf-8") as f:
+            self.assert_child_stopped(int(f.read()))
+
+    def test_sigterm_shows_what_the_binary_said(self):
+        # AutoPkg dies of the signal the shim passes on; the binary's own
+        # account of the stop (the step, what changed) is in its log first.
+        runner, child = self.start_runner(STOPPER)
+        runner.send_signal(signal.SIGTERM)
+        out, _ = runner.communicate(timeout=HANG_SECONDS)
+        self.assertEqual(runner.returncode, -signal.SIGTERM)
+        self.assertIn(b"aborting the upload", out)
+        self.assertIn(("jcds2-uploader stopped: " + STOPPED_SAYS).encode(), out)
+        self.assert_child_stopped(child)
+
+    def test_stop_message_in_the_error(self):
+        err = self.sigterm_in_process(self.fake(STOPPER), lambda signum, frame: None)
+        self.assertEqual(str(err), "interrupted by SIGTERM; jcds2-uploader was stopped: " + STOPPED_SAYS)
+
+    def sigterm_in_process(self, binary, previous):
+        """Run the shim in this process with previous as the SIGTERM
+        handler, send SIGTERM once the binary is up, and return the
+        ProcessorError the shim raised."""
         old = signal.signal(signal.SIGTERM, previous)
         self.addCleanup(signal.signal, signal.SIGTERM, old)
         proc = self.shim({"jcds2_uploader_path": binary, "verbose": 1})
@@ -1480,11 +1519,7 @@ class TestSignals(FakeBinaryTestCase):
         # In the main thread: signal handlers only run there.
         with self.assertRaises(autopkglib.ProcessorError) as ctx:
             proc.process()
-        self.assertIn("interrupted by SIGTERM", str(ctx.exception))
-        self.assertEqual(calls, [signal.SIGTERM])
-        self.assertIs(signal.getsignal(signal.SIGTERM), previous)
-        with open(self.received + ".pid", encoding="utf-8") as f:
-            self.assert_child_stopped(int(f.read()))
+        return ctx.exception
 
 
 if __name__ == "__main__":
