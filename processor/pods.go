@@ -267,6 +267,28 @@ func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, v podVeri
 	return o
 }
 
+// discoverSettlePods finds the instance's pods (jamf.Client.DiscoverPods)
+// and gives c pinned to each. An instance that sets no balancer cookie is
+// one pod: c itself, verified once. A balancer that does not pin by cookie
+// as Jamf Cloud does (discovery does not settle) leaves the run's own pod,
+// as before pods were known, with a warning; an unreachable server is an
+// error.
+func discoverSettlePods(ctx context.Context, log zerolog.Logger, c *jamf.Client, v jamf.Version) ([]settlePod, error) {
+	pods, err := c.DiscoverPods(ctx)
+	var de *jamf.PodDiscoveryError
+	switch {
+	case errors.As(err, &de) && len(de.Found) > 0:
+		log.Warn().Err(err).Msg("verifying on this run's own pod only")
+		return []settlePod{clientPod{c: c, version: v}}, nil
+	case err != nil:
+		return nil, err
+	}
+	if len(pods) > 1 {
+		log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
+	}
+	return podsOf(c, pods, v), nil
+}
+
 // clientPod is a jamf.Client pinned to one pod (OnPod) as a settlePod.
 type clientPod struct {
 	c       *jamf.Client
@@ -283,7 +305,12 @@ func podsOf(c *jamf.Client, pods []jamf.Pod, v jamf.Version) []settlePod {
 	return out
 }
 
-func (p clientPod) Name() string { return p.c.Pod().String() }
+func (p clientPod) Name() string {
+	if pod, ok := p.c.CurrentPod(); ok {
+		return pod.String()
+	}
+	return p.c.Pod().String()
+}
 
 func (p clientPod) RefreshInventory(ctx context.Context, fileName string) (bool, error) {
 	return p.c.RefreshInventory(ctx, fileName, p.version)

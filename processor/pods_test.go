@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/poll"
 )
 
@@ -363,4 +365,76 @@ func TestVerifyEveryPodStopped(t *testing.T) {
 			t.Fatalf("err = %v, want the stop's cause", err)
 		}
 	})
+}
+
+// The pods of the simulator's cluster, as the settle step sees them: each
+// view reads its own pod's record, and one that has not caught up with the
+// create yet shows none (not an error).
+func TestSettlePodsOnSimulator(t *testing.T) {
+	sim := jamfsim.Start(t, jamfsim.Options{ClusterNodes: 4})
+	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := c.Version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.CreatePackage(ctx, &jamf.Package{Name: "App", FileName: "App.pkg", CategoryID: "-1", Priority: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := c.CurrentPod()
+	pods, err := discoverSettlePods(ctx, zerolog.Nop(), c, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	shown := 0
+	for _, p := range pods {
+		names = append(names, p.Name())
+		rec, err := p.Package(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name(), err)
+		}
+		if rec != nil {
+			shown++
+			if p.Name() != own.String() {
+				t.Errorf("%s shows the object within the cluster lag; only %s made it", p.Name(), own)
+			}
+		}
+		perFile, err := p.RefreshInventory(ctx, "App.pkg")
+		if err != nil || !perFile {
+			t.Errorf("%s: refresh: per file %v, %v", p.Name(), perFile, err)
+		}
+	}
+	var want []string
+	for _, n := range sim.State().Nodes {
+		want = append(want, n.Cookie)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, want) {
+		t.Errorf("pods %q, want the simulator's %q", names, want)
+	}
+	if shown != 1 {
+		t.Errorf("%d pods show the new object, want only the one that created it", shown)
+	}
+}
+
+// An instance without a balancer cookie is verified once, on the client
+// itself.
+func TestSettlePodsSingleNode(t *testing.T) {
+	sim := jamfsim.Start(t, jamfsim.Options{ClusterNodes: 1})
+	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := discoverSettlePods(context.Background(), zerolog.Nop(), c, jamf.Version{Raw: "11.25.0", Major: 11, Minor: 25})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods) != 1 || pods[0].(clientPod).c != c || pods[0].Name() != "the only node (no load-balancer cookie)" {
+		t.Errorf("pods %v, want the client itself", pods)
+	}
 }
