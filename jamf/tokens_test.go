@@ -1,9 +1,14 @@
 package jamf
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -191,6 +196,105 @@ func TestRevokedTokenRenewsOnce(t *testing.T) {
 		after := tokenRequests(sim)
 		if after-before != 1 {
 			t.Errorf("%d token requests after the revocation, want 1 shared by the four pollers", after-before)
+		}
+	})
+}
+
+// slowReader gives at most chunk bytes per Read, each after pause: a
+// multi-GB upload's pace, on the bubble's clock.
+type slowReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	time.Sleep(s.pause)
+	return s.r.Read(p[:min(len(p), s.chunk)])
+}
+
+// A 60 s token holds through an {id}/upload that takes 21 minutes (a
+// multi-GB file's pace) and the 15-minute verify after it: the token is
+// checked when the upload starts, as a server checks it, and the first
+// request after the upload gets a renewed token instead of the expired one.
+func TestShortTokensHoldThroughALongUpload(t *testing.T) {
+	sim := newShortTokenSim(t)
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu       sync.Mutex
+			uploads  []time.Duration // how long each upload took to arrive
+			refused  int
+			received int64
+		)
+		api := sim.Handler()
+		mux := http.NewServeMux()
+		mux.Handle("/", api)
+		// The simulator's {id}/upload stores to its S3 side over loopback,
+		// which a bubble cannot use; this one checks the token with the
+		// simulator at the start, as the server does, then takes the body.
+		mux.HandleFunc("POST /api/v1/packages/{id}/upload", func(w http.ResponseWriter, r *http.Request) {
+			check := httptest.NewRequest(http.MethodGet, "/api/v1/jamf-pro-version", nil)
+			check.Header.Set("Authorization", r.Header.Get("Authorization"))
+			rec := httptest.NewRecorder()
+			api.ServeHTTP(rec, check)
+			if rec.Code != http.StatusOK {
+				mu.Lock()
+				refused++
+				mu.Unlock()
+				w.WriteHeader(rec.Code)
+				return
+			}
+			start := time.Now()
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				t.Errorf("upload body: %v", err)
+			}
+			mu.Lock()
+			uploads = append(uploads, time.Since(start))
+			received += n
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			io.WriteString(w, `{"id":"1","href":"/api/v1/packages/`+r.PathValue("id")+`"}`)
+		})
+		l := memnet.Listen("jamf.test")
+		srv := &http.Server{Handler: mux}
+		go func() { _ = srv.Serve(l) }()
+		tr := l.Transport()
+		defer func() { tr.CloseIdleConnections(); _ = srv.Close() }()
+		c, err := NewClient(Config{URL: "http://jamf.test", ClientID: "client-id", ClientSecret: "client-secret", CacheDir: "off",
+			HTTPClient: &http.Client{Transport: tr}, Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		id, err := c.CreatePackage(ctx, &Package{Name: "App", FileName: "App.pkg", CategoryID: "-1", Priority: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "App.pkg")
+		if err := os.WriteFile(path, bytes.Repeat([]byte("x"), 1<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// 128 reads of 8 KiB, 10 s apart: 21 minutes and 20 seconds.
+		slow := func(r io.Reader) io.Reader { return &slowReader{r: r, chunk: 8 << 10, pause: 10 * time.Second} }
+		if err := c.UploadPackageV1(ctx, id, path, "App.pkg", slow); err != nil {
+			t.Fatal(err)
+		}
+		pollPods(ctx, t, c, id, 15*time.Minute, 5*time.Second, 0, nil)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(uploads) != 1 || uploads[0] < 21*time.Minute || received < 1<<20 {
+			t.Fatalf("uploads %v (%d bytes), want one of 1 MiB over 21 minutes", uploads, received)
+		}
+		if n := status401s(sim) + refused; n != 0 {
+			t.Errorf("%d requests refused for their token, want none", n)
+		}
+		// Renewals only while requests are made: one before the upload
+		// (the create's token is still good), none during it, then one
+		// per 40 s of the verify.
+		if got, most := tokenRequests(sim), 1+1+int(15*time.Minute/(40*time.Second))+1; got > most {
+			t.Errorf("%d token requests, want at most %d", got, most)
 		}
 	})
 }
