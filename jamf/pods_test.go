@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -170,6 +171,10 @@ func TestDiscoverPodsOnSimulator(t *testing.T) {
 				name, value, _ := cutCookie(n.Cookie)
 				want = append(want, Pod{Cookie: name, Value: value})
 			}
+			// In any order: the balancer decides which pod comes first.
+			byName := func(a, b Pod) int { return strings.Compare(a.String(), b.String()) }
+			slices.SortFunc(got, byName)
+			slices.SortFunc(want, byName)
 			if !slices.Equal(got, want) {
 				t.Errorf("pods %v, want the simulator's nodes %v", got, want)
 			}
