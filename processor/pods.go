@@ -118,10 +118,12 @@ func (e *podFailedError) Error() string {
 // A run that gives up does not call POST
 // /api/v1/cloud-distribution-point/fail-upload/{id} (11.25.2+): its schema
 // says only that it "marks a specific file upload as failed" (needing
-// Update Cloud Distribution Point, with file-name and type), not what that
-// does to the record, the file or devices, and no Jamf tool (jamf-cli,
-// terraform-provider-jamfplatform, JamfSync, jamf-upload) calls it. A file
-// still processing may yet arrive; the journal lets the next run verify it.
+// Update Cloud Distribution Point; its id is "the identifier of the
+// inventory file", not the package's, with file-name and type), not what
+// that does to the record, the file or devices. No Jamf tool (jamf-cli,
+// terraform-provider-jamfplatform, JamfSync, jamf-upload) calls it; SDKs
+// only bind it. A file still processing may yet arrive, and the journal
+// lets the next run verify it.
 type podTimeoutError struct {
 	Pod, PackageID, FileName string
 	Waited                   time.Duration
