@@ -167,7 +167,8 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 		}
 	}
 	// Jamf Cloud is a cluster whose nodes sync about once a minute; the
-	// APBALANCEID cookie keeps every request of this run on one node, so a
+	// load balancer's cookie (jpro-ingress, APBALANCEID in older docs)
+	// keeps every request of this run on one node, so a
 	// create is found, a delete confirmed and a refresh seen by the next
 	// read. The jar lives in memory only, for this run, and only this client
 	// (never the S3 upload) uses it.
