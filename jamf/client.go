@@ -168,10 +168,10 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 	}
 	// Jamf Cloud is a cluster whose nodes sync about once a minute; the
 	// load balancer's cookie (jpro-ingress, APBALANCEID in older docs)
-	// keeps every request of this run on one node, so a
-	// create is found, a delete confirmed and a refresh seen by the next
-	// read. The jar lives in memory only, for this run, and only this client
-	// (never the S3 upload) uses it.
+	// keeps every request of this run on one node, so a create is found, a
+	// delete confirmed and a refresh seen by the next read. The jar lives in
+	// memory only, for this run, and only this client (never the S3 upload)
+	// uses it; OnPod pins a view to another node.
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err
