@@ -2,6 +2,7 @@ package jamf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -271,4 +272,43 @@ func (j *pinnedJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	if len(keep) > 0 {
 		j.inner.SetCookies(u, keep)
 	}
+}
+
+// FindOnPods runs find on a view of c pinned to each pod (OnPod), side by
+// side, and returns the first pod in pods' order where find found
+// something, with its view and what it found. It is how a run whose own
+// pod lags behind another (a create refused as a duplicate while its own
+// pod does not show the object yet) can go on pinned to a pod that shows
+// it, instead of waiting out the cluster lag. It returns nil views and no
+// error when no pod shows anything; a pod's error is returned only if no
+// pod found it.
+func FindOnPods[T any](ctx context.Context, c *Client, pods []Pod, find func(ctx context.Context, on *Client) (*T, error)) (*Client, *T, error) {
+	type result struct {
+		view  *Client
+		found *T
+		err   error
+	}
+	results := make([]result, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Go(func() {
+			v := c.OnPod(p)
+			found, err := find(ctx, v)
+			if err != nil {
+				err = fmt.Errorf("on pod %s: %w", p, err)
+			}
+			results[i] = result{view: v, found: found, err: err}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.found != nil {
+			return r.view, r.found, nil
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	return nil, nil, errors.Join(errs...)
 }

@@ -266,3 +266,56 @@ func TestOnPod(t *testing.T) {
 		t.Error("OnPod of the zero Pod is not the client itself")
 	}
 }
+
+// A run pinned to a pod that lags behind the one that created an object
+// finds it on the pod that shows it, at once, instead of waiting out the
+// simulator's minute of cluster lag.
+func TestFindOnPods(t *testing.T) {
+	s := jamfsim.Start(t, jamfsim.Options{ClusterNodes: 4})
+	c, _ := simClient(t, s, func(cfg *Config, h *hooks) { cfg.CacheDir = "off" })
+	ctx := context.Background()
+	id, err := c.CreatePackage(ctx, &Package{Name: "App", FileName: "App.pkg", CategoryID: "-1", Priority: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, ok := c.CurrentPod()
+	if !ok {
+		t.Fatal("no pod cookie after the create")
+	}
+	pods, err := c.DiscoverPods(ctx)
+	if err != nil || len(pods) != 4 {
+		t.Fatalf("pods %v, %v", pods, err)
+	}
+	var other Pod
+	for _, p := range pods {
+		if p != own {
+			other = p
+			break
+		}
+	}
+	lagging := c.OnPod(other)
+	if p, err := lagging.FindPackage(ctx, "App"); err != nil || p != nil {
+		t.Fatalf("the lagging pod shows %v, %v; want nothing within the lag", p, err)
+	}
+	find := func(ctx context.Context, on *Client) (*Package, error) { return on.FindPackage(ctx, "App") }
+	view, p, err := FindOnPods(ctx, lagging, pods, find)
+	if err != nil || p == nil || p.ID != id || view.Pod() != own {
+		t.Fatalf("FindOnPods = %v, %+v, %v; want package %s on %s", view, p, err, id, own)
+	}
+	// Nothing anywhere: no view, no error.
+	none := func(ctx context.Context, on *Client) (*Package, error) { return on.FindPackage(ctx, "Other") }
+	if view, p, err := FindOnPods(ctx, c, pods, none); view != nil || p != nil || err != nil {
+		t.Errorf("FindOnPods for a missing name = %v, %v, %v", view, p, err)
+	}
+	// A pod's failure is named when no pod found it.
+	boom := errors.New("HTTP 500")
+	fail := func(ctx context.Context, on *Client) (*Package, error) {
+		if on.Pod() == own {
+			return nil, boom
+		}
+		return nil, nil
+	}
+	if _, _, err := FindOnPods(ctx, c, pods, fail); !errors.Is(err, boom) || !strings.Contains(err.Error(), "on pod "+own.String()) {
+		t.Errorf("err = %v, want the failing pod named", err)
+	}
+}
