@@ -151,6 +151,13 @@ func (e *podTimeoutError) Unwrap() error { return e.RefreshErr }
 // the order of pods, and an error: the outcome that ended the wait, or the
 // pods that timed out (errors.Join), or nil when every pod verified it.
 func verifyEveryPod(parent context.Context, log zerolog.Logger, pods []settlePod, v podVerify) ([]podOutcome, error) {
+	if v.Want.SHA3 == "" && v.Want.MD5 == "" {
+		// Without our digest no record can be told landed or corrupt.
+		return nil, fmt.Errorf("verify %s (package %s) on every pod: no digest of the file to compare with", v.Want.FileName, v.PackageID)
+	}
+	if len(pods) == 0 {
+		return nil, fmt.Errorf("verify %s (package %s) on every pod: no pod to verify on", v.Want.FileName, v.PackageID)
+	}
 	if v.SentAt.IsZero() {
 		v.SentAt = time.Now()
 	}
