@@ -96,7 +96,6 @@ func (r *flowRig) env(path string) plistio.Env {
 		"API_PASSWORD":     "password",
 		"pkg_path":         path,
 		"RECIPE_CACHE_DIR": r.t.TempDir(),
-		"verify_timeout":   uint64(30),
 		"sleep":            "0",
 	}
 }
@@ -773,20 +772,20 @@ func TestDelivery(t *testing.T) {
 		{name: "metadata only, v1 mode", prior: fixture, env: map[string]any{"upload_mode": "v1", "replace_pkg_metadata": true, "pkg_notes": "v1 notes"}, kept: true},
 		{name: "replace of a fixture keeps its fields", prior: fixture, newSize: 5000, env: map[string]any{"replace_pkg": true}, sends: 1, kept: true},
 		{name: "never landed once: sent again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "sending it again (try 2 of 3)"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "sending it again (try 2 of 5)"},
 		{name: "never landed on a replace: sent again", prior: firstRun(nil), newSize: 4000, env: map[string]any{"replace_pkg": true},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
-		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends", lost: true},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "with a new hash and size 0 after the inventory refresh: the file never landed"},
+		{name: "never landed five times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 5, logs: "try 5 of 5", err: "after 5 sends", lost: true},
 		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: 10 * time.Second},
 			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
 		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, sends: 1},
 		{name: "refresh failing until verify_timeout", env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1), "verify_timeout": uint64(2)},
-			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "inventory refresh failed, and kept failing until verify_timeout"},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh on that pod kept failing"},
 		{name: "never READY within verify_timeout: no success reported", opts: jamfsim.Options{ProcessingDelay: 20 * time.Second},
-			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "did not show it READY with its size and digest within verify_timeout"},
+			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "verified on 0 of 1 pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -853,7 +852,7 @@ func TestDelivery(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 				}
-				if !strings.Contains(log, "Jamf Pro shows the package ready") {
+				if !strings.Contains(log, "READY with its size and SHA3-512 on every pod") {
 					t.Errorf("no verification in the log:\n%s", log)
 				}
 				rec := r.ready("App.pkg", sum)

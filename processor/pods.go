@@ -84,7 +84,8 @@ type podOutcome struct {
 // previous hash (the provider does so up to 5 times).
 type podLostError struct {
 	Pod, PackageID, FileName string
-	ShownSHA3                string // the hash the record showed with size "0"
+	ShownSHA3                string        // the hash the record showed with size "0"
+	Record                   *jamf.Package // the record as this pod read it
 }
 
 func (e *podLostError) Error() string {
@@ -151,10 +152,6 @@ func (e *podTimeoutError) Unwrap() error { return e.RefreshErr }
 // the order of pods, and an error: the outcome that ended the wait, or the
 // pods that timed out (errors.Join), or nil when every pod verified it.
 func verifyEveryPod(parent context.Context, log zerolog.Logger, pods []settlePod, v podVerify) ([]podOutcome, error) {
-	if v.Want.SHA3 == "" && v.Want.MD5 == "" {
-		// Without our digest no record can be told landed or corrupt.
-		return nil, fmt.Errorf("verify %s (package %s) on every pod: no digest of the file to compare with", v.Want.FileName, v.PackageID)
-	}
 	if len(pods) == 0 {
 		return nil, fmt.Errorf("verify %s (package %s) on every pod: no pod to verify on", v.Want.FileName, v.PackageID)
 	}
@@ -254,7 +251,7 @@ func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, v podVeri
 		case tickLanded:
 			return poll.Tick{Done: true}, nil
 		case tickLost:
-			return poll.Tick{}, &podLostError{Pod: o.Pod, PackageID: v.PackageID, FileName: v.Want.FileName, ShownSHA3: recordSHA3(rec)}
+			return poll.Tick{}, &podLostError{Pod: o.Pod, PackageID: v.PackageID, FileName: v.Want.FileName, ShownSHA3: recordSHA3(rec), Record: rec}
 		case tickCorrupt:
 			return poll.Tick{}, &podCorruptError{Pod: o.Pod, PackageID: v.PackageID, FileName: v.Want.FileName, Want: v.Want.SHA3, Got: recordSHA3(rec)}
 		case tickFailed:
@@ -304,6 +301,31 @@ func discoverSettlePods(ctx context.Context, log zerolog.Logger, c *jamf.Client,
 		log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
 	}
 	return podsOf(c, pods, v), nil
+}
+
+// noPodName is the name of the one server of an instance that sets no
+// balancer cookie.
+var noPodName = jamf.Pod{}.String()
+
+// apiPod is the run's own client as the one pod (a step's test on a fake
+// client).
+type apiPod struct {
+	c       jamfAPI
+	version jamf.Version
+}
+
+func (p apiPod) Name() string { return noPodName }
+
+func (p apiPod) RefreshInventory(ctx context.Context, fileName string) (bool, error) {
+	return p.c.RefreshInventory(ctx, fileName, p.version)
+}
+
+func (p apiPod) Package(ctx context.Context, id string) (*jamf.Package, error) {
+	rec, err := p.c.GetPackage(ctx, id)
+	if errors.Is(err, jamf.ErrNotFound) {
+		return nil, nil
+	}
+	return rec, err
 }
 
 // clientPod is a jamf.Client pinned to one pod (OnPod) as a settlePod.

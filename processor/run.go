@@ -143,6 +143,9 @@ type uploader struct {
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
+	// pods are the instance's pods, found once, when the run first needs
+	// them (settlePods); fixed for the run from then on.
+	pods []settlePod
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -244,9 +247,10 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 			err = fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
 			break
 		}
-		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.File, sends+1, sendTries)
-		// A new decision on new facts: the record as the loss left it.
-		facts.Object, facts.Lost, facts.ZeroAfter, facts.Wrote = lost.Record, true, u.zeroAfter(lost.After), done.MetaWritten
+		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("%v; sending it again (try %d of %d)", lost, sends+1, sendTries)
+		// A new decision on new facts: the record as the loss left it (its
+		// hash is the previous one for the next send).
+		facts.Object, facts.Lost, facts.Wrote = lost.Record, true, done.MetaWritten
 		plan = Decide(cfg, facts)
 	}
 	if err != nil {
@@ -285,6 +289,9 @@ func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, s
 	for k, s := range steps {
 		u.log.Info().Msgf("step %d/%d: %s", k+1, len(steps), s)
 		d, err := s.apply(ctx, u, stepInput{pkg: pkg, sofar: sofar})
+		if d.Sent && d.SentAt.IsZero() {
+			d.SentAt = time.Now()
+		}
 		sofar = sofar.fold(d)
 		if err != nil {
 			return sofar, err

@@ -338,7 +338,7 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 	name := file.Name
 	w := u.newWait("waiting for the JCDS to list " + name)
 	var done error // what the poll ends with besides a match: a duplicate's outcome
-	err := poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: u.cfg.VerifyTimeout},
+	err := poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: u.cfg.VerifyBudget(u.local.Size)},
 		func(ctx context.Context) (poll.Tick, error) {
 			files, err := u.client.JCDSFiles(ctx)
 			if err != nil {
@@ -391,7 +391,7 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 		})
 	var timeout *poll.TimeoutError
 	if errors.As(err, &timeout) {
-		return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, timeout.Reason)
+		return fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyBudget(u.local.Size), timeout.Reason)
 	}
 	if err != nil {
 		return err

@@ -18,6 +18,11 @@ type settleWant struct {
 	MD5 string
 }
 
+// kept: the record points at a file this run did not send and has no
+// digest of (a metadata write on a kept file); Size is then -1 or the
+// size the record must show.
+func (w settleWant) kept() bool { return w.SHA3 == "" && w.MD5 == "" }
+
 // tickClass is what one poll tick of a package record says about a send,
 // classified as Jamf's own provider does (terraform-provider-jamfplatform,
 // internal/resources/pro/package/helpers.go, classifyPollTick), plus the
@@ -90,6 +95,18 @@ func classifyTick(prevSHA3 string, want settleWant, rec *jamf.Package) tickClass
 		return tickProcessing // this pod does not show the object yet
 	}
 	cur := recordSHA3(rec)
+	if want.kept() {
+		// A file this run did not send and knows no digest of: whatever
+		// the record shows once READY with a size and a digest.
+		if (strings.EqualFold(rec.TransferStatus, "READY") || recordHasNoStatus(rec)) && rec.SizeKnown && rec.Size > 0 &&
+			(want.Size < 0 || rec.Size == want.Size) && (cur != "" || recordMD5(rec) != "") {
+			return tickLanded
+		}
+		if strings.EqualFold(rec.TransferStatus, "ERROR") {
+			return tickFailed
+		}
+		return tickProcessing
+	}
 	prev := strings.ToLower(prevSHA3)
 	ours := strings.ToLower(want.SHA3)
 	zero := rec.SizeKnown && rec.Size == 0
@@ -97,7 +114,7 @@ func classifyTick(prevSHA3 string, want settleWant, rec *jamf.Package) tickClass
 		return tickLost
 	}
 	sizeMatch := rec.SizeKnown && rec.Size == want.Size
-	ready := strings.EqualFold(rec.TransferStatus, "READY")
+	ready := strings.EqualFold(rec.TransferStatus, "READY") || recordHasNoStatus(rec)
 	hashMatch := cur != "" && cur == ours
 	if cur == "" && want.MD5 != "" {
 		hashMatch = recordMD5(rec) == strings.ToLower(want.MD5)
@@ -137,4 +154,10 @@ func tickReason(prevSHA3 string, want settleWant, rec *jamf.Package) string {
 		return fmt.Sprintf("the file is in and still processing (our SHA3-512, %s, %s)", size, status)
 	}
 	return fmt.Sprintf("a SHA3-512 that is not ours yet (%s, %s)", size, status)
+}
+
+// recordHasNoStatus: the server's records have no cloudTransferStatus at
+// all (before it was added); size and digest then say it all.
+func recordHasNoStatus(rec *jamf.Package) bool {
+	return rec.TransferStatus == "" && !rec.StatusShown
 }
