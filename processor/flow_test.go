@@ -394,16 +394,16 @@ func deletes(sim *jamfsim.Server) int {
 	return n
 }
 
-// TestUploadFlowLaggingNode: a second run inside the cluster lag lands on
-// the node that has not seen the first run's object (each run is a new
-// cookie jar; the simulator hands nodes out in turn). With a changed file
-// under the same name, the run asks the database first by creating the
-// object; the duplicate reveals the object, the run waits for it and
-// decides again with it: replace_pkg true replaces its file in place,
-// false keeps it. On 11.5+ nothing is deleted; below 11.5 only a
-// replace_pkg true run deletes, after the create found the object. The
-// lag is a few seconds instead of Jamf Cloud's minute: the second run is
-// inside it either way, and only the wait for the node scales with it.
+// TestUploadFlowLaggingNode: another Mac made the object on one pod moments
+// ago (and sent its file), and this run lands on the pod that has not seen
+// it yet (each client is a new cookie jar; the simulator hands pods out in
+// turn), inside Jamf Cloud's minute of lag. With a changed file under the
+// same name, the run asks the database first by creating the object; the
+// duplicate reveals it, the run finds it on the pod that shows it, moves
+// there and decides again with it, without waiting out the lag:
+// replace_pkg true replaces its file in place, false keeps it. On 11.5+
+// nothing is deleted; below 11.5 only a replace_pkg true run deletes,
+// after the create found the object.
 func TestUploadFlowLaggingNode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -426,7 +426,7 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, JamfVersion: tt.version})
 				path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
-				r.mustUpload(r.env(path))
+				r.otherMacMade(path)
 				_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
 				r.sim.ResetCalls()
 				env := r.env(path)
@@ -437,8 +437,11 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 				}
-				if !strings.Contains(log, "was made elsewhere moments ago") {
-					t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
+				if !strings.Contains(log, "was made elsewhere moments ago") || !strings.Contains(log, "the run goes on there") {
+					t.Errorf("the run did not land on the lagging node, or did not find the object on the other:\n%s", log)
+				}
+				if strings.Contains(log, "waiting for it") {
+					t.Errorf("the run waited out the lag on its own pod although the other showed the object:\n%s", log)
 				}
 				if p := res.Plan; p.File != tt.file || inPlaceStep(p) != tt.inPlace || res.Uploaded == tt.kept {
 					t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, inPlaceStep(p), res.Uploaded, tt.file, tt.inPlace, p.Reason)
@@ -457,6 +460,36 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// otherMacMade is another Mac's upload of the file at path moments ago:
+// the file in the distribution point, the object made on the pod that
+// Mac's client landed on (the first the simulator hands out).
+func (r *flowRig) otherMacMade(path string) {
+	r.t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.sim.AddFile(filepath.Base(path), data)
+	c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := c.Version(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p := &jamf.Package{Name: filepath.Base(path), FileName: filepath.Base(path), CategoryID: "-1", Priority: 10}
+	if v.AtLeast(11, 5) {
+		_, err = c.CreatePackage(ctx, p)
+	} else {
+		_, err = c.CreatePackageClassic(ctx, p)
+	}
+	if err != nil {
+		r.t.Fatal(err)
 	}
 }
 

@@ -281,28 +281,6 @@ func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, v podVeri
 	return o
 }
 
-// discoverSettlePods finds the instance's pods (jamf.Client.DiscoverPods)
-// and gives c pinned to each. An instance that sets no balancer cookie is
-// one pod: c itself, verified once. A balancer that does not pin by cookie
-// as Jamf Cloud does (discovery does not settle) leaves the run's own pod,
-// as before pods were known, with a warning; an unreachable server is an
-// error.
-func discoverSettlePods(ctx context.Context, log zerolog.Logger, c *jamf.Client, v jamf.Version) ([]settlePod, error) {
-	pods, err := c.DiscoverPods(ctx)
-	var de *jamf.PodDiscoveryError
-	switch {
-	case errors.As(err, &de) && len(de.Found) > 0:
-		log.Warn().Err(err).Msg("verifying on this run's own pod only")
-		return []settlePod{clientPod{c: c, version: v}}, nil
-	case err != nil:
-		return nil, err
-	}
-	if len(pods) > 1 {
-		log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
-	}
-	return podsOf(c, pods, v), nil
-}
-
 // noPodName is the name of the one server of an instance that sets no
 // balancer cookie.
 var noPodName = jamf.Pod{}.String()

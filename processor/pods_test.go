@@ -386,7 +386,8 @@ func TestSettlePodsOnSimulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	own, _ := c.CurrentPod()
-	pods, err := discoverSettlePods(ctx, zerolog.Nop(), c, v)
+	u := &uploader{cfg: &Config{URL: sim.URL()}, log: zerolog.Nop(), client: c, root: c, version: v}
+	pods, err := u.settlePods(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +431,8 @@ func TestSettlePodsSingleNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pods, err := discoverSettlePods(context.Background(), zerolog.Nop(), c, jamf.Version{Raw: "11.25.0", Major: 11, Minor: 25})
+	u := &uploader{cfg: &Config{URL: sim.URL()}, log: zerolog.Nop(), client: c, root: c, version: jamf.Version{Raw: "11.25.0", Major: 11, Minor: 25}}
+	pods, err := u.settlePods(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -143,9 +143,13 @@ type uploader struct {
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
-	// pods are the instance's pods, found once, when the run first needs
-	// them (settlePods); fixed for the run from then on.
-	pods []settlePod
+	// root is the run's client before any move to another pod (nil with
+	// a fake client); pods are the instance's pods, found once, when the
+	// run first needs them (instancePods), fixed for the run from then on.
+	// client moves to another pod's view only where the run's own pod lags
+	// behind one that shows the object (awaitObject).
+	root *jamf.Client
+	pods []jamf.Pod
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -177,7 +181,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 		return nil, err
 	}
 	log.Info().Str("jamf_pro", v.Raw).Msg("connected")
-	u := &uploader{cfg: cfg, opts: opts, log: log, client: client, version: v, local: lf,
+	u := &uploader{cfg: cfg, opts: opts, log: log, client: client, root: client, version: v, local: lf,
 		journal: openRunJournal(opts.test.cacheDir, !cfg.DryRun, cfg.URL, file.Name, log)}
 
 	obj, err := u.findPackage(ctx, displayName(cfg, file))
@@ -324,6 +328,14 @@ const clusterWait = 90 * time.Second
 // waits until the object shows, so the run goes on with it instead of
 // making a second one.
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
+	// Another pod may show it already: the run moves there and goes on,
+	// instead of waiting out the lag on its own pod.
+	if found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
+		if err != nil {
+			return err
+		}
+		return &LaggingNodeError{Object: found}
+	}
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
 	// The first look comes a poll interval after the refusal: the node
 	// that refused it has just been asked.
@@ -344,6 +356,36 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 		return err
 	}
 	return &LaggingNodeError{Object: found}
+}
+
+// findOnOtherPods looks for the package object name on every pod of a
+// Jamf Cloud instance (jamf.FindOnPods) and, where a pod shows it, moves
+// the run to that pod: its requests go there from now on. It finds
+// nothing on an instance of one pod, or with a fake client.
+func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Package, error) {
+	if u.root == nil {
+		return nil, nil
+	}
+	pods, err := u.instancePods(ctx)
+	if err != nil || len(pods) < 2 {
+		return nil, err
+	}
+	classic := u.classic()
+	view, found, err := jamf.FindOnPods(ctx, u.root, pods, func(ctx context.Context, on *jamf.Client) (*jamf.Package, error) {
+		if classic {
+			return on.FindPackageClassic(ctx, name)
+		}
+		return on.FindPackage(ctx, name)
+	})
+	if found == nil {
+		if err != nil {
+			u.log.Debug().Err(err).Msg("looking on the other pods")
+		}
+		return nil, nil // wait on this pod, as without pods
+	}
+	u.log.Info().Str("id", found.ID).Str("pod", view.Pod().String()).Msgf("pod %s shows package object %q (id %s) that this run's pod does not yet; the run goes on there", view.Pod(), name, found.ID)
+	u.client = view
+	return found, nil
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

@@ -200,18 +200,35 @@ func podLabel(name string) string {
 // (Jamf Support's hit_all_pods_internet.zsh): every pod of a Jamf Cloud
 // instance, or the one server of an instance without a balancer cookie.
 func (u *uploader) settlePods(ctx context.Context) ([]settlePod, error) {
+	if u.root == nil {
+		// A step's test on a fake client: one server.
+		return []settlePod{apiPod{c: u.client, version: u.version}}, nil
+	}
+	pods, err := u.instancePods(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return podsOf(u.root, pods, u.version), nil
+}
+
+// instancePods finds the instance's pods once per run. A balancer that
+// does not pin by cookie as Jamf Cloud does (discovery does not settle)
+// leaves the run's own pod, as before pods were known, with a warning.
+func (u *uploader) instancePods(ctx context.Context) ([]jamf.Pod, error) {
 	if u.pods != nil {
 		return u.pods, nil
 	}
-	c, ok := u.client.(*jamf.Client)
-	if !ok {
-		// A step's test on a fake client: one server.
-		u.pods = []settlePod{apiPod{c: u.client, version: u.version}}
-		return u.pods, nil
-	}
-	pods, err := discoverSettlePods(ctx, u.log, c, u.version)
-	if err != nil {
+	pods, err := u.root.DiscoverPods(ctx)
+	var de *jamf.PodDiscoveryError
+	switch {
+	case errors.As(err, &de) && len(de.Found) > 0:
+		u.log.Warn().Err(err).Msg("verifying on this run's own pod only")
+		own, _ := u.root.CurrentPod()
+		pods = []jamf.Pod{own}
+	case err != nil:
 		return nil, fmt.Errorf("find the pods of %s: %w", u.cfg.URL, err)
+	case len(pods) > 1:
+		u.log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
 	}
 	u.pods = pods
 	return pods, nil
