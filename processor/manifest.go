@@ -139,6 +139,7 @@ func Describe() Manifest {
 			{Name: "pkg_id", Description: "ID of the package object in Jamf Pro (empty when none exists, e.g. on a dry run of a new package)."},
 			{Name: "pkg_upload_status", Description: "What happened to the file: uploaded, unchanged-hash-match, skipped-exists or dry-run."},
 			{Name: "pkg_sha3_512", Description: "SHA3-512 of the package file, when it was computed in this run."},
+			{Name: "pkg_pods_verified", Description: "How many pods of the Jamf Cloud instance showed the file READY with its size and SHA3-512 in this run: every pod, or the run fails (1 on an instance without a load-balancer cookie; 0 when nothing was waited for). The summary reports it as pods_verified."},
 			{Name: "pkg_plan", Description: "On a dry run only: the steps a real run would take, one sentence each."},
 			{Name: SummaryKey, Description: "Summary for AutoPkg's report, present only when something was uploaded or updated."},
 		},

@@ -77,6 +77,7 @@ type Result struct {
 	PackageID   string
 	SHA3        string
 	Recalc      bool
+	Pods        int // pods that showed the file (or record) verified
 	Stats       jamf.Stats
 }
 
@@ -268,6 +269,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		res.PackageID = done.ID
 	}
 	res.MetaWritten = done.MetaWritten
+	res.Pods = done.Pods
 	switch {
 	case plan.File == FileKeep:
 		res.Status = StatusSkippedExists
