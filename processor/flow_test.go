@@ -43,6 +43,10 @@ type flowRig struct {
 	// network.
 	httpClient *http.Client
 	network    *memnet.Network
+	// standsFor is the size the local file stands for (0: its own): the
+	// default verify budget is that size's, as the simulator's processing
+	// time is.
+	standsFor int64
 }
 
 // inPlaceStep reports whether the plan replaces the object's file through
@@ -119,7 +123,7 @@ func (s *syncBuffer) String() string {
 }
 
 func (r *flowRig) options(log *syncBuffer) Options {
-	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient}}
+	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient, standsFor: r.standsFor}}
 }
 
 // upload runs the whole flow for env, as main does after reading the plist.

@@ -64,6 +64,10 @@ type testKnobs struct {
 	cacheDir   string // "" is the default folder
 	s3Endpoint string // "" takes AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's own
 	httpClient *http.Client
+	// standsFor is the file size the default verify budget is computed
+	// for (0: the file's own): a small file standing in for a large one
+	// whose processing time the simulator was given.
+	standsFor int64
 }
 
 // Result is what a run did; Run writes it into the environment.

@@ -126,11 +126,7 @@ func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, err
 	if err != nil {
 		return d(), err
 	}
-	size := exp.size
-	if size < 0 {
-		size = 0
-	}
-	budget := u.cfg.VerifyBudget(size)
+	budget := u.verifyBudget(exp.size)
 	out, err := verifyEveryPod(ctx, u.log, r.track(pods), podVerify{PackageID: sofar.ID, Want: want, PrevSHA3: prev,
 		Policy: poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: budget}, SentAt: sofar.SentAt})
 	verified := 0
@@ -147,6 +143,15 @@ func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, err
 		return d(), nil
 	}
 	return d(), u.settleError(step, exp, sofar.ID, budget, len(pods), verified, err)
+}
+
+// verifyBudget is the run's verify budget for a file of size bytes
+// (Config.VerifyBudget).
+func (u *uploader) verifyBudget(size int64) time.Duration {
+	if u.opts.test.standsFor > 0 {
+		size = u.opts.test.standsFor
+	}
+	return u.cfg.VerifyBudget(max(size, 0))
 }
 
 // settleError turns what ended the wait on the pods into the run's error:
