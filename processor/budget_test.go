@@ -3,21 +3,18 @@ package processor
 import (
 	"testing"
 	"time"
-)
 
-// processingAt12MBps is the simulator's default processing time for a file
-// of size bytes: the pace of grahampugh/jamf-upload #399 (10.85 GB in about
-// 15 minutes). It stands in for jamfsim.DefaultProcessingTime until that
-// lands.
-func processingAt12MBps(size int64) time.Duration {
-	return time.Duration(float64(size) / 12e6 * float64(time.Second))
-}
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
+)
 
 // refreshPace is what the waiting itself adds to processing: the first
 // per-file refresh (about 4 s), a full refresh's 15 s rate limit, and one
 // poll interval (the provider polls every 10 s) after the file is ready.
 const refreshPace = 4*time.Second + 15*time.Second + 10*time.Second
 
+// The default budget covers the simulator's default processing time (the
+// pace of jamf-upload #399) for every size up to 30 GB, with the refresh
+// pace and a margin.
 func TestDefaultVerifyBudgetCoversProcessing(t *testing.T) {
 	const gb = 1_000_000_000
 	sizes := []int64{0, 1, 1 << 20, 100e6, 1 * gb, 3_840_000_000, 5 * gb, 10 << 30, 10_850_000_000, 20 * gb, 30 * gb}
@@ -26,7 +23,7 @@ func TestDefaultVerifyBudgetCoversProcessing(t *testing.T) {
 	}
 	for _, size := range sizes {
 		budget := defaultVerifyBudget(size)
-		proc := processingAt12MBps(size)
+		proc := jamfsim.DefaultProcessingTime(size) // jamf-upload #399's pace
 		// The margin: a quarter of the processing time, and never less
 		// than a minute, on top of processing and the refresh pace.
 		margin := max(time.Minute, proc/4)
