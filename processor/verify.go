@@ -287,15 +287,6 @@ func (u *uploader) newRefresher() *refresher {
 	return &refresher{client: u.client, version: u.version, log: u.log, wait: u.cfg.RecalculateWait, sleep: poll.Sleep}
 }
 
-// gap is the least time between two refreshes: a full refresh (before
-// 11.14) runs at most once every 15 s.
-func (r *refresher) gap() time.Duration {
-	if r.version.AtLeast(11, 14) {
-		return 2 * time.Second
-	}
-	return 15 * time.Second
-}
-
 // waitOnce waits recalculate_wait_time before the first inventory refresh
 // of the run, as JamfPackageUploader does before its refresh request: some
 // sites give Jamf Pro time to take in the new file first. Later refreshes
@@ -307,26 +298,6 @@ func (r *refresher) waitOnce(ctx context.Context) error {
 	r.waited = true
 	r.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", r.wait)
 	return r.sleep(ctx, r.wait)
-}
-
-// refresh asks for an inventory refresh of fileName ("" for all). A failure
-// (after the request's own tries) is logged and returned; the caller
-// decides whether the record can still become whole without one.
-func (r *refresher) refresh(ctx context.Context, fileName string) error {
-	if err := r.waitOnce(ctx); err != nil {
-		return err
-	}
-	perFile, err := r.client.RefreshInventory(ctx, fileName, r.version)
-	switch {
-	case errors.Is(err, jamf.ErrUnsupported):
-		return nil
-	case err != nil:
-		r.log.Warn().Err(err).Msg("inventory refresh failed")
-		return err
-	}
-	r.refreshed = true
-	r.perFile = r.perFile || perFile
-	return nil
 }
 
 // recalculate runs the full refresh the recalculate input asks for,
