@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha3"
 	"crypto/sha512"
@@ -23,6 +24,7 @@ import (
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/miniotest"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+	"github.com/rs/zerolog"
 )
 
 // binary is the real jcds2-uploader, built once for the end-to-end tests so
@@ -86,6 +88,27 @@ func newRig(t *testing.T, b backend, opts jamfsim.Options) *rig {
 	rigPace(&opts)
 	sim := jamfsim.Start(t, opts)
 	return &rig{t: t, sim: sim, home: t.TempDir()}
+}
+
+// otherMacMade is another Mac's upload of the file at path moments ago:
+// the file in the distribution point, and the object made through the API
+// on the pod that Mac's client landed on (the simulator hands pods out in
+// turn, so the next run lands on another pod, inside the cluster lag).
+func otherMacMade(t *testing.T, sim *jamfsim.Server, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(path)
+	sim.AddFile(name, data)
+	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), ClientID: "client-id", ClientSecret: "client-secret", CacheDir: "off", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreatePackage(context.Background(), &jamf.Package{Name: name, FileName: name, CategoryID: "-1", Priority: 10}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // rigScale is how much faster than Jamf Cloud the rigs run: fastLag is

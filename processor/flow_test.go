@@ -820,7 +820,7 @@ func TestDelivery(t *testing.T) {
 		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, sends: 1},
 		{name: "refresh failing until verify_timeout", env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1), "verify_timeout": uint64(2)},
-			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh on that pod kept failing"},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh failed on that pod, and kept failing"},
 		{name: "never READY within verify_timeout: no success reported", opts: jamfsim.Options{ProcessingDelay: 20 * time.Second},
 			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "verified on 0 of 1 pods"},
 	}

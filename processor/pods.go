@@ -138,7 +138,7 @@ type podTimeoutError struct {
 func (e *podTimeoutError) Error() string {
 	msg := fmt.Sprintf("%s is not verified on pod %s after %s (package %s): %s", e.FileName, e.Pod, e.Waited.Round(time.Second), e.PackageID, e.Reason)
 	if e.RefreshErr != nil {
-		msg += fmt.Sprintf("; the inventory refresh on that pod kept failing: %v", e.RefreshErr)
+		msg += fmt.Sprintf("; the inventory refresh failed on that pod, and kept failing, so it cannot show the file (Jamf Pro shows it as Availability Pending): %v", e.RefreshErr)
 	}
 	return msg + ". Refresh the cloud distribution point inventory in Jamf Pro, or run again later: the journal lets the next run verify the file without sending it again"
 }

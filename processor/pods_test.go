@@ -307,7 +307,7 @@ func TestVerifyEveryPodRefreshKeepsFailing(t *testing.T) {
 	pol.Timeout = time.Minute
 	r := runPods(t, pol, &fakePod{name: "a", show: never(), refreshErr: boom})
 	var late *podTimeoutError
-	if !errors.As(r.err, &late) || !errors.Is(r.err, boom) || !strings.Contains(r.err.Error(), "kept failing: HTTP 500") {
+	if !errors.As(r.err, &late) || !errors.Is(r.err, boom) || !strings.Contains(r.err.Error(), "kept failing, so it cannot show the file (Jamf Pro shows it as Availability Pending): HTTP 500") {
 		t.Fatalf("err = %v, want a timeout that names the failing refresh", r.err)
 	}
 }

@@ -188,7 +188,7 @@ func (u *uploader) settleError(step settle, exp expectation, id string, budget t
 		if timeout.InProcessing {
 			state = "the file is in and still processing"
 		}
-		return fmt.Errorf("%s %s, but it is verified on %d of %d pods within the verify budget (%s; verify_timeout sets it): %s: %w", what, exp.fileName, verified, pods, budget.Round(time.Second), state, err)
+		return fmt.Errorf("%s %s, but it is verified on %d of %d pods within the verify budget (%s; verify_timeout sets it): %s, and the file may still arrive: %w", what, exp.fileName, verified, pods, budget.Round(time.Second), state, err)
 	}
 	return err
 }
