@@ -45,6 +45,9 @@ type settlePod interface {
 const (
 	perFileRefreshGap = 200 * time.Millisecond
 	fullRefreshGap    = 15 * time.Second
+	// fullRefreshSlot is one pod's turn at a full refresh: the rate limit
+	// and a second for the answers of the pods to come apart.
+	fullRefreshSlot = fullRefreshGap + time.Second
 )
 
 // podVerify is what verifyEveryPod waits for.
@@ -168,7 +171,7 @@ func verifyEveryPod(parent context.Context, log zerolog.Logger, pods []settlePod
 	var wg sync.WaitGroup
 	for i, p := range pods {
 		wg.Go(func() {
-			o := verifyOnPod(ctx, log, p, v)
+			o := verifyOnPod(ctx, log, p, i, len(pods), v)
 			if o.Err != nil && o.Class != tickProcessing {
 				mu.Lock()
 				if decisive == nil {
@@ -216,29 +219,41 @@ func verifyEveryPod(parent context.Context, log zerolog.Logger, pods []settlePod
 
 // verifyOnPod is one pod's wait: refresh the file, read the record,
 // classify the tick; no faster than the pod can be refreshed.
-func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, v podVerify) podOutcome {
+//
+// A full refresh (before 11.14) runs at most once per 15 s, and the limit
+// may be the instance's rather than each pod's (no source says; the
+// simulator's choice is the instance's): pods refreshing in step would
+// leave all but one unrefreshed for good. So once a pod learns its
+// refreshes are full ones, pod i of n takes the (i+1)-th slot of
+// fullRefreshSlot after its first and then every n slots: the pods take
+// turns.
+func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, i, n int, v podVerify) podOutcome {
 	o := podOutcome{Pod: p.Name()}
 	plog := log.With().Str("pod", o.Pod).Logger()
 	gap := perFileRefreshGap
 	pol := v.Policy
 	pol.Interval = max(pol.Interval, gap)
 	var (
-		lastRefresh time.Time
+		nextRefresh time.Time // zero: at once
+		full        bool      // the server refreshes everything, not the file
 		refreshErr  error
 		lastReason  string
 	)
 	err := poll.Until(ctx, pol, func(ctx context.Context) (poll.Tick, error) {
-		if lastRefresh.IsZero() || time.Since(lastRefresh) >= gap {
+		if !time.Now().Before(nextRefresh) {
 			perFile, err := p.RefreshInventory(ctx, v.Want.FileName)
-			lastRefresh = time.Now()
+			now := time.Now()
 			refreshErr = err
+			nextRefresh = now.Add(gap)
 			switch {
 			case err != nil:
 				// A refresh that fails now and then is expected (jamf-cli
 				// ignores transient errors); the record decides.
 				plog.Debug().Err(err).Msg("inventory refresh failed")
-			case !perFile:
-				gap = fullRefreshGap
+			case !perFile && !full:
+				full = true
+				gap = time.Duration(n) * fullRefreshSlot
+				nextRefresh = now.Add(time.Duration(i+1) * fullRefreshSlot)
 			}
 		}
 		rec, err := p.Package(ctx, v.PackageID)
@@ -263,7 +278,7 @@ func verifyOnPod(ctx context.Context, log zerolog.Logger, p settlePod, v podVeri
 			lastReason = reason
 		}
 		// The next look waits for the next refresh this pod allows.
-		return poll.Tick{Reason: reason, After: gap - time.Since(lastRefresh)}, nil
+		return poll.Tick{Reason: reason, After: time.Until(nextRefresh)}, nil
 	})
 	o.SinceSent = time.Since(v.SentAt)
 	var te *poll.TimeoutError

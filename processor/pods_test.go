@@ -330,7 +330,7 @@ func TestVerifyEveryPodRefreshPace(t *testing.T) {
 	if r.err == nil {
 		t.Fatal("no timeout")
 	}
-	check := func(p *fakePod, gap time.Duration, want int) {
+	check := func(p *fakePod, gap time.Duration, want, wantReads int) {
 		t.Helper()
 		for i := 1; i < len(p.refreshes); i++ {
 			if d := p.refreshes[i] - p.refreshes[i-1]; d < gap {
@@ -342,15 +342,39 @@ func TestVerifyEveryPodRefreshPace(t *testing.T) {
 				t.Errorf("pod %s: reads %s apart, want at least %s", p.name, d, gap)
 			}
 		}
-		if len(p.refreshes) != want || len(p.reads) != want {
-			t.Errorf("pod %s: %d refreshes and %d reads in a minute, want %d of each", p.name, len(p.refreshes), len(p.reads), want)
+		if len(p.refreshes) != want || len(p.reads) != wantReads {
+			t.Errorf("pod %s: %d refreshes and %d reads in a minute, want %d and %d", p.name, len(p.refreshes), len(p.reads), want, wantReads)
 		}
 	}
 	// 0, 0.2, ..., 60 s: 301 looks.
-	check(file, perFileRefreshGap, 301)
-	// The first refresh shows the server refreshes everything: the next
-	// look waits the 15 s such a refresh needs: 0, 15, 30, 45, 60 s.
-	check(full, fullRefreshGap, 5)
+	check(file, perFileRefreshGap, 301, 301)
+	// The first refresh shows the server refreshes everything: the pods
+	// take turns at it, one slot of 16 s each, and this pod is the second
+	// of two: 0 s, then 32 s (its next would be 64 s); the last read comes
+	// at the deadline.
+	check(full, fullRefreshGap, 2, 3)
+}
+
+// Pods whose refreshes are full ones take turns, so that a limit of one
+// full refresh per 15 s for the whole instance still lets each pod's
+// through: after the first round, no two refreshes come within 15 s.
+func TestVerifyEveryPodFullRefreshesTakeTurns(t *testing.T) {
+	pol := poll.Policy{Timeout: 3 * time.Minute}
+	pods := []*fakePod{{name: "a", show: never(), fullOnly: true}, {name: "b", show: never(), fullOnly: true}, {name: "c", show: never(), fullOnly: true}}
+	runPods(t, pol, pods[0], pods[1], pods[2])
+	var at []time.Duration
+	for _, p := range pods {
+		if len(p.refreshes) < 3 {
+			t.Errorf("pod %s: %d refreshes in 3 minutes, want at least 3", p.name, len(p.refreshes))
+		}
+		at = append(at, p.refreshes[1:]...) // the first round comes at once
+	}
+	slices.Sort(at)
+	for i := 1; i < len(at); i++ {
+		if at[i]-at[i-1] < fullRefreshGap {
+			t.Errorf("full refreshes at %s and %s: within the 15 s limit", at[i-1], at[i])
+		}
+	}
 }
 
 // A run stopped from outside (a signal) returns its cause.
