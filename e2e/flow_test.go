@@ -261,6 +261,9 @@ func TestRefreshFaults(t *testing.T) {
 		r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.13.1", ClusterLag: fastLag})
 		path, _ := makePkg(t, "Full.pkg", 5000)
 		env := r.baseEnv(path)
+		// Pods take turns at the full refresh, 16 s each: the default
+		// budget, not the rigs' 30 s.
+		delete(env, "verify_timeout")
 		r.mustSucceed(env)
 		newPath, newSum := makePkg(t, "Full.pkg", 7000)
 		env["pkg_path"] = newPath

@@ -2,16 +2,13 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha3"
 	"crypto/sha512"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +24,7 @@ import (
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/miniotest"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
+	"github.com/rs/zerolog"
 )
 
 // binary is the real jcds2-uploader, built once for the end-to-end tests so
@@ -92,50 +90,24 @@ func newRig(t *testing.T, b backend, opts jamfsim.Options) *rig {
 	return &rig{t: t, sim: sim, home: t.TempDir()}
 }
 
-// refreshEveryPod refreshes file's inventory on every pod of the
-// simulator, pinned by each pod's cookie, as Jamf Support's
-// hit_all_pods_internet.zsh does: a refresh updates only the pod it lands
-// on. It stands for an upload verified on every pod (issue 27's client
-// half), so a test about a later run starts from every pod READY.
-func refreshEveryPod(t *testing.T, sim *jamfsim.Server, file string) {
+// otherMacMade is another Mac's upload of the file at path moments ago:
+// the file in the distribution point, and the object made through the API
+// on the pod that Mac's client landed on (the simulator hands pods out in
+// turn, so the next run lands on another pod, inside the cluster lag).
+func otherMacMade(t *testing.T, sim *jamfsim.Server, path string) {
 	t.Helper()
-	do := func(method, path, auth, cookie string) (int, []byte) {
-		var body io.Reader
-		if auth == "" { // an API client's token: the runs' basic-auth token count stays theirs
-			body = strings.NewReader("grant_type=client_credentials&client_id=client-id&client_secret=client-secret")
-		}
-		req, err := http.NewRequest(method, sim.URL()+path, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if auth == "" {
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		} else {
-			req.Header.Set("Authorization", auth)
-		}
-		req.Header.Set("Accept", "application/json")
-		if cookie != "" {
-			req.Header.Set("Cookie", cookie)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	st, body := do("POST", "/api/v1/oauth/token", "", "")
-	var tok struct {
-		Token string `json:"access_token"`
+	name := filepath.Base(path)
+	sim.AddFile(name, data)
+	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), ClientID: "client-id", ClientSecret: "client-secret", CacheDir: "off", Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal(body, &tok); st != 200 || err != nil {
-		t.Fatalf("token for the pod refresh: %d %s", st, body)
-	}
-	for _, n := range sim.State().Nodes {
-		if st, body := do("POST", "/api/v1/cloud-distribution-point/refresh-inventory?file-name="+url.QueryEscape(file), "Bearer "+tok.Token, n.Cookie); st != 204 {
-			t.Fatalf("refresh %s on %s: %d %s", file, n.Cookie, st, body)
-		}
+	if _, err := c.CreatePackage(context.Background(), &jamf.Package{Name: name, FileName: name, CategoryID: "-1", Priority: 10}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -77,19 +77,41 @@ func TestNewPackageBothBackends(t *testing.T) {
 	}
 }
 
+// TestVerifiedOnEveryPodPremium: on the simulator's defaults with 4 pods
+// (Premium) and the verify budget left to its default, one run of the
+// binary ends with every pod's record READY with the file's size and
+// SHA3-512, and says so (pkg_pods_verified, the summary).
+func TestVerifiedOnEveryPodPremium(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeS3, jamfsim.Options{ClusterNodes: 4})
+	path, sum := makePkg(t, "Slack.pkg", 2<<20)
+	env := r.baseEnv(path)
+	delete(env, "verify_timeout")
+	res := r.mustSucceed(env)
+	if not := r.sim.State().NotServedBy("Slack.pkg", 2<<20, sum); len(not) > 0 {
+		t.Errorf("pods %v do not serve Slack.pkg READY with its size and SHA3-512\n%s", not, res.stderr)
+	}
+	if n, ok := res.out["pkg_pods_verified"].(uint64); !ok || n != 4 {
+		t.Errorf("pkg_pods_verified = %#v, want 4", res.out["pkg_pods_verified"])
+	}
+	summary, _ := res.out[processor.SummaryKey].(map[string]any)
+	if data, _ := summary["data"].(map[string]any); data["pods_verified"] != "4" {
+		t.Errorf("summary data %v, want pods_verified 4", summary["data"])
+	}
+}
+
 func TestIdenticalRerunIsANoOp(t *testing.T) {
 	t.Parallel()
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
 	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
 	// A refresh reaches only its own pod: the upload counts as delivered
-	// when every pod serves it READY, so every pod is refreshed before the
-	// nightly run, which may land on either.
+	// when every pod serves it READY, and the run itself refreshes and
+	// verifies every pod, so the nightly run may land on either.
 	r := newRig(t, fakeS3, jamfsim.Options{ClusterLag: time.Second})
 	path, _ := makePkg(t, "Zoom.pkg", 1<<20)
 	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	refreshEveryPod(t, r.sim, "Zoom.pkg")
+	r.mustSucceed(env) // verified on every pod
 	time.Sleep(1500 * time.Millisecond)
 	r.sim.ResetCalls()
 

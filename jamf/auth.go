@@ -152,7 +152,7 @@ type token struct {
 // server and it is not near expiry: a 401 on it is not about the token.
 func (c *Client) ownFreshToken(tok string) bool {
 	c.mu.Lock()
-	t := c.tok
+	t := *c.tok
 	c.mu.Unlock()
 	return tok != "" && t.value == tok && t.own && c.fresh(t)
 }
@@ -189,7 +189,7 @@ func (c *Client) bearer(ctx context.Context) (string, error) {
 		return c.cred.secret, nil
 	}
 	c.mu.Lock()
-	t := c.tok
+	t := *c.tok
 	c.mu.Unlock()
 	if c.fresh(t) {
 		return t.value, nil
@@ -205,13 +205,20 @@ func (c *Client) renewToken(ctx context.Context, stale string) error {
 
 // obtain gets a fresh token, from the shared cache if another run left a
 // good one there, else from the server. stale is a token known to be
-// rejected, never to be reused. A file lock makes concurrent runs wait for
-// the one that is asking, so they share a single token request.
+// rejected, never to be reused. Within the process, one goroutine asks and
+// the others (pod pollers, a retry after a 401) wait for its token instead
+// of asking too; a waiter whose ctx ends stops waiting. A file lock makes
+// concurrent runs wait for the one that is asking, so they share a single
+// token request.
 func (c *Client) obtain(ctx context.Context, stale string) (string, error) {
-	c.authMu.Lock()
-	defer c.authMu.Unlock()
+	select {
+	case c.authSem <- struct{}{}:
+	case <-ctx.Done():
+		return "", fmt.Errorf("authenticate %s at %s: %w", c.cred.describe(), c.base, context.Cause(ctx))
+	}
+	defer func() { <-c.authSem }()
 	c.mu.Lock()
-	t := c.tok
+	t := *c.tok
 	c.mu.Unlock()
 	if t.value != stale && c.fresh(t) {
 		return t.value, nil // another goroutine renewed it meanwhile
@@ -263,7 +270,7 @@ func (c *Client) obtain(ctx context.Context, stale string) (string, error) {
 
 func (c *Client) setToken(t token) {
 	c.mu.Lock()
-	c.tok = t
+	*c.tok = t
 	c.mu.Unlock()
 }
 

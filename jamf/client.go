@@ -60,13 +60,19 @@ type Client struct {
 
 	hooks hooks
 
-	authMu  sync.Mutex // one token request at a time in this process
-	mu      sync.Mutex // guards tok and version
-	tok     token
+	// The token and the counters are shared by a client and its pod views
+	// (OnPod): one renewal serves every pod, and Stats counts them all.
+	authSem chan struct{} // holds one token request at a time in this process
+	mu      *sync.Mutex   // guards tok and version
+	tok     *token
 	version *Version
 
-	requests      atomic.Int64
-	tokenRequests atomic.Int64
+	requests      *atomic.Int64
+	tokenRequests *atomic.Int64
+
+	// pod is the pod this client is pinned to (OnPod); zero for a client
+	// that follows its own cookie jar.
+	pod Pod
 }
 
 // hooks are the parts of the outside world tests replace: the clock, sleeping
@@ -142,6 +148,12 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 		cred:     cred,
 		hooks:    h,
 		hc:       cfg.HTTPClient,
+
+		authSem:       make(chan struct{}, 1),
+		mu:            new(sync.Mutex),
+		tok:           new(token),
+		requests:      new(atomic.Int64),
+		tokenRequests: new(atomic.Int64),
 	}
 	if c.maxTries < 1 || c.maxTries > 10 {
 		c.maxTries = 5
@@ -155,10 +167,11 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 		}
 	}
 	// Jamf Cloud is a cluster whose nodes sync about once a minute; the
-	// APBALANCEID cookie keeps every request of this run on one node, so a
-	// create is found, a delete confirmed and a refresh seen by the next
-	// read. The jar lives in memory only, for this run, and only this client
-	// (never the S3 upload) uses it.
+	// load balancer's cookie (jpro-ingress, APBALANCEID in older docs)
+	// keeps every request of this run on one node, so a create is found, a
+	// delete confirmed and a refresh seen by the next read. The jar lives in
+	// memory only, for this run, and only this client (never the S3 upload)
+	// uses it; OnPod pins a view to another node.
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err

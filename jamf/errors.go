@@ -176,3 +176,17 @@ func jcdsPrivilege(action string, v *Version) string {
 		return fmt.Sprintf("%s %q", action, before)
 	}
 }
+
+// UploadUnconfirmedError: the whole file was sent, but a gateway answered
+// 502 or 504 instead of Jamf Pro: the bytes may have landed or not
+// (grahampugh/jamf-upload#221). The client does not send it again; the
+// caller refreshes the inventory and reads what the server holds.
+type UploadUnconfirmedError struct {
+	Err error // the gateway's answer
+}
+
+func (e *UploadUnconfirmedError) Error() string {
+	return fmt.Sprintf("the upload was sent, but not confirmed: %v", e.Err)
+}
+
+func (e *UploadUnconfirmedError) Unwrap() error { return e.Err }

@@ -140,6 +140,13 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			}
 			wait = 0
 			continue
+		case r.upload && (s == http.StatusBadGateway || s == http.StatusGatewayTimeout):
+			// A gateway's 502 or 504 after the whole file was sent does
+			// not say the upload failed: the bytes may have landed
+			// (grahampugh/jamf-upload#221: 502 and 504 after 20-minute
+			// stalls, the file there). Sending it again blind could only
+			// send it twice; the caller verifies what landed.
+			return nil, &UploadUnconfirmedError{Err: c.apiError(r, resp, renewed)}
 		case s == http.StatusTooManyRequests || s >= 500:
 			lastErr = c.apiError(r, resp, renewed)
 			wait = c.backoff(try)

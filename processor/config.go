@@ -63,7 +63,11 @@ type Config struct {
 	UploadConcurrency int
 	UploadPartSize    int64
 	Sleep             time.Duration
-	VerifyTimeout     time.Duration
+	// VerifyTimeout is the verify budget the user set; VerifyTimeoutSet
+	// says one was set. Unset, the budget grows with the file
+	// (VerifyBudget).
+	VerifyTimeout    time.Duration
+	VerifyTimeoutSet bool
 
 	// Where a relative pkg_path is searched for.
 	RecipeDir          string
@@ -165,7 +169,9 @@ func ParseConfig(env plistio.Env, dryRunFlag bool) (*Config, error) {
 		errs = append(errs, fmt.Errorf("input sleep: must be at most %d seconds (one day), got %d", maxSeconds, sleep))
 	}
 	c.Sleep = time.Duration(min(max(sleep, 0), maxSeconds)) * time.Second
-	// Jamf's own tools wait up to 10 minutes for a multi-GB file.
+	// Unset (absent or blank), the budget grows with the file
+	// (defaultVerifyBudget); a value the user sets is kept as given.
+	c.VerifyTimeoutSet = given("verify_timeout")
 	verify := integer("verify_timeout", defaultVerifySeconds)
 	if verify < 0 {
 		errs = append(errs, fmt.Errorf("input verify_timeout: must be 0 or more seconds, got %d", verify))
@@ -256,6 +262,16 @@ const (
 	defaultMaxTries      = 5
 	defaultVerifySeconds = 600
 )
+
+// VerifyBudget is how long a run waits, after the last byte of a file of
+// size bytes is sent, for Jamf Pro to show it on every pod: verify_timeout
+// when the user set it, else defaultVerifyBudget(size).
+func (c *Config) VerifyBudget(size int64) time.Duration {
+	if c.VerifyTimeoutSet {
+		return c.VerifyTimeout
+	}
+	return defaultVerifyBudget(size)
+}
 
 func (c *Config) validate() []error {
 	var errs []error

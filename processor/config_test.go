@@ -19,7 +19,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.URL != "https://jamf.example" || c.Priority != 10 || c.RequiredProcessor != "None" || c.MaxTries != 5 ||
-		c.Sleep != 0 || c.UploadMode != ModeAuto || c.VerifyTimeout != 600*time.Second || c.ReplacePkg {
+		c.Sleep != 0 || c.UploadMode != ModeAuto || c.VerifyTimeout != 600*time.Second || c.VerifyTimeoutSet || c.ReplacePkg {
 		t.Errorf("defaults = %+v", c)
 	}
 }

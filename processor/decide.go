@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
@@ -103,14 +102,12 @@ type Facts struct {
 	// SentEarlier: an earlier attempt of this run already sent the file
 	// (the attempt was cut short by a cluster node that had not caught up).
 	SentEarlier bool
-	// Lost: the file this run sent was accepted, but after a refresh the
-	// record (Object) shows size 0: it never landed (NotLandedError), and
-	// is sent again. ZeroAfter: how long into the wait after that resend a
-	// size 0 means it was lost again. Wrote: this run already created or
-	// wrote the object.
-	Lost      bool
-	ZeroAfter time.Duration
-	Wrote     bool
+	// Lost: the file this run sent was accepted, but after a refresh a
+	// pod's record (Object) shows a new hash with size 0: it never landed
+	// (NotLandedError), and is sent again; that hash is the previous one
+	// for the resend. Wrote: this run already created or wrote the object.
+	Lost  bool
+	Wrote bool
 }
 
 // Plan is what a run will do: the file and metadata actions in short (for
@@ -391,7 +388,7 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 		return s
 	}
 	st := settle{Kind: settleRecord, Expect: expect(facts, c), Sends: c.Sends(), Mode: facts.Mode, Object: obj,
-		Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
+		Dups: facts.DupsBefore, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
 	switch {
 	case facts.Classic:
 		st.Kind = settleNone
@@ -414,13 +411,13 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 // first send, and its metadata was written then), and wait for it, as
 // Jamf's own tool does (terraform-provider-jamfplatform PR #273).
 func resend(cfg *Config, facts Facts) Plan {
-	why := "Jamf Pro accepted it, but after the inventory refresh the package record shows size 0: it never landed"
+	why := "Jamf Pro accepted it, but after the inventory refresh the package record shows a new hash with size 0: it never landed"
 	c := choice{File: FileReplace, Reason: why, InPlace: true, SendNow: true}
 	s := []Step{
 		sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: true, Resend: true,
 			ServerMD5: facts.ServerMD5, Reason: why},
 		settle{Kind: settleRecord, Expect: expect(facts, c), Sends: true, Mode: facts.Mode, Object: facts.Object,
-			Dups: facts.DupsBefore, ZeroAfter: facts.ZeroAfter},
+			Dups: facts.DupsBefore},
 	}
 	if cfg.Recalculate && facts.Wrote {
 		s = append(s, recalculate{})

@@ -5,7 +5,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
 )
@@ -210,7 +209,7 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "no file of this name"},
 		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
 			FileUnchanged, MetaUpdate, "skip meta-update(server) settle", "same size and MD5"},
-		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, ZeroAfter: time.Minute},
+		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true},
 			FileReplace, MetaNone, "v1-inplace settle", "never landed"},
 		{"lost after a write, recalculate: once more after the resend", Config{Recalculate: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, Wrote: true},
 			FileReplace, MetaNone, "v1-inplace settle recalc", "never landed"},
@@ -235,14 +234,17 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 	}
 }
 
-// After a loss the wait knows when an old size 0 tells again.
-func TestResendWaitsOutTheOldZero(t *testing.T) {
-	facts := Facts{Object: &jamf.Package{ID: "7", FileName: "App.pkg", SizeKnown: true}, FileName: "App.pkg", LocalSize: 100,
-		Lost: true, ZeroAfter: 42 * time.Second, CanRefresh: true}
+// After a loss the resend's wait takes the hash the loss showed as the
+// previous one (terraform-provider-jamfplatform's retry loop): a second
+// loss is the hash moving away from it again, told by what the record
+// shows, not by how long the wait ran.
+func TestResendTakesTheShownHashAsPrevious(t *testing.T) {
+	shown := &jamf.Package{ID: "7", FileName: "App.pkg", SizeKnown: true, HashType: "SHA3_512", HashValue: "ABC"}
+	facts := Facts{Object: shown, FileName: "App.pkg", LocalSize: 100, Lost: true, CanRefresh: true}
 	p := Decide(&Config{}, facts)
 	st, ok := p.Steps[len(p.Steps)-1].(settle)
-	if !ok || st.ZeroAfter != 42*time.Second || !st.Sends || !st.Expect.local {
-		t.Errorf("last step %#v, want a settle on the sent file with ZeroAfter 42s", p.Steps[len(p.Steps)-1])
+	if !ok || !st.Sends || !st.Expect.local || st.Object == nil || recordSHA3(st.Object) != "abc" {
+		t.Errorf("last step %#v, want a settle on the sent file whose previous hash is the one the loss showed", p.Steps[len(p.Steps)-1])
 	}
 }
 

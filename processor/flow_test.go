@@ -43,6 +43,10 @@ type flowRig struct {
 	// network.
 	httpClient *http.Client
 	network    *memnet.Network
+	// standsFor is the size the local file stands for (0: its own): the
+	// default verify budget is that size's, as the simulator's processing
+	// time is.
+	standsFor int64
 }
 
 // inPlaceStep reports whether the plan replaces the object's file through
@@ -96,7 +100,6 @@ func (r *flowRig) env(path string) plistio.Env {
 		"API_PASSWORD":     "password",
 		"pkg_path":         path,
 		"RECIPE_CACHE_DIR": r.t.TempDir(),
-		"verify_timeout":   uint64(30),
 		"sleep":            "0",
 	}
 }
@@ -120,7 +123,7 @@ func (s *syncBuffer) String() string {
 }
 
 func (r *flowRig) options(log *syncBuffer) Options {
-	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient}}
+	return Options{Logger: zerolog.New(log), test: testKnobs{cacheDir: r.cache, s3Endpoint: r.sim.S3Endpoint(), httpClient: r.httpClient, standsFor: r.standsFor}}
 }
 
 // upload runs the whole flow for env, as main does after reading the plist.
@@ -395,16 +398,16 @@ func deletes(sim *jamfsim.Server) int {
 	return n
 }
 
-// TestUploadFlowLaggingNode: a second run inside the cluster lag lands on
-// the node that has not seen the first run's object (each run is a new
-// cookie jar; the simulator hands nodes out in turn). With a changed file
-// under the same name, the run asks the database first by creating the
-// object; the duplicate reveals the object, the run waits for it and
-// decides again with it: replace_pkg true replaces its file in place,
-// false keeps it. On 11.5+ nothing is deleted; below 11.5 only a
-// replace_pkg true run deletes, after the create found the object. The
-// lag is a few seconds instead of Jamf Cloud's minute: the second run is
-// inside it either way, and only the wait for the node scales with it.
+// TestUploadFlowLaggingNode: another Mac made the object on one pod moments
+// ago (and sent its file), and this run lands on the pod that has not seen
+// it yet (each client is a new cookie jar; the simulator hands pods out in
+// turn), inside Jamf Cloud's minute of lag. With a changed file under the
+// same name, the run asks the database first by creating the object; the
+// duplicate reveals it, the run finds it on the pod that shows it, moves
+// there and decides again with it, without waiting out the lag:
+// replace_pkg true replaces its file in place, false keeps it. On 11.5+
+// nothing is deleted; below 11.5 only a replace_pkg true run deletes,
+// after the create found the object.
 func TestUploadFlowLaggingNode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -427,7 +430,7 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, JamfVersion: tt.version})
 				path, oldSum := writePkg(t, t.TempDir(), "App.pkg", 3000)
-				r.mustUpload(r.env(path))
+				r.otherMacMade(path)
 				_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
 				r.sim.ResetCalls()
 				env := r.env(path)
@@ -438,8 +441,11 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 				}
-				if !strings.Contains(log, "was made elsewhere moments ago") {
-					t.Errorf("the run did not land on the lagging node, or did not find the object there:\n%s", log)
+				if !strings.Contains(log, "was made elsewhere moments ago") || !strings.Contains(log, "the run goes on there") {
+					t.Errorf("the run did not land on the lagging node, or did not find the object on the other:\n%s", log)
+				}
+				if strings.Contains(log, "waiting for it") {
+					t.Errorf("the run waited out the lag on its own pod although the other showed the object:\n%s", log)
 				}
 				if p := res.Plan; p.File != tt.file || inPlaceStep(p) != tt.inPlace || res.Uploaded == tt.kept {
 					t.Errorf("plan %s in place %v, uploaded %v; want %s %v (%s)", p.File, inPlaceStep(p), res.Uploaded, tt.file, tt.inPlace, p.Reason)
@@ -458,6 +464,36 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// otherMacMade is another Mac's upload of the file at path moments ago:
+// the file in the distribution point, the object made on the pod that
+// Mac's client landed on (the first the simulator hands out).
+func (r *flowRig) otherMacMade(path string) {
+	r.t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.sim.AddFile(filepath.Base(path), data)
+	c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx := context.Background()
+	v, err := c.Version(ctx)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	p := &jamf.Package{Name: filepath.Base(path), FileName: filepath.Base(path), CategoryID: "-1", Priority: 10}
+	if v.AtLeast(11, 5) {
+		_, err = c.CreatePackage(ctx, p)
+	} else {
+		_, err = c.CreatePackageClassic(ctx, p)
+	}
+	if err != nil {
+		r.t.Fatal(err)
 	}
 }
 
@@ -773,20 +809,20 @@ func TestDelivery(t *testing.T) {
 		{name: "metadata only, v1 mode", prior: fixture, env: map[string]any{"upload_mode": "v1", "replace_pkg_metadata": true, "pkg_notes": "v1 notes"}, kept: true},
 		{name: "replace of a fixture keeps its fields", prior: fixture, newSize: 5000, env: map[string]any{"replace_pkg": true}, sends: 1, kept: true},
 		{name: "never landed once: sent again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "sending it again (try 2 of 3)"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "sending it again (try 2 of 5)"},
 		{name: "never landed on a replace: sent again", prior: firstRun(nil), newSize: 4000, env: map[string]any{"replace_pkg": true},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "never landed although the upload was accepted"},
-		{name: "never landed three times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
-			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 3, logs: "try 3 of 3", err: "after 3 sends", lost: true},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true}, sends: 2, logs: "with a new hash and size 0 after the inventory refresh: the file never landed"},
+		{name: "never landed five times: the run fails, the journal says send again", env: map[string]any{"upload_mode": "v1"},
+			fault: &jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/1/upload", NeverLands: true, Count: -1}, sends: 5, logs: "try 5 of 5", err: "after 5 sends", lost: true},
 		{name: "refresh 500 every 2nd call, no retries: still verifies", opts: jamfsim.Options{ProcessingDelay: 10 * time.Second},
 			env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1)}, sends: 1,
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, logs: "inventory refresh failed"},
 		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, sends: 1},
 		{name: "refresh failing until verify_timeout", env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1), "verify_timeout": uint64(2)},
-			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "inventory refresh failed, and kept failing until verify_timeout"},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh failed on that pod, and kept failing"},
 		{name: "never READY within verify_timeout: no success reported", opts: jamfsim.Options{ProcessingDelay: 20 * time.Second},
-			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "did not show it READY with its size and digest within verify_timeout"},
+			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "verified on 0 of 1 pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -853,7 +889,7 @@ func TestDelivery(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
 				}
-				if !strings.Contains(log, "Jamf Pro shows the package ready") {
+				if !strings.Contains(log, "READY with its size and SHA3-512 on every pod") {
 					t.Errorf("no verification in the log:\n%s", log)
 				}
 				rec := r.ready("App.pkg", sum)

@@ -73,8 +73,8 @@ func TestManifestStatesTheDefaults(t *testing.T) {
 		{"pkg_priority", strconv.Itoa(c.Priority), true},
 		{"max_tries", strconv.Itoa(c.MaxTries), true},
 		{"max_tries", "(anything else: " + strconv.Itoa(c.MaxTries) + ")", false},
-		{"verify_timeout", strconv.Itoa(int(c.VerifyTimeout.Seconds())), true},
-		{"verify_timeout", "every " + strconv.Itoa(int(progressEvery.Seconds())) + " s", false},
+		{"verify_timeout", "", true}, // unset, the budget grows with the file
+		{"verify_timeout", strconv.Itoa(int(defaultVerifyBudget(0).Seconds())) + " s, or the size at " + strconv.Itoa(verifyBudgetRate/1_000_000) + " MB/s plus " + strconv.Itoa(int(verifyBudgetFixed.Minutes())) + " minutes", false},
 		{"upload_concurrency", strconv.Itoa(plan.Concurrency), true},
 		{"upload_concurrency", "1 to " + strconv.Itoa(s3upload.MaxConcurrency), false},
 		{"upload_part_size", "By default " + strconv.FormatInt(plan.PartSize>>20, 10) + ",", false},

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
@@ -24,6 +25,7 @@ func writeOutputs(env plistio.Env, cfg *Config, res *Result) {
 	env["pkg_id"] = res.PackageID
 	env["pkg_upload_status"] = res.Status
 	env[ProcessSkipped] = false
+	env["pkg_pods_verified"] = res.Pods
 	if res.SHA3 != "" {
 		env["pkg_sha3_512"] = res.SHA3
 	} else {
@@ -50,7 +52,7 @@ func summary(cfg *Config, res *Result) map[string]any {
 	if res.Recalc {
 		recalc = "True"
 	}
-	fields := []any{"category", "name", "pkg_name", "pkg_display_name", "pkg_path", "version", "packages_recalculated"}
+	fields := []any{"category", "name", "pkg_name", "pkg_display_name", "pkg_path", "version", "packages_recalculated", "pods_verified"}
 	return map[string]any{
 		"summary_text":  "The following packages were uploaded to or updated in Jamf Pro:",
 		"report_fields": fields,
@@ -62,6 +64,9 @@ func summary(cfg *Config, res *Result) map[string]any {
 			"pkg_path":              res.File.Path,
 			"version":               cfg.Version,
 			"packages_recalculated": recalc,
+			// How many pods showed the file READY with its size and
+			// SHA3-512: every pod of the instance.
+			"pods_verified": strconv.Itoa(res.Pods),
 		},
 	}
 }

@@ -64,6 +64,10 @@ type testKnobs struct {
 	cacheDir   string // "" is the default folder
 	s3Endpoint string // "" takes AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS's own
 	httpClient *http.Client
+	// standsFor is the file size the default verify budget is computed
+	// for (0: the file's own): a small file standing in for a large one
+	// whose processing time the simulator was given.
+	standsFor int64
 }
 
 // Result is what a run did; Run writes it into the environment.
@@ -77,6 +81,7 @@ type Result struct {
 	PackageID   string
 	SHA3        string
 	Recalc      bool
+	Pods        int // pods that showed the file (or record) verified
 	Stats       jamf.Stats
 }
 
@@ -150,6 +155,13 @@ type uploader struct {
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
+	// root is the run's client before any move to another pod (nil with
+	// a fake client); pods are the instance's pods, found once, when the
+	// run first needs them (instancePods), fixed for the run from then on.
+	// client moves to another pod's view only where the run's own pod lags
+	// behind one that shows the object (awaitObject).
+	root *jamf.Client
+	pods []jamf.Pod
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -183,7 +195,7 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 		return nil, err
 	}
 	log.Info().Str("jamf_pro", v.Raw).Msg("connected")
-	u := &uploader{cfg: cfg, opts: opts, log: log, client: client, version: v, local: lf,
+	u := &uploader{cfg: cfg, opts: opts, log: log, client: client, root: client, version: v, local: lf,
 		journal: openRunJournal(opts.test.cacheDir, !cfg.DryRun, cfg.URL, file.Name, log)}
 
 	obj, err := u.findPackage(ctx, displayName(cfg, file))
@@ -254,9 +266,10 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 			err = fmt.Errorf("%w, after %d sends in this run: no file is verified in the distribution point, and the journal keeps the upload unfinished, so the next run sends it again. If it keeps happening, check the cloud distribution point in Jamf Pro", err, sendTries)
 			break
 		}
-		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("Jamf Pro shows size 0 after the inventory refresh: %s never landed although the upload was accepted; sending it again (try %d of %d)", lost.File, sends+1, sendTries)
-		// A new decision on new facts: the record as the loss left it.
-		facts.Object, facts.Lost, facts.ZeroAfter, facts.Wrote = lost.Record, true, u.zeroAfter(lost.After), done.MetaWritten
+		u.log.Warn().Str("id", lost.Record.ID).Str("file", lost.File).Msgf("%v; sending it again (try %d of %d)", lost, sends+1, sendTries)
+		// A new decision on new facts: the record as the loss left it (its
+		// hash is the previous one for the next send).
+		facts.Object, facts.Lost, facts.Wrote = lost.Record, true, done.MetaWritten
 		plan = Decide(cfg, facts)
 	}
 	if err != nil {
@@ -270,6 +283,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		res.PackageID = done.ID
 	}
 	res.MetaWritten = done.MetaWritten
+	res.Pods = done.Pods
 	switch {
 	case plan.File == FileKeep:
 		res.Status = StatusSkippedExists
@@ -299,6 +313,9 @@ func (u *uploader) apply(ctx context.Context, steps []Step, pkg *jamf.Package, s
 		in := stepInput{pkg: pkg, sofar: sofar}
 		enterStep(ctx, "%s", s.while(in))
 		d, err := s.apply(ctx, u, in)
+		if d.Sent && d.SentAt.IsZero() {
+			d.SentAt = time.Now()
+		}
 		u.noteDid(ctx, in, d)
 		sofar = sofar.fold(d)
 		if err != nil {
@@ -370,6 +387,14 @@ const clusterWait = 90 * time.Second
 // waits until the object shows, so the run goes on with it instead of
 // making a second one.
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
+	// Another pod may show it already: the run moves there and goes on,
+	// instead of waiting out the lag on its own pod.
+	if found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
+		if err != nil {
+			return err
+		}
+		return &LaggingNodeError{Object: found}
+	}
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
 	// A phase of its own inside the step that met the refusal: up to
 	// clusterWait, and changing nothing.
@@ -393,6 +418,36 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 		return err
 	}
 	return &LaggingNodeError{Object: found}
+}
+
+// findOnOtherPods looks for the package object name on every pod of a
+// Jamf Cloud instance (jamf.FindOnPods) and, where a pod shows it, moves
+// the run to that pod: its requests go there from now on. It finds
+// nothing on an instance of one pod, or with a fake client.
+func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Package, error) {
+	if u.root == nil {
+		return nil, nil
+	}
+	pods, err := u.instancePods(ctx)
+	if err != nil || len(pods) < 2 {
+		return nil, err
+	}
+	classic := u.classic()
+	view, found, err := jamf.FindOnPods(ctx, u.root, pods, func(ctx context.Context, on *jamf.Client) (*jamf.Package, error) {
+		if classic {
+			return on.FindPackageClassic(ctx, name)
+		}
+		return on.FindPackage(ctx, name)
+	})
+	if found == nil {
+		if err != nil {
+			u.log.Debug().Err(err).Msg("looking on the other pods")
+		}
+		return nil, nil // wait on this pod, as without pods
+	}
+	u.log.Info().Str("id", found.ID).Str("pod", view.Pod().String()).Msgf("pod %s shows package object %q (id %s) that this run's pod does not yet; the run goes on there", view.Pod(), name, found.ID)
+	u.client = view
+	return found, nil
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

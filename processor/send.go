@@ -209,6 +209,13 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		return io.TeeReader(&eofCheck{r: p.Wrap(r), check: func() error { return file.check("during the upload") }}, hs)
 	})
 	p.Done()
+	var unconfirmed *jamf.UploadUnconfirmedError
+	if errors.As(err, &unconfirmed) {
+		// The bytes may have landed: the settle step's refresh and reads
+		// on every pod say whether they did (a loss there sends again).
+		u.log.Warn().Err(err).Str("id", id).Msgf("%s was sent but Jamf Pro's answer did not confirm it; verifying what landed instead of sending it again", file.Name)
+		err = nil
+	}
 	if err != nil {
 		var changed *errFileChanged
 		if errors.As(err, &changed) {
@@ -349,7 +356,7 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 	name := file.Name
 	w := u.newWait("waiting for the JCDS to list " + name)
 	var done error // what the poll ends with besides a match: a duplicate's outcome
-	err := poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: u.cfg.VerifyTimeout},
+	err := poll.Until(ctx, poll.Policy{Interval: 500 * time.Millisecond, MaxInterval: 10 * time.Second, Timeout: u.verifyBudget(u.local.Size)},
 		func(ctx context.Context) (poll.Tick, error) {
 			files, err := u.client.JCDSFiles(ctx)
 			if err != nil {
@@ -402,7 +409,7 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 		})
 	var timeout *poll.TimeoutError
 	if errors.As(err, &timeout) {
-		return fmt.Errorf("sent %s, but the JCDS did not list it within verify_timeout (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.cfg.VerifyTimeout, timeout.Reason)
+		return fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.verifyBudget(u.local.Size), timeout.Reason)
 	}
 	if err != nil {
 		return err

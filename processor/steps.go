@@ -47,6 +47,10 @@ type did struct {
 	// recalculate step.
 	Refreshed, PerFile, Waited bool
 	Recalc                     bool
+	// SentAt is when the last send step ended (the file's last byte was
+	// taken); Pods is how many pods showed the file verified.
+	SentAt time.Time
+	Pods   int
 }
 
 // fold adds what one step did to what the steps before it did.
@@ -66,6 +70,12 @@ func (d did) fold(n did) did {
 	d.PerFile = d.PerFile || n.PerFile
 	d.Waited = d.Waited || n.Waited
 	d.Recalc = d.Recalc || n.Recalc
+	if !n.SentAt.IsZero() {
+		d.SentAt = n.SentAt
+	}
+	if n.Pods > 0 {
+		d.Pods = n.Pods
+	}
 	return d
 }
 
@@ -382,10 +392,6 @@ type settle struct {
 	Object  *jamf.Package // the record as the run found it, nil for none
 	Dups    map[string]bool
 	Pending bool // only an earlier run's unsettled file is waited for
-	// ZeroAfter: after a resend, how long into the wait a size "0" means
-	// the file was lost again (the record shows the last loss's "0" until
-	// then).
-	ZeroAfter time.Duration
 }
 
 func (s settle) String() string {
@@ -395,9 +401,9 @@ func (s settle) String() string {
 	case s.Kind == settleNone:
 		return "nothing to wait for: this Jamf Pro shows no processing state"
 	case s.Pending:
-		return "wait for Jamf Pro to finish with the file an earlier run left unsettled: refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY"
+		return "wait for Jamf Pro to finish with the file an earlier run left unsettled: on every pod, refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY"
 	}
-	return "refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY"
+	return "on every pod, refresh the distribution point inventory and wait until the package record shows the file's size, digest and READY"
 }
 
 func (s settle) while(stepInput) string {
@@ -416,7 +422,7 @@ func (s settle) while(stepInput) string {
 }
 
 func (s settle) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	out, err := u.settle(ctx, s, in.sofar.ID, in.sofar.Waited)
+	out, err := u.settle(ctx, s, in.sofar)
 	if err != nil {
 		return out, err
 	}

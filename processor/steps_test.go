@@ -92,21 +92,22 @@ func (f *settleFake) GetPackage(_ context.Context, id string) (*jamf.Package, er
 }
 
 // The settle step refreshes and reads the record until it shows the sent
-// file READY with its size and digest; a size 0 after a refresh is a
+// file READY with its size and digest; a new hash with size 0 after a
+// refresh is a
 // NotLandedError, which the attempt answers with a new plan.
 func TestSettleStep(t *testing.T) {
 	blank := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY"}
 	ready := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY", Size: 100, SizeKnown: true, HashType: "SHA3_512", HashValue: "AA"}
-	zero := jamf.Package{ID: "7", FileName: "App.pkg", TransferStatus: "READY", SizeKnown: true}
+	zero := jamf.Package{ID: "7", FileName: "App.pkg", SizeKnown: true, HashType: "SHA3_512", HashValue: "EE"}
 	tests := []struct {
 		name    string
 		records []jamf.Package
-		calls   string // in order: a refresh at most every 2 s (11.14+), a read on every poll tick
+		calls   string // in order: a per-file refresh (11.14+) before each read, no faster than the refresh pace
 		lost    bool
 	}{
 		{"ready at once", []jamf.Package{ready}, "refresh App.pkg, get 7", false},
-		{"blank until processed", []jamf.Package{blank, blank, blank, ready}, "refresh App.pkg, get 7, get 7, get 7, refresh App.pkg, get 7", false},
-		{"size 0 after a refresh: never landed", []jamf.Package{zero}, "refresh App.pkg, get 7", true},
+		{"blank until processed", []jamf.Package{blank, blank, blank, ready}, "refresh App.pkg, get 7, refresh App.pkg, get 7, refresh App.pkg, get 7, refresh App.pkg, get 7", false},
+		{"a new hash with size 0 after a refresh: never landed", []jamf.Package{zero}, "refresh App.pkg, get 7", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
-	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 func testUploader(version string) *uploader {
@@ -16,13 +15,16 @@ func testUploader(version string) *uploader {
 	return &uploader{cfg: &Config{}, version: v, log: zerolog.Nop(), local: &local{PkgFile: &PkgFile{Name: "App.pkg", Size: 100}}}
 }
 
-func TestRecordMatches(t *testing.T) {
-	local := expectation{fileName: "App.pkg", size: 100, sums: s3upload.Sums{SHA3_512: "aa", MD5: "mm"}, local: true}
-	kept := expectation{fileName: "App.pkg", size: -1}
+// A record counts as the file only when it shows it whole; what each
+// record is short of reads as not landed.
+func TestRecordLanded(t *testing.T) {
+	local := settleWant{FileName: "App.pkg", Size: 100, SHA3: "aa", MD5: "mm"}
+	md5Only := settleWant{FileName: "App.pkg", Size: 100, MD5: "mm"}
+	kept := settleWant{FileName: "App.pkg", Size: -1}
 	tests := []struct {
 		name string
 		rec  jamf.Package
-		exp  expectation
+		want settleWant
 		ok   bool
 	}{
 		{"whole", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "AA", MD5: "mm"}, local, true},
@@ -31,26 +33,18 @@ func TestRecordMatches(t *testing.T) {
 		{"size 0: never landed", jamf.Package{Size: 0, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
 		{"new hash, old size", jamf.Package{Size: 90, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa"}, local, false},
 		{"old hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "bb"}, local, false},
-		{"stale md5 beside the right hash", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "aa", MD5: "old"}, local, false},
 		{"empty status: no file in this node's inventory", jamf.Package{Size: 100, SizeKnown: true, StatusShown: true, HashType: "SHA3_512", HashValue: "aa", MD5: "mm"}, local, false},
 		{"sha3512 field only (11.25)", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY", StatusShown: true, SHA3512: "AA"}, local, true},
-		{"no status field (older server)", jamf.Package{Size: 100, SizeKnown: true, MD5: "MM"}, local, true},
+		{"no status field (older server), MD5 only", jamf.Package{Size: 100, SizeKnown: true, MD5: "MM"}, md5Only, true},
 		{"no digest yet", jamf.Package{Size: 100, SizeKnown: true, TransferStatus: "READY"}, local, false},
 		{"kept file: any size, a digest", jamf.Package{Size: 7, SizeKnown: true, TransferStatus: "READY", HashType: "SHA3_512", HashValue: "zz"}, kept, true},
 		{"kept file: still blank", jamf.Package{TransferStatus: "READY", HashType: "SHA3_512", HashValue: "zz"}, kept, false},
 	}
-	u := testUploader("11.25.0")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ok, why, err := u.matches(context.Background(), &tt.rec, tt.exp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok != tt.ok {
-				t.Errorf("matches = %v (%s), want %v", ok, why, tt.ok)
-			}
-			if !ok && why == "" {
-				t.Errorf("no reason given")
+			got := classifyTick("", tt.want, &tt.rec)
+			if (got == tickLanded) != tt.ok {
+				t.Errorf("classifyTick = %s (%s), want landed %v", got, tickReason("", tt.want, &tt.rec), tt.ok)
 			}
 		})
 	}

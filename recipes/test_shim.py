@@ -1084,7 +1084,7 @@ class TestUnderRealAutoPkg(real_autopkg.AutoPkgTestCase, unittest.TestCase):
         self.assertEqual(self.category_of("Firefox-128.0.pkg"), "Browsers")
         # Verified: the binary waited until Jamf Pro showed the file's size
         # and digest and the record READY.
-        self.assertIn("Jamf Pro shows the package ready", run.stdout)
+        self.assertIn("READY with its size and SHA3-512 on every pod", run.stdout)
         self.assertIn("mode=jcds2", run.stdout)
         return run, out
 

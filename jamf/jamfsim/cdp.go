@@ -166,7 +166,10 @@ func (s *Server) doRefresh(w http.ResponseWriter, r *http.Request, only string) 
 // size "0" with a hash that moved away from the one before
 // (terraform-provider-jamfplatform classifyPollTick: a failed upload is
 // the hash changing away from the previous one with size "0" in the same
-// tick; the hash of no bytes is the choice).
+// tick; which hash is the simulator's choice: one of its own for each
+// lost upload, so that a second loss moves away from the first one's too,
+// as the provider's retry loop, which takes the hash a loss showed as the
+// previous one, needs to see it).
 func (s *Server) refreshRecordLocked(node int, next *Package, busy bool) {
 	u := s.uploads[next.FileName]
 	if u != nil && u.done && u.reported[node] {
@@ -195,7 +198,7 @@ func (s *Server) refreshRecordLocked(node int, next *Package, busy bool) {
 		case outcomeLost:
 			next.TransferStatus = ""
 			next.Size = "0"
-			setHashes(next, emptyFile)
+			setHashes(next, u.lostAs)
 			return
 		}
 	}
@@ -220,13 +223,15 @@ func (s *Server) forgetReportedLocked() {
 	}
 }
 
-// emptyFile carries the hashes of no bytes: what a refresh shows for an
-// upload that never landed.
-var emptyFile = func() File {
-	m, h2 := md5.Sum(nil), sha256.Sum256(nil)
-	h3 := sha3.Sum512(nil)
+// lostFile carries the hashes a refresh shows for the n-th upload that
+// never landed: those of a marker naming it (simulator's choice), so each
+// loss shows a hash of its own.
+func lostFile(n int) File {
+	b := []byte("jamfsim: lost upload " + strconv.Itoa(n))
+	m, h2 := md5.Sum(b), sha256.Sum256(b)
+	h3 := sha3.Sum512(b)
 	return File{MD5: hex.EncodeToString(m[:]), SHA256: hex.EncodeToString(h2[:]), SHA3: hex.EncodeToString(h3[:])}
-}()
+}
 
 // processingLocked reports whether the service is still processing an
 // upload of name: a JCDS upload still under tmp/ (busy) or a v1 upload.
@@ -481,6 +486,10 @@ func (s *Server) v1UploadPackage(w http.ResponseWriter, r *http.Request) {
 		// keep a previousHash and poll until it changes).
 		s.mu.Lock()
 		u := &pkgUpload{f: f, lost: lost, reported: map[int]bool{}, flips: map[int]int{}}
+		if lost {
+			s.losses++
+			u.lostAs = lostFile(s.losses)
+		}
 		s.uploads[want] = u
 		s.newUploadLocked(want)
 		if p := s.packages[atoi(id)]; p != nil {
@@ -512,6 +521,7 @@ func (s *Server) stageFile(ctx context.Context, key, name string, r io.Reader) (
 type pkgUpload struct {
 	f        File
 	lost     bool // a "never-lands" fault: 201, then no file (jamfplatform PR #273)
+	lostAs   File // ... and the hashes a refresh then shows (lostFile)
 	done     bool
 	outcome  string
 	flips    map[int]int  // by node: refreshes that came while it was processed

@@ -86,7 +86,8 @@
 // after it shows it as terraform-provider-jamfplatform's classifyPollTick
 // recognises a failed upload: in the same record the hash has moved away
 // from the one before the upload and size reads "0" (a v1 upload; the new
-// hash is that of no bytes: choice). A JCDS commit that never lands shows
+// hash is one of the simulator's own for each lost upload, so a second
+// loss moves away from the first's too: choice). A JCDS commit that never lands shows
 // size "0" (the client deleted the old file first). On S3 it fires only on
 // a commit (PutObject or CompleteMultipartUpload).
 //

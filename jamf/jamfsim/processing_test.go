@@ -263,7 +263,7 @@ func TestNeverLandsFault(t *testing.T) {
 	// upload: in the same record the hash moved away from the one before
 	// the upload (and is not ours), and size reads "0".
 	if p := c.pkg("1"); p["size"] != "0" || p["cloudTransferStatus"] != "" || fileNamed(c.files(), "L.pkg") != nil ||
-		p["hashValue"] == before["hashValue"] || p["hashValue"] == newHash || p["hashValue"] != emptyFile.SHA3 {
+		p["hashValue"] == before["hashValue"] || p["hashValue"] == newHash || p["hashValue"] != lostFile(1).SHA3 {
 		t.Errorf("never landed, after a refresh: %v (before: %v)", p, before["hashValue"])
 	}
 	send([]byte("new file, again"))

@@ -148,6 +148,7 @@ type S3Config struct {
 // Server is a running simulator.
 type Server struct {
 	opts    Options
+	losses  int // uploads lost by a never-lands fault so far (lostFile)
 	log     zerolog.Logger
 	version version
 	cdpVer  version

@@ -14,14 +14,13 @@ def start(testcase, binary, tmp, categories=("Browsers",), extra_args=()):
 
     The simulator gets the given categories and runs Jamf Cloud's pace at a
     thirtieth (-time-scale 30): a 2 s cluster lag instead of the minute (a
-    rerun that lands on the node that has not seen the first run's object
-    waits out the lag, and these tests are about the shim), a file's first
-    inventory refresh in 133 ms, API client tokens of 2 s (the uploader
-    renews them). AWS_ENDPOINT_URL_S3 points at its S3 proxy, and HOME and
-    XDG_CACHE_HOME at tmp, so the token cache stays out of the real home
-    folder. Everything is undone when the test ends. extra_args go to
-    jamfsim as they are (e.g. -client-secret). Returns the simulator's
-    JSS_URL.
+    new upload is verified on every pod, so each waits until the other pod
+    shows the new object, and these tests are about the shim), a file's
+    first inventory refresh in 133 ms. AWS_ENDPOINT_URL_S3
+    points at its S3 proxy, and HOME and XDG_CACHE_HOME at tmp, so the token
+    cache stays out of the real home folder. Everything is undone when the
+    test ends. extra_args go to jamfsim as they are (e.g. -client-secret).
+    Returns the simulator's JSS_URL.
     """
     args = [binary, "-addr", "127.0.0.1:0", "-time-scale", "30"]
     for category in categories:
