@@ -57,6 +57,10 @@ type StoppedError struct {
 	Changes []string
 	// Err is the error the step returned once its context was done.
 	Err error
+	// ctxErr is the context's own error (context.Canceled, or
+	// DeadlineExceeded), so errors.Is finds it whether the step returned it
+	// or the stop's cause (poll and the token renewal return the cause).
+	ctxErr error
 }
 
 func (e *StoppedError) Error() string {
@@ -82,7 +86,7 @@ func (e *StoppedError) Error() string {
 
 // Unwrap gives both the cause (errors.As(err, &StopSignal{})) and the
 // step's own error (errors.Is(err, context.Canceled)).
-func (e *StoppedError) Unwrap() []error { return []error{e.Cause, e.Err} }
+func (e *StoppedError) Unwrap() []error { return []error{e.Cause, e.Err, e.ctxErr} }
 
 // stopTracker is what a StoppedError reports: the current step and the
 // changes so far. Steps and changes come from the goroutine of the run,
@@ -165,5 +169,5 @@ func (t *stopTracker) explain(ctx context.Context, err error, log zerolog.Logger
 	for _, i := range t.unverified {
 		changes[i] += " (not yet verified)"
 	}
-	return &StoppedError{Cause: context.Cause(ctx), Step: t.step, Changes: changes, Err: err}
+	return &StoppedError{Cause: context.Cause(ctx), Step: t.step, Changes: changes, Err: err, ctxErr: ctx.Err()}
 }
