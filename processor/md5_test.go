@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"os"
 	"testing"
+	"testing/synctest"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 )
@@ -18,20 +19,22 @@ import (
 func TestMD5OnRefreshingServers(t *testing.T) {
 	for _, mode := range []string{ModeJCDS2, ModeV1} {
 		t.Run(mode, func(t *testing.T) {
-			r := newFlowRig(t, jamfsim.Options{})
-			path, sum := writePkg(t, t.TempDir(), "MD5.pkg", 64<<10)
-			env := r.env(path)
-			env["md5"], env["upload_mode"] = true, mode
-			r.mustUpload(env)
-			p := r.ready("MD5.pkg", sum)
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := md5.Sum(data)
-			if p.MD5 != hex.EncodeToString(want[:]) {
-				t.Errorf("md5 field %q, want the file's %x", p.MD5, want)
-			}
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, jamfsim.Options{})
+				path, sum := writePkg(t, t.TempDir(), "MD5.pkg", 64<<10)
+				env := r.env(path)
+				env["md5"], env["upload_mode"] = true, mode
+				r.mustUpload(env)
+				p := r.ready("MD5.pkg", sum)
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := md5.Sum(data)
+				if p.MD5 != hex.EncodeToString(want[:]) {
+					t.Errorf("md5 field %q, want the file's %x", p.MD5, want)
+				}
+			})
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -395,8 +396,15 @@ func TestVerifyEveryPodStopped(t *testing.T) {
 // view reads its own pod's record, and one that has not caught up with the
 // create yet shows none (not an error).
 func TestSettlePodsOnSimulator(t *testing.T) {
-	sim := jamfsim.Start(t, jamfsim.Options{ClusterNodes: 4})
-	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop()})
+	synctest.Test(t, testSettlePodsOnSimulator)
+}
+
+func testSettlePodsOnSimulator(t *testing.T) {
+	sim, network := jamfsim.StartInMemory(t, jamfsim.Options{ClusterNodes: 4})
+	tr := network.Transport()
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := jamf.NewClient(jamf.Config{URL: sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(),
+		HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}

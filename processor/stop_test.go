@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/synctest"
 
 	"github.com/rs/zerolog"
 
@@ -46,37 +47,39 @@ func TestStoppedErrorSays(t *testing.T) {
 // its cause ends with a *StoppedError that carries the signal, the step and
 // the step's own error; a run that ends without a stop is not one.
 func TestUploadStopped(t *testing.T) {
-	r := newFlowRig(t, jamfsim.Options{})
-	path, _ := writePkg(t, t.TempDir(), "Stop.pkg", 4096)
-	env := r.env(path)
-	cfg, err := ParseConfig(env, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancelCause(context.Background())
-	cancel(StopSignal{syscall.SIGTERM})
-	_, err = Upload(ctx, cfg, r.options(&syncBuffer{}))
-	var stopped *StoppedError
-	if !errors.As(err, &stopped) {
-		t.Fatalf("err = %v (%T), want a *StoppedError", err, err)
-	}
-	var sig StopSignal
-	if !errors.As(err, &sig) || sig.Signal != syscall.SIGTERM || !errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v: want the signal and context.Canceled inside", err)
-	}
-	if !strings.HasPrefix(stopped.Step, "connecting to Jamf Pro at "+cfg.URL) || len(stopped.Changes) != 0 {
-		t.Errorf("step %q, changes %v", stopped.Step, stopped.Changes)
-	}
-	if _, err := Upload(context.Background(), cfg, r.options(&syncBuffer{})); err != nil {
-		t.Fatalf("the run after the stop: %v", err)
-	}
-	// A failure that is not a stop stays as it was.
-	bad := *cfg
-	bad.Category, bad.PkgName = "No Such Category", "Other.pkg"
-	_, err = Upload(context.Background(), &bad, r.options(&syncBuffer{}))
-	if err == nil || errors.As(err, &stopped) {
-		t.Errorf("err = %v: want the failure itself", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newFlowRig(t, jamfsim.Options{})
+		path, _ := writePkg(t, t.TempDir(), "Stop.pkg", 4096)
+		env := r.env(path)
+		cfg, err := ParseConfig(env, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(StopSignal{syscall.SIGTERM})
+		_, err = Upload(ctx, cfg, r.options(&syncBuffer{}))
+		var stopped *StoppedError
+		if !errors.As(err, &stopped) {
+			t.Fatalf("err = %v (%T), want a *StoppedError", err, err)
+		}
+		var sig StopSignal
+		if !errors.As(err, &sig) || sig.Signal != syscall.SIGTERM || !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v: want the signal and context.Canceled inside", err)
+		}
+		if !strings.HasPrefix(stopped.Step, "connecting to Jamf Pro at "+cfg.URL) || len(stopped.Changes) != 0 {
+			t.Errorf("step %q, changes %v", stopped.Step, stopped.Changes)
+		}
+		if _, err := Upload(context.Background(), cfg, r.options(&syncBuffer{})); err != nil {
+			t.Fatalf("the run after the stop: %v", err)
+		}
+		// A failure that is not a stop stays as it was.
+		bad := *cfg
+		bad.Category, bad.PkgName = "No Such Category", "Other.pkg"
+		_, err = Upload(context.Background(), &bad, r.options(&syncBuffer{}))
+		if err == nil || errors.As(err, &stopped) {
+			t.Errorf("err = %v: want the failure itself", err)
+		}
+	})
 }
 
 // TestStopTrackerNotes: the changes read in order; a sent file reads "not
