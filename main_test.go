@@ -109,11 +109,16 @@ func TestDescribeListsEveryReferenceInputAndOutput(t *testing.T) {
 	if m.Inputs["JSS_URL"]["required"] != true {
 		t.Errorf("JSS_URL not required")
 	}
-	defaults := map[string]string{"pkg_priority": "10", "required_processor": "None", "max_tries": "5", "sleep": "0", "upload_mode": "auto", "verify_timeout": "600"}
+	defaults := map[string]string{"pkg_priority": "10", "required_processor": "None", "max_tries": "5", "sleep": "0", "upload_mode": "auto"}
 	for k, want := range defaults {
 		if got := m.Inputs[k]["default"]; got != want {
 			t.Errorf("default of %s = %v, want %s", k, got, want)
 		}
+	}
+	// verify_timeout has no default for AutoPkg to fill in: unset, the
+	// budget grows with the file's size.
+	if got, ok := m.Inputs["verify_timeout"]["default"]; ok {
+		t.Errorf("verify_timeout has a default (%v); unset must mean the budget that grows with the file", got)
 	}
 	for _, k := range []string{"pkg_path", "pkg_name", "pkg_display_name", "pkg_uploaded", "pkg_metadata_updated", processor.SummaryKey,
 		"pkg_id", "pkg_upload_status", "pkg_sha3_512"} {
