@@ -51,14 +51,6 @@ func TestStopSaysItWasAStop(t *testing.T) {
 		sig        syscall.Signal // SIGTERM unless set
 	}{
 		{
-			name:    "waiting for a Jamf Cloud node",
-			opts:    jamfsim.Options{ClusterLag: 8 * time.Second},
-			lagging: true,
-			reached: after(func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/packages", 400) != 0 }),
-			want: []string{`stopped by SIGTERM while waiting for a Jamf Cloud node to show the package object "Stop.pkg"`,
-				"Nothing was changed in Jamf Pro"},
-		},
-		{
 			name:    "uploading to the JCDS",
 			fault:   &jamfsim.Fault{S3: true, Method: "PUT", Path: "*", Latency: 3 * time.Second, Count: -1},
 			reached: after(func(r *rig) bool { return callsWith(r.sim.State().Calls, "POST", "/api/v1/jcds/files", 0) != 0 }),

@@ -429,8 +429,14 @@ func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Pack
 		return nil, nil
 	}
 	pods, err := u.instancePods(ctx)
-	if err != nil || len(pods) < 2 {
-		return nil, err
+	if err != nil {
+		// Without the pods the run waits on its own, as it did before it
+		// knew them; verification, which needs them, says so itself.
+		u.log.Debug().Err(err).Msg("looking on the other pods")
+		return nil, nil
+	}
+	if len(pods) < 2 {
+		return nil, nil
 	}
 	classic := u.classic()
 	view, found, err := jamf.FindOnPods(ctx, u.root, pods, func(ctx context.Context, on *jamf.Client) (*jamf.Package, error) {
