@@ -81,11 +81,11 @@ func wantOutputs(t *testing.T, out plistio.Env, uploaded, meta bool, status stri
 }
 
 // fastLag is a cluster lag for tests that run many runs in a row. Jamf
-// Cloud's is a minute; 5 s keeps such a test short while a rerun that
+// Cloud's is a minute; 2 s keeps such a test short while a rerun that
 // starts right after a run still lands, with a new cookie jar, on a node
 // that has not seen that run's writes. TestClusterConcurrentUploads keeps
 // the full minute.
-const fastLag = 5 * time.Second
+const fastLag = 2 * time.Second
 
 // TestRecordWholeAfterEveryRun: new upload, identical rerun, replace with
 // changed bytes and metadata-only update, in the default mode, in v1 mode

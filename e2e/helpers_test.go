@@ -112,7 +112,7 @@ func otherMacMade(t *testing.T, sim *jamfsim.Server, path string) {
 }
 
 // rigScale is how much faster than Jamf Cloud the rigs run: fastLag is
-// Jamf Cloud's minute of cluster lag at a twelfth.
+// Jamf Cloud's minute of cluster lag at a thirtieth.
 const rigScale = time.Minute / fastLag
 
 // rigPace gives the simulator's refresh and processing times at the rigs'
