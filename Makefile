@@ -39,7 +39,7 @@ PKG_SIGN_IDENTITY ?=
 FUZZTIME ?= 300000x
 # The end-to-end tests mostly wait (cluster lag, processing, injected
 # latency), so more of them run at once than there are cores.
-TEST_PARALLEL ?= 4
+TEST_PARALLEL ?= 8
 
 .PHONY: all build test test-long lint fuzz demo bench tools release-tools release release-snapshot release-check \
 	pkg-root pkg install uninstall clean
@@ -50,13 +50,21 @@ build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/jcds2-uploader .
 	$(GO) build -trimpath -o $(BIN)/jamfsim ./jamf/cmd/jamfsim
 
-# The README's test command: a short fuzz of the plist decoder, the shim's
-# tests, then the unit, simulator, MinIO and end-to-end tests.
-# The Go suite runs last so its summary closes the output.
+# The README's test command: a short fuzz of the plist decoder, then the
+# shim's tests (under the real AutoPkg) beside the unit, simulator, MinIO
+# and end-to-end tests. Both mostly wait on simulated lag and processing,
+# so they run side by side; the shim's output is held in a file and
+# printed when the Go suite ends, and either one failing fails the target.
+SHIM_TEST_LOG := $(BIN)/shim-tests.log
 test: build tools
 	$(MAKE) fuzz
-	python3 -m unittest discover -s recipes -p 'test_*.py'
-	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 30m ./...
+	@python3 -m unittest discover -s recipes -p 'test_*.py' >$(SHIM_TEST_LOG) 2>&1 & shim=$$!; \
+	echo "shim tests (recipes/): running beside the Go suite, output in $(SHIM_TEST_LOG)"; \
+	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 30m ./...; gorc=$$?; \
+	wait $$shim; shimrc=$$?; \
+	echo "== shim tests (recipes/) =="; cat $(SHIM_TEST_LOG); \
+	echo "== Go tests: $$([ $$gorc = 0 ] && echo ok || echo FAILED); shim tests: $$([ $$shimrc = 0 ] && echo ok || echo FAILED) =="; \
+	[ $$gorc = 0 ] && [ $$shimrc = 0 ]
 
 fuzz:
 	$(GO) test ./plistio -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) -fuzzminimizetime 200x

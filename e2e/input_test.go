@@ -128,34 +128,39 @@ func TestInputOddNames(t *testing.T) {
 		"A&B #1 50% (x)? !+'=;.pkg",
 	}
 	r := newRig(t, fakeS3, jamfsim.Options{})
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			path, sum := makePkg(t, name, 3000)
-			env := r.baseEnv(path)
-			res := r.mustSucceed(env)
-			noPanic(t, res.stderr)
-			if got := stringOut(t, res.out, "pkg_name"); got != name {
-				t.Errorf("pkg_name = %q", got)
-			}
-			f, ok := r.sim.File(name)
-			if !ok || f.SHA3 != sum {
-				t.Fatalf("JCDS has no %q with our bytes: %+v", name, r.sim.State().Files)
-			}
-			res = r.mustSucceed(env)
-			if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusSkippedExists {
-				t.Errorf("rerun status %q: the lookup by name did not find %q", got, name)
-			}
-			// Replacing a changed file deletes the old one by name: the
-			// DELETE URL must carry the name intact.
-			newPath, newSum := makePkg(t, name, 3001)
-			env["pkg_path"] = newPath
-			env["replace_pkg"] = true
-			r.mustSucceed(env)
-			if f, _ := r.sim.File(name); f.SHA3 != newSum {
-				t.Errorf("replace did not land")
-			}
-		})
-	}
+	// One instance, as one admin's, with nine packages uploaded side by
+	// side; the group returns when all nine have.
+	t.Run("each", func(t *testing.T) {
+		for _, name := range names {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				path, sum := makePkg(t, name, 3000)
+				env := r.baseEnv(path)
+				res := r.mustSucceed(env)
+				noPanic(t, res.stderr)
+				if got := stringOut(t, res.out, "pkg_name"); got != name {
+					t.Errorf("pkg_name = %q", got)
+				}
+				f, ok := r.sim.File(name)
+				if !ok || f.SHA3 != sum {
+					t.Fatalf("JCDS has no %q with our bytes: %+v", name, r.sim.State().Files)
+				}
+				res = r.mustSucceed(env)
+				if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusSkippedExists {
+					t.Errorf("rerun status %q: the lookup by name did not find %q", got, name)
+				}
+				// Replacing a changed file deletes the old one by name: the
+				// DELETE URL must carry the name intact.
+				newPath, newSum := makePkg(t, name, 3001)
+				env["pkg_path"] = newPath
+				env["replace_pkg"] = true
+				r.mustSucceed(env)
+				if f, _ := r.sim.File(name); f.SHA3 != newSum {
+					t.Errorf("replace did not land")
+				}
+			})
+		}
+	})
 	checkConsistent(t, r.sim)
 	st := r.sim.State()
 	if len(st.Files) != len(names) || len(st.Packages) != len(names) {

@@ -547,8 +547,9 @@ type lagRun struct {
 	sig     syscall.Signal
 	latency *jamfsim.Fault // slows the request the signal lands in
 	reached func(r *rig) bool
-	// fullLag runs the simulator's default cluster lag (a minute) instead
-	// of the short one; with neither fault nor sig the run must succeed.
+	// fullLag runs Jamf Cloud's minute of cluster lag with JCDS2_LONG=1
+	// (jamfCloudLag), the short one otherwise; with neither fault nor sig
+	// the run must succeed.
 	fullLag bool
 }
 
@@ -597,7 +598,7 @@ func TestSafeLaggingNodeReplace(t *testing.T) {
 			t.Parallel()
 			opts := jamfsim.Options{JamfVersion: tc.version, ClusterLag: lag}
 			if tc.fullLag {
-				opts.ClusterLag = time.Minute // the simulator's default (newRig shortens 0)
+				opts.ClusterLag = jamfCloudLag(lag)
 			}
 			r := newRig(t, fakeS3, opts)
 			path, _ := makePkg(t, "Lag.pkg", 1<<20)

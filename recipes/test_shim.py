@@ -1382,8 +1382,14 @@ class TestPackagePayload(unittest.TestCase):
         self.assertTrue(os.path.isfile(os.path.join(tmp, "pkgroot/usr/local/bin/jcds2-uploader")))
 
 
+# AutoPkg run from a terminal has Python's own SIGINT handler (Ctrl-C is
+# KeyboardInterrupt). A process started in the background by a shell
+# without job control starts with SIGINT ignored, and Python then installs
+# no handler: make test runs this suite beside the Go suite that way, so
+# the runner puts the terminal's handler back first.
 RUNNER = """\
-import sys
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {standin!r})
 import importlib.util
 spec = importlib.util.spec_from_file_location("JCDS2PackageUploader", {shim!r})

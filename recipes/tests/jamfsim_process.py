@@ -13,16 +13,16 @@ def start(testcase, binary, tmp, categories=("Browsers",), extra_args=()):
     """Start jamfsim on a free loopback port and point the environment at it.
 
     The simulator gets the given categories and runs Jamf Cloud's pace at a
-    thirtieth (-time-scale 30): a 2 s cluster lag instead of the minute (a
-    new upload is verified on every pod, so each waits until the other pod
-    shows the new object, and these tests are about the shim), a file's
-    first inventory refresh in 133 ms. AWS_ENDPOINT_URL_S3
+    sixtieth (-time-scale 60), as the Go end-to-end rigs do: a 1 s cluster
+    lag instead of the minute (a new upload is verified on every pod, so
+    each waits until the other pod shows the new object, and these tests
+    are about the shim), a file's first inventory refresh in 67 ms. AWS_ENDPOINT_URL_S3
     points at its S3 proxy, and HOME and XDG_CACHE_HOME at tmp, so the token
     cache stays out of the real home folder. Everything is undone when the
     test ends. extra_args go to jamfsim as they are (e.g. -client-secret).
     Returns the simulator's JSS_URL.
     """
-    args = [binary, "-addr", "127.0.0.1:0", "-time-scale", "30"]
+    args = [binary, "-addr", "127.0.0.1:0", "-time-scale", "60"]
     for category in categories:
         args += ["-category", category]
     args += list(extra_args)
