@@ -155,13 +155,11 @@ type uploader struct {
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
-	// root is the run's client before any move to another pod (nil with
-	// a fake client); pods are the instance's pods, found once, when the
-	// run first needs them (instancePods), fixed for the run from then on.
-	// client moves to another pod's view only where the run's own pod lags
-	// behind one that shows the object (awaitObject).
+	// root is the run's own client (nil with a fake client), which finds
+	// the instance's pods once, when the run first needs them
+	// (jamf.Client.Pods). client is root, or for an attempt after the
+	// run's own pod lagged, the pod that showed the object (upload).
 	root *jamf.Client
-	pods []jamf.Pod
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -206,6 +204,9 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	// did not show: a new decision on new facts (that object, and whether
 	// the file went out already). With that object found, no create is
 	// tried again.
+	// The attempt after a lagging pod runs on an uploader whose client is
+	// the pod that showed the object: within one attempt the client is
+	// fixed.
 	sent := false
 	for try := 1; ; try++ {
 		res, err := u.attempt(ctx, obj, sent)
@@ -214,6 +215,11 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 			return res, err
 		}
 		obj, sent = stale.Object, sent || stale.sent
+		if stale.view != nil {
+			next := *u
+			next.client = stale.view
+			u = &next
+		}
 		u.log.Info().Str("id", obj.ID).Msgf("package object %q was made elsewhere moments ago and this Jamf Cloud node now sees it; deciding again", obj.Name)
 	}
 }
@@ -370,6 +376,10 @@ func (u *uploader) noteDid(ctx context.Context, in stepInput, d did) {
 type LaggingNodeError struct {
 	Object *jamf.Package // the object, now visible
 	sent   bool          // the attempt that met it had sent the file
+	// view is the client pinned to the pod that showed Object where the
+	// run's own pod did not (nil: the run's own pod showed it); the next
+	// attempt runs there.
+	view jamfAPI
 }
 
 func (e *LaggingNodeError) Error() string {
@@ -389,11 +399,11 @@ const clusterWait = 90 * time.Second
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
 	// Another pod may show it already: the run moves there and goes on,
 	// instead of waiting out the lag on its own pod.
-	if found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
+	if view, found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
 		if err != nil {
 			return err
 		}
-		return &LaggingNodeError{Object: found}
+		return &LaggingNodeError{Object: found, view: view}
 	}
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
 	// A phase of its own inside the step that met the refusal: up to
@@ -421,22 +431,23 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 }
 
 // findOnOtherPods looks for the package object name on every pod of a
-// Jamf Cloud instance (jamf.FindOnPods) and, where a pod shows it, moves
-// the run to that pod: its requests go there from now on. It finds
-// nothing on an instance of one pod, or with a fake client.
-func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Package, error) {
+// Jamf Cloud instance (jamf.FindOnPods) and returns the first pod that
+// shows it, as a client pinned there (the next attempt runs on it), with
+// what it found. It finds nothing on an instance of one pod, or with a
+// fake client.
+func (u *uploader) findOnOtherPods(ctx context.Context, name string) (jamfAPI, *jamf.Package, error) {
 	if u.root == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pods, err := u.instancePods(ctx)
 	if err != nil {
 		// Without the pods the run waits on its own, as it did before it
 		// knew them; verification, which needs them, says so itself.
 		u.log.Debug().Err(err).Msg("looking on the other pods")
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(pods) < 2 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	classic := u.classic()
 	view, found, err := jamf.FindOnPods(ctx, u.root, pods, func(ctx context.Context, on *jamf.Client) (*jamf.Package, error) {
@@ -449,11 +460,10 @@ func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Pack
 		if err != nil {
 			u.log.Debug().Err(err).Msg("looking on the other pods")
 		}
-		return nil, nil // wait on this pod, as without pods
+		return nil, nil, nil // wait on this pod, as without pods
 	}
 	u.log.Info().Str("id", found.ID).Str("pod", view.Pod().String()).Msgf("pod %s shows package object %q (id %s) that this run's pod does not yet; the run goes on there", view.Pod(), name, found.ID)
-	u.client = view
-	return found, nil
+	return view, found, nil
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

@@ -213,29 +213,27 @@ func (u *uploader) settlePods(ctx context.Context) ([]settlePod, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(pods) > 1 {
+		u.log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
+	}
 	return podsOf(u.root, pods, u.version), nil
 }
 
-// instancePods finds the instance's pods once per run. A balancer that
+// instancePods is the instance's pods, which the run's root client finds
+// once, when the run first needs them (jamf.Client.Pods). A balancer that
 // does not pin by cookie as Jamf Cloud does (discovery does not settle)
 // leaves the run's own pod, as before pods were known, with a warning.
 func (u *uploader) instancePods(ctx context.Context) ([]jamf.Pod, error) {
-	if u.pods != nil {
-		return u.pods, nil
-	}
-	pods, err := u.root.DiscoverPods(ctx)
+	pods, err := u.root.Pods(ctx)
 	var de *jamf.PodDiscoveryError
 	switch {
 	case errors.As(err, &de) && len(de.Found) > 0:
 		u.log.Warn().Err(err).Msg("verifying on this run's own pod only")
 		own, _ := u.root.CurrentPod()
-		pods = []jamf.Pod{own}
+		return []jamf.Pod{own}, nil
 	case err != nil:
 		return nil, fmt.Errorf("find the pods of %s: %w", u.cfg.URL, err)
-	case len(pods) > 1:
-		u.log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
 	}
-	u.pods = pods
 	return pods, nil
 }
 
