@@ -62,8 +62,11 @@ type Facts struct {
 	Object    *jamf.Package  // the package object, nil when none exists
 	JCDSFile  *jamf.JCDSFile // the same-name JCDS file, nil when none
 	LocalSize int64
-	LocalSHA3 string // computed only when a same-name, same-size file exists
-	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
+	// Local are the local file's digests, computed only when a same-name,
+	// same-size file exists (MD5 when the JCDS lists one to compare with),
+	// with the server's SHA3-512 where its bytes matched ours by MD5. The
+	// steps start from them.
+	Local s3upload.Sums
 	// ObjectFileMissing: the object exists but the distribution point does
 	// not hold its file (a replace that failed after deleting it).
 	ObjectFileMissing bool
@@ -274,10 +277,10 @@ func decideActions(cfg *Config, facts Facts) choice {
 	case facts.JCDSFile.Length != facts.LocalSize:
 		p.File = FileReplace
 		p.Reason = fmt.Sprintf("the JCDS file differs in size (%d bytes there, %d here)", facts.JCDSFile.Length, facts.LocalSize)
-	case facts.JCDSFile.MD5 != "" && facts.LocalMD5 != "" && strings.EqualFold(facts.JCDSFile.MD5, facts.LocalMD5):
+	case facts.JCDSFile.MD5 != "" && facts.Local.MD5 != "" && strings.EqualFold(facts.JCDSFile.MD5, facts.Local.MD5):
 		p.File = FileUnchanged
 		p.Reason = "the JCDS file has the same size and MD5"
-	case (facts.JCDSFile.MD5 == "" || facts.LocalMD5 == "") && facts.LocalSHA3 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.LocalSHA3):
+	case (facts.JCDSFile.MD5 == "" || facts.Local.MD5 == "") && facts.Local.SHA3_512 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.Local.SHA3_512):
 		p.File = FileUnchanged
 		p.Reason = "the JCDS file has the same SHA3-512"
 	default:

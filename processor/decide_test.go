@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 func TestDecide(t *testing.T) {
@@ -27,26 +28,26 @@ func TestDecide(t *testing.T) {
 		{"nightly no-op", Config{}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone, "keep no-meta"},
 		{"exists, metadata only", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
 		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone, "keep no-meta"},
-		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
-		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "0A1B"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
-		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "ffff", LocalSHA3: "abc"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "ABC"}}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "def"}}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
+		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, Local: s3upload.Sums{MD5: "0A1B"}}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, Local: s3upload.Sums{MD5: "ffff", SHA3_512: "abc"}}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
 		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
 		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
 		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
-		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
+		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
 		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
 		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle"},
 		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone, "v1-inplace no-meta settle"},
 		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
 		{"unsettled object, its file there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
 		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
-		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
+		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
 		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
 		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
 		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
 		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
 		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
 		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone, "jcds no-meta settle"},
 	}
@@ -189,13 +190,13 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 		steps  string // the whole plan, in stepKinds' words
 		reason string // in the reason, when set
 	}{
-		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true, Classic: true},
+		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0a1b"}, SentEarlier: true, Classic: true},
 			FileUpload, MetaUpdate, "meta-update(ours) settle-none", "sent already in this run"},
 		{"sent earlier, skip metadata writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, SentEarlier: true, Classic: true},
 			FileUpload, MetaNone, "no-meta settle-none", "sent already in this run"},
 		{"sent earlier, a replace stays a replace", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, SentEarlier: true},
 			FileReplace, MetaUpdate, "meta-update(server) settle", "differs in size"},
-		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true},
+		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0a1b"}, SentEarlier: true},
 			FileUpload, MetaCreate, "meta-create(server) settle", "sent already in this run"},
 		{"object names this file: replaced in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Mode: ModeJCDS2},
 			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "differs in size"},
@@ -207,7 +208,7 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 			FileReplace, MetaUpdate, "jcds+delete meta-update(ours) settle-none", "differs in size"},
 		{"object names another file: not in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100},
 			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "no file of this name"},
-		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
+		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0A1B"}},
 			FileUnchanged, MetaUpdate, "skip meta-update(server) settle", "same size and MD5"},
 		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true},
 			FileReplace, MetaNone, "v1-inplace settle", "never landed"},

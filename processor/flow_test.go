@@ -647,8 +647,8 @@ func testSurvey(t *testing.T) {
 	if facts.Pending != PendingFile || facts.ObjectFileMissing {
 		t.Errorf("journal/missing: pending %q, missing %v", facts.Pending, facts.ObjectFileMissing)
 	}
-	if facts.LocalMD5 == "" || !strings.EqualFold(facts.LocalMD5, facts.JCDSFile.MD5) {
-		t.Errorf("same-size file not compared by MD5: local %q, listed %q", facts.LocalMD5, facts.JCDSFile.MD5)
+	if facts.Local.MD5 == "" || !strings.EqualFold(facts.Local.MD5, facts.JCDSFile.MD5) {
+		t.Errorf("same-size file not compared by MD5: local %q, listed %q", facts.Local.MD5, facts.JCDSFile.MD5)
 	}
 	if facts.Object != obj || facts.FileName != "App.pkg" || facts.LocalSize != 1000 || facts.Classic {
 		t.Errorf("facts of the object and file: %+v", facts)

@@ -55,10 +55,10 @@ func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*j
 // sendJCDS sends every byte to the JCDS's S3 bucket, deletes a stale
 // same-name file right before the commit, and waits until the JCDS lists
 // the file with our size and digest.
-// obj is the object that names the file (nil for none), for the journal.
-// What it did (the stale file deleted, the file sent) is returned with an
-// error too.
-func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package) (did, error) {
+// obj is the object that names the file (nil for none), for the journal;
+// known are the file's digests known before. What it did (the stale file
+// deleted, the file sent, its digests) is returned with an error too.
+func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package, known s3upload.Sums) (did, error) {
 	file := u.local
 	// A part size this file cannot take is refused before the upload starts.
 	if _, err := s3upload.NewPlan(file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
@@ -153,11 +153,12 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	if res.Size != file.Size {
 		return done, fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", file.Name, res.Size, file.Size)
 	}
-	file.add(res.Sums)
+	done.Sums = mergeSums(known, res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
 	// A phase of its own: the JCDS may take minutes to list the file.
 	enterStep(ctx, "verifying %s (waiting for the JCDS to list it)", file.Name)
-	return done, u.verifyListing(ctx, step.DupsBefore)
+	done.Sums, err = u.verifyListing(ctx, step.DupsBefore, done.Sums)
+	return done, err
 }
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
@@ -239,11 +240,12 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		}
 		return did{Removed: true}, err
 	}
+	done = did{Sent: true}
 	if hs != nil {
-		file.add(hs.Sums())
+		done.Sums = hs.Sums()
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
-	return did{Sent: true}, nil
+	return done, nil
 }
 
 // writeFileName points the existing object obj at the local file's name
@@ -347,10 +349,11 @@ func (u *uploader) lostFileError(obj *jamf.Package, err error) error {
 // verifyListing polls the JCDS list until the file sent through S3 is there
 // with our size and digest. It runs before a new package object is made, so
 // no object ever points at a file that never arrived. dupsBefore are the
-// Name_N copies listed before the upload.
-func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool) error {
+// Name_N copies listed before the upload; sums are the file's digests
+// known, returned with any it computed or took from the listing.
+func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool, sums s3upload.Sums) (s3upload.Sums, error) {
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return err
+		return sums, err
 	}
 	file := u.local
 	name := file.Name
@@ -362,10 +365,10 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 			if err != nil {
 				return poll.Tick{}, fmt.Errorf("verify upload of %s: %w", name, err)
 			}
-			if dup := u.ownDuplicate(files, dupsBefore); dup != nil {
+			if dup := u.ownDuplicate(files, dupsBefore, sums); dup != nil {
 				// Another upload of the same name committed first (the lock
 				// covers one Mac only): ours became Name_N.pkg.
-				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
+				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files, sums))
 				return poll.Tick{Done: true}, nil
 			}
 			last := "not listed yet"
@@ -376,16 +379,16 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 				switch {
 				case f.Length != file.Size:
 					last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, file.Size)
-				case f.MD5 != "" && file.sums.MD5 != "":
-					if !strings.EqualFold(f.MD5, file.sums.MD5) {
+				case f.MD5 != "" && sums.MD5 != "":
+					if !strings.EqualFold(f.MD5, sums.MD5) {
 						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
 						continue
 					}
-					file.adoptSHA3(&f)
+					sums = withServerSHA3(sums, &f)
 					u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
 					return poll.Tick{Done: true}, nil
-				case f.SHA3 != "" && file.sums.SHA3_512 != "":
-					if !strings.EqualFold(f.SHA3, file.sums.SHA3_512) {
+				case f.SHA3 != "" && sums.SHA3_512 != "":
+					if !strings.EqualFold(f.SHA3, sums.SHA3_512) {
 						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
 						continue
 					}
@@ -393,9 +396,11 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 					return poll.Tick{Done: true}, nil
 				case f.SHA3 != "":
 					// The listing has only a digest this run did not compute.
-					if _, err := file.hash(ctx, s3upload.SHA3_512); err != nil {
+					sha3, err := file.hash(ctx, s3upload.SHA3_512)
+					if err != nil {
 						return poll.Tick{}, err
 					}
+					sums = mergeSums(sums, sha3)
 					last = "hashed the file to compare SHA3-512"
 				default:
 					last = "listed without a digest yet"
@@ -409,18 +414,18 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 		})
 	var timeout *poll.TimeoutError
 	if errors.As(err, &timeout) {
-		return fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.verifyBudget(u.local.Size), timeout.Reason)
+		return sums, fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.verifyBudget(u.local.Size), timeout.Reason)
 	}
 	if err != nil {
-		return err
+		return sums, err
 	}
-	return done
+	return sums, done
 }
 
 // ownDuplicate finds a Name_N copy that appeared during this run with our
 // size (and MD5, when listed): the service stored our upload under it
 // because another upload of the same name committed first.
-func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool) *jamf.JCDSFile {
+func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool, sums s3upload.Sums) *jamf.JCDSFile {
 	file := u.local
 	for _, d := range Duplicates(files, file.Name) {
 		if dupsBefore[d] {
@@ -431,7 +436,7 @@ func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]boo
 			if f.FileName != d || f.Length != file.Size {
 				continue
 			}
-			if f.MD5 != "" && file.sums.MD5 != "" && !strings.EqualFold(f.MD5, file.sums.MD5) {
+			if f.MD5 != "" && sums.MD5 != "" && !strings.EqualFold(f.MD5, sums.MD5) {
 				continue
 			}
 			return f
@@ -458,11 +463,11 @@ func (u *uploader) removeOwnDuplicate(ctx context.Context, dup *jamf.JCDSFile, n
 }
 
 // listedAsOurs reports whether the listing shows the file under its own
-// name with our size and MD5: identical bytes from another upload.
-func (u *uploader) listedAsOurs(files []jamf.JCDSFile) bool {
+// name with our size and MD5 (sums): identical bytes from another upload.
+func (u *uploader) listedAsOurs(files []jamf.JCDSFile, sums s3upload.Sums) bool {
 	file := u.local
 	for _, f := range files {
-		if f.FileName == file.Name && f.Length == file.Size && f.MD5 != "" && strings.EqualFold(f.MD5, file.sums.MD5) {
+		if f.FileName == file.Name && f.Length == file.Size && f.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
 			return true
 		}
 	}

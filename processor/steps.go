@@ -51,6 +51,10 @@ type did struct {
 	// taken); Pods is how many pods showed the file verified.
 	SentAt time.Time
 	Pods   int
+	// Sums are the local file's digests the step computed (or took from
+	// the server for bytes shown equal to ours): folded, they are every
+	// digest known so far, so no step computes one twice.
+	Sums s3upload.Sums
 }
 
 // fold adds what one step did to what the steps before it did.
@@ -76,6 +80,7 @@ func (d did) fold(n did) did {
 	if n.Pods > 0 {
 		d.Pods = n.Pods
 	}
+	d.Sums = mergeSums(d.Sums, n.Sums)
 	return d
 }
 
@@ -152,17 +157,20 @@ func (s createObject) while(stepInput) string { return "creating package object 
 
 func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	pkg := *in.pkg
+	var known s3upload.Sums // the digests the object carries, for the steps after
 	if s.OurHash {
 		if err := u.local.check("before the metadata was written"); err != nil {
 			return did{}, err
 		}
-		if _, err := u.local.hash(ctx, u.metaHashSet()); err != nil {
+		sums, err := u.local.digests(ctx, in.sofar.Sums, u.metaHashSet())
+		if err != nil {
 			return did{}, err
 		}
-		pkg.HashType, pkg.HashValue = u.metaHash(u.local.sums)
+		known = sums
+		pkg.HashType, pkg.HashValue = u.metaHash(sums)
 	}
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return did{}, err
+		return did{Sums: known}, err
 	}
 	var id string
 	var err error
@@ -173,12 +181,12 @@ func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did
 	}
 	if err != nil {
 		if jamf.IsDuplicate(err) {
-			return did{}, u.awaitObject(ctx, pkg.Name, err)
+			return did{Sums: known}, u.awaitObject(ctx, pkg.Name, err)
 		}
-		return did{}, fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
+		return did{Sums: known}, fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
 	}
 	u.log.Info().Str("id", id).Str("name", pkg.Name).Msg("package object created before the upload")
-	return did{ID: id, Created: true, MetaWritten: true}, nil
+	return did{ID: id, Created: true, MetaWritten: true, Sums: known}, nil
 }
 
 // writeFileName points the existing object at the local file's name
@@ -244,7 +252,7 @@ func (s sendJCDS) apply(ctx context.Context, u *uploader, in stepInput) (did, er
 	}
 	// What was done is returned with an error too: a stop while the JCDS
 	// is to list the file says the file was sent.
-	return u.sendJCDS(ctx, s, obj)
+	return u.sendJCDS(ctx, s, obj, in.sofar.Sums)
 }
 
 // sendV1 sends the file through /api/v1/packages/{id}/upload, into the
@@ -347,11 +355,11 @@ func (s writeMetadata) apply(ctx context.Context, u *uploader, in stepInput) (di
 	if in.sofar.ID != "" {
 		pkg.ID = in.sofar.ID
 	}
-	id, err := u.writeMetadata(ctx, s, &pkg)
+	id, sums, err := u.writeMetadata(ctx, s, &pkg, in.sofar.Sums)
 	if err != nil {
-		return did{}, err
+		return did{Sums: sums}, err
 	}
-	return did{ID: id, Created: s.Create, MetaWritten: true}, nil
+	return did{ID: id, Created: s.Create, MetaWritten: true, Sums: sums}, nil
 }
 
 // noMetadata writes nothing on the object.

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 // fakeJamf answers the few calls a step's test is about; any other call
@@ -116,13 +117,13 @@ func TestSettleStep(t *testing.T) {
 				fake := &settleFake{records: tt.records}
 				u := &uploader{cfg: &Config{VerifyTimeout: time.Minute}, version: v, log: zerolog.Nop(), client: fake,
 					local: &local{PkgFile: &PkgFile{Name: "App.pkg", Size: 100}}, journal: &journal{}}
-				u.local.sums.SHA3_512 = "aa"
 				step := Decide(&Config{}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2, CanRefresh: true}).Steps
 				st, ok := step[len(step)-1].(settle)
 				if !ok {
 					t.Fatalf("last step %T, want settle", step[len(step)-1])
 				}
-				d, err := st.apply(context.Background(), u, stepInput{sofar: did{ID: "7"}})
+				// The send before it computed the file's SHA3-512.
+				d, err := st.apply(context.Background(), u, stepInput{sofar: did{ID: "7", Sums: s3upload.Sums{SHA3_512: "aa"}}})
 				var lost *NotLandedError
 				if errors.As(err, &lost) != tt.lost || (!tt.lost && err != nil) {
 					t.Fatalf("err = %v, want lost %v", err, tt.lost)

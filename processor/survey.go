@@ -98,7 +98,12 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		if err != nil {
 			return facts, err
 		}
-		facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
+		facts.Local = sums
+		if f := facts.JCDSFile; sums.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
+			// Bytes shown equal to ours (same size and MD5): the server's
+			// SHA3-512 stands in for the one this run did not compute.
+			facts.Local = withServerSHA3(sums, f)
+		}
 	}
 	return facts, nil
 }

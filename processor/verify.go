@@ -90,23 +90,25 @@ func (e *CorruptError) Error() string {
 func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, error) {
 	r := u.newRefresher()
 	r.waited = sofar.Waited
-	d := func() did { return did{Refreshed: r.refreshed, PerFile: r.perFile, Waited: r.waited, Pods: r.pods} }
+	sums := sofar.Sums // the local file's digests, with any computed here
+	d := func() did {
+		return did{Refreshed: r.refreshed, PerFile: r.perFile, Waited: r.waited, Pods: r.pods, Sums: sums}
+	}
+	var err error
 	switch step.Kind {
 	case settleNone:
 		return d(), nil
 	case settleListing:
-		err := u.verifyListing(ctx, step.Dups)
+		sums, err = u.verifyListing(ctx, step.Dups, sums)
 		return d(), err
 	}
 	exp := step.Expect
 	if exp.local {
-		if u.local.sums.SHA3_512 == "" {
-			// The pods' records are compared by SHA3-512.
-			if _, err := u.local.hash(ctx, s3upload.SHA3_512); err != nil {
-				return d(), err
-			}
+		// The pods' records are compared by SHA3-512.
+		if sums, err = u.local.digests(ctx, sums, s3upload.SHA3_512); err != nil {
+			return d(), err
 		}
-		exp.sums = u.local.sums
+		exp.sums = sums
 	}
 	want := settleWant{FileName: exp.fileName, Size: exp.size, SHA3: strings.ToLower(exp.sums.SHA3_512), MD5: strings.ToLower(exp.sums.MD5)}
 	// The hash before this send: one moving away from it with size "0" is
@@ -137,9 +139,6 @@ func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, err
 	}
 	r.pods = verified
 	if err == nil {
-		if exp.local && u.local.sums.SHA3_512 == "" {
-			u.local.adoptSHA3(recordAsFile(out[0].Record))
-		}
 		return d(), nil
 	}
 	return d(), u.settleError(step, exp, sofar.ID, budget, len(pods), verified, err)
