@@ -404,7 +404,7 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	}
 	s = append(s, st)
 	if cfg.Recalculate && (c.Meta != MetaNone || created || facts.Wrote) {
-		s = append(s, recalculate{})
+		s = append(s, recalculate{Refreshed: st.Kind == settleRecord})
 	}
 	return s
 }
@@ -423,7 +423,7 @@ func resend(cfg *Config, facts Facts) Plan {
 			Dups: facts.DupsBefore},
 	}
 	if cfg.Recalculate && facts.Wrote {
-		s = append(s, recalculate{})
+		s = append(s, recalculate{Refreshed: true}) // the settle step refreshes
 	}
 	return Plan{File: c.File, Meta: MetaNone, Reason: why, Steps: s}
 }

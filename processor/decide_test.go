@@ -50,6 +50,9 @@ func TestDecide(t *testing.T) {
 		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
 		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
 		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone, "jcds no-meta settle"},
+		{"recalculate: the settle step's refresh is it", Config{Recalculate: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle recalc(settle)"},
+		{"recalculate before 11.11: nothing to ask for", Config{Recalculate: true}, Facts{LocalSize: 100, Classic: true}, FileUpload, MetaCreate, "jcds meta-create(ours) settle-none recalc(none)"},
+		{"recalculate, nightly no-op: nothing written, no recalculation", Config{Recalculate: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone, "keep no-meta"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -148,7 +151,11 @@ func stepKinds(p Plan) string {
 		case settle:
 			k = append(k, [...]string{"settle", "settle-listing", "settle-none"}[s.Kind])
 		case recalculate:
-			k = append(k, "recalc")
+			if s.Refreshed {
+				k = append(k, "recalc(settle)")
+			} else {
+				k = append(k, "recalc(none)")
+			}
 		default:
 			k = append(k, fmt.Sprintf("%T", s))
 		}
@@ -213,7 +220,7 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true},
 			FileReplace, MetaNone, "v1-inplace settle", "never landed"},
 		{"lost after a write, recalculate: once more after the resend", Config{Recalculate: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, Wrote: true},
-			FileReplace, MetaNone, "v1-inplace settle recalc", "never landed"},
+			FileReplace, MetaNone, "v1-inplace settle recalc(settle)", "never landed"},
 		{"kept: not in place", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100},
 			FileKeep, MetaNone, "keep no-meta", "replace_pkg is false"},
 	}

@@ -439,19 +439,30 @@ func (s settle) apply(ctx context.Context, u *uploader, in stepInput) (did, erro
 	return out, nil
 }
 
-// recalculate asks for the full inventory refresh the recalculate input
-// wants, unless one already ran in this attempt.
-type recalculate struct{}
+// recalculate meets the recalculate input, as Decide chose (Refreshed).
+type recalculate struct {
+	// Refreshed: the settle step before it refreshed the distribution
+	// point inventory on every pod (11.11+), which is the recalculation:
+	// no request of its own. Otherwise this server (before 11.11) has no
+	// refresh to ask for, and the step says so.
+	Refreshed bool
+}
 
-func (recalculate) String() string {
-	return "recalculate: ask for a full distribution point inventory refresh unless one already ran"
+func (s recalculate) String() string {
+	if s.Refreshed {
+		return "recalculate: the inventory refresh of the step before is the recalculation; nothing more to ask for"
+	}
+	return "recalculate: not possible, this Jamf Pro has no inventory refresh (it needs 11.11 or later)"
 }
 
 func (recalculate) while(stepInput) string { return "asking Jamf Pro to recalculate its packages" }
 
-func (recalculate) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	ok, err := u.recalculate(ctx, in.sofar)
-	return did{Recalc: ok}, err
+func (s recalculate) apply(_ context.Context, u *uploader, in stepInput) (did, error) {
+	if !s.Refreshed {
+		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
+	}
+	// packages_recalculated says whether a refresh went through.
+	return did{Recalc: in.sofar.Refreshed}, nil
 }
 
 // expectation is what the package record must show once Jamf Pro is done

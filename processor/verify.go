@@ -296,26 +296,3 @@ func (r *refresher) waitOnce(ctx context.Context) error {
 	r.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", r.wait)
 	return r.sleep(ctx, r.wait)
 }
-
-// recalculate runs the full refresh the recalculate input asks for,
-// unless a refresh already ran in this attempt (sofar), and reports
-// whether one ran.
-func (u *uploader) recalculate(ctx context.Context, sofar did) (bool, error) {
-	if sofar.Refreshed {
-		return true, nil
-	}
-	if !u.canRefresh() {
-		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
-		return false, nil
-	}
-	if !sofar.Waited && u.cfg.RecalculateWait > 0 {
-		u.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", u.cfg.RecalculateWait)
-		if err := poll.Sleep(ctx, u.cfg.RecalculateWait); err != nil {
-			return false, err
-		}
-	}
-	if _, err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
-		return false, fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
-	}
-	return true, nil
-}
