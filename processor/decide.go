@@ -200,6 +200,17 @@ func NeedsCompare(cfg *Config, facts Facts) bool {
 	return mayUpload && !keep && NeedsLocalHash(facts.JCDSFile, facts.LocalSize)
 }
 
+// refreshBeforeRead reports whether the survey refreshes the file's
+// inventory before it reads the cloud distribution point's (where no JCDS
+// list tells): for an unsettled record on a server with a refresh (11.11+),
+// and not in a dry run, which changes nothing. This node's inventory may
+// predate the file (Jamf Cloud's nodes each keep their own, jamf/scripts
+// hit_all_pods_internet.zsh); the wait after the decision would refresh it
+// too.
+func refreshBeforeRead(cfg *Config, facts Facts) bool {
+	return facts.Unsettled && facts.CanRefresh && !cfg.DryRun
+}
+
 // Decide chooses the file and metadata actions, following the reference
 // processor's rules, corrected where it lied or lost packages. It is the
 // run's only decision: the steps after it carry the plan out.
@@ -342,24 +353,39 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 				Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
 			created = true
 		}
+		// A write of the whole record that only points the object at a
+		// file carries the object's own hash where no refresh will write
+		// the server's (before 11.11), never the server's digests of the
+		// file being replaced.
+		pointing := recordHash{Write: !facts.CanRefresh, DropServer: true}
 		if c.WriteFileName {
-			s = append(s, writeFileName{Object: obj, To: facts.FileName})
+			s = append(s, writeFileName{Object: obj, To: facts.FileName, Note: noteFile, Hash: pointing})
 		}
 		if v1 {
 			var revert *jamf.Package
 			if c.WriteFileName {
 				revert = obj
 			}
+			// Noted once the object is there and before its file is
+			// touched: if the run stops half-way, the next one sends the
+			// file again, whatever replace_pkg says.
 			s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
-				RevertTo: revert, KeepCreated: facts.FileExisted, ServerMD5: facts.ServerMD5, Reason: c.Reason})
+				RevertTo: revert, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
+				ServerMD5: facts.ServerMD5, Reason: c.Reason})
 		} else {
 			// Below 11.5 a same-name file is deleted right before the
 			// commit, and an object that names this file's name too, in
 			// case the listing lagged; on 11.5+ a same-name file always
 			// goes in place (above).
 			del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
+			// Where an object names the file (found, or made first), the
+			// journal notes it at risk.
+			note := noteNothing
+			if obj != nil || created {
+				note = noteFile
+			}
 			s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
-				Object: obj, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
+				Object: obj, Note: note, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
 		}
 	}
 
@@ -377,8 +403,12 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	case c.Meta == MetaCreate && !created:
 		s = append(s, writeMetadata{Name: name, Create: true, Classic: facts.Classic, Hash: hash})
 	case c.Meta == MetaUpdate:
+		note := noteNothing
+		if c.Sends() || c.Repair {
+			note = noteMeta
+		}
 		s = append(s, writeMetadata{Name: name, Classic: facts.Classic, Hash: hash, Earlier: facts.Earlier,
-			Journal: c.Sends() || c.Repair, Sent: c.Sends()})
+			Note: note, Record: recordHash{Write: hash != hashServer, DropServer: c.Sends()}})
 	case c.Meta == MetaNone && cfg.SkipMetadata:
 		s = append(s, noMetadata{Reason: "skip_metadata_upload is true"})
 	case c.Meta == MetaNone:
@@ -418,7 +448,7 @@ func resend(cfg *Config, facts Facts) Plan {
 	c := choice{File: FileReplace, Reason: why, InPlace: true, SendNow: true}
 	s := []Step{
 		sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: true, Resend: true,
-			ServerMD5: facts.ServerMD5, Reason: why},
+			Note: noteFile, ServerMD5: facts.ServerMD5, Reason: why},
 		settle{Kind: settleRecord, Expect: expect(facts, c), Sends: true, Mode: facts.Mode, Object: facts.Object,
 			Dups: facts.DupsBefore},
 	}

@@ -85,7 +85,7 @@ func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *j
 		// The file was kept: its recorded hash still describes it, so the
 		// object's own hash fields are left as they were.
 	}
-	if step.Journal {
+	if step.Note == noteMeta {
 		// A failed write from here on must be finished by the next run even
 		// without replace_pkg, or the object keeps the old metadata (and,
 		// where ours is written, the old file's hash).
@@ -102,7 +102,7 @@ func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *j
 	case step.Classic:
 		err = u.client.UpdatePackageClassic(ctx, pkg)
 	default:
-		err = u.updateOwned(ctx, pkg, step.Sent)
+		err = u.updateOwned(ctx, pkg, step.Record)
 	}
 	if err != nil && step.Create && jamf.IsDuplicate(err) {
 		return "", sums, u.awaitObject(ctx, pkg.Name, err)
@@ -119,9 +119,9 @@ func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *j
 }
 
 // updateOwned reads the object afresh and writes the whole record back
-// with the fields this processor owns changed. sent says this run replaced
-// the object's file.
-func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent bool) error {
+// with the fields this processor owns changed, and the hash fields as the
+// step says (rh).
+func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, rh recordHash) error {
 	cur, err := u.client.GetPackage(ctx, want.ID)
 	if err != nil {
 		return err
@@ -129,11 +129,9 @@ func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent boo
 	cur.Name, cur.FileName, cur.CategoryID = want.Name, want.FileName, want.CategoryID
 	cur.Info, cur.Notes, cur.Priority = want.Info, want.Notes, want.Priority
 	cur.OSRequirements, cur.RebootRequired = want.OSRequirements, want.RebootRequired
-	if !u.canRefresh() && want.HashType != "" && want.HashValue != "" {
-		// No refresh will write the server's digests: ours, and the
-		// server's of a replaced file left out (they would stick).
+	if rh.Write && want.HashType != "" && want.HashValue != "" {
 		cur.HashType, cur.HashValue = want.HashType, want.HashValue
-		cur.StaleHashes = sent
+		cur.StaleHashes = rh.DropServer
 	}
 	return u.client.UpdatePackage(ctx, cur)
 }

@@ -66,10 +66,12 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	}
 	// The object keeps pointing at this name while its file is at risk:
 	// note first that the file must be sent again if this run stops.
+	id := ""
 	if obj != nil {
-		if err := u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-			return did{}, err
-		}
+		id = obj.ID
+	}
+	if err := u.note(step.Note, id, displayName(u.cfg, file.PkgFile), false); err != nil {
+		return did{}, err
 	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
@@ -107,10 +109,8 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 		if !needDelete {
 			return nil
 		}
-		if obj != nil {
-			if commitErr = u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, true); commitErr != nil {
-				return commitErr
-			}
+		if commitErr = u.note(step.Note, id, displayName(u.cfg, file.PkgFile), true); commitErr != nil {
+			return commitErr
 		}
 		// A phase of its own: the delete is confirmed in the listing for
 		// up to a minute before the commit.
@@ -179,7 +179,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 	// of its processing is documented nowhere (jamf/JamfSync#41: the record
 	// is wrong until the inventory refresh), so the run waits for the record
 	// to show the new file (settle).
-	if err := u.journal.noteFile(id, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
+	if err := u.note(step.Note, id, displayName(u.cfg, file.PkgFile), false); err != nil {
 		return did{}, err
 	}
 	if step.RevertTo != nil {
@@ -187,7 +187,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		// upload points it back.
 		defer func() {
 			if err != nil {
-				done.PointedBack, err = u.pointBack(ctx, step.RevertTo, err)
+				done.PointedBack, err = u.pointBack(ctx, step.RevertTo, step.RevertHash, err)
 			}
 		}()
 	}
@@ -257,14 +257,14 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 // pointBack, for a failed upload, points it back at its old file; after a
 // kill the journal entry (noted before) and the missing-file check make
 // any later run send the file again.
-func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
+func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package, rh recordHash) error {
 	file := u.local
 	if err := file.check("before the upload"); err != nil {
 		return err
 	}
 	want := *obj
 	want.FileName = file.Name
-	if err := u.updateOwned(ctx, &want, true); err != nil {
+	if err := u.updateOwned(ctx, &want, rh); err != nil {
 		return fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
 	}
 	u.log.Info().Str("id", obj.ID).Str("from", obj.FileName).Str("to", file.Name).Msg("package object's fileName written before the upload")
@@ -273,11 +273,11 @@ func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
 
 // pointBack points obj at its old file again after a failed upload into
 // it, and says so in the error; ok says it did.
-func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, cause error) (ok bool, err error) {
+func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, rh recordHash, cause error) (ok bool, err error) {
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	old := *obj
-	if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
+	if rerr := u.updateOwned(cleanup, &old, rh); rerr != nil {
 		return false, fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, u.local.Name, obj.FileName, rerr)
 	}
 	return true, fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
@@ -492,4 +492,14 @@ func awsCredentials(c *jamf.UploadCredentials) aws.Credentials {
 		CanExpire:       !c.Expiration.IsZero(),
 		Expires:         c.Expiration,
 	}
+}
+
+// note makes the journal note the step was given (n), before it puts the
+// file of package object id (name) at risk; deleted says the old file is
+// about to be deleted.
+func (u *uploader) note(n journalNote, id, name string, deleted bool) error {
+	if n != noteFile {
+		return nil
+	}
+	return u.journal.noteFile(id, name, u.local.Path, u.local.Size, deleted)
 }

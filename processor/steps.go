@@ -97,6 +97,31 @@ func (p Plan) writesObject() bool {
 	return false
 }
 
+// journalNote is what a step notes in the journal before it changes
+// anything, as Decide chose: the work the next run must finish if this
+// one stops half-way.
+type journalNote int
+
+const (
+	noteNothing journalNote = iota
+	// noteFile: the file must be sent again (PendingFile): the object
+	// names a file at risk.
+	noteFile
+	// noteMeta: the metadata must still be written (PendingMetadata).
+	noteMeta
+)
+
+// recordHash is what a write of the whole package record (updateOwned)
+// does with the record's hash fields, as Decide chose.
+type recordHash struct {
+	// Write: no inventory refresh will write the server's digest (before
+	// 11.11), so the hash fields the write carries go on the record.
+	Write bool
+	// DropServer: the server's md5/sha256/sha3512 describe a file this run
+	// replaces; they are left out, or they would stick (with Write).
+	DropServer bool
+}
+
 // keepFile sends nothing: the object exists and replace_pkg is off.
 type keepFile struct {
 	Object string // the package object's name
@@ -196,6 +221,8 @@ func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did
 type writeFileName struct {
 	Object *jamf.Package // the object as the run found it
 	To     string
+	Note   journalNote // noted before the object names a file not yet there
+	Hash   recordHash
 }
 
 func (s writeFileName) String() string {
@@ -207,13 +234,12 @@ func (s writeFileName) while(stepInput) string {
 }
 
 func (s writeFileName) apply(ctx context.Context, u *uploader, _ stepInput) (did, error) {
-	file := u.local
 	// Noted before the object names a file the distribution point does
 	// not hold: if this run stops, the next one sends it.
-	if err := u.journal.noteFile(s.Object.ID, s.Object.Name, file.Path, file.Size, false); err != nil {
+	if err := u.note(s.Note, s.Object.ID, s.Object.Name, false); err != nil {
 		return did{}, err
 	}
-	if err := u.writeFileName(ctx, s.Object); err != nil {
+	if err := u.writeFileName(ctx, s.Object, s.Hash); err != nil {
 		return did{}, err
 	}
 	return did{Renamed: true}, nil
@@ -229,9 +255,13 @@ type sendJCDS struct {
 	// before the commit (no {id}/upload to replace it in place).
 	DeleteStale bool
 	Object      *jamf.Package // the object that names the file, nil for none
-	ServerMD5   bool
-	DupsBefore  map[string]bool
-	Reason      string
+	// Note: an object names the file (Object, or one createObject made
+	// first), so the journal notes the file at risk before the send, and
+	// again before a delete.
+	Note       journalNote
+	ServerMD5  bool
+	DupsBefore map[string]bool
+	Reason     string
 }
 
 func (s sendJCDS) String() string {
@@ -269,9 +299,13 @@ type sendV1 struct {
 	// the run, so an object made for a failed upload is kept (deleting it
 	// would delete that file).
 	KeepCreated bool
-	ServerMD5   bool
-	Resend      bool // the file sent before never landed
-	Reason      string
+	// Note: noted before the object's file is touched; RevertHash is what
+	// pointing it back writes.
+	Note       journalNote
+	RevertHash recordHash
+	ServerMD5  bool
+	Resend     bool // the file sent before never landed
+	Reason     string
 }
 
 func (s sendV1) String() string {
@@ -330,10 +364,12 @@ type writeMetadata struct {
 	Classic bool
 	Hash    hashSource
 	Earlier *JournalEntry // for hashJournal
-	// Journal: a failed write must be finished by the next run even
-	// without replace_pkg (an update after a send or a repair).
-	Journal bool
-	Sent    bool // this run replaced the object's file
+	// Note: a failed write must be finished by the next run even without
+	// replace_pkg (an update after a send or a repair): noteMeta.
+	Note journalNote
+	// Record is what an update of the whole record does with its hash
+	// fields.
+	Record recordHash
 }
 
 func (s writeMetadata) String() string {

@@ -61,11 +61,8 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		facts.ServerMD5 = obj.MD5 != ""
 		facts.FileExisted = true
 	default:
-		if facts.Unsettled && u.canRefresh() && !cfg.DryRun {
-			// This node's inventory may predate the file (Jamf Cloud's
-			// nodes each keep their own, jamf/scripts hit_all_pods_internet.zsh):
-			// refresh it before reading it, as the wait after the decision
-			// would. A failed refresh leaves the read as it is.
+		if refreshBeforeRead(cfg, facts) {
+			// A failed refresh leaves the read as it is.
 			if _, err := u.client.RefreshInventory(ctx, file.Name, u.version); err != nil {
 				u.log.Debug().Err(err).Msg("inventory refresh before reading the cloud distribution point failed")
 			}
