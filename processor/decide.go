@@ -370,7 +370,7 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 			// touched: if the run stops half-way, the next one sends the
 			// file again, whatever replace_pkg says.
 			s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
-				RevertTo: revert, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
+				RevertTo: revert, Created: created, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
 				ServerMD5: facts.ServerMD5, Reason: c.Reason})
 		} else {
 			// Below 11.5 a same-name file is deleted right before the

@@ -36,7 +36,7 @@ func TestDecide(t *testing.T) {
 		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
 		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
 		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
-		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+note-file settle"},
+		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+remove-on-failure+note-file settle"},
 		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle"},
 		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone, "v1-inplace+note-file no-meta settle"},
 		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
@@ -44,7 +44,7 @@ func TestDecide(t *testing.T) {
 		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
 		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
 		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
-		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+note-file settle"},
+		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+remove-on-failure+note-file settle"},
 		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
 		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
 		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server)+note-meta settle"},
@@ -159,6 +159,9 @@ func stepKinds(p Plan) string {
 			}
 			if s.RevertTo != nil {
 				n += "+revert" + recordKind(s.RevertHash)
+			}
+			if s.Created && !s.KeepCreated {
+				n += "+remove-on-failure"
 			}
 			k = append(k, n+journalKind(s.Note))
 		case writeMetadata:
@@ -405,5 +408,31 @@ func TestRefreshBeforeRead(t *testing.T) {
 		if got := refreshBeforeRead(&Config{DryRun: tt.dryRun}, tt.facts); got != tt.want {
 			t.Errorf("%s: refreshBeforeRead = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// An object made for a v1 upload is removed again if the upload fails,
+// unless a file of its name was there before the run (deleting the object
+// would delete it); a resend removes nothing.
+func TestDecideRemoveOnFailure(t *testing.T) {
+	tests := []struct {
+		name  string
+		facts Facts
+		steps string
+	}{
+		{"new package, v1", Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
+			"create v1+remove-on-failure+note-file settle"},
+		{"new package, v1, a file of this name was there", Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeV1, FileExisted: true},
+			"create v1+note-file settle"},
+		{"resend", Facts{Object: &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1, Lost: true},
+			"v1-inplace+note-file settle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.facts.CanRefresh = true
+			if got := stepKinds(Decide(&Config{}, tt.facts)); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
+			}
+		})
 	}
 }

@@ -165,10 +165,10 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 // package object first. The file's digests are computed while it streams,
 // so no extra hashing pass precedes the upload.
 // id is the object's: the one found, or the one createObject made
-// (created), which a failed upload removes unless step.KeepCreated. What
-// it did (the file sent; after a failure, the object pointed back or
+// (step.Created), which a failed upload removes unless step.KeepCreated.
+// What it did (the file sent; after a failure, the object pointed back or
 // removed) is returned with an error too.
-func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created bool) (done did, err error) {
+func (u *uploader) sendV1(ctx context.Context, step sendV1, id string) (done did, err error) {
 	file := u.local
 	// Noted once the object is there and before its file is touched: if
 	// this run stops half-way, the next one sends the file again, whatever
@@ -223,7 +223,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 			err = changed
 		}
 		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", file.Name, err)
-		if !created {
+		if !step.Created {
 			return did{}, err
 		}
 		if step.KeepCreated {

@@ -295,10 +295,12 @@ type sendV1 struct {
 	// RevertTo: the object as found, whose fileName writeFileName changed;
 	// a failed upload points it back.
 	RevertTo *jamf.Package
-	// KeepCreated: a file of this name was in the distribution point before
-	// the run, so an object made for a failed upload is kept (deleting it
-	// would delete that file).
-	KeepCreated bool
+	// Created: createObject made the object for this upload, so a failed
+	// first upload removes it again, unless KeepCreated: a file of this
+	// name was in the distribution point before the run, and deleting the
+	// object would delete that file. After a resend the journal has the
+	// next run finish instead.
+	Created, KeepCreated bool
 	// Note: noted before the object's file is touched; RevertHash is what
 	// pointing it back writes.
 	Note       journalNote
@@ -327,9 +329,7 @@ func (s sendV1) while(in stepInput) string {
 }
 
 func (s sendV1) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	// An object this run made is removed after a failed first upload into
-	// it; after a resend the journal has the next run finish instead.
-	return u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created && !s.Resend)
+	return u.sendV1(ctx, s, in.sofar.ID)
 }
 
 // hashSource is which hash a metadata write puts on the object.
