@@ -343,50 +343,11 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	case FileUnchanged:
 		s = append(s, skipUpload{File: facts.FileName, Reason: c.Reason})
 	}
-	created := false
+	var created bool // the object is created before the send
 	if c.SendNow {
-		// A v1 upload, or any same-name replace on 11.5+, goes through the
-		// object's {id}/upload, which needs the object first.
-		v1 := facts.Mode == ModeV1 || c.InPlace
-		if c.CreateFirst || v1 && obj == nil {
-			s = append(s, createObject{Name: name, FileName: facts.FileName, First: c.CreateFirst,
-				Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
-			created = true
-		}
-		// A write of the whole record that only points the object at a
-		// file carries the object's own hash where no refresh will write
-		// the server's (before 11.11), never the server's digests of the
-		// file being replaced.
-		pointing := recordHash{Write: !facts.CanRefresh, DropServer: true}
-		if c.WriteFileName {
-			s = append(s, writeFileName{Object: obj, To: facts.FileName, Note: noteFile, Hash: pointing})
-		}
-		if v1 {
-			var revert *jamf.Package
-			if c.WriteFileName {
-				revert = obj
-			}
-			// Noted once the object is there and before its file is
-			// touched: if the run stops half-way, the next one sends the
-			// file again, whatever replace_pkg says.
-			s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
-				RevertTo: revert, Created: created, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
-				ServerMD5: facts.ServerMD5, Reason: c.Reason})
-		} else {
-			// Below 11.5 a same-name file is deleted right before the
-			// commit, and an object that names this file's name too, in
-			// case the listing lagged; on 11.5+ a same-name file always
-			// goes in place (above).
-			del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
-			// Where an object names the file (found, or made first), the
-			// journal notes it at risk.
-			note := noteNothing
-			if obj != nil || created {
-				note = noteFile
-			}
-			s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
-				Object: obj, Note: note, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
-		}
+		var send []Step
+		send, created = sendSteps(facts, c, name)
+		s = append(s, send...)
 	}
 
 	hash := hashServer
@@ -437,6 +398,57 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 		s = append(s, recalculate{Refreshed: st.Kind == settleRecord})
 	}
 	return s
+}
+
+// sendSteps are the steps that send the file now (choice.SendNow): the
+// object created first where the send needs it (created), its fileName
+// written first, and the send through {id}/upload or the JCDS.
+func sendSteps(facts Facts, c choice, name string) (s []Step, created bool) {
+	obj := facts.Object
+	// A v1 upload, or any same-name replace on 11.5+, goes through the
+	// object's {id}/upload, which needs the object first.
+	v1 := facts.Mode == ModeV1 || c.InPlace
+	if c.CreateFirst || v1 && obj == nil {
+		s = append(s, createObject{Name: name, FileName: facts.FileName, First: c.CreateFirst,
+			Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
+		created = true
+	}
+	// A write of the whole record that only points the object at a
+	// file carries the object's own hash where no refresh will write
+	// the server's (before 11.11), never the server's digests of the
+	// file being replaced.
+	pointing := recordHash{Write: !facts.CanRefresh, DropServer: true}
+	if c.WriteFileName {
+		s = append(s, writeFileName{Object: obj, To: facts.FileName, Note: noteFile, Hash: pointing})
+	}
+	if v1 {
+		var revert *jamf.Package
+		if c.WriteFileName {
+			revert = obj
+		}
+		// Noted once the object is there and before its file is
+		// touched: if the run stops half-way, the next one sends the
+		// file again, whatever replace_pkg says.
+		s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
+			RevertTo: revert, Created: created, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
+			ServerMD5: facts.ServerMD5, Reason: c.Reason})
+	} else {
+		// Below 11.5 a same-name file is deleted right before the
+		// commit, and an object that names this file's name too, in
+		// case the listing lagged; on 11.5+ a same-name file always
+		// goes in place (above).
+		del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
+		// Where an object names the file (found, or made first), the
+		// journal notes it at risk.
+		note := noteNothing
+		if obj != nil || created {
+			note = noteFile
+		}
+		s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
+			Object: obj, Note: note, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
+	}
+
+	return s, created
 }
 
 // resend is the plan after a sent file never landed: send it again
