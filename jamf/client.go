@@ -70,6 +70,10 @@ type Client struct {
 	requests      *atomic.Int64
 	tokenRequests *atomic.Int64
 
+	// pods is the instance's pods as Pods found them, shared with the pod
+	// views like the token: discovery runs once per client.
+	pods *podsMemo
+
 	// pod is the pod this client is pinned to (OnPod); zero for a client
 	// that follows its own cookie jar.
 	pod Pod
@@ -154,6 +158,7 @@ func newClient(cfg Config, h hooks) (*Client, error) {
 		tok:           new(token),
 		requests:      new(atomic.Int64),
 		tokenRequests: new(atomic.Int64),
+		pods:          &podsMemo{sem: make(chan struct{}, 1)},
 	}
 	if c.maxTries < 1 || c.maxTries > 10 {
 		c.maxTries = 5

@@ -134,6 +134,39 @@ func (c *Client) DiscoverPods(ctx context.Context) ([]Pod, error) {
 	return pods, nil
 }
 
+// podsMemo is what Pods found, for a client and its pod views.
+type podsMemo struct {
+	sem  chan struct{} // one discovery at a time; the others wait for it
+	done bool          // pods and err are the discovery's outcome
+	pods []Pod
+	err  error
+}
+
+// Pods is the instance's pods as DiscoverPods finds them, discovered on
+// the first call and kept for the client and its pod views, so a run
+// probes the balancer at most once, and only if it asks. A discovery that
+// did not settle (a *PodDiscoveryError with pods found: the balancer does
+// not pin by cookie) is kept with its error; one that failed outright (no
+// probe answered, ctx ended) is tried again by the next call.
+func (c *Client) Pods(ctx context.Context) ([]Pod, error) {
+	m := c.pods
+	select {
+	case m.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("find the pods of the instance: %w", context.Cause(ctx))
+	}
+	defer func() { <-m.sem }()
+	if m.done {
+		return m.pods, m.err
+	}
+	pods, err := c.DiscoverPods(ctx)
+	var de *PodDiscoveryError
+	if err == nil || errors.As(err, &de) && len(de.Found) > 0 {
+		m.done, m.pods, m.err = true, pods, err
+	}
+	return pods, err
+}
+
 // probePod sends one cookieless HEAD /healthCheck.html and returns the pod
 // its Set-Cookie names, if any. The status does not matter: the balancer
 // sets its cookie on whatever the pod answers.

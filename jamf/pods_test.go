@@ -319,3 +319,68 @@ func TestFindOnPods(t *testing.T) {
 		t.Errorf("err = %v, want the failing pod named", err)
 	}
 }
+
+// Pods discovers once for a client and its pod views, also when asked side
+// by side; a discovery that did not settle is kept, one that failed
+// outright is tried again.
+func TestPodsDiscoveredOnce(t *testing.T) {
+	b := &balancer{t: t, next: roundRobin(2)}
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	c, _ := (&fakeJamf{srv: srv, user: "a", pass: "b"}).client(t, nil)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			if got, err := c.Pods(ctx); err != nil || len(got) != 2 {
+				t.Errorf("pods %v, %v; want 2", got, err)
+			}
+		})
+	}
+	wg.Wait()
+	view := c.OnPod(Pod{Cookie: CookieJproIngress, Value: "pod2"})
+	if got, err := view.Pods(ctx); err != nil || len(got) != 2 {
+		t.Errorf("the view's pods %v, %v; want the client's 2", got, err)
+	}
+	if b.probes != 12 {
+		t.Errorf("%d probes, want one discovery's 12", b.probes)
+	}
+
+	// Unsettled: kept with its error.
+	nonce := &balancer{t: t, next: func(n int) string { return "nonce" + strconv.Itoa(n) }}
+	srv2 := httptest.NewServer(nonce)
+	defer srv2.Close()
+	c2, _ := (&fakeJamf{srv: srv2, user: "a", pass: "b"}).client(t, nil)
+	var de *PodDiscoveryError
+	for range 2 {
+		if _, err := c2.Pods(ctx); !errors.As(err, &de) || len(de.Found) != 40 {
+			t.Fatalf("err = %v, want a PodDiscoveryError with 40 values", err)
+		}
+	}
+	if nonce.probes != 40 {
+		t.Errorf("%d probes, want one discovery's 40", nonce.probes)
+	}
+
+	// Failed outright: the next call tries again.
+	down := &balancer{t: t, next: roundRobin(2)}
+	var mu sync.Mutex
+	aborted := 0
+	srv3 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		abort := aborted < 10
+		aborted++
+		mu.Unlock()
+		if abort {
+			panic(http.ErrAbortHandler) // the connection drops: the probe fails
+		}
+		down.ServeHTTP(w, r)
+	}))
+	defer srv3.Close()
+	c3, _ := (&fakeJamf{srv: srv3, user: "a", pass: "b"}).client(t, nil)
+	if _, err := c3.Pods(ctx); !errors.As(err, &de) || len(de.Found) != 0 {
+		t.Fatalf("err = %v, want a failed discovery", err)
+	}
+	if got, err := c3.Pods(ctx); err != nil || len(got) != 2 {
+		t.Fatalf("second call: pods %v, %v; want a new discovery of 2 pods", got, err)
+	}
+}

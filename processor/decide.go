@@ -62,8 +62,11 @@ type Facts struct {
 	Object    *jamf.Package  // the package object, nil when none exists
 	JCDSFile  *jamf.JCDSFile // the same-name JCDS file, nil when none
 	LocalSize int64
-	LocalSHA3 string // computed only when a same-name, same-size file exists
-	LocalMD5  string // likewise, when the JCDS lists an MD5 to compare with
+	// Local are the local file's digests, computed only when a same-name,
+	// same-size file exists (MD5 when the JCDS lists one to compare with),
+	// with the server's SHA3-512 where its bytes matched ours by MD5. The
+	// steps start from them.
+	Local s3upload.Sums
 	// ObjectFileMissing: the object exists but the distribution point does
 	// not hold its file (a replace that failed after deleting it).
 	ObjectFileMissing bool
@@ -197,6 +200,17 @@ func NeedsCompare(cfg *Config, facts Facts) bool {
 	return mayUpload && !keep && NeedsLocalHash(facts.JCDSFile, facts.LocalSize)
 }
 
+// refreshBeforeRead reports whether the survey refreshes the file's
+// inventory before it reads the cloud distribution point's (where no JCDS
+// list tells): for an unsettled record on a server with a refresh (11.11+),
+// and not in a dry run, which changes nothing. This node's inventory may
+// predate the file (Jamf Cloud's nodes each keep their own, jamf/scripts
+// hit_all_pods_internet.zsh); the wait after the decision would refresh it
+// too.
+func refreshBeforeRead(cfg *Config, facts Facts) bool {
+	return facts.Unsettled && facts.CanRefresh && !cfg.DryRun
+}
+
 // Decide chooses the file and metadata actions, following the reference
 // processor's rules, corrected where it lied or lost packages. It is the
 // run's only decision: the steps after it carry the plan out.
@@ -274,10 +288,10 @@ func decideActions(cfg *Config, facts Facts) choice {
 	case facts.JCDSFile.Length != facts.LocalSize:
 		p.File = FileReplace
 		p.Reason = fmt.Sprintf("the JCDS file differs in size (%d bytes there, %d here)", facts.JCDSFile.Length, facts.LocalSize)
-	case facts.JCDSFile.MD5 != "" && facts.LocalMD5 != "" && strings.EqualFold(facts.JCDSFile.MD5, facts.LocalMD5):
+	case facts.JCDSFile.MD5 != "" && facts.Local.MD5 != "" && strings.EqualFold(facts.JCDSFile.MD5, facts.Local.MD5):
 		p.File = FileUnchanged
 		p.Reason = "the JCDS file has the same size and MD5"
-	case (facts.JCDSFile.MD5 == "" || facts.LocalMD5 == "") && facts.LocalSHA3 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.LocalSHA3):
+	case (facts.JCDSFile.MD5 == "" || facts.Local.MD5 == "") && facts.Local.SHA3_512 != "" && strings.EqualFold(facts.JCDSFile.SHA3, facts.Local.SHA3_512):
 		p.File = FileUnchanged
 		p.Reason = "the JCDS file has the same SHA3-512"
 	default:
@@ -329,35 +343,11 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	case FileUnchanged:
 		s = append(s, skipUpload{File: facts.FileName, Reason: c.Reason})
 	}
-	created := false
+	var created bool // the object is created before the send
 	if c.SendNow {
-		// A v1 upload, or any same-name replace on 11.5+, goes through the
-		// object's {id}/upload, which needs the object first.
-		v1 := facts.Mode == ModeV1 || c.InPlace
-		if c.CreateFirst || v1 && obj == nil {
-			s = append(s, createObject{Name: name, FileName: facts.FileName, First: c.CreateFirst,
-				Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
-			created = true
-		}
-		if c.WriteFileName {
-			s = append(s, writeFileName{Object: obj, To: facts.FileName})
-		}
-		if v1 {
-			var revert *jamf.Package
-			if c.WriteFileName {
-				revert = obj
-			}
-			s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
-				RevertTo: revert, KeepCreated: facts.FileExisted, ServerMD5: facts.ServerMD5, Reason: c.Reason})
-		} else {
-			// Below 11.5 a same-name file is deleted right before the
-			// commit, and an object that names this file's name too, in
-			// case the listing lagged; on 11.5+ a same-name file always
-			// goes in place (above).
-			del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
-			s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
-				Object: obj, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
-		}
+		var send []Step
+		send, created = sendSteps(facts, c, name)
+		s = append(s, send...)
 	}
 
 	hash := hashServer
@@ -374,8 +364,12 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	case c.Meta == MetaCreate && !created:
 		s = append(s, writeMetadata{Name: name, Create: true, Classic: facts.Classic, Hash: hash})
 	case c.Meta == MetaUpdate:
+		note := noteNothing
+		if c.Sends() || c.Repair {
+			note = noteMeta
+		}
 		s = append(s, writeMetadata{Name: name, Classic: facts.Classic, Hash: hash, Earlier: facts.Earlier,
-			Journal: c.Sends() || c.Repair, Sent: c.Sends()})
+			Note: note, Record: recordHash{Write: hash != hashServer, DropServer: c.Sends()}})
 	case c.Meta == MetaNone && cfg.SkipMetadata:
 		s = append(s, noMetadata{Reason: "skip_metadata_upload is true"})
 	case c.Meta == MetaNone:
@@ -401,9 +395,60 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 	}
 	s = append(s, st)
 	if cfg.Recalculate && (c.Meta != MetaNone || created || facts.Wrote) {
-		s = append(s, recalculate{})
+		s = append(s, recalculate{Refreshed: st.Kind == settleRecord})
 	}
 	return s
+}
+
+// sendSteps are the steps that send the file now (choice.SendNow): the
+// object created first where the send needs it (created), its fileName
+// written first, and the send through {id}/upload or the JCDS.
+func sendSteps(facts Facts, c choice, name string) (s []Step, created bool) {
+	obj := facts.Object
+	// A v1 upload, or any same-name replace on 11.5+, goes through the
+	// object's {id}/upload, which needs the object first.
+	v1 := facts.Mode == ModeV1 || c.InPlace
+	if c.CreateFirst || v1 && obj == nil {
+		s = append(s, createObject{Name: name, FileName: facts.FileName, First: c.CreateFirst,
+			Classic: facts.Classic, OurHash: !facts.CanRefresh, Reason: c.Reason})
+		created = true
+	}
+	// A write of the whole record that only points the object at a
+	// file carries the object's own hash where no refresh will write
+	// the server's (before 11.11), never the server's digests of the
+	// file being replaced.
+	pointing := recordHash{Write: !facts.CanRefresh, DropServer: true}
+	if c.WriteFileName {
+		s = append(s, writeFileName{Object: obj, To: facts.FileName, Note: noteFile, Hash: pointing})
+	}
+	if v1 {
+		var revert *jamf.Package
+		if c.WriteFileName {
+			revert = obj
+		}
+		// Noted once the object is there and before its file is
+		// touched: if the run stops half-way, the next one sends the
+		// file again, whatever replace_pkg says.
+		s = append(s, sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: c.InPlace,
+			RevertTo: revert, Created: created, KeepCreated: facts.FileExisted, Note: noteFile, RevertHash: pointing,
+			ServerMD5: facts.ServerMD5, Reason: c.Reason})
+	} else {
+		// Below 11.5 a same-name file is deleted right before the
+		// commit, and an object that names this file's name too, in
+		// case the listing lagged; on 11.5+ a same-name file always
+		// goes in place (above).
+		del := facts.Classic && (c.File == FileReplace || obj != nil && obj.FileName == facts.FileName)
+		// Where an object names the file (found, or made first), the
+		// journal notes it at risk.
+		note := noteNothing
+		if obj != nil || created {
+			note = noteFile
+		}
+		s = append(s, sendJCDS{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, DeleteStale: del,
+			Object: obj, Note: note, ServerMD5: facts.ServerMD5, DupsBefore: facts.DupsBefore, Reason: c.Reason})
+	}
+
+	return s, created
 }
 
 // resend is the plan after a sent file never landed: send it again
@@ -415,12 +460,12 @@ func resend(cfg *Config, facts Facts) Plan {
 	c := choice{File: FileReplace, Reason: why, InPlace: true, SendNow: true}
 	s := []Step{
 		sendV1{File: facts.FileName, Size: facts.LocalSize, Zipped: facts.Zipped, InPlace: true, Resend: true,
-			ServerMD5: facts.ServerMD5, Reason: why},
+			Note: noteFile, ServerMD5: facts.ServerMD5, Reason: why},
 		settle{Kind: settleRecord, Expect: expect(facts, c), Sends: true, Mode: facts.Mode, Object: facts.Object,
 			Dups: facts.DupsBefore},
 	}
 	if cfg.Recalculate && facts.Wrote {
-		s = append(s, recalculate{})
+		s = append(s, recalculate{Refreshed: true}) // the settle step refreshes
 	}
 	return Plan{File: c.File, Meta: MetaNone, Reason: why, Steps: s}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 func TestDecide(t *testing.T) {
@@ -27,28 +28,31 @@ func TestDecide(t *testing.T) {
 		{"nightly no-op", Config{}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone, "keep no-meta"},
 		{"exists, metadata only", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
 		{"exists, skip wins over replace metadata", Config{ReplaceMetadata: true, SkipMetadata: true}, Facts{Object: obj}, FileKeep, MetaNone, "keep no-meta"},
-		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "ABC"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
-		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "def"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "0A1B"}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
-		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, LocalMD5: "ffff", LocalSHA3: "abc"}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
-		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, LocalSHA3: "abc"}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
-		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
+		{"replace, identical bytes", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "ABC"}}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, same size, changed", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "def"}}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"replace, identical by MD5", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, Local: s3upload.Sums{MD5: "0A1B"}}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"replace, MD5 differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100, Local: s3upload.Sums{MD5: "ffff", SHA3_512: "abc"}}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"replace, nothing comparable", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: withMD5, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"replace, size differs", Config{ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"replace, no file in JCDS", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
+		{"no object, file already there (rerun after a metadata failure)", Config{}, Facts{JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}}, FileUnchanged, MetaCreate, "skip meta-create(server) settle"},
+		{"no object, empty file left by a failed upload", Config{}, Facts{JCDSFile: empty, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+remove-on-failure+note-file settle"},
 		{"no object, skip metadata still creates one (as the reference)", Config{SkipMetadata: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle"},
-		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone, "v1-inplace no-meta settle"},
-		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
+		{"exists, skip metadata never amends", Config{SkipMetadata: true, ReplacePkg: true}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100}, FileReplace, MetaNone, "v1-inplace+note-file no-meta settle"},
+		{"unsettled object, file missing", Config{}, Facts{Object: obj, LocalSize: 100, Unsettled: true}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
 		{"unsettled object, its file there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
 		{"unsettled object, file there but unknown bytes", Config{}, Facts{Object: obj, JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Unsettled: true}, FileKeep, MetaNone, "keep no-meta settle"},
-		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
-		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace settle"},
-		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate, "jcds meta-update(server) settle"},
-		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle"},
-		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, LocalSHA3: "abc", Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server) settle"},
+		{"failed object, same bytes there", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Unsettled: true, Failed: true}, FileUnchanged, MetaNone, "skip no-meta settle"},
+		{"failed object, other bytes there", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Unsettled: true, Failed: true}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"bytes that cannot be compared", Config{}, Facts{JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100}, FileReplace, MetaCreate, "create-first v1-inplace+remove-on-failure+note-file settle"},
+		{"quiet night, object's file missing: repaired", Config{}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle"},
+		{"quiet night, journal says the file is pending", Config{}, Facts{Object: obj, JCDSFile: otherSize, LocalSize: 100, Pending: PendingFile}, FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle"},
+		{"quiet night, pending file arrived after all: hash still written", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "abc"}, Pending: PendingFile}, FileUnchanged, MetaUpdate, "skip meta-update(server)+note-meta settle"},
 		{"quiet night, journal says metadata is pending", Config{}, Facts{Object: obj, JCDSFile: same, LocalSize: 100, Pending: PendingMetadata}, FileKeep, MetaUpdate, "keep meta-update(server) settle"},
-		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone, "jcds no-meta settle"},
+		{"skip metadata: the repair sends the file, writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, LocalSize: 100, ObjectFileMissing: true}, FileUpload, MetaNone, "jcds+note-file no-meta settle"},
+		{"recalculate: the settle step's refresh is it", Config{Recalculate: true}, Facts{LocalSize: 100}, FileUpload, MetaCreate, "jcds meta-create(server) settle recalc(settle)"},
+		{"recalculate before 11.11: nothing to ask for", Config{Recalculate: true}, Facts{LocalSize: 100, Classic: true}, FileUpload, MetaCreate, "jcds meta-create(ours) settle-none recalc(none)"},
+		{"recalculate, nightly no-op: nothing written, no recalculation", Config{Recalculate: true}, Facts{Object: obj, LocalSize: 100}, FileKeep, MetaNone, "keep no-meta"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +107,24 @@ func TestDuplicates(t *testing.T) {
 	}
 }
 
+// journalKind names what a step notes in the journal: "" for nothing,
+// "+note-file", "+note-meta".
+func journalKind(n journalNote) string {
+	return [...]string{"", "+note-file", "+note-meta"}[n]
+}
+
+// recordKind names what a write of the whole record does with its hash
+// fields: "" for leaving them to the server.
+func recordKind(h recordHash) string {
+	switch {
+	case h.Write && h.DropServer:
+		return "+hash-no-server-digests"
+	case h.Write:
+		return "+hash"
+	}
+	return ""
+}
+
 // stepKinds names a plan's steps in short, in order, with what each was
 // told that changes what it does.
 func stepKinds(p Plan) string {
@@ -123,31 +145,41 @@ func stepKinds(p Plan) string {
 			}
 			k = append(k, n)
 		case writeFileName:
-			k = append(k, "filename")
+			k = append(k, "filename"+journalKind(s.Note)+recordKind(s.Hash))
 		case sendJCDS:
 			n := "jcds"
 			if s.DeleteStale {
 				n += "+delete"
 			}
-			k = append(k, n)
+			k = append(k, n+journalKind(s.Note))
 		case sendV1:
 			n := "v1"
 			if s.InPlace {
 				n += "-inplace"
 			}
-			k = append(k, n)
+			if s.RevertTo != nil {
+				n += "+revert" + recordKind(s.RevertHash)
+			}
+			if s.Created && !s.KeepCreated {
+				n += "+remove-on-failure"
+			}
+			k = append(k, n+journalKind(s.Note))
 		case writeMetadata:
 			n := "meta-update"
 			if s.Create {
 				n = "meta-create"
 			}
-			k = append(k, n+"("+[...]string{"server", "ours", "journal", "kept"}[s.Hash]+")")
+			k = append(k, n+"("+[...]string{"server", "ours", "journal", "kept"}[s.Hash]+")"+journalKind(s.Note)+recordKind(s.Record))
 		case noMetadata:
 			k = append(k, "no-meta")
 		case settle:
 			k = append(k, [...]string{"settle", "settle-listing", "settle-none"}[s.Kind])
 		case recalculate:
-			k = append(k, "recalc")
+			if s.Refreshed {
+				k = append(k, "recalc(settle)")
+			} else {
+				k = append(k, "recalc(none)")
+			}
 		default:
 			k = append(k, fmt.Sprintf("%T", s))
 		}
@@ -189,30 +221,30 @@ func TestDecideAfterAnAttempt(t *testing.T) {
 		steps  string // the whole plan, in stepKinds' words
 		reason string // in the reason, when set
 	}{
-		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true, Classic: true},
-			FileUpload, MetaUpdate, "meta-update(ours) settle-none", "sent already in this run"},
+		{"sent earlier, object now seen: its metadata", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0a1b"}, SentEarlier: true, Classic: true},
+			FileUpload, MetaUpdate, "meta-update(ours)+note-meta+hash-no-server-digests settle-none", "sent already in this run"},
 		{"sent earlier, skip metadata writes nothing", Config{SkipMetadata: true}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, SentEarlier: true, Classic: true},
 			FileUpload, MetaNone, "no-meta settle-none", "sent already in this run"},
 		{"sent earlier, a replace stays a replace", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, SentEarlier: true},
-			FileReplace, MetaUpdate, "meta-update(server) settle", "differs in size"},
-		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0a1b", SentEarlier: true},
+			FileReplace, MetaUpdate, "meta-update(server)+note-meta settle", "differs in size"},
+		{"sent earlier, no object yet", Config{}, Facts{FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0a1b"}, SentEarlier: true},
 			FileUpload, MetaCreate, "meta-create(server) settle", "sent already in this run"},
 		{"object names this file: replaced in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Mode: ModeJCDS2},
-			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "differs in size"},
+			FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle", "differs in size"},
 		{"missing file repaired in place", Config{}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, ObjectFileMissing: true},
-			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "repair"},
+			FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle", "repair"},
 		{"upload_mode jcds2 replaces in place too: no delete on 11.5+", Config{ReplacePkg: true, UploadMode: ModeJCDS2}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100},
-			FileReplace, MetaUpdate, "v1-inplace meta-update(server) settle", "differs in size"},
+			FileReplace, MetaUpdate, "v1-inplace+note-file meta-update(server)+note-meta settle", "differs in size"},
 		{"before 11.5: no in-place replace", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: otherSize, LocalSize: 100, Classic: true},
-			FileReplace, MetaUpdate, "jcds+delete meta-update(ours) settle-none", "differs in size"},
+			FileReplace, MetaUpdate, "jcds+delete+note-file meta-update(ours)+note-meta+hash-no-server-digests settle-none", "differs in size"},
 		{"object names another file: not in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100},
-			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "no file of this name"},
-		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, LocalMD5: "0A1B"},
+			FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle", "no file of this name"},
+		{"identical bytes: nothing sent, not in place", Config{ReplacePkg: true}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100, Local: s3upload.Sums{MD5: "0A1B"}},
 			FileUnchanged, MetaUpdate, "skip meta-update(server) settle", "same size and MD5"},
 		{"lost: sent again in place, nothing else written", Config{ReplacePkg: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true},
-			FileReplace, MetaNone, "v1-inplace settle", "never landed"},
+			FileReplace, MetaNone, "v1-inplace+note-file settle", "never landed"},
 		{"lost after a write, recalculate: once more after the resend", Config{Recalculate: true}, Facts{Object: lostRec, FileName: "App.pkg", LocalSize: 100, Lost: true, Wrote: true},
-			FileReplace, MetaNone, "v1-inplace settle recalc", "never landed"},
+			FileReplace, MetaNone, "v1-inplace+note-file settle recalc(settle)", "never landed"},
 		{"kept: not in place", Config{}, Facts{Object: obj, FileName: "App.pkg", JCDSFile: same, LocalSize: 100},
 			FileKeep, MetaNone, "keep no-meta", "replace_pkg is false"},
 	}
@@ -283,23 +315,23 @@ func TestDecideNoDeleteOnANodesView(t *testing.T) {
 		step  string // in the plan's sentences
 	}{
 		{"lagging node, changed file, replace_pkg", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			FileReplace, MetaCreate, "create-first v1-inplace settle", "create package object \"App\" first"},
+			FileReplace, MetaCreate, "create-first v1-inplace+note-file settle", "create package object \"App\" first"},
 		{"lagging node, changed file, replace_pkg false: the create decides", Config{}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, FileExisted: true},
-			FileReplace, MetaCreate, "create-first v1-inplace settle", "wait for it and decide again"},
+			FileReplace, MetaCreate, "create-first v1-inplace+note-file settle", "wait for it and decide again"},
 		{"lagging node, v1", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			FileReplace, MetaCreate, "create-first v1-inplace settle", "nothing is deleted first"},
+			FileReplace, MetaCreate, "create-first v1-inplace+note-file settle", "nothing is deleted first"},
 		{"lagging node, JCDS gone, file there per the cloud inventory", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: &jamf.JCDSFile{FileName: "App.pkg", Length: -1}, LocalSize: 100, Mode: ModeV1, FileExisted: true},
-			FileReplace, MetaCreate, "create-first v1-inplace settle", "nothing is deleted first"},
+			FileReplace, MetaCreate, "create-first v1-inplace+note-file settle", "nothing is deleted first"},
 		{"no same-name file: the JCDS path, object after", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
 			FileUpload, MetaCreate, "jcds meta-create(server) settle", "to the JCDS"},
 		{"below 11.5: created first, the delete stays and is said", Config{ReplacePkg: true}, Facts{FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2, Classic: true, FileExisted: true},
-			FileReplace, MetaCreate, "create-first(classic) jcds+delete settle-none", "the delete cannot be avoided"},
+			FileReplace, MetaCreate, "create-first(classic) jcds+delete+note-file settle-none", "the delete cannot be avoided"},
 		{"object names another file, v1: fileName first", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
-			FileUpload, MetaUpdate, "filename v1 meta-update(server) settle", "write fileName App.pkg on the package object first"},
+			FileUpload, MetaUpdate, "filename+note-file v1+revert+note-file meta-update(server)+note-meta settle", "write fileName App.pkg on the package object first"},
 		{"object names another file, same-name file there: fileName first, in place", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeJCDS2},
-			FileReplace, MetaUpdate, "filename v1-inplace meta-update(server) settle", "write fileName"},
+			FileReplace, MetaUpdate, "filename+note-file v1-inplace+revert+note-file meta-update(server)+note-meta settle", "write fileName"},
 		{"object names another file, JCDS mode: new name through the JCDS, fileName in the metadata", Config{ReplacePkg: true}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2},
-			FileUpload, MetaUpdate, "jcds meta-update(server) settle", "to the JCDS"},
+			FileUpload, MetaUpdate, "jcds+note-file meta-update(server)+note-meta settle", "to the JCDS"},
 		{"object names another file, kept", Config{}, Facts{Object: otherName, FileName: "App.pkg", JCDSFile: changed, LocalSize: 100, Mode: ModeV1},
 			FileKeep, MetaNone, "keep no-meta", "keep the file"},
 	}
@@ -321,6 +353,85 @@ func TestDecideNoDeleteOnANodesView(t *testing.T) {
 			}
 			if !tt.facts.Classic && strings.Contains(steps, "delete the") {
 				t.Errorf("a plan on 11.5+ deletes:\n%s", steps)
+			}
+		})
+	}
+}
+
+// Between 11.5 and 11.11 (no inventory refresh writes the server's digest)
+// every write of the whole record carries a hash, never the server's
+// digests of the file being replaced; from 11.11 the hash fields are the
+// server's.
+func TestDecideRecordHash(t *testing.T) {
+	otherName := &jamf.Package{ID: "7", Name: "App", FileName: "App-145.pkg", HashType: "SHA_512", HashValue: "old"}
+	obj := &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}
+	tests := []struct {
+		name       string
+		cfg        Config
+		facts      Facts
+		canRefresh bool
+		steps      string
+	}{
+		{"11.10, fileName first: the pointing writes carry the object's hash", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1}, false,
+			"filename+note-file+hash-no-server-digests v1+revert+hash-no-server-digests+note-file meta-update(ours)+note-meta+hash-no-server-digests settle-listing"},
+		{"11.11, fileName first: the server's hash fields", Config{ReplacePkg: true, UploadMode: ModeV1}, Facts{Object: otherName, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1}, true,
+			"filename+note-file v1+revert+note-file meta-update(server)+note-meta settle"},
+		{"11.10, metadata only: the kept hash, the server's digests stay", Config{ReplaceMetadata: true}, Facts{Object: obj, FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2}, false,
+			"keep meta-update(kept)+hash settle-none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.facts.CanRefresh = tt.canRefresh
+			if got := stepKinds(Decide(&tt.cfg, tt.facts)); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
+			}
+		})
+	}
+}
+
+// The survey refreshes an unsettled record's file before reading the
+// cloud distribution point's inventory only where a refresh exists, and
+// never in a dry run.
+func TestRefreshBeforeRead(t *testing.T) {
+	tests := []struct {
+		name   string
+		dryRun bool
+		facts  Facts
+		want   bool
+	}{
+		{"unsettled, 11.11+", false, Facts{Unsettled: true, CanRefresh: true}, true},
+		{"unsettled, dry run", true, Facts{Unsettled: true, CanRefresh: true}, false},
+		{"unsettled, before 11.11", false, Facts{Unsettled: true}, false},
+		{"settled", false, Facts{CanRefresh: true}, false},
+	}
+	for _, tt := range tests {
+		if got := refreshBeforeRead(&Config{DryRun: tt.dryRun}, tt.facts); got != tt.want {
+			t.Errorf("%s: refreshBeforeRead = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// An object made for a v1 upload is removed again if the upload fails,
+// unless a file of its name was there before the run (deleting the object
+// would delete it); a resend removes nothing.
+func TestDecideRemoveOnFailure(t *testing.T) {
+	tests := []struct {
+		name  string
+		facts Facts
+		steps string
+	}{
+		{"new package, v1", Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeV1},
+			"create v1+remove-on-failure+note-file settle"},
+		{"new package, v1, a file of this name was there", Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeV1, FileExisted: true},
+			"create v1+note-file settle"},
+		{"resend", Facts{Object: &jamf.Package{ID: "7", Name: "App", FileName: "App.pkg"}, FileName: "App.pkg", LocalSize: 100, Mode: ModeV1, Lost: true},
+			"v1-inplace+note-file settle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.facts.CanRefresh = true
+			if got := stepKinds(Decide(&Config{}, tt.facts)); got != tt.steps {
+				t.Errorf("steps %q, want %q", got, tt.steps)
 			}
 		})
 	}

@@ -563,18 +563,19 @@ func TestChooseMode(t *testing.T) {
 		mode   string // upload_mode
 		want   string
 		listed bool
-		err    string
+		err    string // in the message a user reads
+		status int    // the Jamf Pro answer's status the error carries (jamf.APIError), 0 for none
 	}{
-		{"default", jamfsim.Options{}, "", ModeJCDS2, true, ""},
-		{"explicit jcds2", jamfsim.Options{}, "jcds2", ModeJCDS2, true, ""},
-		{"v1 still lists the JCDS", jamfsim.Options{}, "v1", ModeV1, true, ""},
-		{"v1, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "v1", ModeV1, false, ""},
-		{"default, JCDS gone: v1", jamfsim.Options{JCDSRemoved: true}, "", ModeV1, false, ""},
-		{"jcds2, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "jcds2", "", false, "upload_mode jcds2"},
-		{"no JCDS 2.0 (11.30): capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.30.1"}, "", "", false, "does not take uploads through /api/v1/packages/{id}/upload"},
-		{"no JCDS 2.0, 11.23: capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.23.0"}, "", "", false, "directUploadCapable false"},
-		{"no JCDS 2.0 before 11.5", jamfsim.Options{NoJCDS: true, JamfVersion: "11.4.0"}, "", "", false, "500"},
-		{"v1 before 11.5", jamfsim.Options{JamfVersion: "11.4.0"}, "v1", "", false, "needs Jamf Pro 11.5"},
+		{"default", jamfsim.Options{}, "", ModeJCDS2, true, "", 0},
+		{"explicit jcds2", jamfsim.Options{}, "jcds2", ModeJCDS2, true, "", 0},
+		{"v1 still lists the JCDS", jamfsim.Options{}, "v1", ModeV1, true, "", 0},
+		{"v1, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "v1", ModeV1, false, "", 0},
+		{"default, JCDS gone: v1", jamfsim.Options{JCDSRemoved: true}, "", ModeV1, false, "", 0},
+		{"jcds2, JCDS gone", jamfsim.Options{JCDSRemoved: true}, "jcds2", "", false, "upload_mode jcds2", 0},
+		{"no JCDS 2.0 (11.30): capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.30.1"}, "", "", false, "does not take uploads through /api/v1/packages/{id}/upload", 0},
+		{"no JCDS 2.0, 11.23: capability decides", jamfsim.Options{NoJCDS: true, JamfVersion: "11.23.0"}, "", "", false, "directUploadCapable false", 0},
+		{"no JCDS 2.0 before 11.5", jamfsim.Options{NoJCDS: true, JamfVersion: "11.4.0"}, "", "", false, "list JCDS files", 500},
+		{"v1 before 11.5", jamfsim.Options{JamfVersion: "11.4.0"}, "v1", "", false, "needs Jamf Pro 11.5", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -592,6 +593,10 @@ func TestChooseMode(t *testing.T) {
 				if tt.err != "" {
 					if err == nil || !strings.Contains(err.Error(), tt.err) {
 						t.Fatalf("err = %v, want %q", err, tt.err)
+					}
+					var api *jamf.APIError
+					if tt.status != 0 && (!errors.As(err, &api) || api.Status != tt.status) {
+						t.Errorf("err = %v, want a Jamf Pro answer with status %d", err, tt.status)
 					}
 					return
 				}
@@ -647,8 +652,8 @@ func testSurvey(t *testing.T) {
 	if facts.Pending != PendingFile || facts.ObjectFileMissing {
 		t.Errorf("journal/missing: pending %q, missing %v", facts.Pending, facts.ObjectFileMissing)
 	}
-	if facts.LocalMD5 == "" || !strings.EqualFold(facts.LocalMD5, facts.JCDSFile.MD5) {
-		t.Errorf("same-size file not compared by MD5: local %q, listed %q", facts.LocalMD5, facts.JCDSFile.MD5)
+	if facts.Local.MD5 == "" || !strings.EqualFold(facts.Local.MD5, facts.JCDSFile.MD5) {
+		t.Errorf("same-size file not compared by MD5: local %q, listed %q", facts.Local.MD5, facts.JCDSFile.MD5)
 	}
 	if facts.Object != obj || facts.FileName != "App.pkg" || facts.LocalSize != 1000 || facts.Classic {
 		t.Errorf("facts of the object and file: %+v", facts)

@@ -10,48 +10,69 @@ import (
 )
 
 // local is the package file as this run reads it: its identity when the run
-// began, and the digests known so far. Hashing a multi-GB file is the
-// slowest thing a run does, so every digest is computed at most once and
-// kept here for the steps after (the comparison, the metadata, the checks).
+// began, fixed for the run. It keeps no digests: hashing a multi-GB file is
+// the slowest thing a run does, so each step returns the digests it
+// computed (did.Sums), the loop folds them, and the steps after get them
+// (stepInput.sofar.Sums) and compute only what is still missing.
 type local struct {
 	*PkgFile
-	id       fileID        // the file as the run began
-	sums     s3upload.Sums // the digests known so far
-	progress io.Writer     // where progress goes; nil for none
+	id       fileID    // the file as the run began
+	progress io.Writer // where progress goes; nil for none
 }
 
-// hash computes the digests in which from the file, keeps them and returns
-// them.
+// hash computes the digests in which from the file and returns them.
 func (l *local) hash(ctx context.Context, which s3upload.HashSet) (s3upload.Sums, error) {
 	p := l.newProgress("hashing " + l.Name)
 	sums, _, err := s3upload.HashFile(ctx, l.Path, which, p)
 	p.Done()
-	if err != nil {
-		return sums, err // HashFile names the file
-	}
-	l.add(sums)
-	return sums, nil
+	return sums, err // HashFile names the file
 }
 
-// add keeps digests computed elsewhere (while the file streamed out).
-func (l *local) add(b s3upload.Sums) {
+// digests returns known with the digests in which that it lacks computed
+// from the file (none if it has them all).
+func (l *local) digests(ctx context.Context, known s3upload.Sums, which s3upload.HashSet) (s3upload.Sums, error) {
+	var missing s3upload.HashSet
+	for _, h := range []struct {
+		set  s3upload.HashSet
+		have string
+	}{{s3upload.MD5, known.MD5}, {s3upload.SHA512, known.SHA512}, {s3upload.SHA3_512, known.SHA3_512}} {
+		if which&h.set != 0 && h.have == "" {
+			missing |= h.set
+		}
+	}
+	if missing == 0 {
+		return known, nil
+	}
+	sums, err := l.hash(ctx, missing)
+	if err != nil {
+		return known, err
+	}
+	return mergeSums(known, sums), nil
+}
+
+// mergeSums is a with the digests b has. Both describe the same bytes (the
+// local file's), so where both have one they agree.
+func mergeSums(a, b s3upload.Sums) s3upload.Sums {
 	if b.SHA3_512 != "" {
-		l.sums.SHA3_512 = b.SHA3_512
+		a.SHA3_512 = b.SHA3_512
 	}
 	if b.SHA512 != "" {
-		l.sums.SHA512 = b.SHA512
+		a.SHA512 = b.SHA512
 	}
 	if b.MD5 != "" {
-		l.sums.MD5 = b.MD5
+		a.MD5 = b.MD5
 	}
+	return a
 }
 
-// adoptSHA3 takes the server's SHA3-512 for a file whose bytes were shown
-// to equal ours (same size and MD5), when this run did not compute it.
-func (l *local) adoptSHA3(f *jamf.JCDSFile) {
-	if l.sums.SHA3_512 == "" && f != nil && f.SHA3 != "" {
-		l.sums.SHA3_512 = strings.ToLower(f.SHA3)
+// withServerSHA3 is sums with the server's SHA3-512 of f, a file whose
+// bytes were shown to equal ours (same size and MD5), where this run did
+// not compute it: SHA3-512 is the slowest digest by far.
+func withServerSHA3(sums s3upload.Sums, f *jamf.JCDSFile) s3upload.Sums {
+	if sums.SHA3_512 == "" && f != nil && f.SHA3 != "" {
+		sums.SHA3_512 = strings.ToLower(f.SHA3)
 	}
+	return sums
 }
 
 // check refuses a local file that changed since the run began.

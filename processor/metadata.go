@@ -53,9 +53,13 @@ func (u *uploader) metaHash(s s3upload.Sums) (typ, value string) {
 // file is processed (jamf-cli, terraform-provider-jamfplatform: both write
 // hash fields only after the server's values converged). The refresh in
 // settle writes the server's own.
-func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *jamf.Package) (id string, err error) {
+//
+// known are the file's digests known so far; sums are those with any it
+// computed.
+func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *jamf.Package, known s3upload.Sums) (id string, sums s3upload.Sums, err error) {
+	sums = known
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return "", err
+		return "", sums, err
 	}
 	file := u.local
 	// Which hash is written is Decide's (step.Hash).
@@ -69,28 +73,24 @@ func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *j
 		// the distribution point: a file rebuilt since they were read is
 		// refused.
 		if err := file.check("before the metadata was written"); err != nil {
-			return "", err
+			return "", sums, err
 		}
-		typ, value := u.metaHash(file.sums)
-		if value == "" {
-			if _, err := file.hash(ctx, u.metaHashSet()); err != nil {
-				return "", err
-			}
-			typ, value = u.metaHash(file.sums)
+		if sums, err = file.digests(ctx, sums, u.metaHashSet()); err != nil {
+			return "", sums, err
 		}
-		pkg.HashType, pkg.HashValue = typ, value
+		pkg.HashType, pkg.HashValue = u.metaHash(sums)
 	case hashJournal:
 		pkg.HashType, pkg.HashValue = step.Earlier.HashType, step.Earlier.HashValue
 	case hashKept:
 		// The file was kept: its recorded hash still describes it, so the
 		// object's own hash fields are left as they were.
 	}
-	if step.Journal {
+	if step.Note == noteMeta {
 		// A failed write from here on must be finished by the next run even
 		// without replace_pkg, or the object keeps the old metadata (and,
 		// where ours is written, the old file's hash).
-		if err := u.journal.noteMeta(pkg, file.Path, file.Size, file.sums); err != nil {
-			return "", err
+		if err := u.journal.noteMeta(pkg, file.Path, file.Size, sums); err != nil {
+			return "", sums, err
 		}
 	}
 	id = pkg.ID
@@ -102,26 +102,26 @@ func (u *uploader) writeMetadata(ctx context.Context, step writeMetadata, pkg *j
 	case step.Classic:
 		err = u.client.UpdatePackageClassic(ctx, pkg)
 	default:
-		err = u.updateOwned(ctx, pkg, step.Sent)
+		err = u.updateOwned(ctx, pkg, step.Record)
 	}
 	if err != nil && step.Create && jamf.IsDuplicate(err) {
-		return "", u.awaitObject(ctx, pkg.Name, err)
+		return "", sums, u.awaitObject(ctx, pkg.Name, err)
 	}
 	if err != nil {
-		return "", fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
+		return "", sums, fmt.Errorf("write package metadata for %q (the file is in the distribution point; run again to finish): %w", pkg.Name, err)
 	}
 	verb := "updated"
 	if step.Create {
 		verb = "created"
 	}
 	u.log.Info().Str("id", id).Str("name", pkg.Name).Msgf("package metadata %s", verb)
-	return id, nil
+	return id, sums, nil
 }
 
 // updateOwned reads the object afresh and writes the whole record back
-// with the fields this processor owns changed. sent says this run replaced
-// the object's file.
-func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent bool) error {
+// with the fields this processor owns changed, and the hash fields as the
+// step says (rh).
+func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, rh recordHash) error {
 	cur, err := u.client.GetPackage(ctx, want.ID)
 	if err != nil {
 		return err
@@ -129,11 +129,9 @@ func (u *uploader) updateOwned(ctx context.Context, want *jamf.Package, sent boo
 	cur.Name, cur.FileName, cur.CategoryID = want.Name, want.FileName, want.CategoryID
 	cur.Info, cur.Notes, cur.Priority = want.Info, want.Notes, want.Priority
 	cur.OSRequirements, cur.RebootRequired = want.OSRequirements, want.RebootRequired
-	if !u.canRefresh() && want.HashType != "" && want.HashValue != "" {
-		// No refresh will write the server's digests: ours, and the
-		// server's of a replaced file left out (they would stick).
+	if rh.Write && want.HashType != "" && want.HashValue != "" {
 		cur.HashType, cur.HashValue = want.HashType, want.HashValue
-		cur.StaleHashes = sent
+		cur.StaleHashes = rh.DropServer
 	}
 	return u.client.UpdatePackage(ctx, cur)
 }

@@ -12,7 +12,7 @@
 //	config.go    ParseConfig: the inputs, checked (refused.go: settings this
 //	             processor cannot honour; manifest.go: the inputs described)
 //	pkgfile.go   ResolvePkg: the local file, zipped if a bundle
-//	local.go     the local file's identity and digests, each computed once
+//	local.go     the local file's identity; its digests, computed on demand
 //	survey.go    survey and chooseMode: everything the decision needs, as Facts
 //	decide.go    Decide: Facts in, Plan (ordered steps) out, pure; every
 //	             choice of what to send, delete, create or write
@@ -24,10 +24,13 @@
 //	journal.go   the note of unfinished work a later run finishes
 //	outputs.go   the Result written into the environment
 //
-// Each step gets what the steps before it did, folded by the loop, and
-// returns what it did; the loop folds that into the run's Result. Besides
-// what is fixed for the run, the steps share the local file's digests
-// (computed at most once) and the on-disk journal.
+// Each step gets what the steps before it did, folded by the loop (the
+// object's id, the local file's digests computed so far, what was sent,
+// refreshed and waited), and returns what it did; the loop folds that
+// into the run's Result. Besides what is fixed for the run, the steps
+// share two things by design: the on-disk journal of unfinished work (a
+// note that outlives the run), and the root client's memos that every
+// pod view shares (the token, the server's version, the instance's pods).
 package processor
 
 import (
@@ -141,12 +144,13 @@ func Upload(ctx context.Context, cfg *Config, opts Options) (*Result, error) {
 	return res, stop.explain(ctx, err, log)
 }
 
-// uploader is one run against one server: what is fixed for the run (the
-// inputs, the client and the server's version, the logger, the local file)
-// and the two records that outlive a step by design: the local file's
-// digests, each computed at most once (local), and the on-disk journal of
-// unfinished work. What a step did is returned by the step, never left in
-// a field for another to read.
+// uploader is one attempt of a run against one server. Its fields are set
+// when it is made and never written after: the inputs, the logger, the
+// client and the server's version, the local file as the run began, and
+// the journal, whose entry on disk is the one record a step writes for
+// later (for the next run, or a stop). What a step did, the file's
+// digests included, is returned by the step and folded by the loop, never
+// left in a field for another to read.
 type uploader struct {
 	cfg     *Config
 	opts    Options
@@ -155,13 +159,11 @@ type uploader struct {
 	version jamf.Version
 	local   *local   // the local file and its digests
 	journal *journal // the note of unfinished work
-	// root is the run's client before any move to another pod (nil with
-	// a fake client); pods are the instance's pods, found once, when the
-	// run first needs them (instancePods), fixed for the run from then on.
-	// client moves to another pod's view only where the run's own pod lags
-	// behind one that shows the object (awaitObject).
+	// root is the run's own client (nil with a fake client), which finds
+	// the instance's pods once, when the run first needs them
+	// (jamf.Client.Pods). client is root, or for an attempt after the
+	// run's own pod lagged, the pod that showed the object (upload).
 	root *jamf.Client
-	pods []jamf.Pod
 }
 
 // upload takes the file's identity and the lock, connects, and makes the
@@ -206,35 +208,41 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	// did not show: a new decision on new facts (that object, and whether
 	// the file went out already). With that object found, no create is
 	// tried again.
-	sent := false
+	// The attempt after a lagging pod runs on an uploader whose client is
+	// the pod that showed the object: within one attempt the client is
+	// fixed.
+	var before did // what the attempts before did: sent the file, its digests
 	for try := 1; ; try++ {
-		res, err := u.attempt(ctx, obj, sent)
+		res, err := u.attempt(ctx, obj, before)
 		var stale *LaggingNodeError
 		if !errors.As(err, &stale) || try == 3 {
 			return res, err
 		}
-		obj, sent = stale.Object, sent || stale.sent
+		obj = stale.Object
+		before = did{Sent: before.Sent || stale.did.Sent, Sums: mergeSums(before.Sums, stale.did.Sums)}
+		if stale.view != nil {
+			next := *u
+			next.client = stale.view
+			u = &next
+		}
 		u.log.Info().Str("id", obj.ID).Msgf("package object %q was made elsewhere moments ago and this Jamf Cloud node now sees it; deciding again", obj.Name)
 	}
 }
 
 // attempt looks at the distribution point, decides and applies the plan's
-// steps in order for the package object obj (nil: none found). sentEarlier
-// says an earlier attempt of this run sent the file. The Result is nil on
-// an error, except for a LaggingNodeError, which carries whether this
-// attempt sent the file.
-func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier bool) (*Result, error) {
+// steps in order for the package object obj (nil: none found). before is
+// what earlier attempts of this run did: whether they sent the file, and
+// the file's digests they computed. The Result is nil on an error; a
+// LaggingNodeError carries what this attempt did.
+func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, before did) (*Result, error) {
 	cfg, file := u.cfg, u.local.PkgFile
 	enterStep(ctx, "looking at %s in Jamf Pro and its distribution point", file.Name)
 	facts, err := u.survey(ctx, obj)
 	if err != nil {
 		return nil, err
 	}
-	facts.SentEarlier = sentEarlier
+	facts.SentEarlier = before.Sent
 	plan := Decide(cfg, facts)
-	if plan.File == FileUnchanged {
-		u.local.adoptSHA3(facts.JCDSFile)
-	}
 	res := &Result{File: file, Mode: facts.Mode, Plan: plan}
 	if obj != nil {
 		res.PackageID = obj.ID
@@ -252,10 +260,10 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 			u.log.WithLevel(zerolog.NoLevel).Msgf("dry run, step %d/%d: %s", i+1, len(plan.Steps), s)
 		}
 		res.Status = StatusDryRun
-		res.SHA3 = u.local.sums.SHA3_512
+		res.SHA3 = facts.Local.SHA3_512
 		return res, nil
 	}
-	done := did{ID: res.PackageID}
+	done := did{ID: res.PackageID, Sums: mergeSums(before.Sums, facts.Local)}
 	for sends := 1; ; sends++ {
 		done, err = u.apply(ctx, plan.Steps, pkg, done)
 		var lost *NotLandedError
@@ -275,7 +283,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 	if err != nil {
 		var stale *LaggingNodeError
 		if errors.As(err, &stale) {
-			stale.sent = done.Sent
+			stale.did = done
 		}
 		return nil, err
 	}
@@ -297,7 +305,7 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, sentEarlier b
 		u.journal.clear()
 	}
 	res.Recalc = plan.Sends() && done.PerFile || done.Recalc
-	res.SHA3 = u.local.sums.SHA3_512
+	res.SHA3 = done.Sums.SHA3_512
 	return res, nil
 }
 
@@ -369,7 +377,11 @@ func (u *uploader) noteDid(ctx context.Context, in stepInput, d did) {
 // run's.
 type LaggingNodeError struct {
 	Object *jamf.Package // the object, now visible
-	sent   bool          // the attempt that met it had sent the file
+	did    did           // what the attempt that met it did (sent the file, digests)
+	// view is the client pinned to the pod that showed Object where the
+	// run's own pod did not (nil: the run's own pod showed it); the next
+	// attempt runs there.
+	view jamfAPI
 }
 
 func (e *LaggingNodeError) Error() string {
@@ -389,11 +401,11 @@ const clusterWait = 90 * time.Second
 func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) error {
 	// Another pod may show it already: the run moves there and goes on,
 	// instead of waiting out the lag on its own pod.
-	if found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
+	if view, found, err := u.findOnOtherPods(ctx, name); err != nil || found != nil {
 		if err != nil {
 			return err
 		}
-		return &LaggingNodeError{Object: found}
+		return &LaggingNodeError{Object: found, view: view}
 	}
 	u.log.Info().Msgf("Jamf Pro says a package object %q exists although this node did not show it (Jamf Cloud's nodes catch up with each other once a minute); waiting for it", name)
 	// A phase of its own inside the step that met the refusal: up to
@@ -421,22 +433,23 @@ func (u *uploader) awaitObject(ctx context.Context, name string, dupErr error) e
 }
 
 // findOnOtherPods looks for the package object name on every pod of a
-// Jamf Cloud instance (jamf.FindOnPods) and, where a pod shows it, moves
-// the run to that pod: its requests go there from now on. It finds
-// nothing on an instance of one pod, or with a fake client.
-func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Package, error) {
+// Jamf Cloud instance (jamf.FindOnPods) and returns the first pod that
+// shows it, as a client pinned there (the next attempt runs on it), with
+// what it found. It finds nothing on an instance of one pod, or with a
+// fake client.
+func (u *uploader) findOnOtherPods(ctx context.Context, name string) (jamfAPI, *jamf.Package, error) {
 	if u.root == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	pods, err := u.instancePods(ctx)
 	if err != nil {
 		// Without the pods the run waits on its own, as it did before it
 		// knew them; verification, which needs them, says so itself.
 		u.log.Debug().Err(err).Msg("looking on the other pods")
-		return nil, nil
+		return nil, nil, nil
 	}
 	if len(pods) < 2 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	classic := u.classic()
 	view, found, err := jamf.FindOnPods(ctx, u.root, pods, func(ctx context.Context, on *jamf.Client) (*jamf.Package, error) {
@@ -449,11 +462,10 @@ func (u *uploader) findOnOtherPods(ctx context.Context, name string) (*jamf.Pack
 		if err != nil {
 			u.log.Debug().Err(err).Msg("looking on the other pods")
 		}
-		return nil, nil // wait on this pod, as without pods
+		return nil, nil, nil // wait on this pod, as without pods
 	}
 	u.log.Info().Str("id", found.ID).Str("pod", view.Pod().String()).Msgf("pod %s shows package object %q (id %s) that this run's pod does not yet; the run goes on there", view.Pod(), name, found.ID)
-	u.client = view
-	return found, nil
+	return view, found, nil
 }
 
 func (u *uploader) classic() bool { return !u.version.AtLeast(11, 5) }

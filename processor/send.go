@@ -55,10 +55,10 @@ func (u *uploader) buildPackage(ctx context.Context, plan Plan, facts Facts) (*j
 // sendJCDS sends every byte to the JCDS's S3 bucket, deletes a stale
 // same-name file right before the commit, and waits until the JCDS lists
 // the file with our size and digest.
-// obj is the object that names the file (nil for none), for the journal.
-// What it did (the stale file deleted, the file sent) is returned with an
-// error too.
-func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package) (did, error) {
+// obj is the object that names the file (nil for none), for the journal;
+// known are the file's digests known before. What it did (the stale file
+// deleted, the file sent, its digests) is returned with an error too.
+func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Package, known s3upload.Sums) (did, error) {
 	file := u.local
 	// A part size this file cannot take is refused before the upload starts.
 	if _, err := s3upload.NewPlan(file.Size, u.cfg.UploadPartSize, u.cfg.UploadConcurrency); err != nil {
@@ -66,10 +66,12 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	}
 	// The object keeps pointing at this name while its file is at risk:
 	// note first that the file must be sent again if this run stops.
+	id := ""
 	if obj != nil {
-		if err := u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
-			return did{}, err
-		}
+		id = obj.ID
+	}
+	if err := u.note(step.Note, id, displayName(u.cfg, file.PkgFile), false); err != nil {
+		return did{}, err
 	}
 	creds, err := u.client.InitiateUpload(ctx)
 	if err != nil {
@@ -107,10 +109,8 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 		if !needDelete {
 			return nil
 		}
-		if obj != nil {
-			if commitErr = u.journal.noteFile(obj.ID, displayName(u.cfg, file.PkgFile), file.Path, file.Size, true); commitErr != nil {
-				return commitErr
-			}
+		if commitErr = u.note(step.Note, id, displayName(u.cfg, file.PkgFile), true); commitErr != nil {
+			return commitErr
 		}
 		// A phase of its own: the delete is confirmed in the listing for
 		// up to a minute before the commit.
@@ -153,21 +153,22 @@ func (u *uploader) sendJCDS(ctx context.Context, step sendJCDS, obj *jamf.Packag
 	if res.Size != file.Size {
 		return done, fmt.Errorf("upload %s: sent %d bytes but the file had %d when the run began; was it rebuilt during the upload? Run again", file.Name, res.Size, file.Size)
 	}
-	file.add(res.Sums)
+	done.Sums = mergeSums(known, res.Sums)
 	u.log.Info().Int("parts", res.Parts).Int64("bytes", res.Size).Msg("sent to the JCDS")
 	// A phase of its own: the JCDS may take minutes to list the file.
 	enterStep(ctx, "verifying %s (waiting for the JCDS to list it)", file.Name)
-	return done, u.verifyListing(ctx, step.DupsBefore)
+	done.Sums, err = u.verifyListing(ctx, step.DupsBefore, done.Sums)
+	return done, err
 }
 
 // sendV1 uploads through /api/v1/packages/{id}/upload, which needs the
 // package object first. The file's digests are computed while it streams,
 // so no extra hashing pass precedes the upload.
 // id is the object's: the one found, or the one createObject made
-// (created), which a failed upload removes unless step.KeepCreated. What
-// it did (the file sent; after a failure, the object pointed back or
+// (step.Created), which a failed upload removes unless step.KeepCreated.
+// What it did (the file sent; after a failure, the object pointed back or
 // removed) is returned with an error too.
-func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created bool) (done did, err error) {
+func (u *uploader) sendV1(ctx context.Context, step sendV1, id string) (done did, err error) {
 	file := u.local
 	// Noted once the object is there and before its file is touched: if
 	// this run stops half-way, the next one sends the file again, whatever
@@ -178,7 +179,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 	// of its processing is documented nowhere (jamf/JamfSync#41: the record
 	// is wrong until the inventory refresh), so the run waits for the record
 	// to show the new file (settle).
-	if err := u.journal.noteFile(id, displayName(u.cfg, file.PkgFile), file.Path, file.Size, false); err != nil {
+	if err := u.note(step.Note, id, displayName(u.cfg, file.PkgFile), false); err != nil {
 		return did{}, err
 	}
 	if step.RevertTo != nil {
@@ -186,7 +187,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		// upload points it back.
 		defer func() {
 			if err != nil {
-				done.PointedBack, err = u.pointBack(ctx, step.RevertTo, err)
+				done.PointedBack, err = u.pointBack(ctx, step.RevertTo, step.RevertHash, err)
 			}
 		}()
 	}
@@ -222,7 +223,7 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 			err = changed
 		}
 		err = fmt.Errorf("upload %s through the Jamf Pro API: %w", file.Name, err)
-		if !created {
+		if !step.Created {
 			return did{}, err
 		}
 		if step.KeepCreated {
@@ -239,11 +240,12 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 		}
 		return did{Removed: true}, err
 	}
+	done = did{Sent: true}
 	if hs != nil {
-		file.add(hs.Sums())
+		done.Sums = hs.Sums()
 	}
 	u.log.Info().Str("id", id).Int64("bytes", file.Size).Msg("sent through /api/v1/packages/{id}/upload")
-	return did{Sent: true}, nil
+	return done, nil
 }
 
 // writeFileName points the existing object obj at the local file's name
@@ -255,14 +257,14 @@ func (u *uploader) sendV1(ctx context.Context, step sendV1, id string, created b
 // pointBack, for a failed upload, points it back at its old file; after a
 // kill the journal entry (noted before) and the missing-file check make
 // any later run send the file again.
-func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
+func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package, rh recordHash) error {
 	file := u.local
 	if err := file.check("before the upload"); err != nil {
 		return err
 	}
 	want := *obj
 	want.FileName = file.Name
-	if err := u.updateOwned(ctx, &want, true); err != nil {
+	if err := u.updateOwned(ctx, &want, rh); err != nil {
 		return fmt.Errorf("write fileName %s on package object %q before uploading into it (nothing was sent): %w", file.Name, obj.Name, err)
 	}
 	u.log.Info().Str("id", obj.ID).Str("from", obj.FileName).Str("to", file.Name).Msg("package object's fileName written before the upload")
@@ -271,11 +273,11 @@ func (u *uploader) writeFileName(ctx context.Context, obj *jamf.Package) error {
 
 // pointBack points obj at its old file again after a failed upload into
 // it, and says so in the error; ok says it did.
-func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, cause error) (ok bool, err error) {
+func (u *uploader) pointBack(ctx context.Context, obj *jamf.Package, rh recordHash, cause error) (ok bool, err error) {
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	old := *obj
-	if rerr := u.updateOwned(cleanup, &old, true); rerr != nil {
+	if rerr := u.updateOwned(cleanup, &old, rh); rerr != nil {
 		return false, fmt.Errorf("%w; package object %q now names %s, which did not arrive, and pointing it back at %s failed (%v): run again to finish", cause, obj.Name, u.local.Name, obj.FileName, rerr)
 	}
 	return true, fmt.Errorf("%w; package object %q points at its old file %s again", cause, obj.Name, obj.FileName)
@@ -347,10 +349,11 @@ func (u *uploader) lostFileError(obj *jamf.Package, err error) error {
 // verifyListing polls the JCDS list until the file sent through S3 is there
 // with our size and digest. It runs before a new package object is made, so
 // no object ever points at a file that never arrived. dupsBefore are the
-// Name_N copies listed before the upload.
-func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool) error {
+// Name_N copies listed before the upload; sums are the file's digests
+// known, returned with any it computed or took from the listing.
+func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool, sums s3upload.Sums) (s3upload.Sums, error) {
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return err
+		return sums, err
 	}
 	file := u.local
 	name := file.Name
@@ -362,10 +365,10 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 			if err != nil {
 				return poll.Tick{}, fmt.Errorf("verify upload of %s: %w", name, err)
 			}
-			if dup := u.ownDuplicate(files, dupsBefore); dup != nil {
+			if dup := u.ownDuplicate(files, dupsBefore, sums); dup != nil {
 				// Another upload of the same name committed first (the lock
 				// covers one Mac only): ours became Name_N.pkg.
-				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files))
+				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files, sums))
 				return poll.Tick{Done: true}, nil
 			}
 			last := "not listed yet"
@@ -376,16 +379,16 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 				switch {
 				case f.Length != file.Size:
 					last = fmt.Sprintf("listed with %d bytes, expected %d", f.Length, file.Size)
-				case f.MD5 != "" && file.sums.MD5 != "":
-					if !strings.EqualFold(f.MD5, file.sums.MD5) {
+				case f.MD5 != "" && sums.MD5 != "":
+					if !strings.EqualFold(f.MD5, sums.MD5) {
 						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
 						continue
 					}
-					file.adoptSHA3(&f)
+					sums = withServerSHA3(sums, &f)
 					u.log.Info().Str("file", name).Msg("in the JCDS: size and MD5 match")
 					return poll.Tick{Done: true}, nil
-				case f.SHA3 != "" && file.sums.SHA3_512 != "":
-					if !strings.EqualFold(f.SHA3, file.sums.SHA3_512) {
+				case f.SHA3 != "" && sums.SHA3_512 != "":
+					if !strings.EqualFold(f.SHA3, sums.SHA3_512) {
 						last = "listed with other content (not processed yet, or replaced by another upload of the same name)"
 						continue
 					}
@@ -393,9 +396,11 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 					return poll.Tick{Done: true}, nil
 				case f.SHA3 != "":
 					// The listing has only a digest this run did not compute.
-					if _, err := file.hash(ctx, s3upload.SHA3_512); err != nil {
+					sha3, err := file.hash(ctx, s3upload.SHA3_512)
+					if err != nil {
 						return poll.Tick{}, err
 					}
+					sums = mergeSums(sums, sha3)
 					last = "hashed the file to compare SHA3-512"
 				default:
 					last = "listed without a digest yet"
@@ -409,18 +414,18 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 		})
 	var timeout *poll.TimeoutError
 	if errors.As(err, &timeout) {
-		return fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.verifyBudget(u.local.Size), timeout.Reason)
+		return sums, fmt.Errorf("sent %s, but the JCDS did not list it within the verify budget (%s): %s. The file may still arrive; no package metadata was written. Run again to finish (a rerun converges: it uploads only what is missing)", name, u.verifyBudget(u.local.Size), timeout.Reason)
 	}
 	if err != nil {
-		return err
+		return sums, err
 	}
-	return done
+	return sums, done
 }
 
 // ownDuplicate finds a Name_N copy that appeared during this run with our
 // size (and MD5, when listed): the service stored our upload under it
 // because another upload of the same name committed first.
-func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool) *jamf.JCDSFile {
+func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool, sums s3upload.Sums) *jamf.JCDSFile {
 	file := u.local
 	for _, d := range Duplicates(files, file.Name) {
 		if dupsBefore[d] {
@@ -431,7 +436,7 @@ func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]boo
 			if f.FileName != d || f.Length != file.Size {
 				continue
 			}
-			if f.MD5 != "" && file.sums.MD5 != "" && !strings.EqualFold(f.MD5, file.sums.MD5) {
+			if f.MD5 != "" && sums.MD5 != "" && !strings.EqualFold(f.MD5, sums.MD5) {
 				continue
 			}
 			return f
@@ -458,11 +463,11 @@ func (u *uploader) removeOwnDuplicate(ctx context.Context, dup *jamf.JCDSFile, n
 }
 
 // listedAsOurs reports whether the listing shows the file under its own
-// name with our size and MD5: identical bytes from another upload.
-func (u *uploader) listedAsOurs(files []jamf.JCDSFile) bool {
+// name with our size and MD5 (sums): identical bytes from another upload.
+func (u *uploader) listedAsOurs(files []jamf.JCDSFile, sums s3upload.Sums) bool {
 	file := u.local
 	for _, f := range files {
-		if f.FileName == file.Name && f.Length == file.Size && f.MD5 != "" && strings.EqualFold(f.MD5, file.sums.MD5) {
+		if f.FileName == file.Name && f.Length == file.Size && f.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
 			return true
 		}
 	}
@@ -487,4 +492,14 @@ func awsCredentials(c *jamf.UploadCredentials) aws.Credentials {
 		CanExpire:       !c.Expiration.IsZero(),
 		Expires:         c.Expiration,
 	}
+}
+
+// note makes the journal note the step was given (n), before it puts the
+// file of package object id (name) at risk; deleted says the old file is
+// about to be deleted.
+func (u *uploader) note(n journalNote, id, name string, deleted bool) error {
+	if n != noteFile {
+		return nil
+	}
+	return u.journal.noteFile(id, name, u.local.Path, u.local.Size, deleted)
 }

@@ -51,6 +51,10 @@ type did struct {
 	// taken); Pods is how many pods showed the file verified.
 	SentAt time.Time
 	Pods   int
+	// Sums are the local file's digests the step computed (or took from
+	// the server for bytes shown equal to ours): folded, they are every
+	// digest known so far, so no step computes one twice.
+	Sums s3upload.Sums
 }
 
 // fold adds what one step did to what the steps before it did.
@@ -76,6 +80,7 @@ func (d did) fold(n did) did {
 	if n.Pods > 0 {
 		d.Pods = n.Pods
 	}
+	d.Sums = mergeSums(d.Sums, n.Sums)
 	return d
 }
 
@@ -90,6 +95,31 @@ func (p Plan) writesObject() bool {
 		}
 	}
 	return false
+}
+
+// journalNote is what a step notes in the journal before it changes
+// anything, as Decide chose: the work the next run must finish if this
+// one stops half-way.
+type journalNote int
+
+const (
+	noteNothing journalNote = iota
+	// noteFile: the file must be sent again (PendingFile): the object
+	// names a file at risk.
+	noteFile
+	// noteMeta: the metadata must still be written (PendingMetadata).
+	noteMeta
+)
+
+// recordHash is what a write of the whole package record (updateOwned)
+// does with the record's hash fields, as Decide chose.
+type recordHash struct {
+	// Write: no inventory refresh will write the server's digest (before
+	// 11.11), so the hash fields the write carries go on the record.
+	Write bool
+	// DropServer: the server's md5/sha256/sha3512 describe a file this run
+	// replaces; they are left out, or they would stick (with Write).
+	DropServer bool
 }
 
 // keepFile sends nothing: the object exists and replace_pkg is off.
@@ -152,17 +182,20 @@ func (s createObject) while(stepInput) string { return "creating package object 
 
 func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
 	pkg := *in.pkg
+	var known s3upload.Sums // the digests the object carries, for the steps after
 	if s.OurHash {
 		if err := u.local.check("before the metadata was written"); err != nil {
 			return did{}, err
 		}
-		if _, err := u.local.hash(ctx, u.metaHashSet()); err != nil {
+		sums, err := u.local.digests(ctx, in.sofar.Sums, u.metaHashSet())
+		if err != nil {
 			return did{}, err
 		}
-		pkg.HashType, pkg.HashValue = u.metaHash(u.local.sums)
+		known = sums
+		pkg.HashType, pkg.HashValue = u.metaHash(sums)
 	}
 	if err := u.client.EnsureFreshToken(ctx); err != nil {
-		return did{}, err
+		return did{Sums: known}, err
 	}
 	var id string
 	var err error
@@ -173,12 +206,12 @@ func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did
 	}
 	if err != nil {
 		if jamf.IsDuplicate(err) {
-			return did{}, u.awaitObject(ctx, pkg.Name, err)
+			return did{Sums: known}, u.awaitObject(ctx, pkg.Name, err)
 		}
-		return did{}, fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
+		return did{Sums: known}, fmt.Errorf("create package object %q to upload into: %w", pkg.Name, err)
 	}
 	u.log.Info().Str("id", id).Str("name", pkg.Name).Msg("package object created before the upload")
-	return did{ID: id, Created: true, MetaWritten: true}, nil
+	return did{ID: id, Created: true, MetaWritten: true, Sums: known}, nil
 }
 
 // writeFileName points the existing object at the local file's name
@@ -188,6 +221,8 @@ func (s createObject) apply(ctx context.Context, u *uploader, in stepInput) (did
 type writeFileName struct {
 	Object *jamf.Package // the object as the run found it
 	To     string
+	Note   journalNote // noted before the object names a file not yet there
+	Hash   recordHash
 }
 
 func (s writeFileName) String() string {
@@ -199,13 +234,12 @@ func (s writeFileName) while(stepInput) string {
 }
 
 func (s writeFileName) apply(ctx context.Context, u *uploader, _ stepInput) (did, error) {
-	file := u.local
 	// Noted before the object names a file the distribution point does
 	// not hold: if this run stops, the next one sends it.
-	if err := u.journal.noteFile(s.Object.ID, s.Object.Name, file.Path, file.Size, false); err != nil {
+	if err := u.note(s.Note, s.Object.ID, s.Object.Name, false); err != nil {
 		return did{}, err
 	}
-	if err := u.writeFileName(ctx, s.Object); err != nil {
+	if err := u.writeFileName(ctx, s.Object, s.Hash); err != nil {
 		return did{}, err
 	}
 	return did{Renamed: true}, nil
@@ -221,9 +255,13 @@ type sendJCDS struct {
 	// before the commit (no {id}/upload to replace it in place).
 	DeleteStale bool
 	Object      *jamf.Package // the object that names the file, nil for none
-	ServerMD5   bool
-	DupsBefore  map[string]bool
-	Reason      string
+	// Note: an object names the file (Object, or one createObject made
+	// first), so the journal notes the file at risk before the send, and
+	// again before a delete.
+	Note       journalNote
+	ServerMD5  bool
+	DupsBefore map[string]bool
+	Reason     string
 }
 
 func (s sendJCDS) String() string {
@@ -244,7 +282,7 @@ func (s sendJCDS) apply(ctx context.Context, u *uploader, in stepInput) (did, er
 	}
 	// What was done is returned with an error too: a stop while the JCDS
 	// is to list the file says the file was sent.
-	return u.sendJCDS(ctx, s, obj)
+	return u.sendJCDS(ctx, s, obj, in.sofar.Sums)
 }
 
 // sendV1 sends the file through /api/v1/packages/{id}/upload, into the
@@ -257,13 +295,19 @@ type sendV1 struct {
 	// RevertTo: the object as found, whose fileName writeFileName changed;
 	// a failed upload points it back.
 	RevertTo *jamf.Package
-	// KeepCreated: a file of this name was in the distribution point before
-	// the run, so an object made for a failed upload is kept (deleting it
-	// would delete that file).
-	KeepCreated bool
-	ServerMD5   bool
-	Resend      bool // the file sent before never landed
-	Reason      string
+	// Created: createObject made the object for this upload, so a failed
+	// first upload removes it again, unless KeepCreated: a file of this
+	// name was in the distribution point before the run, and deleting the
+	// object would delete that file. After a resend the journal has the
+	// next run finish instead.
+	Created, KeepCreated bool
+	// Note: noted before the object's file is touched; RevertHash is what
+	// pointing it back writes.
+	Note       journalNote
+	RevertHash recordHash
+	ServerMD5  bool
+	Resend     bool // the file sent before never landed
+	Reason     string
 }
 
 func (s sendV1) String() string {
@@ -285,9 +329,7 @@ func (s sendV1) while(in stepInput) string {
 }
 
 func (s sendV1) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	// An object this run made is removed after a failed first upload into
-	// it; after a resend the journal has the next run finish instead.
-	return u.sendV1(ctx, s, in.sofar.ID, in.sofar.Created && !s.Resend)
+	return u.sendV1(ctx, s, in.sofar.ID)
 }
 
 // hashSource is which hash a metadata write puts on the object.
@@ -322,10 +364,12 @@ type writeMetadata struct {
 	Classic bool
 	Hash    hashSource
 	Earlier *JournalEntry // for hashJournal
-	// Journal: a failed write must be finished by the next run even
-	// without replace_pkg (an update after a send or a repair).
-	Journal bool
-	Sent    bool // this run replaced the object's file
+	// Note: a failed write must be finished by the next run even without
+	// replace_pkg (an update after a send or a repair): noteMeta.
+	Note journalNote
+	// Record is what an update of the whole record does with its hash
+	// fields.
+	Record recordHash
 }
 
 func (s writeMetadata) String() string {
@@ -347,11 +391,11 @@ func (s writeMetadata) apply(ctx context.Context, u *uploader, in stepInput) (di
 	if in.sofar.ID != "" {
 		pkg.ID = in.sofar.ID
 	}
-	id, err := u.writeMetadata(ctx, s, &pkg)
+	id, sums, err := u.writeMetadata(ctx, s, &pkg, in.sofar.Sums)
 	if err != nil {
-		return did{}, err
+		return did{Sums: sums}, err
 	}
-	return did{ID: id, Created: s.Create, MetaWritten: true}, nil
+	return did{ID: id, Created: s.Create, MetaWritten: true, Sums: sums}, nil
 }
 
 // noMetadata writes nothing on the object.
@@ -431,19 +475,30 @@ func (s settle) apply(ctx context.Context, u *uploader, in stepInput) (did, erro
 	return out, nil
 }
 
-// recalculate asks for the full inventory refresh the recalculate input
-// wants, unless one already ran in this attempt.
-type recalculate struct{}
+// recalculate meets the recalculate input, as Decide chose (Refreshed).
+type recalculate struct {
+	// Refreshed: the settle step before it refreshed the distribution
+	// point inventory on every pod (11.11+), which is the recalculation:
+	// no request of its own. Otherwise this server (before 11.11) has no
+	// refresh to ask for, and the step says so.
+	Refreshed bool
+}
 
-func (recalculate) String() string {
-	return "recalculate: ask for a full distribution point inventory refresh unless one already ran"
+func (s recalculate) String() string {
+	if s.Refreshed {
+		return "recalculate: the inventory refresh of the step before is the recalculation; nothing more to ask for"
+	}
+	return "recalculate: not possible, this Jamf Pro has no inventory refresh (it needs 11.11 or later)"
 }
 
 func (recalculate) while(stepInput) string { return "asking Jamf Pro to recalculate its packages" }
 
-func (recalculate) apply(ctx context.Context, u *uploader, in stepInput) (did, error) {
-	ok, err := u.recalculate(ctx, in.sofar)
-	return did{Recalc: ok}, err
+func (s recalculate) apply(_ context.Context, u *uploader, in stepInput) (did, error) {
+	if !s.Refreshed {
+		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
+	}
+	// packages_recalculated says whether a refresh went through.
+	return did{Recalc: in.sofar.Refreshed}, nil
 }
 
 // expectation is what the package record must show once Jamf Pro is done

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf"
+	"github.com/jcds2-uploader/jcds2-uploader/jamf/s3upload"
 )
 
 // fakeJamf answers the few calls a step's test is about; any other call
@@ -26,44 +28,48 @@ func (f *fakeJamf) RefreshInventory(_ context.Context, fileName string, _ jamf.V
 	return fileName != "", nil
 }
 
-// The recalculate step asks for one full refresh, after
-// recalculate_wait_time unless an earlier step waited it, and none when a
-// refresh already ran in the attempt or the server has none.
+// The recalculate step Decide chooses asks for nothing itself: on 11.11+
+// the settle step's refresh is the recalculation (packages_recalculated
+// says whether one went through); before 11.11 there is none to ask for,
+// and the run says so.
 func TestRecalculateStep(t *testing.T) {
 	tests := []struct {
-		name      string
-		version   string
-		sofar     did
-		refreshes int
-		waited    time.Duration
-		recalc    bool
+		name    string
+		version string
+		classic bool
+		sofar   did
+		recalc  bool
+		warned  bool
 	}{
-		{"after a refresh: nothing more", "11.25.0", did{Refreshed: true, Waited: true}, 0, 0, true},
-		{"no refresh yet: one full refresh after the wait", "11.25.0", did{}, 1, 7 * time.Second, true},
-		{"the wait already waited", "11.25.0", did{Waited: true}, 1, 0, true},
-		{"before 11.11: no refresh to ask for", "11.10.0", did{}, 0, 0, false},
+		{"after the settle step's refresh", "11.25.0", false, did{Refreshed: true, Waited: true}, true, false},
+		{"before 11.11: no refresh to ask for", "11.10.0", false, did{}, false, true},
+		{"classic: no refresh to ask for", "11.4.0", true, did{}, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				v, _ := jamf.ParseVersion(tt.version)
-				fake := &fakeJamf{}
-				u := &uploader{cfg: &Config{RecalculateWait: 7 * time.Second}, version: v, log: zerolog.Nop(), client: fake}
-				start := time.Now()
-				d, err := recalculate{}.apply(context.Background(), u, stepInput{sofar: tt.sofar})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(fake.refreshes) != tt.refreshes || (tt.refreshes == 1 && fake.refreshes[0] != "") {
-					t.Errorf("refreshes %q, want %d full", fake.refreshes, tt.refreshes)
-				}
-				if got := time.Since(start); got != tt.waited {
-					t.Errorf("waited %s, want %s", got, tt.waited)
-				}
-				if d.Recalc != tt.recalc {
-					t.Errorf("packages_recalculated %v, want %v", d.Recalc, tt.recalc)
-				}
-			})
+			v, _ := jamf.ParseVersion(tt.version)
+			plan := Decide(&Config{Recalculate: true}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2,
+				Classic: tt.classic, CanRefresh: v.AtLeast(11, 11)})
+			st, ok := plan.Steps[len(plan.Steps)-1].(recalculate)
+			if !ok {
+				t.Fatalf("last step %T, want recalculate", plan.Steps[len(plan.Steps)-1])
+			}
+			fake := &fakeJamf{}
+			var log bytes.Buffer
+			u := &uploader{cfg: &Config{URL: "https://x.example"}, version: v, log: zerolog.New(&log), client: fake}
+			d, err := st.apply(context.Background(), u, stepInput{sofar: tt.sofar})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(fake.refreshes) != 0 {
+				t.Errorf("refreshes %q, want none of its own", fake.refreshes)
+			}
+			if d.Recalc != tt.recalc {
+				t.Errorf("packages_recalculated %v, want %v", d.Recalc, tt.recalc)
+			}
+			if got := strings.Contains(log.String(), "recalculate needs Jamf Pro 11.11 or later"); got != tt.warned {
+				t.Errorf("warned %v, want %v: %s", got, tt.warned, log.String())
+			}
 		})
 	}
 }
@@ -116,13 +122,13 @@ func TestSettleStep(t *testing.T) {
 				fake := &settleFake{records: tt.records}
 				u := &uploader{cfg: &Config{VerifyTimeout: time.Minute}, version: v, log: zerolog.Nop(), client: fake,
 					local: &local{PkgFile: &PkgFile{Name: "App.pkg", Size: 100}}, journal: &journal{}}
-				u.local.sums.SHA3_512 = "aa"
 				step := Decide(&Config{}, Facts{FileName: "App.pkg", LocalSize: 100, Mode: ModeJCDS2, CanRefresh: true}).Steps
 				st, ok := step[len(step)-1].(settle)
 				if !ok {
 					t.Fatalf("last step %T, want settle", step[len(step)-1])
 				}
-				d, err := st.apply(context.Background(), u, stepInput{sofar: did{ID: "7"}})
+				// The send before it computed the file's SHA3-512.
+				d, err := st.apply(context.Background(), u, stepInput{sofar: did{ID: "7", Sums: s3upload.Sums{SHA3_512: "aa"}}})
 				var lost *NotLandedError
 				if errors.As(err, &lost) != tt.lost || (!tt.lost && err != nil) {
 					t.Fatalf("err = %v, want lost %v", err, tt.lost)

@@ -61,11 +61,8 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		facts.ServerMD5 = obj.MD5 != ""
 		facts.FileExisted = true
 	default:
-		if facts.Unsettled && u.canRefresh() && !cfg.DryRun {
-			// This node's inventory may predate the file (Jamf Cloud's
-			// nodes each keep their own, jamf/scripts hit_all_pods_internet.zsh):
-			// refresh it before reading it, as the wait after the decision
-			// would. A failed refresh leaves the read as it is.
+		if refreshBeforeRead(cfg, facts) {
+			// A failed refresh leaves the read as it is.
 			if _, err := u.client.RefreshInventory(ctx, file.Name, u.version); err != nil {
 				u.log.Debug().Err(err).Msg("inventory refresh before reading the cloud distribution point failed")
 			}
@@ -98,7 +95,12 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		if err != nil {
 			return facts, err
 		}
-		facts.LocalSHA3, facts.LocalMD5 = sums.SHA3_512, sums.MD5
+		facts.Local = sums
+		if f := facts.JCDSFile; sums.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
+			// Bytes shown equal to ours (same size and MD5): the server's
+			// SHA3-512 stands in for the one this run did not compute.
+			facts.Local = withServerSHA3(sums, f)
+		}
 	}
 	return facts, nil
 }

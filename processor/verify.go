@@ -90,23 +90,25 @@ func (e *CorruptError) Error() string {
 func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, error) {
 	r := u.newRefresher()
 	r.waited = sofar.Waited
-	d := func() did { return did{Refreshed: r.refreshed, PerFile: r.perFile, Waited: r.waited, Pods: r.pods} }
+	sums := sofar.Sums // the local file's digests, with any computed here
+	d := func() did {
+		return did{Refreshed: r.refreshed, PerFile: r.perFile, Waited: r.waited, Pods: r.pods, Sums: sums}
+	}
+	var err error
 	switch step.Kind {
 	case settleNone:
 		return d(), nil
 	case settleListing:
-		err := u.verifyListing(ctx, step.Dups)
+		sums, err = u.verifyListing(ctx, step.Dups, sums)
 		return d(), err
 	}
 	exp := step.Expect
 	if exp.local {
-		if u.local.sums.SHA3_512 == "" {
-			// The pods' records are compared by SHA3-512.
-			if _, err := u.local.hash(ctx, s3upload.SHA3_512); err != nil {
-				return d(), err
-			}
+		// The pods' records are compared by SHA3-512.
+		if sums, err = u.local.digests(ctx, sums, s3upload.SHA3_512); err != nil {
+			return d(), err
 		}
-		exp.sums = u.local.sums
+		exp.sums = sums
 	}
 	want := settleWant{FileName: exp.fileName, Size: exp.size, SHA3: strings.ToLower(exp.sums.SHA3_512), MD5: strings.ToLower(exp.sums.MD5)}
 	// The hash before this send: one moving away from it with size "0" is
@@ -137,9 +139,6 @@ func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, err
 	}
 	r.pods = verified
 	if err == nil {
-		if exp.local && u.local.sums.SHA3_512 == "" {
-			u.local.adoptSHA3(recordAsFile(out[0].Record))
-		}
 		return d(), nil
 	}
 	return d(), u.settleError(step, exp, sofar.ID, budget, len(pods), verified, err)
@@ -213,29 +212,27 @@ func (u *uploader) settlePods(ctx context.Context) ([]settlePod, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(pods) > 1 {
+		u.log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
+	}
 	return podsOf(u.root, pods, u.version), nil
 }
 
-// instancePods finds the instance's pods once per run. A balancer that
+// instancePods is the instance's pods, which the run's root client finds
+// once, when the run first needs them (jamf.Client.Pods). A balancer that
 // does not pin by cookie as Jamf Cloud does (discovery does not settle)
 // leaves the run's own pod, as before pods were known, with a warning.
 func (u *uploader) instancePods(ctx context.Context) ([]jamf.Pod, error) {
-	if u.pods != nil {
-		return u.pods, nil
-	}
-	pods, err := u.root.DiscoverPods(ctx)
+	pods, err := u.root.Pods(ctx)
 	var de *jamf.PodDiscoveryError
 	switch {
 	case errors.As(err, &de) && len(de.Found) > 0:
 		u.log.Warn().Err(err).Msg("verifying on this run's own pod only")
 		own, _ := u.root.CurrentPod()
-		pods = []jamf.Pod{own}
+		return []jamf.Pod{own}, nil
 	case err != nil:
 		return nil, fmt.Errorf("find the pods of %s: %w", u.cfg.URL, err)
-	case len(pods) > 1:
-		u.log.Info().Int("pods", len(pods)).Msgf("the instance has %d pods; the file is verified on each", len(pods))
 	}
-	u.pods = pods
 	return pods, nil
 }
 
@@ -298,27 +295,4 @@ func (r *refresher) waitOnce(ctx context.Context) error {
 	r.waited = true
 	r.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", r.wait)
 	return r.sleep(ctx, r.wait)
-}
-
-// recalculate runs the full refresh the recalculate input asks for,
-// unless a refresh already ran in this attempt (sofar), and reports
-// whether one ran.
-func (u *uploader) recalculate(ctx context.Context, sofar did) (bool, error) {
-	if sofar.Refreshed {
-		return true, nil
-	}
-	if !u.canRefresh() {
-		u.log.Warn().Msgf("recalculate needs Jamf Pro 11.11 or later; %s is %s", u.cfg.URL, u.version.Raw)
-		return false, nil
-	}
-	if !sofar.Waited && u.cfg.RecalculateWait > 0 {
-		u.log.Info().Msgf("Waiting %s before asking for a cloud distribution point inventory refresh (recalculate_wait_time)", u.cfg.RecalculateWait)
-		if err := poll.Sleep(ctx, u.cfg.RecalculateWait); err != nil {
-			return false, err
-		}
-	}
-	if _, err := u.client.RefreshInventory(ctx, "", u.version); err != nil {
-		return false, fmt.Errorf("recalculate (refresh the distribution point inventory): %w", err)
-	}
-	return true, nil
 }
