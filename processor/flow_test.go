@@ -920,3 +920,60 @@ func TestDelivery(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadFlowObjectDeletedElsewhere: an object was made, the pods caught
+// up, and then it was deleted (an admin, or a run that took back the
+// object of its failed upload) moments before this run, which lands on a
+// pod that still lists it (a delete reaches the other pods after the lag,
+// as every write does). The write to it is answered 404: the run decides
+// again without it, creates a new object and ends with one whole record,
+// instead of failing until the pod catches up.
+func TestUploadFlowObjectDeletedElsewhere(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, version string
+		env           map[string]any
+	}{
+		{"default: into the object through {id}/upload", "", nil},
+		{"v1", "", map[string]any{"upload_mode": "v1"}},
+		{"11.20: through the JCDS, then its record written", "11.20.0", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, JamfVersion: tt.version})
+				path, sum := writePkg(t, t.TempDir(), "Gone.pkg", 3000)
+				c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx := context.Background()
+				id, err := c.CreatePackage(ctx, &jamf.Package{Name: "Gone.pkg", FileName: "Gone.pkg", CategoryID: "-1", Priority: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * time.Minute) // every pod shows it
+				if err := c.DeletePackage(ctx, id); err != nil {
+					t.Fatal(err)
+				}
+				r.sim.ResetCalls()
+				env := r.env(path)
+				for k, v := range tt.env {
+					env[k] = v
+				}
+				res, log, err := r.upload(env)
+				if err != nil {
+					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
+				}
+				if !strings.Contains(log, "was deleted in Jamf Pro although this run's pod still listed it") {
+					t.Errorf("the run did not meet the deleted object on the lagging pod:\n%s", log)
+				}
+				if !res.Uploaded || res.PackageID == id {
+					t.Errorf("uploaded %v into object %s; want a new object, not %s", res.Uploaded, res.PackageID, id)
+				}
+				r.ready("Gone.pkg", sum)
+			})
+		})
+	}
+}

@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -214,6 +215,16 @@ func upload(ctx context.Context, cfg *Config, opts Options, client *jamf.Client,
 	var before did // what the attempts before did: sent the file, its digests
 	for try := 1; ; try++ {
 		res, err := u.attempt(ctx, obj, before)
+		var gone *ObjectGoneError
+		if errors.As(err, &gone) && try < 3 {
+			// The object this pod showed was deleted elsewhere: decide
+			// again without it, as for a package never uploaded (a create,
+			// which the database answers).
+			u.log.Warn().Str("id", gone.ID).Msgf("%v; deciding again without it", gone)
+			obj = nil
+			before = did{Sent: before.Sent || gone.did.Sent, Sums: mergeSums(before.Sums, gone.did.Sums)}
+			continue
+		}
 		var stale *LaggingNodeError
 		if !errors.As(err, &stale) || try == 3 {
 			return res, err
@@ -284,6 +295,9 @@ func (u *uploader) attempt(ctx context.Context, obj *jamf.Package, before did) (
 		var stale *LaggingNodeError
 		if errors.As(err, &stale) {
 			stale.did = done
+		}
+		if obj != nil && !done.Created && objectGone(err, obj.ID) {
+			return nil, &ObjectGoneError{ID: obj.ID, Name: obj.Name, did: done, err: err}
 		}
 		return nil, err
 	}
@@ -386,6 +400,40 @@ type LaggingNodeError struct {
 
 func (e *LaggingNodeError) Error() string {
 	return fmt.Sprintf("package object %q already exists (id %s)", e.Object.Name, e.Object.ID)
+}
+
+// ObjectGoneError: a write to the package object the lookup found was
+// answered 404, so the object is gone from the database, deleted by
+// another run or an admin, while the pod serving this run still listed it
+// (Jamf Cloud's pods catch up with each other's writes, deletes too, once
+// a minute). The run decides again without it; the error is the run's
+// only after three attempts.
+type ObjectGoneError struct {
+	ID, Name string
+	did      did   // what the attempt did before the 404 (sent the file, digests)
+	err      error // the write's own error
+}
+
+func (e *ObjectGoneError) Error() string {
+	return fmt.Sprintf("package object %q (id %s) was deleted in Jamf Pro although this run's pod still listed it: %v", e.Name, e.ID, e.err)
+}
+
+func (e *ObjectGoneError) Unwrap() error { return e.err }
+
+// objectGone reports whether err is a 404 answer to a write to package
+// object id: its record (Jamf Pro API or Classic API) or its
+// {id}/upload. A 404 from anything else (a JCDS file, a lookup) says
+// nothing about the object.
+func objectGone(err error, id string) bool {
+	var api *jamf.APIError
+	if !errors.As(err, &api) || api.Status != http.StatusNotFound || api.Method == http.MethodGet {
+		return false
+	}
+	switch strings.TrimSuffix(api.Path, "/") {
+	case "/api/v1/packages/" + id, "/api/v1/packages/" + id + "/upload", "/JSSResource/packages/id/" + id:
+		return true
+	}
+	return false
 }
 
 // clusterWait bounds the wait for a Jamf Cloud node to see an object that
