@@ -113,6 +113,85 @@ type Facts struct {
 	Wrote bool
 }
 
+// jcdsDeprecated is the x-deprecation-date of every /api/v1/jcds/*
+// operation in Jamf Pro's own API documents (11.25.2 and later).
+const jcdsDeprecated = "2025-08-28"
+
+// Offer is what the server offers to upload through, as the survey asked
+// it (asksJCDSList, asksCapability).
+type Offer struct {
+	// Asked: the JCDS file list was asked for; Files is its answer, or
+	// ListErr why there was none.
+	Asked   bool
+	Files   []jamf.JCDSFile
+	ListErr error
+	// Capability is the cloud distribution point's upload capability
+	// (11.23+), read where the list failed in the default mode; nil when
+	// not read, or unreadable (CapabilityErr).
+	Capability    *jamf.UploadCapability
+	CapabilityErr error
+}
+
+// asksJCDSList: the survey asks for the JCDS list unless the inputs are
+// refused without it (upload_mode v1 below 11.5).
+func asksJCDSList(cfg *Config, v jamf.Version) bool {
+	return cfg.UploadMode != ModeV1 || v.AtLeast(11, 5)
+}
+
+// asksCapability: where the JCDS list fails, the default mode asks the
+// upload capability (11.23+) whether the v1 upload can stand in.
+func asksCapability(cfg *Config, v jamf.Version) bool {
+	return cfg.UploadMode == ModeAuto && v.AtLeast(11, 23)
+}
+
+// ChooseMode settles the upload mode against what the server offers today
+// (o): its version, whether the JCDS endpoints answer, and on 11.23+ the
+// cloud distribution point's upload capability. It returns a warning for
+// the log where the default moves off the JCDS.
+//
+// Without upload_mode (the default) a server whose JCDS endpoints are gone
+// gets the v1 upload with one warning, so a nightly run keeps working the
+// day Jamf removes them; only an explicit upload_mode jcds2 fails then.
+func ChooseMode(cfg *Config, v jamf.Version, o Offer) (mode, warning string, err error) {
+	classic := !v.AtLeast(11, 5)
+	if cfg.UploadMode == ModeV1 {
+		if classic {
+			return "", "", fmt.Errorf("upload_mode v1 needs Jamf Pro 11.5 or later; %s is %s: remove upload_mode (the default uploads through the JCDS here)", cfg.URL, v.Raw)
+		}
+		// The JCDS list, where it still answers, tells whether identical
+		// bytes are already there and whether a file of this name predates
+		// the run; without it the package record stands in.
+		return ModeV1, "", nil
+	}
+	err = o.ListErr
+	if err == nil {
+		return ModeJCDS2, "", nil
+	}
+	gone, none := jamf.JCDSGone(err), jamf.NoJCDS(err)
+	capable := o.Capability == nil || o.Capability.DirectUploadCapable // unread: try
+	switch {
+	case !gone && !none && o.Capability != nil && !capable:
+		// Before 11.25.2 an instance without JCDS 2.0 answered 500 here
+		// (jamf/JamfSync#80): the upload capability says whether any cloud
+		// distribution point takes uploads.
+		return "", "", fmt.Errorf("%s has no cloud distribution point that takes uploads (upload-capability: directUploadCapable false), and its JCDS list fails: %w. Set up Jamf Cloud Distribution Service in Jamf Pro's settings", cfg.URL, err)
+	case !gone && !none:
+		return "", "", err
+	case cfg.UploadMode == ModeJCDS2 && gone:
+		return "", "", fmt.Errorf("upload_mode jcds2: Jamf Pro %s at %s no longer has the JCDS endpoints (/api/v1/jcds/*, deprecated by Jamf on %s and now removed): %w. Remove upload_mode from the recipe or override (the default then uploads through /api/v1/packages/{id}/upload), or set upload_mode to v1",
+			v.Raw, cfg.URL, jcdsDeprecated, err)
+	case cfg.UploadMode == ModeJCDS2:
+		return "", "", err
+	case classic:
+		return "", "", fmt.Errorf("this Jamf Pro (%s) is older than 11.5, so it has no /api/v1/packages/{id}/upload, and its JCDS endpoints do not answer: %w", v.Raw, err)
+	case !capable:
+		return "", "", fmt.Errorf("%s has no JCDS endpoints (%v) and its cloud distribution point does not take uploads through /api/v1/packages/{id}/upload (upload-capability: directUploadCapable false); check the cloud distribution point in Jamf Pro's settings", cfg.URL, err)
+	case gone:
+		return ModeV1, fmt.Sprintf("the JCDS endpoints are gone from Jamf Pro %s (deprecated by Jamf on %s); uploading through /api/v1/packages/{id}/upload instead. Nothing to change in the recipe", v.Raw, jcdsDeprecated), nil
+	}
+	return ModeV1, fmt.Sprintf("this Jamf Pro has no JCDS 2.0; uploading through /api/v1/packages/{id}/upload instead (%v)", err), nil
+}
+
 // Plan is what a run will do: the file and metadata actions in short (for
 // pkg_upload_status and the tests), and the ordered steps that carry them
 // out. The steps are the plan: a dry run reports their sentences, a real

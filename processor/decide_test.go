@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -432,6 +433,80 @@ func TestDecideRemoveOnFailure(t *testing.T) {
 			tt.facts.CanRefresh = true
 			if got := stepKinds(Decide(&Config{}, tt.facts)); got != tt.steps {
 				t.Errorf("steps %q, want %q", got, tt.steps)
+			}
+		})
+	}
+}
+
+// TestChooseMode: the upload mode from the inputs, the server's version and
+// what it offers; what the survey asks for it (asksJCDSList,
+// asksCapability) in the same rows.
+func TestChooseMode(t *testing.T) {
+	v := func(raw string) jamf.Version {
+		ver, err := jamf.ParseVersion(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ver
+	}
+	listFails := &jamf.APIError{Step: "list JCDS files", Method: "GET", Path: "/api/v1/jcds/files", Status: 500}
+	gone := &jamf.APIError{Step: "list JCDS files", Method: "GET", Path: "/api/v1/jcds/files", Status: 404}
+	noJCDS := &jamf.APIError{Step: "list JCDS files", Method: "GET", Path: "/api/v1/jcds/files", Status: 404, Message: "JCDS settings not found"}
+	capable := &jamf.UploadCapability{DirectUploadCapable: true}
+	incapable := &jamf.UploadCapability{}
+	tests := []struct {
+		name     string
+		mode     string // upload_mode
+		version  string
+		offer    Offer
+		list     bool // asksJCDSList
+		cap      bool // asksCapability
+		want     string
+		warning  string // in the warning
+		err      string // in the error
+		apiError bool   // the error carries the JCDS list's answer
+	}{
+		{"default, listed", ModeAuto, "11.25.2", Offer{Asked: true}, true, true, ModeJCDS2, "", "", false},
+		{"jcds2, listed", ModeJCDS2, "11.25.2", Offer{Asked: true}, true, false, ModeJCDS2, "", "", false},
+		{"v1 lists too", ModeV1, "11.25.2", Offer{Asked: true}, true, false, ModeV1, "", "", false},
+		{"v1, list gone", ModeV1, "11.30.1", Offer{Asked: true, ListErr: gone}, true, false, ModeV1, "", "", false},
+		{"v1 before 11.5: refused unasked", ModeV1, "11.4.0", Offer{}, false, false, "", "", "upload_mode v1 needs Jamf Pro 11.5", false},
+		{"default, JCDS gone: v1 with a warning", ModeAuto, "11.30.1", Offer{Asked: true, ListErr: gone, Capability: capable}, true, true, ModeV1, "the JCDS endpoints are gone", "", false},
+		{"default, JCDS gone, capability unreadable: v1", ModeAuto, "11.30.1", Offer{Asked: true, ListErr: gone, CapabilityErr: listFails}, true, true, ModeV1, "the JCDS endpoints are gone", "", false},
+		{"default, JCDS gone, not capable", ModeAuto, "11.30.1", Offer{Asked: true, ListErr: gone, Capability: incapable}, true, true, "", "", "directUploadCapable false", false},
+		{"default, no JCDS 2.0: v1 with a warning", ModeAuto, "11.25.2", Offer{Asked: true, ListErr: noJCDS, Capability: capable}, true, true, ModeV1, "has no JCDS 2.0", "", false},
+		{"default, list fails, not capable (before 11.25.2)", ModeAuto, "11.23.0", Offer{Asked: true, ListErr: listFails, Capability: incapable}, true, true, "", "", "no cloud distribution point that takes uploads", true},
+		{"default, list fails, capable: the list's error", ModeAuto, "11.23.0", Offer{Asked: true, ListErr: listFails, Capability: capable}, true, true, "", "", "list JCDS files", true},
+		{"default, list fails before 11.23", ModeAuto, "11.20.0", Offer{Asked: true, ListErr: listFails}, true, false, "", "", "list JCDS files", true},
+		{"jcds2, JCDS gone", ModeJCDS2, "11.30.1", Offer{Asked: true, ListErr: gone}, true, false, "", "", "upload_mode jcds2", true},
+		{"jcds2, no JCDS 2.0", ModeJCDS2, "11.30.1", Offer{Asked: true, ListErr: noJCDS}, true, false, "", "", "", true},
+		{"default, JCDS gone before 11.5", ModeAuto, "11.4.0", Offer{Asked: true, ListErr: gone}, true, false, "", "", "older than 11.5", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &Config{URL: "https://example.jamfcloud.com", UploadMode: tt.mode}
+			ver := v(tt.version)
+			if got := asksJCDSList(cfg, ver); got != tt.list {
+				t.Errorf("asksJCDSList = %v, want %v", got, tt.list)
+			}
+			if got := asksCapability(cfg, ver); got != tt.cap {
+				t.Errorf("asksCapability = %v, want %v", got, tt.cap)
+			}
+			mode, warning, err := ChooseMode(cfg, ver, tt.offer)
+			var api *jamf.APIError
+			switch {
+			case tt.err != "" || tt.apiError:
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				if errors.As(err, &api) != tt.apiError {
+					t.Errorf("err = %v: carries the list's answer %v, want %v", err, !tt.apiError, tt.apiError)
+				}
+			case err != nil:
+				t.Fatalf("err = %v", err)
+			}
+			if mode != tt.want || !strings.Contains(warning, tt.warning) || (tt.warning == "") != (warning == "") {
+				t.Errorf("ChooseMode = %q, warning %q; want %q, a warning with %q", mode, warning, tt.want, tt.warning)
 			}
 		})
 	}

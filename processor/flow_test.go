@@ -554,8 +554,9 @@ func rewrite(size int) func(*flowRig, string) string {
 	}
 }
 
-// TestChooseMode settles the upload mode against each kind of server.
-func TestChooseMode(t *testing.T) {
+// TestModeAgainstEachServer: the survey asks each kind of server what
+// ChooseMode needs, and the mode follows.
+func TestModeAgainstEachServer(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string

@@ -13,9 +13,10 @@
 //	             processor cannot honour; manifest.go: the inputs described)
 //	pkgfile.go   ResolvePkg: the local file, zipped if a bundle
 //	local.go     the local file's identity; its digests, computed on demand
-//	survey.go    survey and chooseMode: everything the decision needs, as Facts
-//	decide.go    Decide: Facts in, Plan (ordered steps) out, pure; every
-//	             choice of what to send, delete, create or write
+//	survey.go    survey and probe: everything the decision needs, as Facts
+//	decide.go    ChooseMode and Decide: what the server offers and Facts in,
+//	             the mode and the Plan (ordered steps) out, pure; every
+//	             choice of how and what to send, delete, create or write
 //	steps.go     the steps: what each says (pkg_plan) and applies
 //	client.go    jamfAPI: what the steps ask of Jamf Pro
 //	send.go      the file's bytes to the distribution point, confirmed there
