@@ -53,16 +53,18 @@ build:
 # The README's test command: a short fuzz of the plist decoder, then the
 # shim's tests (under the real AutoPkg) beside the unit, simulator, MinIO
 # and end-to-end tests. Both mostly wait on simulated lag and processing,
-# so they run side by side; the shim's output is held in a file and
-# printed when the Go suite ends, and either one failing fails the target.
-SHIM_TEST_LOG := $(BIN)/shim-tests.log
+# so they run side by side (and the shim's modules side by side too,
+# recipes/tests/run_side_by_side.sh); the shim's output is held in files
+# and printed when the Go suite ends, and either one failing fails the
+# target.
+SHIM_TEST_LOGS := $(BIN)/shim-tests
 test: build tools
 	$(MAKE) fuzz
-	@python3 -m unittest discover -s recipes -p 'test_*.py' >$(SHIM_TEST_LOG) 2>&1 & shim=$$!; \
-	echo "shim tests (recipes/): running beside the Go suite, output in $(SHIM_TEST_LOG)"; \
+	@./recipes/tests/run_side_by_side.sh $(SHIM_TEST_LOGS) >$(SHIM_TEST_LOGS).log 2>&1 & shim=$$!; \
+	echo "shim tests (recipes/): running beside the Go suite, output in $(SHIM_TEST_LOGS).log"; \
 	MINIO_BIN=$(MINIO_BIN) $(GO) test -count=1 -parallel $(TEST_PARALLEL) -timeout 30m ./...; gorc=$$?; \
 	wait $$shim; shimrc=$$?; \
-	echo "== shim tests (recipes/) =="; cat $(SHIM_TEST_LOG); \
+	echo "== shim tests (recipes/) =="; cat $(SHIM_TEST_LOGS).log; \
 	echo "== Go tests: $$([ $$gorc = 0 ] && echo ok || echo FAILED); shim tests: $$([ $$shimrc = 0 ] && echo ok || echo FAILED) =="; \
 	[ $$gorc = 0 ] && [ $$shimrc = 0 ]
 
