@@ -421,16 +421,21 @@ func TestUploadIdleTimeout(t *testing.T) {
 	var tries atomic.Int64
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
 		if tries.Add(1) == 1 {
-			// Accept the body, then never answer.
-			io.Copy(io.Discard, r.Body)
-			<-r.Context().Done()
+			// Take the first bytes, then stop reading: the upload
+			// stalls before the whole file is sent, and is tried again.
+			// (The server notices no closed connection while a body is
+			// unread: the handler returns on its own.)
+			io.ReadFull(r.Body, make([]byte, 1))
+			time.Sleep(time.Second)
 			return
 		}
 		io.Copy(io.Discard, r.Body)
 		jsonReply(w, 201, map[string]string{"id": "7"})
 	})
+	// Larger than the socket buffers, so the stall comes before the
+	// transport has read the whole file.
 	file := filepath.Join(t.TempDir(), "a.pkg")
-	os.WriteFile(file, []byte("abc"), 0o600)
+	os.WriteFile(file, make([]byte, 32<<20), 0o600)
 	c, _ := f.client(t, func(cfg *Config, h *hooks) {
 		h.apiTimeout = time.Hour // must not apply to uploads
 		h.uploadIdle, h.uploadReply = 200*time.Millisecond, 200*time.Millisecond
@@ -443,8 +448,14 @@ func TestUploadIdleTimeout(t *testing.T) {
 	}
 }
 
-func TestUploadStallErrorMessage(t *testing.T) {
+// TestUploadAnswerTooLate: the whole file was sent and no answer came
+// within the reply allowance. The bytes may have landed (the answer of
+// grahampugh/jamf-upload#221 came after 20-minute stalls, the file there),
+// so it is not sent again: the caller verifies what landed.
+func TestUploadAnswerTooLate(t *testing.T) {
+	var tries atomic.Int64
 	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		tries.Add(1)
 		io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 	})
@@ -455,7 +466,30 @@ func TestUploadStallErrorMessage(t *testing.T) {
 		h.uploadIdle, h.uploadReply = 100*time.Millisecond, 100*time.Millisecond
 	})
 	err := c.UploadPackageV1(context.Background(), "7", file, "a.pkg", nil)
-	if err == nil || !strings.Contains(err.Error(), "no answer within 100ms after the upload was sent") || !strings.Contains(err.Error(), "gave up after 2 tries") {
+	var unconfirmed *UploadUnconfirmedError
+	if !errors.As(err, &unconfirmed) || !strings.Contains(err.Error(), "no answer within 100ms after the upload was sent") {
+		t.Fatalf("err = %v, want an UploadUnconfirmedError saying how long it waited", err)
+	}
+	if n := tries.Load(); n != 1 {
+		t.Errorf("%d tries, want 1: a whole upload is never sent again blind", n)
+	}
+}
+
+// TestUploadStallErrorMessage: an upload that stalls before the whole file
+// is sent is tried again, and the error says it stalled.
+func TestUploadStallErrorMessage(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) {
+		io.ReadFull(r.Body, make([]byte, 1))
+		time.Sleep(time.Second) // see TestUploadIdleTimeout
+	})
+	file := filepath.Join(t.TempDir(), "a.pkg")
+	os.WriteFile(file, make([]byte, 32<<20), 0o600) // more than the socket buffers
+	c, _ := f.client(t, func(cfg *Config, h *hooks) {
+		cfg.MaxTries = 2
+		h.uploadIdle, h.uploadReply = 100*time.Millisecond, 100*time.Millisecond
+	})
+	err := c.UploadPackageV1(context.Background(), "7", file, "a.pkg", nil)
+	if err == nil || !strings.Contains(err.Error(), "no progress for 100ms") || !strings.Contains(err.Error(), "gave up after 2 tries") {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -178,11 +178,12 @@ func jcdsPrivilege(action string, v *Version) string {
 }
 
 // UploadUnconfirmedError: the whole file was sent, but a gateway answered
-// 502 or 504 instead of Jamf Pro: the bytes may have landed or not
-// (grahampugh/jamf-upload#221). The client does not send it again; the
-// caller refreshes the inventory and reads what the server holds.
+// 502 or 504 instead of Jamf Pro, or no answer came within the reply
+// allowance: the bytes may have landed or not (grahampugh/jamf-upload#221).
+// The client does not send it again; the caller refreshes the inventory
+// and reads what the server holds.
 type UploadUnconfirmedError struct {
-	Err error // the gateway's answer
+	Err error // the gateway's answer, or the wait that ended
 }
 
 func (e *UploadUnconfirmedError) Error() string {

@@ -116,6 +116,16 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 			if ctx.Err() != nil {
 				return nil, secret.Error(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), ctx.Err()))
 			}
+			var late *noAnswerError
+			if r.upload && errors.As(err, &late) {
+				// As a gateway's 502 or 504 below: the answer of an upload
+				// that was sent whole may come after 20-minute stalls with
+				// the file there (grahampugh/jamf-upload#221). Sending it
+				// again could only send it twice; the caller verifies what
+				// landed. (A connection dropped after the last byte is
+				// still tried again: its last bytes may never have left.)
+				return nil, &UploadUnconfirmedError{Err: secret.Error(fmt.Errorf("%s: %s %s: %w", r.step, r.method, r.target(), err))}
+			}
 			if !retryable(err) {
 				if isCertError(err) {
 					err = fmt.Errorf("%w (the server's certificate is not trusted: put your CA certificates in a PEM file named by SSL_CERT_FILE, or use insecure mode)", err)
@@ -454,12 +464,22 @@ type watchdog struct {
 
 var errNoProgress = errors.New("upload stalled")
 
+// noAnswerError: the whole file was sent and no answer came within the
+// reply allowance (an errNoProgress too).
+type noAnswerError struct{ reply time.Duration }
+
+func (e *noAnswerError) Error() string {
+	return fmt.Sprintf("%v: no answer within %s after the upload was sent", errNoProgress, e.reply)
+}
+
+func (e *noAnswerError) Unwrap() error { return errNoProgress }
+
 func newWatchdog(parent context.Context, idle, reply time.Duration) *watchdog {
 	ctx, cancel := context.WithCancelCause(parent)
 	w := &watchdog{ctx: ctx, cancel: cancel, idle: idle, reply: reply}
 	w.timer = time.AfterFunc(idle, func() {
 		if w.sent.Load() {
-			cancel(fmt.Errorf("%w: no answer within %s after the upload was sent", errNoProgress, reply))
+			cancel(&noAnswerError{reply: reply})
 			return
 		}
 		cancel(fmt.Errorf("%w: no progress for %s", errNoProgress, idle))
