@@ -198,6 +198,12 @@ func TestRunsInARow(t *testing.T) {
 					}
 				}},
 		}},
+		// A replace right after an upload on 11.13 (the full refresh
+		// only, at most once every 15 s a pod) still ends whole.
+		{name: "replace right after an upload on 11.13", opts: jamfsim.Options{JamfVersion: "11.13.1", ClusterNodes: 2}, runs: []rerun{
+			{up: true, meta: true, state: StatusUploaded, whole: true},
+			{prep: newBuild(7000), set: map[string]any{"replace_pkg": true}, up: true, meta: true, state: StatusUploaded, whole: true},
+		}},
 		{name: "refresh answering 500 twice is waited out", prep: func(r *flowRig, _ *localPkg) {
 			r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: 2})
 		}, runs: []rerun{{up: true, meta: true, state: StatusUploaded, whole: true}}},
@@ -262,7 +268,9 @@ func TestRunsInARow(t *testing.T) {
 							t.Errorf("object %+v: want the existing object renamed, in category Browsers", p)
 						}
 					}},
-				{prep: func(r *flowRig, _ *localPkg) { r.sim.AddPackage(jamfsim.Package{Name: "firefox.pkg", FileName: "Other.pkg"}) },
+				{prep: func(r *flowRig, _ *localPkg) {
+					r.sim.AddPackage(jamfsim.Package{Name: "firefox.pkg", FileName: "Other.pkg"})
+				},
 					err: "two objects match without regard to case",
 					check: func(t *testing.T, _ *flowRig, _ *localPkg, _ plistio.Env, err string) {
 						if !strings.Contains(err, `"firefox.pkg"`) || !strings.Contains(err, `"FIREFOX.PKG"`) {
