@@ -55,7 +55,7 @@ func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
 	// 11.11 is the first version with an inventory refresh to wait for.
 	// One server (on premises): the wait is the point, not the pods,
 	// which on 11.11 take turns at the full refresh, 16 s each
-	// (TestRecalculateOn1111).
+	// (processor's TestRunsInARow, "recalculate on 11.11").
 	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.11.0", ClusterNodes: 1})
 	path, _ := makePkg(t, "Wait.pkg", 3000)
 	env := r.baseEnv(path)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,7 +103,7 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	t.Parallel()
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
-	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
+	// stands for that. (A rerun at once is processor's TestRunsInARow.)
 	// A refresh reaches only its own pod: the upload counts as delivered
 	// when every pod serves it READY, and the run itself refreshes and
 	// verifies every pod, so the nightly run may land on either.
@@ -137,66 +136,6 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	}
 	if st.Counts.TokenRequests != 1 {
 		t.Errorf("token requests over two runs = %d, want 1 (cached)", st.Counts.TokenRequests)
-	}
-}
-
-func TestBundlePackageIsZipped(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	dir := t.TempDir()
-	bundle := dir + "/Legacy.pkg"
-	if err := os.MkdirAll(bundle+"/Contents/Resources", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bundle+"/Contents/Info.plist", []byte("<plist/>"), 0o644)
-	os.WriteFile(bundle+"/Contents/Resources/payload", make([]byte, 10000), 0o644)
-	env := r.baseEnv(bundle)
-	cache := env["RECIPE_CACHE_DIR"].(string)
-	res := r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
-		t.Errorf("pkg_name = %q, want Legacy.pkg.zip", got)
-	}
-	zipPath := stringOut(t, res.out, "pkg_path")
-	if zipPath != cache+"/Legacy.pkg.zip" {
-		t.Errorf("pkg_path = %q", zipPath)
-	}
-	if f, ok := r.sim.File("Legacy.pkg.zip"); !ok || f.SHA3 != sha3File(t, zipPath) {
-		t.Errorf("zip not in JCDS: %+v", r.sim.State().Files)
-	}
-	// pkg_name already ending in .zip is not doubled, and the zip is reused.
-	env["pkg_name"] = "Legacy.pkg.zip"
-	env["replace_pkg"] = true
-	res = r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
-		t.Errorf("pkg_name = %q (.zip.zip?)", got)
-	}
-	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusHashMatch {
-		t.Errorf("zip was not reused: status %v", res.out["pkg_upload_status"])
-	}
-}
-
-func TestClassicAPIOn114(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
-	r.sim.AddCategory("Utilities")
-	path, _ := makePkg(t, "Classic & Co.pkg", 5000)
-	env := r.baseEnv(path)
-	env["pkg_category"] = "Utilities"
-	env["md5"] = true
-	r.mustSucceed(env)
-	p := r.sim.State().Packages[0]
-	if p.HashType != "MD5" || len(p.HashValue) != 32 {
-		t.Errorf("md5 metadata = %s %s", p.HashType, p.HashValue)
-	}
-	if len(p.Writes) == 0 || !strings.HasPrefix(p.Writes[0], "classic") {
-		t.Errorf("11.4 must use the Classic API: %v", p.Writes)
-	}
-	if n := r.sim.CallCount("", "/api/v1/packages*"); n != 0 {
-		t.Errorf("called v1 packages %d times on 11.4", n)
-	}
-	res := r.mustSucceed(env)
-	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusSkippedExists {
-		t.Errorf("Classic lookup did not find the object")
 	}
 }
 
@@ -284,28 +223,4 @@ func TestDryRunChangesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestVerifyWaitsOutStaleListing: after a replace through the JCDS (below
-// 11.5; newer servers replace through {id}/upload), the service briefly
-// lists the new file with the old length; the run waits for the true one
-// instead of failing or writing metadata early.
-func TestVerifyWaitsOutStaleListing(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{StaleListings: 2, JamfVersion: classic})
-	path, _ := makePkg(t, "Stale.pkg", 100000)
-	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	newPath, newSum := makePkg(t, "Stale.pkg", 150000)
-	env["pkg_path"] = newPath
-	env["replace_pkg"] = true
-	env["verbose"] = uint64(2)
-	res := r.mustSucceed(env)
-	if !strings.Contains(res.stderr, "listed with 100000 bytes, expected 150000") {
-		t.Errorf("the stale listing was not seen and waited out:\n%s", res.stderr)
-	}
-	if p := r.sim.State().Packages[0]; !hashIs(p.HashValue, newSum) {
-		t.Errorf("metadata hash %s, want %s", p.HashValue, newSum)
-	}
-	checkConsistent(t, r.sim)
 }

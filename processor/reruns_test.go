@@ -2,6 +2,10 @@ package processor
 
 import (
 	"context"
+	"crypto/sha3"
+	"crypto/sha512"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,6 +29,16 @@ type rerun struct {
 	state string                        // pkg_upload_status
 	whole bool                          // ends with one whole record of the local file (flowRig.ready)
 	check func(t *testing.T, r *flowRig, l *localPkg, out plistio.Env, log string)
+}
+
+// runsRow is one server and the runs of one recipe against it.
+type runsRow struct {
+	name string
+	opts jamfsim.Options
+	file string                        // the local file's name (App.pkg)
+	size int                           // its size (5000)
+	prep func(r *flowRig, l *localPkg) // before the first run
+	runs []rerun
 }
 
 // localPkg is the package file the recipe built, as it is now.
@@ -66,7 +80,7 @@ func digestsCurrent(t *testing.T, r *flowRig, p jamfsim.Package) {
 	}
 }
 
-// recordWhole is the sequence of TestRecordWholeAfterEveryRun for one
+// recordWhole is the record-whole-after-every-run sequence for one
 // upload mode on a default cluster (two pods, a minute of lag): a new
 // package, an identical rerun at once (a new client, so the other pod,
 // which has not seen the upload yet), a replace with changed bytes, and a
@@ -118,14 +132,7 @@ func recordWhole(mode, wants string) []rerun {
 func TestRunsInARow(t *testing.T) {
 	t.Parallel()
 	refreshPath := "/api/v1/cloud-distribution-point/refresh-inventory"
-	tests := []struct {
-		name string
-		opts jamfsim.Options
-		file string // the local file's name
-		size int
-		prep func(r *flowRig, l *localPkg) // before the first run
-		runs []rerun
-	}{
+	tests := []runsRow{
 		{name: "record whole after every run, default mode", opts: jamfsim.Options{ClusterNodes: 2}, runs: recordWhole("", "")},
 		{name: "record whole after every run, v1", opts: jamfsim.Options{ClusterNodes: 2}, runs: recordWhole("v1", "")},
 		{name: "record whole after every run, JCDS endpoints gone", opts: jamfsim.Options{ClusterNodes: 2, JCDSRemoved: true},
@@ -288,6 +295,60 @@ func TestRunsInARow(t *testing.T) {
 			{set: map[string]any{"replace_pkg": true}, meta: true, state: StatusHashMatch, whole: true},
 			{prep: newBuild(300000), up: true, meta: true, state: StatusUploaded, whole: true},
 		}},
+		{name: "Jamf Pro 11.4: the Classic API, MD5 metadata", opts: jamfsim.Options{JamfVersion: "11.4.0"}, file: "Classic & Co.pkg",
+			prep: func(r *flowRig, _ *localPkg) { r.sim.AddCategory("Utilities") }, runs: []rerun{
+				{set: map[string]any{"pkg_category": "Utilities", "md5": true}, up: true, meta: true, state: StatusUploaded,
+					check: func(t *testing.T, r *flowRig, _ *localPkg, _ plistio.Env, _ string) {
+						p := r.sim.State().Packages[0]
+						if p.HashType != "MD5" || len(p.HashValue) != 32 {
+							t.Errorf("md5 metadata = %s %s", p.HashType, p.HashValue)
+						}
+						if len(p.Writes) == 0 || !strings.HasPrefix(p.Writes[0], "classic") {
+							t.Errorf("11.4 must use the Classic API: %v", p.Writes)
+						}
+					}},
+				// The Classic lookup finds the object.
+				{state: StatusSkippedExists, check: func(t *testing.T, r *flowRig, _ *localPkg, _ plistio.Env, _ string) {
+					if n := r.sim.CallCount("", "/api/v1/packages*"); n != 0 {
+						t.Errorf("called v1 packages %d times on 11.4", n)
+					}
+				}},
+			}},
+		// Below 11.5 a replace goes through the JCDS, and the service
+		// briefly lists the new file with the old length: the run waits
+		// for the true one instead of failing or writing metadata early.
+		{name: "Jamf Pro 11.4: a stale listing after a replace is waited out", opts: jamfsim.Options{JamfVersion: "11.4.0", StaleListings: 2}, size: 100000, runs: []rerun{
+			{up: true, meta: true, state: StatusUploaded},
+			{prep: newBuild(150000), set: map[string]any{"replace_pkg": true}, up: true, meta: true, state: StatusUploaded,
+				check: func(t *testing.T, r *flowRig, l *localPkg, _ plistio.Env, log string) {
+					if !strings.Contains(log, "listed with 100000 bytes, expected 150000") {
+						t.Errorf("the stale listing was not seen and waited out:\n%s", log)
+					}
+					b, _ := os.ReadFile(l.path)
+					s512 := sha512.Sum512(b)
+					if p := r.sim.State().Packages[0]; p.HashValue != hex.EncodeToString(s512[:]) {
+						t.Errorf("metadata hash %s, want the new file's SHA-512", p.HashValue)
+					}
+				}},
+		}},
+		{name: "a bundle package is uploaded as a zip, and the zip reused", file: "Legacy.pkg", prep: bundlePkg, runs: []rerun{
+			{up: true, meta: true, state: StatusUploaded, check: func(t *testing.T, r *flowRig, _ *localPkg, out plistio.Env, _ string) {
+				zipPath := filepath.Join(out["RECIPE_CACHE_DIR"].(string), "Legacy.pkg.zip")
+				if out["pkg_name"] != "Legacy.pkg.zip" || out["pkg_path"] != zipPath {
+					t.Errorf("pkg_name %v, pkg_path %v; want Legacy.pkg.zip, %s", out["pkg_name"], out["pkg_path"], zipPath)
+				}
+				b, _ := os.ReadFile(zipPath)
+				sum := sha3.Sum512(b)
+				r.ready("Legacy.pkg.zip", hex.EncodeToString(sum[:]))
+			}},
+			// pkg_name already ending in .zip is not doubled, and the zip
+			// is reused: the same bytes.
+			{set: map[string]any{"pkg_name": "Legacy.pkg.zip", "replace_pkg": true}, check: func(t *testing.T, _ *flowRig, _ *localPkg, out plistio.Env, _ string) {
+				if out["pkg_name"] != "Legacy.pkg.zip" || out["pkg_upload_status"] != StatusHashMatch {
+					t.Errorf("pkg_name %v (.zip.zip?), status %v (the zip not reused?)", out["pkg_name"], out["pkg_upload_status"])
+				}
+			}},
+		}},
 		{name: "leftover share settings do not stop a run", runs: []rerun{{set: map[string]any{
 			"SMB_URL": "", "SMB_SHARES": []any{}, "CLOUD_DP": "False", "aws_cdp_mode": "False", "JAMF_CLI_PROFILE": "",
 			"PLATFORM_API_REGION": "", "PLATFORM_API_TENANT_ID": "", "S3_BUCKET_NAME": "x", "SMB_USERNAME": "u"},
@@ -297,6 +358,20 @@ func TestRunsInARow(t *testing.T) {
 		{name: "shares another step keeps updated do not stop a run", runs: []rerun{{set: map[string]any{
 			"SMB_URL": "smb://fs/CasperShare", "CLOUD_DP": true, FileSharesElsewhere: true},
 			up: true, meta: true, state: StatusUploaded, whole: true}}},
+	}
+	// Names that broke URLs and shells elsewhere upload under exactly that
+	// name, the rerun finds them, and a changed file replaces them.
+	for _, name := range []string{"My App 1.0.pkg", "Café Ünïcødé 日本語.pkg", "Tom & Jerry.pkg", "C# Tools #2.pkg",
+		"100% Pure %20 Juice.pkg", "What?.pkg", "Chrome (Universal).pkg", "Wow!.pkg", "A&B #1 50% (x)? !+'=;.pkg"} {
+		tests = append(tests, runsRow{name: "odd name " + name, file: name, size: 3000, runs: []rerun{
+			{up: true, meta: true, state: StatusUploaded, whole: true, check: func(t *testing.T, _ *flowRig, _ *localPkg, out plistio.Env, _ string) {
+				if out["pkg_name"] != name {
+					t.Errorf("pkg_name = %q", out["pkg_name"])
+				}
+			}},
+			{state: StatusSkippedExists},
+			{prep: newBuild(3001), set: map[string]any{"replace_pkg": true}, up: true, meta: true, state: StatusUploaded, whole: true},
+		}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,6 +439,23 @@ func TestRunsInARow(t *testing.T) {
 			})
 		})
 	}
+}
+
+// bundlePkg makes the local package a bundle (a folder with Contents/):
+// the run uploads it zipped.
+func bundlePkg(r *flowRig, l *localPkg) {
+	if err := os.Remove(l.path); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(l.path, "Contents", "Resources"), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	for name, size := range map[string]int{"Info.plist": 8, filepath.Join("Resources", "payload"): 10000} {
+		if err := os.WriteFile(filepath.Join(l.path, "Contents", name), make([]byte, size), 0o644); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	l.sum = ""
 }
 
 // untilListed waits until the distribution point lists the local file:
