@@ -28,6 +28,8 @@ type rerun struct {
 	meta  bool                          // pkg_metadata_updated
 	state string                        // pkg_upload_status
 	whole bool                          // ends with one whole record of the local file (flowRig.ready)
+	// check asserts the rest; log is the run's log, or where the run
+	// fails, the error's text.
 	check func(t *testing.T, r *flowRig, l *localPkg, out plistio.Env, log string)
 }
 
