@@ -13,7 +13,6 @@ import (
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
-	"github.com/jcds2-uploader/jcds2-uploader/processor"
 )
 
 // mustFailClearly runs raw stdin and wants exit 10, a ProcessorError with
@@ -109,62 +108,6 @@ func TestInputWrongTypesAndMissingKeys(t *testing.T) {
 	st := r.sim.State()
 	if len(st.Files) != 0 || len(st.Packages) != 0 {
 		t.Errorf("bad input changed the server: files=%v packages=%v", st.Files, st.Packages)
-	}
-}
-
-// TestInputOddNames: names that broke URLs and shells elsewhere upload
-// under exactly that name, and the rerun finds them (a no-op).
-func TestInputOddNames(t *testing.T) {
-	t.Parallel()
-	names := []string{
-		"My App 1.0.pkg",
-		"Café Ünïcødé 日本語.pkg",
-		"Tom & Jerry.pkg",
-		"C# Tools #2.pkg",
-		"100% Pure %20 Juice.pkg",
-		"What?.pkg",
-		"Chrome (Universal).pkg",
-		"Wow!.pkg",
-		"A&B #1 50% (x)? !+'=;.pkg",
-	}
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	// One instance, as one admin's, with nine packages uploaded side by
-	// side; the group returns when all nine have.
-	t.Run("each", func(t *testing.T) {
-		for _, name := range names {
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				path, sum := makePkg(t, name, 3000)
-				env := r.baseEnv(path)
-				res := r.mustSucceed(env)
-				noPanic(t, res.stderr)
-				if got := stringOut(t, res.out, "pkg_name"); got != name {
-					t.Errorf("pkg_name = %q", got)
-				}
-				f, ok := r.sim.File(name)
-				if !ok || f.SHA3 != sum {
-					t.Fatalf("JCDS has no %q with our bytes: %+v", name, r.sim.State().Files)
-				}
-				res = r.mustSucceed(env)
-				if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusSkippedExists {
-					t.Errorf("rerun status %q: the lookup by name did not find %q", got, name)
-				}
-				// Replacing a changed file deletes the old one by name: the
-				// DELETE URL must carry the name intact.
-				newPath, newSum := makePkg(t, name, 3001)
-				env["pkg_path"] = newPath
-				env["replace_pkg"] = true
-				r.mustSucceed(env)
-				if f, _ := r.sim.File(name); f.SHA3 != newSum {
-					t.Errorf("replace did not land")
-				}
-			})
-		}
-	})
-	checkConsistent(t, r.sim)
-	st := r.sim.State()
-	if len(st.Files) != len(names) || len(st.Packages) != len(names) {
-		t.Errorf("files=%d packages=%d, want %d each", len(st.Files), len(st.Packages), len(names))
 	}
 }
 

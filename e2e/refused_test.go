@@ -6,7 +6,6 @@ import (
 
 	"github.com/jcds2-uploader/jcds2-uploader/jamf/jamfsim"
 	"github.com/jcds2-uploader/jcds2-uploader/plistio"
-	"github.com/jcds2-uploader/jcds2-uploader/processor"
 )
 
 // TestRefusedSettingsStopBeforeContact: every setting this processor
@@ -49,31 +48,6 @@ func TestRefusedSettingsStopBeforeContact(t *testing.T) {
 	}
 }
 
-// TestUnsetLookingSettingsRun: the leftovers AutoPkg preferences and other
-// JamfUploader steps put in the environment (empty share URLs, False
-// switches) do not stop a run, and neither do shares another step keeps
-// updated.
-func TestUnsetLookingSettingsRun(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	for i, set := range []plistio.Env{
-		{"SMB_URL": "", "SMB_SHARES": []any{}, "CLOUD_DP": "False", "aws_cdp_mode": "False", "JAMF_CLI_PROFILE": "",
-			"PLATFORM_API_REGION": "", "PLATFORM_API_TENANT_ID": "", "S3_BUCKET_NAME": "x", "SMB_USERNAME": "u"},
-		{"CLOUD_DP": true},
-		{"SMB_URL": "smb://fs/CasperShare", "CLOUD_DP": true, processor.FileSharesElsewhere: true},
-	} {
-		path, _ := makePkg(t, "Leftovers"+string(rune('A'+i))+".pkg", 3000)
-		env := r.baseEnv(path)
-		for k, v := range set {
-			env[k] = v
-		}
-		res := r.mustSucceed(env)
-		if res.out["pkg_uploaded"] != true {
-			t.Errorf("case %d: pkg_uploaded = %v", i, res.out["pkg_uploaded"])
-		}
-	}
-}
-
 // TestRecalculateWaitTimeIsHonoured: the wait is logged and the refresh
 // still follows it.
 func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
@@ -81,7 +55,7 @@ func TestRecalculateWaitTimeIsHonoured(t *testing.T) {
 	// 11.11 is the first version with an inventory refresh to wait for.
 	// One server (on premises): the wait is the point, not the pods,
 	// which on 11.11 take turns at the full refresh, 16 s each
-	// (TestRecalculateOn1111).
+	// (processor's TestRunsInARow, "recalculate on 11.11").
 	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.11.0", ClusterNodes: 1})
 	path, _ := makePkg(t, "Wait.pkg", 3000)
 	env := r.baseEnv(path)

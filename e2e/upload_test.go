@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,7 +103,7 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	t.Parallel()
 	// The nightly rerun comes a day after the upload, long after Jamf
 	// Cloud's nodes caught up with each other; a short lag waited out
-	// stands for that. (A rerun at once is TestRecordWholeAfterEveryRun's.)
+	// stands for that. (A rerun at once is processor's TestRunsInARow.)
 	// A refresh reaches only its own pod: the upload counts as delivered
 	// when every pod serves it READY, and the run itself refreshes and
 	// verifies every pod, so the nightly run may land on either.
@@ -140,168 +139,10 @@ func TestIdenticalRerunIsANoOp(t *testing.T) {
 	}
 }
 
-func TestStaleSummaryRemoved(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	path, _ := makePkg(t, "App.pkg", 4096)
-	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	env[processor.SummaryKey] = map[string]any{"summary_text": "old", "data": map[string]any{"x": "y"}}
-	res := r.mustSucceed(env)
-	if _, ok := res.out[processor.SummaryKey]; ok {
-		t.Errorf("stale summary from an earlier run kept")
-	}
-}
-
-func TestReplaceMetadataOnly(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	path, sum := makePkg(t, "Meta.pkg", 5000)
-	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	env["replace_pkg_metadata"] = "true"
-	env["pkg_info"] = "new info & <notes>"
-	env["pkg_priority"] = uint64(7)
-	res := r.mustSucceed(env)
-	if boolOut(t, res.out, "pkg_uploaded") || !boolOut(t, res.out, "pkg_metadata_updated") {
-		t.Errorf("uploaded/metadata = %v/%v, want false/true", res.out["pkg_uploaded"], res.out["pkg_metadata_updated"])
-	}
-	p := r.sim.State().Packages[0]
-	if p.Info != "new info & <notes>" || p.Priority != 7 || p.HashValue != sum {
-		t.Errorf("package = %+v", p)
-	}
-	if _, ok := res.out[processor.SummaryKey]; !ok {
-		t.Errorf("no summary although metadata changed")
-	}
-}
-
-func TestPkgNameRename(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	path, sum := makePkg(t, "build-output.pkg", 5000)
-	env := r.baseEnv(path)
-	env["pkg_name"] = "Google Chrome (Universal) 1.0.pkg"
-	env["pkg_display_name"] = "Google Chrome"
-	res := r.mustSucceed(env)
-	if stringOut(t, res.out, "pkg_name") != "Google Chrome (Universal) 1.0.pkg" || stringOut(t, res.out, "pkg_display_name") != "Google Chrome" {
-		t.Errorf("outputs %v %v", res.out["pkg_name"], res.out["pkg_display_name"])
-	}
-	f, ok := r.sim.File("Google Chrome (Universal) 1.0.pkg")
-	if !ok || f.SHA3 != sum {
-		t.Fatalf("renamed file missing: %+v", r.sim.State().Files)
-	}
-	p := r.sim.State().Packages[0]
-	if p.Name != "Google Chrome" || p.FileName != "Google Chrome (Universal) 1.0.pkg" {
-		t.Errorf("package = %+v", p)
-	}
-	// The rerun looks the object up by its display name and finds it.
-	res = r.mustSucceed(env)
-	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusSkippedExists {
-		t.Errorf("rerun status %v", res.out["pkg_upload_status"])
-	}
-}
-
-func TestBundlePackageIsZipped(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{})
-	dir := t.TempDir()
-	bundle := dir + "/Legacy.pkg"
-	if err := os.MkdirAll(bundle+"/Contents/Resources", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bundle+"/Contents/Info.plist", []byte("<plist/>"), 0o644)
-	os.WriteFile(bundle+"/Contents/Resources/payload", make([]byte, 10000), 0o644)
-	env := r.baseEnv(bundle)
-	cache := env["RECIPE_CACHE_DIR"].(string)
-	res := r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
-		t.Errorf("pkg_name = %q, want Legacy.pkg.zip", got)
-	}
-	zipPath := stringOut(t, res.out, "pkg_path")
-	if zipPath != cache+"/Legacy.pkg.zip" {
-		t.Errorf("pkg_path = %q", zipPath)
-	}
-	if f, ok := r.sim.File("Legacy.pkg.zip"); !ok || f.SHA3 != sha3File(t, zipPath) {
-		t.Errorf("zip not in JCDS: %+v", r.sim.State().Files)
-	}
-	// pkg_name already ending in .zip is not doubled, and the zip is reused.
-	env["pkg_name"] = "Legacy.pkg.zip"
-	env["replace_pkg"] = true
-	res = r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_name"); got != "Legacy.pkg.zip" {
-		t.Errorf("pkg_name = %q (.zip.zip?)", got)
-	}
-	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusHashMatch {
-		t.Errorf("zip was not reused: status %v", res.out["pkg_upload_status"])
-	}
-}
-
-func TestRecalculateOn1111(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.11.0"})
-	path, sum := makePkg(t, "Recalc.pkg", 5000)
-	env := r.baseEnv(path)
-	env["recalculate"] = "yes"
-	delete(env, "verify_timeout") // 11.11: pods take turns at the full refresh, 16 s each
-	res := r.mustSucceed(env)
-	data := res.out[processor.SummaryKey].(map[string]any)["data"].(map[string]any)
-	if data["packages_recalculated"] != "True" {
-		t.Errorf("packages_recalculated = %v", data["packages_recalculated"])
-	}
-	if r.sim.State().Counts.Refreshes < 1 {
-		t.Errorf("no inventory refresh")
-	}
-	recordReady(t, r.sim, "Recalc.pkg", sum)
-}
-
-// TestSHA512Before1111: before 11.11 the server takes no SHA3_512 and has
-// no inventory refresh: the metadata carries SHA_512, and recalculate says
-// it could not run.
-func TestSHA512Before1111(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.10.0"})
-	path, sum := makePkg(t, "Old.pkg", 5000)
-	env := r.baseEnv(path)
-	env["recalculate"] = "yes"
-	res := r.mustSucceed(env)
-	data := res.out[processor.SummaryKey].(map[string]any)["data"].(map[string]any)
-	if data["packages_recalculated"] != "False" || !strings.Contains(res.stderr, "recalculate needs Jamf Pro 11.11") {
-		t.Errorf("packages_recalculated = %v\n%s", data["packages_recalculated"], res.stderr)
-	}
-	if p := r.sim.State().Packages[0]; p.HashType != "SHA_512" || len(p.HashValue) != 128 || p.HashValue == sum {
-		t.Errorf("11.10 must get SHA_512 metadata: %s %s", p.HashType, p.HashValue)
-	}
-}
-
-func TestClassicAPIOn114(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
-	r.sim.AddCategory("Utilities")
-	path, _ := makePkg(t, "Classic & Co.pkg", 5000)
-	env := r.baseEnv(path)
-	env["pkg_category"] = "Utilities"
-	env["md5"] = true
-	r.mustSucceed(env)
-	p := r.sim.State().Packages[0]
-	if p.HashType != "MD5" || len(p.HashValue) != 32 {
-		t.Errorf("md5 metadata = %s %s", p.HashType, p.HashValue)
-	}
-	if len(p.Writes) == 0 || !strings.HasPrefix(p.Writes[0], "classic") {
-		t.Errorf("11.4 must use the Classic API: %v", p.Writes)
-	}
-	if n := r.sim.CallCount("", "/api/v1/packages*"); n != 0 {
-		t.Errorf("called v1 packages %d times on 11.4", n)
-	}
-	res := r.mustSucceed(env)
-	if stringOut(t, res.out, "pkg_upload_status") != processor.StatusSkippedExists {
-		t.Errorf("Classic lookup did not find the object")
-	}
-}
-
 func TestV1UploadMode(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.5.0"})
-	path, _ := makePkg(t, "V1.pkg", 5000)
+	path, sum := makePkg(t, "V1.pkg", 5000)
 	env := r.baseEnv(path)
 	delete(env, "jcds2_mode")
 	env["upload_mode"] = "v1"
@@ -319,6 +160,18 @@ func TestV1UploadMode(t *testing.T) {
 		t.Errorf("file not stored")
 	}
 	checkConsistent(t, r.sim)
+
+	// Without upload_mode, a server whose JCDS endpoints are gone gets
+	// the same upload, and one warning that says why.
+	gone := newRig(t, fakeS3, jamfsim.Options{JCDSRemoved: true})
+	env = gone.baseEnv(path)
+	delete(env, "jcds2_mode")
+	res = gone.mustSucceed(env)
+	wantOutputs(t, res.out, true, true, processor.StatusUploaded)
+	if n := strings.Count(res.stderr, "the JCDS endpoints are gone"); n != 1 {
+		t.Errorf("want one warning that the JCDS endpoints are gone, got %d:\n%s", n, res.stderr)
+	}
+	converged(t, gone.sim, "V1.pkg", sum)
 
 	old := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.4.0"})
 	env = old.baseEnv(path)
@@ -370,76 +223,4 @@ func TestDryRunChangesNothing(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestV1UploadFailureLeavesNoObject(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{JamfVersion: "11.5.0"})
-	path, _ := makePkg(t, "V1Fail.pkg", 5000)
-	env := r.baseEnv(path)
-	delete(env, "jcds2_mode")
-	env["upload_mode"] = "v1"
-	env["max_tries"] = "2"
-	r.sim.InjectFault(jamfsim.Fault{Method: "POST", Path: "/api/v1/packages/*", Status: 500, Count: 2})
-	r.mustFail(env, "upload V1Fail.pkg through the Jamf Pro API")
-	if st := r.sim.State(); len(st.Packages) != 0 {
-		t.Fatalf("failed v1 upload left package objects: %+v", st.Packages)
-	}
-	res := r.mustSucceed(env)
-	if !boolOut(t, res.out, "pkg_uploaded") {
-		t.Errorf("rerun did not upload")
-	}
-	checkConsistent(t, r.sim)
-}
-
-// TestJCDSListingWithoutMD5: a server that lists only SHA3-512 still gets
-// verified uploads and hash-match skips, through a local SHA3-512.
-func TestJCDSListingWithoutMD5(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{ListWithoutMD5: true})
-	path, sum := makePkg(t, "NoMD5.pkg", 300000)
-	env := r.baseEnv(path)
-	res := r.mustSucceed(env)
-	if stringOut(t, res.out, "pkg_sha3_512") != sum || r.sim.State().Packages[0].HashValue != sum {
-		t.Errorf("sha3 output %v, metadata %v; want %s", res.out["pkg_sha3_512"], r.sim.State().Packages[0].HashValue, sum)
-	}
-	env["replace_pkg"] = true
-	res = r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusHashMatch {
-		t.Errorf("identical file without listed MD5: status %q", got)
-	}
-	changed, changedSum := makePkg(t, "NoMD5.pkg", 300000)
-	env["pkg_path"] = changed
-	res = r.mustSucceed(env)
-	if got := stringOut(t, res.out, "pkg_upload_status"); got != processor.StatusUploaded {
-		t.Errorf("changed file of the same size: status %q", got)
-	}
-	if f, _ := r.sim.File("NoMD5.pkg"); f.SHA3 != changedSum {
-		t.Errorf("JCDS holds the old bytes")
-	}
-	checkConsistent(t, r.sim)
-}
-
-// TestVerifyWaitsOutStaleListing: after a replace through the JCDS (below
-// 11.5; newer servers replace through {id}/upload), the service briefly
-// lists the new file with the old length; the run waits for the true one
-// instead of failing or writing metadata early.
-func TestVerifyWaitsOutStaleListing(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, fakeS3, jamfsim.Options{StaleListings: 2, JamfVersion: classic})
-	path, _ := makePkg(t, "Stale.pkg", 100000)
-	env := r.baseEnv(path)
-	r.mustSucceed(env)
-	newPath, newSum := makePkg(t, "Stale.pkg", 150000)
-	env["pkg_path"] = newPath
-	env["replace_pkg"] = true
-	env["verbose"] = uint64(2)
-	res := r.mustSucceed(env)
-	if !strings.Contains(res.stderr, "listed with 100000 bytes, expected 150000") {
-		t.Errorf("the stale listing was not seen and waited out:\n%s", res.stderr)
-	}
-	if p := r.sim.State().Packages[0]; !hashIs(p.HashValue, newSum) {
-		t.Errorf("metadata hash %s, want %s", p.HashValue, newSum)
-	}
-	checkConsistent(t, r.sim)
 }
