@@ -577,6 +577,31 @@ func displayName(cfg *Config, f *PkgFile) string {
 	return f.Name
 }
 
+// OwnDuplicate is the JCDS file this run deletes after its upload, if
+// any: a Name_N copy of name that was not listed before the upload
+// (dupsBefore) with our size (and MD5, when listed). The service stored
+// our upload under it because another upload of the same name committed
+// first; copies made by others, or before this run, are never ours to
+// delete.
+func OwnDuplicate(files []jamf.JCDSFile, name string, size int64, dupsBefore map[string]bool, sums s3upload.Sums) *jamf.JCDSFile {
+	for _, d := range Duplicates(files, name) {
+		if dupsBefore[d] {
+			continue
+		}
+		for i := range files {
+			f := &files[i]
+			if f.FileName != d || f.Length != size {
+				continue
+			}
+			if f.MD5 != "" && sums.MD5 != "" && !strings.EqualFold(f.MD5, sums.MD5) {
+				continue
+			}
+			return f
+		}
+	}
+	return nil
+}
+
 // Duplicates returns the JCDS files that look like service-made copies of
 // name (Name_1.pkg, Name_2.pkg …), left by earlier uploads that did not
 // delete first.

@@ -511,3 +511,38 @@ func TestChooseMode(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnDuplicate: the one file a run deletes after its upload is the
+// Name_N copy it made: new since the survey, with our size and MD5.
+func TestOwnDuplicate(t *testing.T) {
+	ours := s3upload.Sums{MD5: "aa"}
+	tests := []struct {
+		name   string
+		files  []jamf.JCDSFile
+		before map[string]bool
+		want   string // "" for none
+	}{
+		{"none", []jamf.JCDSFile{{FileName: "App.pkg", Length: 100, MD5: "aa"}}, nil, ""},
+		{"ours", []jamf.JCDSFile{{FileName: "App.pkg", Length: 100, MD5: "bb"}, {FileName: "App_1.pkg", Length: 100, MD5: "aa"}}, nil, "App_1.pkg"},
+		{"listed before the upload: not ours", []jamf.JCDSFile{{FileName: "App_1.pkg", Length: 100, MD5: "aa"}}, map[string]bool{"App_1.pkg": true}, ""},
+		{"another size: not ours", []jamf.JCDSFile{{FileName: "App_1.pkg", Length: 99, MD5: "aa"}}, nil, ""},
+		{"another MD5: not ours", []jamf.JCDSFile{{FileName: "App_1.pkg", Length: 100, MD5: "bb"}}, nil, ""},
+		{"no MD5 listed: our size will do", []jamf.JCDSFile{{FileName: "App_2.pkg", Length: 100}}, nil, "App_2.pkg"},
+		{"another package's copy", []jamf.JCDSFile{{FileName: "Apps_1.pkg", Length: 100, MD5: "aa"}}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := OwnDuplicate(tt.files, "App.pkg", 100, tt.before, ours)
+			if name := fileNameOf(got); name != tt.want {
+				t.Errorf("OwnDuplicate = %q, want %q", name, tt.want)
+			}
+		})
+	}
+}
+
+func fileNameOf(f *jamf.JCDSFile) string {
+	if f == nil {
+		return ""
+	}
+	return f.FileName
+}

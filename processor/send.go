@@ -365,7 +365,7 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 			if err != nil {
 				return poll.Tick{}, fmt.Errorf("verify upload of %s: %w", name, err)
 			}
-			if dup := u.ownDuplicate(files, dupsBefore, sums); dup != nil {
+			if dup := OwnDuplicate(files, u.local.Name, u.local.Size, dupsBefore, sums); dup != nil {
 				// Another upload of the same name committed first (the lock
 				// covers one Mac only): ours became Name_N.pkg.
 				done = u.removeOwnDuplicate(ctx, dup, u.listedAsOurs(files, sums))
@@ -420,29 +420,6 @@ func (u *uploader) verifyListing(ctx context.Context, dupsBefore map[string]bool
 		return sums, err
 	}
 	return sums, done
-}
-
-// ownDuplicate finds a Name_N copy that appeared during this run with our
-// size (and MD5, when listed): the service stored our upload under it
-// because another upload of the same name committed first.
-func (u *uploader) ownDuplicate(files []jamf.JCDSFile, dupsBefore map[string]bool, sums s3upload.Sums) *jamf.JCDSFile {
-	file := u.local
-	for _, d := range Duplicates(files, file.Name) {
-		if dupsBefore[d] {
-			continue
-		}
-		for i := range files {
-			f := &files[i]
-			if f.FileName != d || f.Length != file.Size {
-				continue
-			}
-			if f.MD5 != "" && sums.MD5 != "" && !strings.EqualFold(f.MD5, sums.MD5) {
-				continue
-			}
-			return f
-		}
-	}
-	return nil
 }
 
 // removeOwnDuplicate deletes the copy this run made and says what
