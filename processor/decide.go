@@ -227,6 +227,9 @@ type choice struct {
 	// FinishMeta: only the metadata an earlier run failed to write is
 	// written now, with the hash of the file that run uploaded.
 	FinishMeta bool
+	// VerifyEarlier: an earlier run sent the local file and Jamf Pro was
+	// still processing it; it is only verified (PendingVerify).
+	VerifyEarlier bool
 	// InPlace: the object's file is replaced through
 	// /api/v1/packages/{id}/upload, which never deletes it first (the
 	// object exists, or is made first: CreateFirst).
@@ -273,10 +276,45 @@ func NeedsLocalHash(f *jamf.JCDSFile, localSize int64) bool {
 // file has the local size (NeedsLocalHash). An unsettled record alone
 // leaves nothing to compare; a repair compares like a replace.
 func NeedsCompare(cfg *Config, facts Facts) bool {
+	if mayVerifyEarlier(facts) {
+		return true // the local SHA3-512 against the journal's
+	}
 	obj := facts.Object
-	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || facts.Pending == PendingFile
-	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && facts.Pending != PendingFile
+	mayUpload := NeedsJCDSList(cfg, obj) || facts.Unsettled || facts.ObjectFileMissing || sendAgain(facts)
+	keep := obj != nil && !cfg.ReplacePkg && !facts.Failed && !facts.ObjectFileMissing && !sendAgain(facts)
 	return mayUpload && !keep && NeedsLocalHash(facts.JCDSFile, facts.LocalSize)
+}
+
+// mayVerifyEarlier reports whether the journal says an earlier run sent a
+// file of the local file's size that was still processing when it stopped
+// waiting: the local SHA3-512 then tells whether it is this file
+// (verifiesEarlier).
+func mayVerifyEarlier(facts Facts) bool {
+	e := facts.Earlier
+	return facts.Pending == PendingVerify && e != nil && e.SHA3 != "" && e.Size == facts.LocalSize && facts.Object != nil &&
+		e.Waits < maxVerifyWaits
+}
+
+// sendAgain: the journal says an earlier run left the file to be sent
+// again: PendingFile, or a PendingVerify entry the run does not only
+// verify (verifiesEarlier, checked first): another local file, a record in
+// ERROR, or one waited for maxVerifyWaits times.
+func sendAgain(facts Facts) bool {
+	return facts.Pending == PendingFile || facts.Pending == PendingVerify
+}
+
+// maxVerifyWaits bounds the runs that wait for a file an earlier run sent
+// (PendingVerify) before one sends it again: a file that never arrives
+// without ever showing a loss would otherwise be waited for every night.
+// Processing takes minutes (about 15 for 10.85 GB, jamf-upload #399), so
+// three runs' budgets are far beyond it (our choice).
+const maxVerifyWaits = 3
+
+// verifiesEarlier: the file an earlier run sent, still processing when it
+// stopped waiting (PendingVerify), is the local file. It is verified, not
+// sent again, unless its record says ERROR.
+func verifiesEarlier(facts Facts) bool {
+	return mayVerifyEarlier(facts) && !facts.Failed && strings.EqualFold(facts.Earlier.SHA3, facts.Local.SHA3_512)
 }
 
 // refreshBeforeRead reports whether the survey refreshes the file's
@@ -346,7 +384,15 @@ func inPlace(facts Facts, p choice) bool {
 // and the journal alone.
 func decideActions(cfg *Config, facts Facts) choice {
 	var p choice
-	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || facts.Pending == PendingFile)
+	if verifiesEarlier(facts) {
+		p.File, p.VerifyEarlier = FileUnchanged, true
+		p.Reason = "an earlier run sent this file and Jamf Pro was still processing it (journal): it is verified, not sent again"
+		if cfg.ReplaceMetadata && !cfg.SkipMetadata {
+			p.Meta = MetaUpdate
+		}
+		return p
+	}
+	p.Repair = facts.Object != nil && !cfg.ReplacePkg && (facts.ObjectFileMissing || sendAgain(facts))
 	switch {
 	case facts.Object != nil && !cfg.ReplacePkg && !facts.Unsettled && !p.Repair:
 		p.File = FileKeep
@@ -457,11 +503,14 @@ func steps(cfg *Config, facts Facts, c choice) []Step {
 
 	// Whatever this run wrote or sent, or an earlier run left unsettled,
 	// is waited for until Jamf Pro shows it whole.
-	if c.Meta == MetaNone && !created && !c.Sends() && !facts.Unsettled {
+	if c.Meta == MetaNone && !created && !c.Sends() && !facts.Unsettled && !c.VerifyEarlier {
 		return s
 	}
+	// A file sent, and still processing when the budget runs out, is
+	// noted for a later run to verify without sending it again.
 	st := settle{Kind: settleRecord, Expect: expect(facts, c), Sends: c.Sends(), Mode: facts.Mode, Object: obj,
-		Dups: facts.DupsBefore, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone}
+		Dups: facts.DupsBefore, Pending: c.File == FileUnchanged && !cfg.ReplacePkg && c.Meta == MetaNone || c.VerifyEarlier,
+		NoteVerify: c.Sends() || c.VerifyEarlier}
 	switch {
 	case facts.Classic:
 		st.Kind = settleNone

@@ -546,3 +546,64 @@ func fileNameOf(f *jamf.JCDSFile) string {
 	}
 	return f.FileName
 }
+
+// TestDecideVerifiesEarlier: a file an earlier run sent, still on its way
+// when that run's verify budget ran out (PendingVerify), is verified and not
+// sent again when the local file is that file, up to maxVerifyWaits runs;
+// otherwise the journal entry sends it again, as PendingFile does.
+func TestDecideVerifiesEarlier(t *testing.T) {
+	obj := &jamf.Package{ID: "7", Name: "App.pkg", FileName: "App.pkg", HashType: "SHA3_512", HashValue: "old"}
+	earlier := func(sha3 string, size int64, waits int) *JournalEntry {
+		return &JournalEntry{FileName: "App.pkg", Pending: PendingVerify, Size: size, SHA3: sha3, Waits: waits}
+	}
+	ours := s3upload.Sums{SHA3_512: "abc"}
+	tests := []struct {
+		name    string
+		cfg     Config
+		facts   Facts
+		verify  bool   // only verified: no send, the settle step waits for the earlier run's file
+		steps   string // stepKinds
+		compare bool   // NeedsCompare: the survey hashes the local file
+	}{
+		{"the same file: verified", Config{}, Facts{Object: obj, LocalSize: 100, Local: ours, Unsettled: true, Earlier: earlier("ABC", 100, 1)},
+			true, "skip no-meta settle", true},
+		{"the same file, replace_pkg: verified", Config{ReplacePkg: true}, Facts{Object: obj, LocalSize: 100, Local: ours, Earlier: earlier("abc", 100, 2)},
+			true, "skip no-meta settle", true},
+		{"the same file, replace_pkg_metadata: verified, metadata written", Config{ReplaceMetadata: true}, Facts{Object: obj, LocalSize: 100, Local: ours, Earlier: earlier("abc", 100, 1)},
+			true, "skip meta-update(server) settle", true},
+		{"a new build of another size: sent", Config{}, Facts{Object: obj, LocalSize: 101, Local: ours, Unsettled: true, Earlier: earlier("abc", 100, 1)},
+			false, "v1-inplace+note-file meta-update(server)+note-meta settle", false},
+		{"a new build of the same size: sent", Config{}, Facts{Object: obj, LocalSize: 100, Local: s3upload.Sums{SHA3_512: "def"}, Unsettled: true, Earlier: earlier("abc", 100, 1)},
+			false, "v1-inplace+note-file meta-update(server)+note-meta settle", true},
+		{"waited for in vain three times: sent again", Config{}, Facts{Object: obj, LocalSize: 100, Local: ours, Unsettled: true, Earlier: earlier("abc", 100, maxVerifyWaits)},
+			false, "v1-inplace+note-file meta-update(server)+note-meta settle", false},
+		{"the record says ERROR: sent again", Config{}, Facts{Object: obj, LocalSize: 100, Local: ours, Unsettled: true, Failed: true, Earlier: earlier("abc", 100, 1)},
+			false, "v1-inplace+note-file meta-update(server)+note-meta settle", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.facts
+			f.FileName, f.Mode, f.CanRefresh, f.Pending = "App.pkg", ModeV1, true, PendingVerify
+			if got := NeedsCompare(&tt.cfg, f); got != tt.compare {
+				t.Errorf("NeedsCompare = %v, want %v", got, tt.compare)
+			}
+			p := Decide(&tt.cfg, f)
+			if got := stepKinds(p); got != tt.steps {
+				t.Errorf("steps %q, want %q (%s)", got, tt.steps, p.Reason)
+			}
+			if p.Sends() == tt.verify {
+				t.Errorf("sends %v, want %v (%s)", p.Sends(), !tt.verify, p.Reason)
+			}
+			st, ok := p.Steps[len(p.Steps)-1].(settle)
+			if !ok {
+				t.Fatalf("the last step is %T, want settle", p.Steps[len(p.Steps)-1])
+			}
+			if tt.verify && (!st.Pending || !st.NoteVerify || !st.Expect.local || p.File != FileUnchanged) {
+				t.Errorf("settle %+v, file %s: want the earlier run's file waited for, noted again on a timeout", st, p.File)
+			}
+			if !tt.verify && !st.NoteVerify {
+				t.Errorf("settle %+v: a run that sends notes a timeout for the next run to verify", st)
+			}
+		})
+	}
+}

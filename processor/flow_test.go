@@ -800,8 +800,12 @@ func TestDelivery(t *testing.T) {
 		logs    string // in the log
 		err     string // the run fails saying this, its file still noted "send again"
 		lost    bool   // ... because the file never landed (NotLandedError)
-		kept    bool   // the fixture's fields are still on the record
-		pending bool   // the record shows PENDING where it has no status
+		// waitOnly: the run ran out of verify budget with no pod showing a
+		// loss, so the journal notes only verification for the next run
+		// (PendingVerify) instead of "send again".
+		waitOnly bool
+		kept     bool // the fixture's fields are still on the record
+		pending  bool // the record shows PENDING where it has no status
 	}{
 		{name: "v1 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}, env: map[string]any{"upload_mode": "v1"}, sends: 1},
 		{name: "jcds2 upload, slow processing", opts: jamfsim.Options{ProcessingDelay: time.Second}},
@@ -826,9 +830,9 @@ func TestDelivery(t *testing.T) {
 		{name: "refresh 500 every 2nd call, v1 replace", prior: firstRun(nil), newSize: 4000, env: map[string]any{"upload_mode": "v1", "replace_pkg": true, "max_tries": uint64(1)},
 			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1, Every: 2}, sends: 1},
 		{name: "refresh failing until verify_timeout", env: map[string]any{"upload_mode": "v1", "max_tries": uint64(1), "verify_timeout": uint64(2)},
-			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh failed on that pod, and kept failing"},
+			fault: &jamfsim.Fault{Method: "POST", Path: refreshPath, Status: 500, Count: -1}, sends: 1, err: "the inventory refresh failed on that pod, and kept failing", waitOnly: true},
 		{name: "never READY within verify_timeout: no success reported", opts: jamfsim.Options{ProcessingDelay: 20 * time.Second},
-			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "verified on 0 of 1 pods"},
+			env: map[string]any{"upload_mode": "v1", "verify_timeout": uint64(2)}, sends: 1, err: "verified on 0 of 1 pods", waitOnly: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -886,9 +890,13 @@ func TestDelivery(t *testing.T) {
 					if errors.As(err, &lost) != tt.lost {
 						t.Errorf("err = %v: a NotLandedError %v, want %v", err, !tt.lost, tt.lost)
 					}
+					want := PendingFile
+					if tt.waitOnly {
+						want = PendingVerify
+					}
 					e, ok, lerr := r.journalEntry(env)
-					if lerr != nil || !ok || e.Pending != PendingFile {
-						t.Errorf("journal after the failure: %+v (%v, %v), want the file noted to be sent again", e, ok, lerr)
+					if lerr != nil || !ok || e.Pending != want {
+						t.Errorf("journal after the failure: %+v (%v, %v), want the upload noted %q", e, ok, lerr, want)
 					}
 					return
 				}

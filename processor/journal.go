@@ -37,6 +37,14 @@ const (
 	// PendingMetadata: the file is in place; the package object must still
 	// get the metadata (and, before 11.11, the hash) below.
 	PendingMetadata = "metadata"
+	// PendingVerify: the file was sent (Jamf Pro took it) and the run's
+	// verify budget ran out with no pod showing it lost, corrupt or in
+	// ERROR: a record keeps the old file until processing ends (jamf/
+	// JamfSync#41), so it may still arrive. Only verification remains: a
+	// later run with the same local file verifies it without sending it
+	// again (a loss it then sees is sent again, as in any run), up to
+	// maxVerifyWaits runs.
+	PendingVerify = "verify"
 )
 
 // JournalEntry is one unfinished upload.
@@ -45,7 +53,7 @@ type JournalEntry struct {
 	FileName    string    `json:"file_name"`
 	PackageName string    `json:"package_name"`
 	PackageID   string    `json:"package_id,omitempty"`
-	Pending     string    `json:"pending"`           // PendingFile or PendingMetadata
+	Pending     string    `json:"pending"`           // PendingFile, PendingMetadata or PendingVerify
 	Deleted     bool      `json:"deleted,omitempty"` // the old file was deleted from the JCDS
 	LocalPath   string    `json:"local_path"`
 	Size        int64     `json:"size"`
@@ -53,6 +61,7 @@ type JournalEntry struct {
 	HashValue   string    `json:"hash_value,omitempty"`
 	MD5         string    `json:"md5,omitempty"`
 	SHA3        string    `json:"sha3,omitempty"`
+	Waits       int       `json:"waits,omitempty"` // runs that waited for a PendingVerify file in vain
 	Started     time.Time `json:"started"`
 	Updated     time.Time `json:"updated"`
 }
@@ -261,8 +270,11 @@ func (j *journal) load(jcdsListed bool, jf *jamf.JCDSFile) *JournalEntry {
 	}
 	j.pending, j.earlier = &e, &e
 	msg := "an earlier run left this upload unfinished: the file must be sent again"
-	if e.Pending == PendingMetadata {
+	switch e.Pending {
+	case PendingMetadata:
 		msg = "an earlier run uploaded this file but did not write its metadata; finishing it"
+	case PendingVerify:
+		msg = "an earlier run sent this file, and Jamf Pro was still processing it when that run stopped waiting; verifying it, without sending it again if the local file is the same"
 	}
 	j.log.Warn().Str("file", e.FileName).Time("since", e.Started).Bool("old_file_deleted", e.Deleted).Msg(msg)
 	return j.earlier
@@ -308,6 +320,32 @@ func (j *journal) noteMeta(pkg *jamf.Package, localPath string, size int64, sums
 	}
 	if err := j.store.store(e); err != nil {
 		return fmt.Errorf("write the journal before the metadata of %s: %w", j.fileName, err)
+	}
+	j.pending = &e
+	return nil
+}
+
+// noteVerify records, when the verify budget ran out with the file sent
+// and still processing, that only verification remains for the file whose
+// SHA3-512 is sha3: it replaces the entry that said to send it again.
+func (j *journal) noteVerify(packageID, packageName, localPath string, size int64, sha3 string) error {
+	if j.store == nil || sha3 == "" {
+		return nil
+	}
+	e := JournalEntry{
+		URL: j.url, FileName: j.fileName, PackageName: packageName, PackageID: packageID,
+		Pending: PendingVerify, LocalPath: localPath, Size: size, SHA3: sha3,
+	}
+	if j.pending != nil {
+		e.Started = j.pending.Started
+		e.Deleted = j.pending.Deleted
+		if j.pending.Pending == PendingVerify && strings.EqualFold(j.pending.SHA3, sha3) {
+			e.Waits = j.pending.Waits
+		}
+	}
+	e.Waits++
+	if err := j.store.store(e); err != nil {
+		return fmt.Errorf("journal: note that %s only needs verifying: %w", j.fileName, err)
 	}
 	j.pending = &e
 	return nil

@@ -126,8 +126,9 @@ func (e *podFailedError) Error() string {
 // inventory file", not the package's, with file-name and type), not what
 // that does to the record, the file or devices. No Jamf tool (jamf-cli,
 // terraform-provider-jamfplatform, JamfSync, jamf-upload) calls it; SDKs
-// only bind it. A file still processing may yet arrive, and the journal
-// lets the next run verify it.
+// only bind it. A file still processing may yet arrive: where every pod
+// not verified shows it in (InProcessing), the journal lets the next run
+// verify it without sending it again (PendingVerify).
 type podTimeoutError struct {
 	Pod, PackageID, FileName string
 	Waited                   time.Duration
@@ -143,7 +144,7 @@ func (e *podTimeoutError) Error() string {
 	if e.RefreshErr != nil {
 		msg += fmt.Sprintf("; the inventory refresh failed on that pod, and kept failing, so it cannot show the file (Jamf Pro shows it as Availability Pending): %v", e.RefreshErr)
 	}
-	return msg + ". Refresh the cloud distribution point inventory in Jamf Pro, or run again later: the journal lets the next run verify the file without sending it again"
+	return msg + ". Refresh the cloud distribution point inventory in Jamf Pro, or run again later"
 }
 
 func (e *podTimeoutError) Unwrap() error { return e.RefreshErr }

@@ -436,6 +436,10 @@ type settle struct {
 	Object  *jamf.Package // the record as the run found it, nil for none
 	Dups    map[string]bool
 	Pending bool // only an earlier run's unsettled file is waited for
+	// NoteVerify: where the budget runs out with the file still processing
+	// on every pod not verified, the journal notes that only verification
+	// remains (PendingVerify).
+	NoteVerify bool
 }
 
 func (s settle) String() string {

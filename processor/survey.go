@@ -88,7 +88,7 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 		// than SHA3-512), and compute the metadata's digest in the same
 		// pass unless the server's own SHA3-512 can stand in for it.
 		which := u.localDigests(facts.ServerMD5)
-		if facts.JCDSFile.MD5 == "" {
+		if facts.JCDSFile == nil || facts.JCDSFile.MD5 == "" || mayVerifyEarlier(facts) {
 			which |= s3upload.SHA3_512
 		}
 		sums, err := file.hash(ctx, which)
@@ -96,7 +96,7 @@ func (u *uploader) survey(ctx context.Context, obj *jamf.Package) (Facts, error)
 			return facts, err
 		}
 		facts.Local = sums
-		if f := facts.JCDSFile; sums.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
+		if f := facts.JCDSFile; f != nil && sums.MD5 != "" && strings.EqualFold(f.MD5, sums.MD5) {
 			// Bytes shown equal to ours (same size and MD5): the server's
 			// SHA3-512 stands in for the one this run did not compute.
 			facts.Local = withServerSHA3(sums, f)

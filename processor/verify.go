@@ -141,7 +141,37 @@ func (u *uploader) settle(ctx context.Context, step settle, sofar did) (did, err
 	if err == nil {
 		return d(), nil
 	}
-	return d(), u.settleError(step, exp, sofar.ID, budget, len(pods), verified, err)
+	noted := false
+	if step.NoteVerify && onlyTimedOut(err) {
+		name := displayName(u.cfg, u.local.PkgFile)
+		if step.Object != nil && step.Object.Name != "" {
+			name = step.Object.Name
+		}
+		if nerr := u.journal.noteVerify(sofar.ID, name, u.local.Path, exp.size, want.SHA3); nerr != nil {
+			u.log.Warn().Err(nerr).Msg("journal")
+		} else {
+			noted = u.journal.available()
+		}
+	}
+	return d(), u.settleError(step, exp, sofar.ID, budget, len(pods), verified, noted, err)
+}
+
+// onlyTimedOut reports whether every pod that ended the wait unverified
+// (err: one pod's, or errors.Join of several) ran out of budget, none
+// showing the file lost, corrupt or in ERROR: the file the run sent may
+// still arrive.
+func onlyTimedOut(err error) bool {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		var t *podTimeoutError
+		if !errors.As(e, &t) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 // verifyBudget is the run's verify budget for a file of size bytes
@@ -157,7 +187,7 @@ func (u *uploader) verifyBudget(size int64) time.Duration {
 // a loss of a file this run sent into a *NotLandedError (the attempt sends
 // it again), corruption into a *CorruptError naming the package, a timeout
 // into one that says whether the file is in and still processing.
-func (u *uploader) settleError(step settle, exp expectation, id string, budget time.Duration, pods, verified int, err error) error {
+func (u *uploader) settleError(step settle, exp expectation, id string, budget time.Duration, pods, verified int, noted bool, err error) error {
 	var (
 		lost    *podLostError
 		corrupt *podCorruptError
@@ -187,7 +217,11 @@ func (u *uploader) settleError(step settle, exp expectation, id string, budget t
 		if timeout.InProcessing {
 			state = "the file is in and still processing"
 		}
-		return fmt.Errorf("%s %s, but it is verified on %d of %d pods within the verify budget (%s; verify_timeout sets it): %s, and the file may still arrive: %w", what, exp.fileName, verified, pods, budget.Round(time.Second), state, err)
+		next := ""
+		if noted {
+			next = "; the next run verifies it without sending it again (journal)"
+		}
+		return fmt.Errorf("%s %s, but it is verified on %d of %d pods within the verify budget (%s; verify_timeout sets it): %s, and the file may still arrive%s: %w", what, exp.fileName, verified, pods, budget.Round(time.Second), state, next, err)
 	}
 	return err
 }
