@@ -292,11 +292,19 @@ func (j *journal) noteFile(packageID, packageName, localPath string, size int64,
 		Pending: PendingFile, Deleted: deleted, LocalPath: localPath, Size: size,
 	}
 	if j.pending != nil {
-		e.Started = j.pending.Started
 		e.Deleted = e.Deleted || j.pending.Deleted
 	}
+	return j.put(e, "write the journal before changing %s (nothing was changed): %w")
+}
+
+// put writes e as the entry, keeping when the unfinished work started;
+// failed names the file and the error.
+func (j *journal) put(e JournalEntry, failed string) error {
+	if j.pending != nil {
+		e.Started = j.pending.Started
+	}
 	if err := j.store.store(e); err != nil {
-		return fmt.Errorf("write the journal before changing %s (nothing was changed): %w", j.fileName, err)
+		return fmt.Errorf(failed, j.fileName, err)
 	}
 	j.pending = &e
 	return nil
@@ -315,19 +323,13 @@ func (j *journal) noteMeta(pkg *jamf.Package, localPath string, size int64, sums
 		Pending: PendingMetadata, LocalPath: localPath, Size: size,
 		HashType: pkg.HashType, HashValue: pkg.HashValue, MD5: sums.MD5, SHA3: sums.SHA3_512,
 	}
-	if j.pending != nil {
-		e.Started = j.pending.Started
-	}
-	if err := j.store.store(e); err != nil {
-		return fmt.Errorf("write the journal before the metadata of %s: %w", j.fileName, err)
-	}
-	j.pending = &e
-	return nil
+	return j.put(e, "write the journal before the metadata of %s: %w")
 }
 
 // noteVerify records, when the verify budget ran out with the file sent
-// and still processing, that only verification remains for the file whose
-// SHA3-512 is sha3: it replaces the entry that said to send it again.
+// and no pod showing it lost, that only verification remains for the file
+// whose SHA3-512 is sha3: it replaces the entry that said to send it
+// again, and counts the runs that waited for that file in vain.
 func (j *journal) noteVerify(packageID, packageName, localPath string, size int64, sha3 string) error {
 	if j.store == nil || sha3 == "" {
 		return nil
@@ -337,18 +339,13 @@ func (j *journal) noteVerify(packageID, packageName, localPath string, size int6
 		Pending: PendingVerify, LocalPath: localPath, Size: size, SHA3: sha3,
 	}
 	if j.pending != nil {
-		e.Started = j.pending.Started
 		e.Deleted = j.pending.Deleted
 		if j.pending.Pending == PendingVerify && strings.EqualFold(j.pending.SHA3, sha3) {
 			e.Waits = j.pending.Waits
 		}
 	}
 	e.Waits++
-	if err := j.store.store(e); err != nil {
-		return fmt.Errorf("journal: note that %s only needs verifying: %w", j.fileName, err)
-	}
-	j.pending = &e
-	return nil
+	return j.put(e, "journal: note that %s only needs verifying: %w")
 }
 
 // clear removes the entry.
