@@ -682,3 +682,34 @@ func (tc lagRun) createPath() string {
 	}
 	return "/api/v1/packages"
 }
+
+// TestSafeSlowProcessingVerifiedNextRun: a run sends the file and its verify
+// budget runs out while Jamf Pro still processes it (no pod shows a loss).
+// It fails saying the next run verifies it, and the next run, a new
+// process reading the journal the first left, verifies it without sending
+// a byte.
+func TestSafeSlowProcessingVerifiedNextRun(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, fakeS3, jamfsim.Options{ProcessingDelay: 8 * time.Second})
+	path, sum := makePkg(t, "Slow.pkg", 5000)
+	env := r.baseEnv(path)
+	delete(env, "jcds2_mode")
+	env["upload_mode"] = "v1"
+	env["verify_timeout"] = uint64(3) // past the lag, short of the processing
+	r.mustFail(env, "the next run verifies it without sending it again (journal)")
+	if entries := journalEntries(t, r.home); len(entries) != 1 {
+		t.Fatalf("journal entries %v, want the one that says only verification remains", entries)
+	}
+	r.sim.ResetCalls()
+	env["verify_timeout"] = uint64(60)
+	res := r.mustSucceed(env)
+	wantOutputs(t, res.out, false, false, processor.StatusHashMatch)
+	calls := r.sim.State().Calls
+	if n := callsWith(calls, "POST", "/api/v1/packages/*", 0); n != 0 {
+		t.Errorf("the next run sent the file again (%d POSTs under /api/v1/packages/)", n)
+	}
+	converged(t, r.sim, "Slow.pkg", sum)
+	if entries := journalEntries(t, r.home); len(entries) != 0 {
+		t.Errorf("journal entries left: %v", entries)
+	}
+}
