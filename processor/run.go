@@ -159,7 +159,7 @@ type uploader struct {
 	log     zerolog.Logger
 	client  jamfAPI
 	version jamf.Version
-	local   *local   // the local file and its digests
+	local   *local   // the local file and its identity as the run began
 	journal *journal // the note of unfinished work
 	// root is the run's own client (nil with a fake client), which finds
 	// the instance's pods once, when the run first needs them
