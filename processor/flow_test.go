@@ -92,6 +92,15 @@ func newFlowRig(t *testing.T, opts jamfsim.Options) *flowRig {
 	return &flowRig{t: t, sim: sim, cache: filepath.Join(t.TempDir(), "cache", "tokens"), httpClient: &http.Client{Transport: tr}, network: network}
 }
 
+// envWith is env with the inputs in set added or changed.
+func (r *flowRig) envWith(path string, set map[string]any) plistio.Env {
+	env := r.env(path)
+	for k, v := range set {
+		env[k] = v
+	}
+	return env
+}
+
 // env is a recipe's environment for the simulator and the file at path.
 func (r *flowRig) env(path string) plistio.Env {
 	return plistio.Env{
@@ -312,10 +321,7 @@ func TestUploadFlow(t *testing.T) {
 				if tt.prior.file != nil {
 					sum = tt.prior.file(r, path)
 				}
-				env := r.env(path)
-				for k, v := range tt.env {
-					env[k] = v
-				}
+				env := r.envWith(path, tt.env)
 				cfg, err := ParseConfig(env, false)
 				if err != nil {
 					t.Fatal(err)
@@ -433,10 +439,7 @@ func TestUploadFlowLaggingNode(t *testing.T) {
 				r.otherMacMade(path)
 				_, newSum := writePkg(t, filepath.Dir(path), "App.pkg", 4000)
 				r.sim.ResetCalls()
-				env := r.env(path)
-				for k, v := range tt.env {
-					env[k] = v
-				}
+				env := r.envWith(path, tt.env)
 				res, log, err := r.upload(env)
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
@@ -477,10 +480,7 @@ func (r *flowRig) otherMacMade(path string) {
 		r.t.Fatal(err)
 	}
 	r.sim.AddFile(filepath.Base(path), data)
-	c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
-	if err != nil {
-		r.t.Fatal(err)
-	}
+	c := r.otherMac()
 	ctx := context.Background()
 	v, err := c.Version(ctx)
 	if err != nil {
@@ -495,6 +495,17 @@ func (r *flowRig) otherMacMade(path string) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+}
+
+// otherMac is the Jamf Pro client of another Mac (a cookie jar and a
+// token of its own), as an admin's other runs or the console would be.
+func (r *flowRig) otherMac() *jamf.Client {
+	r.t.Helper()
+	c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return c
 }
 
 // TestUploadFlowNewFileName: a new version under another file name
@@ -856,10 +867,7 @@ func TestDelivery(t *testing.T) {
 						}
 					}
 				}
-				env := r.env(path)
-				for k, v := range tt.env {
-					env[k] = v
-				}
+				env := r.envWith(path, tt.env)
 				puts := r.recordPuts(env, tt.pending)
 				if tt.fault != nil {
 					r.sim.InjectFault(*tt.fault)
@@ -953,10 +961,7 @@ func TestUploadFlowObjectDeletedElsewhere(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				r := newFlowRig(t, jamfsim.Options{ClusterNodes: 2, JamfVersion: tt.version})
 				path, sum := writePkg(t, t.TempDir(), "Gone.pkg", 3000)
-				c, err := jamf.NewClient(jamf.Config{URL: r.sim.URL(), Username: "admin", Password: "password", CacheDir: "off", Logger: zerolog.Nop(), HTTPClient: r.httpClient})
-				if err != nil {
-					t.Fatal(err)
-				}
+				c := r.otherMac()
 				ctx := context.Background()
 				id, err := c.CreatePackage(ctx, &jamf.Package{Name: "Gone.pkg", FileName: "Gone.pkg", CategoryID: "-1", Priority: 10})
 				if err != nil {
@@ -967,10 +972,7 @@ func TestUploadFlowObjectDeletedElsewhere(t *testing.T) {
 					t.Fatal(err)
 				}
 				r.sim.ResetCalls()
-				env := r.env(path)
-				for k, v := range tt.env {
-					env[k] = v
-				}
+				env := r.envWith(path, tt.env)
 				res, log, err := r.upload(env)
 				if err != nil {
 					t.Fatalf("Upload: %v\nlog:\n%s", err, log)
